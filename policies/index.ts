@@ -1,0 +1,23 @@
+/**
+ * The policy table: every policy the simulator knows, by CLI name. A new policy is one file plus
+ * one line here.
+ */
+import type { PolicyEntry } from './policy.ts';
+import { checkChoice } from '../sim/errors.ts';
+import { fcfs } from './fcfs.ts';
+
+export type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+export { Fcfs } from './fcfs.ts';
+
+/** All registered policies, in the order `sim policies` lists them. */
+export const POLICIES: readonly PolicyEntry[] = [fcfs];
+
+/**
+ * Looks a policy up by CLI name.
+ * @throws InputError listing the valid names when unknown.
+ */
+export function getPolicy(name: string): PolicyEntry {
+  const names = POLICIES.map((p) => p.name);
+  checkChoice('policy', name, names);
+  return POLICIES.find((p) => p.name === name)!;
+}

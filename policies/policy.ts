@@ -1,0 +1,87 @@
+/**
+ * The scheduling-policy interface. A policy decides *who* goes first; the engine (sim/engine.ts)
+ * owns *how*: token and sequence budgets, KV blocks, chunking, preemption mechanics and costs.
+ *
+ * A policy gives each request a priority key (a number, smaller is served first; ties in arrival
+ * order). It sets the key when the request arrives (`priority`) and may change any key at any
+ * time through `ctx.setPriority` — from its event hooks (arrival, iteration end, completion,
+ * preemption) or just before each scheduling decision (`beforeSchedule`). The engine keeps its
+ * queues as indexed heaps on those keys, so a change costs O(log n).
+ *
+ * Two batch-formation modes cover the literature (docs/policies.md in shared/):
+ * - `preemptive: false` (vLLM v0 semantics; FCFS, SSJF, SJF): running requests keep running;
+ *   waiting requests are admitted in key order, stopping at the first that does not fit; on KV
+ *   exhaustion the running request with the largest key is preempted.
+ * - `preemptive: true` (learning-to-rank, TRAIL, Autellix PLAS/ATLAS, SRPT, MLFQ): every
+ *   iteration the batch is the prefix of all requests in key order that fits the budgets; a
+ *   running request outside the prefix is *displaced* — paused with its KV kept (`'pause'`,
+ *   LTR), or preempted by `'recompute'` (TRAIL) or `'swap'` (Autellix). `canDisplace` limits
+ *   which running requests may be displaced (TRAIL's limited preemption).
+ */
+import type { RequestTable } from '../sim/requests.ts';
+
+/** What the engine lets a policy see and do. */
+export interface PolicyContext {
+  /** Every request's state (read it; do not write it). */
+  readonly requests: RequestTable;
+  /** Changes request `id`'s priority key (smaller first) and re-orders the queue it is in. */
+  setPriority(id: number, key: number): void;
+  /** Ids currently running (holding KV on the GPU), in no particular order; do not keep it. */
+  running(): ArrayLike<number>;
+  /** Number of running requests (length of the `running()` view). */
+  runningCount(): number;
+  /** Number of waiting requests. */
+  waitingCount(): number;
+}
+
+/** Fate of a running request that falls out of a preemptive policy's selected prefix. */
+export type Displacement = 'pause' | 'recompute' | 'swap';
+
+/**
+ * A scheduling policy. One instance serves one run (policies may keep per-request state in
+ * typed arrays sized at `attach`).
+ */
+export interface Policy {
+  /** Name as the paper spells it, as shown in reports. */
+  readonly name: string;
+  /** Batch-formation mode (see the module comment). */
+  readonly preemptive: boolean;
+  /** Preemptive mode only: what happens to a displaced running request. */
+  readonly displacement?: Displacement;
+  /** Called once before the run, with the engine's context. */
+  attach(ctx: PolicyContext): void;
+  /** Priority key of request `id` arriving at `now` seconds (smaller first; finite or ±Infinity). */
+  priority(id: number, now: number): number;
+  /** Called before each scheduling decision at `now` (e.g. a starvation guard re-keys here). */
+  beforeSchedule?(now: number): void;
+  /**
+   * Called after an iteration ends at `now`. `batch[0..count)` are the ids that ran in it, each
+   * for `steps` consecutive iterations (> 1 when the engine skipped ahead over unchanged decode
+   * iterations; a policy that must see every iteration bounds that with `stableIterations`).
+   */
+  onIterationEnd?(batch: Int32Array, count: number, steps: number, now: number): void;
+  /** Called when request `id` is preempted (its KV freed or swapped) at `now`. */
+  onPreempt?(id: number, now: number): void;
+  /** Called when request `id` completes at `now`. */
+  onComplete?(id: number, now: number): void;
+  /** Preemptive mode: whether running request `id` may be displaced now (default: yes). */
+  canDisplace?(id: number): boolean;
+  /**
+   * How many further decode iterations may run, with no arrival, completion or preemption, before
+   * this policy would change any priority key. The engine never skips past it. Default: Infinity
+   * (keys change only at events).
+   */
+  stableIterations?(now: number): number;
+}
+
+/** A registered policy: its constructor and what `sim policies` shows. */
+export interface PolicyEntry {
+  /** CLI name (`--policy NAME`). */
+  name: string;
+  /** One line: what it does. */
+  description: string;
+  /** The paper or system it comes from, with section. */
+  source: string;
+  /** Builds a fresh instance for one run. `opts` are the `--policy-opt key=value` pairs. */
+  create(opts: Record<string, string>): Policy;
+}

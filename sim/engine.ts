@@ -1,0 +1,621 @@
+/**
+ * One replica's continuous-batching serving engine, with vLLM semantics (shared/docs/policies.md
+ * §0–§2): iteration-level scheduling under a token budget and a sequence budget, a paged KV
+ * cache, prefill-priority iterations (vLLM v0) or chunked prefill with stall-free mixed batches
+ * (Sarathi-Serve), and preemption on KV exhaustion by recompute or swap.
+ *
+ * Request progress follows vLLM v1 (see sim/requests.ts): each iteration schedules tokens per
+ * request; a request whose `computed` reaches `prompt + generated` samples one output token.
+ *
+ * Where nothing can change the batch — no arrival, completion, preemption or policy re-keying
+ * due — the engine advances over many decode iterations at once ("skip-ahead"), with results
+ * identical to stepping them one by one (test/engine-skip.test.ts).
+ */
+import type { CostModel, BatchShape } from './cost/cost-model.ts';
+import { emptyBatchShape } from './cost/cost-model.ts';
+import type { Policy, PolicyContext } from '../policies/policy.ts';
+import { IndexedHeap } from './indexed-heap.ts';
+import { RequestTable, WAITING, RUNNING, SWAPPED, FINISHED, REJECTED } from './requests.ts';
+
+/** Engine settings, resolved (all sizes explicit). Units: tokens, blocks, bytes, bytes/s. */
+export interface EngineConfig {
+  /** Most requests in one iteration's batch (vLLM `max_num_seqs`, default 256). */
+  maxNumSeqs: number;
+  /** Token budget of one iteration (`max_num_batched_tokens`; Sarathi's token budget τ). */
+  maxNumBatchedTokens: number;
+  /** Tokens per KV block (vLLM `block_size`, default 16). */
+  blockSize: number;
+  /** GPU KV-cache capacity in blocks (may be huge for `--kv-tokens unlimited`). */
+  kvBlocks: number;
+  /** Blocks admission must leave free (vLLM: 1% of GPU blocks). */
+  watermarkBlocks: number;
+  /** Chunked prefill with stall-free mixed batches (Sarathi-Serve) instead of prefill priority. */
+  chunkedPrefill: boolean;
+  /** Preemption mechanism under KV pressure. */
+  preemption: 'recompute' | 'swap';
+  /** CPU swap space in blocks (vLLM `swap_space`, default 4 GiB). */
+  swapBlocks: number;
+  /** Bytes of one KV block on one GPU (for the swap cost). */
+  blockBytes: number;
+  /** Host-device bandwidth for swapping, bytes/s. */
+  pcieBandwidth: number;
+  /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
+  skipAhead: boolean;
+}
+
+/** Counters of one engine, for the run summary. Times in seconds. */
+export interface EngineStats {
+  /** Forward passes (iterations), counting each skipped-over decode iteration. */
+  iterations: number;
+  /** Σ batch size over iterations (requests scheduled per iteration). */
+  batchSizeSum: number;
+  /** ∫ KV blocks in use dt over busy time (block·seconds). */
+  kvBlockSeconds: number;
+  /** Most KV blocks in use at once. */
+  kvMaxBlocks: number;
+  /** Preemptions (recompute plus swap-out). */
+  preemptions: number;
+  /** Preemptions by recompute, including swap attempts that fell back for lack of swap space. */
+  recomputes: number;
+  /** Swap-outs and swap-ins, and the bytes they moved. */
+  swapOuts: number;
+  swapIns: number;
+  swapBytes: number;
+  /** Swap preemptions that fell back to recompute because the swap space was full. */
+  swapFallbacks: number;
+  /** Requests rejected because they can never fit in the KV cache. */
+  rejected: number;
+  /** Time the engine was running iterations. */
+  busy_s: number;
+}
+
+/** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
+export interface IterationRecord {
+  /** Start and end time (s). */
+  start: number;
+  end: number;
+  /** Consecutive identical decode iterations covered (1 unless skipped ahead). */
+  steps: number;
+  /** Requests in the batch. */
+  batchSize: number;
+  prefillTokens: number;
+  decodeSeqs: number;
+  /** KV blocks in use at the end (the most during the record), and the capacity. */
+  kvBlocksUsed: number;
+  kvBlocks: number;
+  /** Queue lengths after the batch was formed. */
+  waiting: number;
+  running: number;
+  swapped: number;
+}
+
+/** Called after each iteration is formed; for tests, time series and plots. */
+export type IterationObserver = (r: IterationRecord) => void;
+
+/** A fresh zeroed stats record. */
+export function emptyEngineStats(): EngineStats {
+  return {
+    iterations: 0,
+    batchSizeSum: 0,
+    kvBlockSeconds: 0,
+    kvMaxBlocks: 0,
+    preemptions: 0,
+    recomputes: 0,
+    swapOuts: 0,
+    swapIns: 0,
+    swapBytes: 0,
+    swapFallbacks: 0,
+    rejected: 0,
+    busy_s: 0,
+  };
+}
+
+/**
+ * A single replica. The simulator calls `arrive` for each request, `start` when the replica is
+ * idle or an iteration has ended, and `finish` at the end of each iteration.
+ */
+export class Engine {
+  /** Counters for the summary. */
+  readonly stats: EngineStats = emptyEngineStats();
+  /** Whether an iteration is in flight. */
+  busy = false;
+
+  private readonly cfg: EngineConfig;
+  private readonly R: RequestTable;
+  private readonly policy: Policy;
+  private readonly cost: CostModel;
+  private readonly observer: IterationObserver | undefined;
+
+  private readonly waiting: IndexedHeap;
+  private readonly swapped: IndexedHeap;
+  /** Running requests by largest key first: the preemption victims. */
+  private readonly victims: IndexedHeap;
+  private readonly runList: Int32Array;
+  private readonly runPos: Int32Array;
+  private runCount = 0;
+
+  private freeBlocks: number;
+  private usedBlocks = 0;
+  private swapFree: number;
+
+  private readonly batch: Int32Array;
+  private batchCount = 0;
+  private steps = 1;
+  private readonly shape: BatchShape = emptyBatchShape();
+  private readonly scratch: Int32Array;
+  /** Requests preempted by recompute this iteration: they rejoin the waiting queue after it is formed. */
+  private readonly deferred: Int32Array;
+  private deferredCount = 0;
+  private readonly hist: Int32Array;
+  private tokensLeft = 0;
+  private swapBytesThisIteration = 0;
+  private preemptedThisIteration = false;
+  private now = 0;
+
+  /**
+   * @param cfg resolved engine settings.
+   * @param requests the run's request table (ids are trace indices).
+   * @param policy the scheduling policy (attached here).
+   * @param cost prices each iteration.
+   * @param observer optional per-iteration callback.
+   */
+  constructor(cfg: EngineConfig, requests: RequestTable, policy: Policy, cost: CostModel, observer?: IterationObserver) {
+    this.cfg = cfg;
+    this.R = requests;
+    this.policy = policy;
+    this.cost = cost;
+    this.observer = observer;
+    const n = requests.n;
+    this.waiting = new IndexedHeap(n, requests.key, requests.tie);
+    this.swapped = new IndexedHeap(n, requests.key, requests.tie);
+    this.victims = new IndexedHeap(n, requests.key, requests.tie, true);
+    this.runList = new Int32Array(Math.max(1, n));
+    this.runPos = new Int32Array(Math.max(1, n)).fill(-1);
+    this.batch = new Int32Array(Math.max(1, n));
+    this.scratch = new Int32Array(Math.max(1, n));
+    this.deferred = new Int32Array(Math.max(1, n));
+    this.hist = new Int32Array(cfg.blockSize);
+    this.freeBlocks = cfg.kvBlocks;
+    this.swapFree = cfg.swapBlocks;
+    if (policy.preemptive) {
+      throw new Error(`policy ${policy.name}: preemptive (rank-mode) batch formation is not implemented yet`);
+    }
+    const ctx: PolicyContext = {
+      requests,
+      setPriority: (id, key) => this.setPriority(id, key),
+      running: () => this.runList.subarray(0, this.runCount),
+      runningCount: () => this.runCount,
+      waitingCount: () => this.waiting.size,
+    };
+    policy.attach(ctx);
+  }
+
+  /** KV blocks in use on the GPU. */
+  get kvBlocksUsed(): number {
+    return this.usedBlocks;
+  }
+
+  /** Requests waiting, running and swapped. */
+  get queueLengths(): { waiting: number; running: number; swapped: number } {
+    return { waiting: this.waiting.size, running: this.runCount, swapped: this.swapped.size };
+  }
+
+  /** Whether any request is queued or in flight. */
+  hasWork(): boolean {
+    return this.waiting.size + this.runCount + this.swapped.size > 0;
+  }
+
+  /** Ceil(tokens / blockSize). */
+  private blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.cfg.blockSize);
+  }
+
+  /**
+   * Whether request `id` can ever complete on this replica: its largest KV footprint
+   * (prompt + output − 1 tokens: the last token is sampled, never cached) plus the admission
+   * watermark must fit the GPU's blocks.
+   */
+  canEverFit(id: number): boolean {
+    const need = this.blocksFor(this.R.prompt[id] + this.R.output[id] - 1);
+    return need + this.cfg.watermarkBlocks <= this.cfg.kvBlocks;
+  }
+
+  /** A request arrives at `now`: rejected if it can never fit, else queued with its priority. */
+  arrive(id: number, now: number): void {
+    const R = this.R;
+    if (!this.canEverFit(id)) {
+      R.state[id] = REJECTED;
+      this.stats.rejected++;
+      return;
+    }
+    R.state[id] = WAITING;
+    R.key[id] = this.policy.priority(id, now);
+    this.waiting.push(id);
+  }
+
+  private setPriority(id: number, key: number): void {
+    if (Number.isNaN(key)) throw new Error(`policy ${this.policy.name} gave request ${id} a NaN priority`);
+    this.R.key[id] = key;
+    this.waiting.update(id);
+    this.swapped.update(id);
+    this.victims.update(id);
+  }
+
+  private addRunning(id: number): void {
+    this.R.state[id] = RUNNING;
+    this.runPos[id] = this.runCount;
+    this.runList[this.runCount++] = id;
+    this.victims.push(id);
+  }
+
+  private removeRunning(id: number): void {
+    const p = this.runPos[id];
+    const last = this.runList[--this.runCount];
+    this.runList[p] = last;
+    this.runPos[last] = p;
+    this.runPos[id] = -1;
+    this.victims.remove(id);
+  }
+
+  /** Grows request `id`'s GPU blocks to cover `tokens` KV slots. Caller checked they are free. */
+  private allocate(id: number, tokens: number): void {
+    const want = this.blocksFor(tokens);
+    const add = want - this.R.blocks[id];
+    if (add > 0) {
+      this.R.blocks[id] = want;
+      this.freeBlocks -= add;
+      this.usedBlocks += add;
+    }
+  }
+
+  private freeGpuBlocks(id: number): void {
+    const b = this.R.blocks[id];
+    this.R.blocks[id] = 0;
+    this.freeBlocks += b;
+    this.usedBlocks -= b;
+  }
+
+  /** Whether running request `id` is decoding (its next step is one token). */
+  private isDecode(id: number): boolean {
+    const R = this.R;
+    return R.generated[id] >= 1 && R.computed[id] === R.prompt[id] + R.generated[id] - 1;
+  }
+
+  /** Whether decoding request `id` needs one more block for its next token. */
+  private needsBlock(id: number): boolean {
+    return this.R.computed[id] + 1 > this.R.blocks[id] * this.cfg.blockSize;
+  }
+
+  /** Adds `s` tokens of request `id` to the batch and to the iteration's shape. */
+  private schedule(id: number, s: number): void {
+    const R = this.R;
+    const c = R.computed[id];
+    const nt = R.prompt[id] + R.generated[id];
+    R.scheduled[id] = s;
+    this.batch[this.batchCount++] = id;
+    if (R.firstScheduled[id] < 0) R.firstScheduled[id] = this.now;
+    const sh = this.shape;
+    if (s === 1 && R.generated[id] >= 1 && c === nt - 1) {
+      sh.decodeSeqs++;
+      sh.decodeKvTokens += c + 1;
+    } else {
+      sh.prefillSeqs++;
+      sh.prefillTokens += s;
+      sh.prefillAttnPairs += s * (c + (s + 1) / 2);
+      sh.prefillCachedTokens += c;
+    }
+    if (c + s === nt) sh.sampledSeqs++;
+    this.tokensLeft -= s;
+    this.allocate(id, c + s);
+  }
+
+  /** Preempts running request `id`: swap it out if configured and room, else recompute. */
+  private preempt(id: number): void {
+    const R = this.R;
+    const cfg = this.cfg;
+    this.removeRunning(id);
+    R.preemptions[id]++;
+    this.stats.preemptions++;
+    this.preemptedThisIteration = true;
+    const b = R.blocks[id];
+    if (cfg.preemption === 'swap' && b <= this.swapFree) {
+      const bytes = b * cfg.blockBytes;
+      this.swapBytesThisIteration += bytes;
+      this.stats.swapOuts++;
+      this.stats.swapBytes += bytes;
+      this.swapFree -= b;
+      R.swappedBlocks[id] = b;
+      this.freeGpuBlocks(id);
+      R.state[id] = SWAPPED;
+      this.swapped.push(id);
+    } else {
+      if (cfg.preemption === 'swap') this.stats.swapFallbacks++;
+      this.stats.recomputes++;
+      this.freeGpuBlocks(id);
+      R.computed[id] = 0;
+      R.state[id] = WAITING;
+      this.deferred[this.deferredCount++] = id;
+    }
+    this.policy.onPreempt?.(id, this.now);
+  }
+
+  /**
+   * Schedules every running request for this iteration: decodes one token each (preempting the
+   * lowest-priority running requests while the KV cache cannot hold the new tokens), then
+   * continues partial prefills in key order with what is left of the token budget.
+   */
+  private scheduleRunning(): void {
+    let need = 0;
+    for (let i = 0; i < this.runCount; i++) {
+      const id = this.runList[i];
+      if (this.isDecode(id) && this.needsBlock(id)) need++;
+    }
+    while (need > this.freeBlocks && this.runCount > 0) {
+      const v = this.victims.peek();
+      if (this.isDecode(v) && this.needsBlock(v)) need--;
+      this.preempt(v);
+    }
+    let partial = 0;
+    for (let i = 0; i < this.runCount; i++) {
+      const id = this.runList[i];
+      if (this.isDecode(id)) this.schedule(id, 1);
+      else this.scratch[partial++] = id;
+    }
+    if (partial > 0) {
+      sortByKey(this.scratch, partial, this.R.key, this.R.tie);
+      for (let i = 0; i < partial && this.tokensLeft > 0; i++) {
+        const id = this.scratch[i];
+        const rem = this.R.prompt[id] + this.R.generated[id] - this.R.computed[id];
+        this.schedule(id, Math.min(rem, this.tokensLeft));
+      }
+    }
+  }
+
+  /** Swaps swapped-out requests back in, in key order, while sequences, tokens and blocks allow. */
+  private swapIn(): void {
+    const R = this.R;
+    const cfg = this.cfg;
+    while (this.swapped.size > 0 && this.runCount < cfg.maxNumSeqs && this.tokensLeft > 0) {
+      const id = this.swapped.peek();
+      const b = R.swappedBlocks[id];
+      const nt = R.prompt[id] + R.generated[id];
+      const rem = nt - R.computed[id];
+      const s = Math.min(rem, this.tokensLeft);
+      const need = Math.max(b, this.blocksFor(R.computed[id] + s));
+      if (this.freeBlocks - need < cfg.watermarkBlocks) break;
+      this.swapped.pop();
+      const bytes = b * cfg.blockBytes;
+      this.swapBytesThisIteration += bytes;
+      this.stats.swapIns++;
+      this.stats.swapBytes += bytes;
+      this.swapFree += b;
+      R.swappedBlocks[id] = 0;
+      R.blocks[id] = b;
+      this.freeBlocks -= b;
+      this.usedBlocks += b;
+      this.addRunning(id);
+      this.schedule(id, s);
+    }
+  }
+
+  /**
+   * Admits waiting requests in key order, stopping at the first that does not fit the sequence
+   * budget, the token budget (prefill priority: its whole remaining prompt, except that one
+   * oversized prefill may run alone; chunked: any non-empty chunk) or the KV cache (blocks for
+   * its whole sequence so far, leaving the watermark free: vLLM's `can_allocate`).
+   * @returns the number admitted.
+   */
+  private admitWaiting(chunked: boolean): number {
+    const R = this.R;
+    const cfg = this.cfg;
+    let admitted = 0;
+    while (this.waiting.size > 0 && this.runCount < cfg.maxNumSeqs && this.tokensLeft > 0) {
+      const id = this.waiting.peek();
+      const nt = R.prompt[id] + R.generated[id];
+      if (!chunked && nt > this.tokensLeft && admitted > 0) break;
+      if (this.freeBlocks - this.blocksFor(nt) < cfg.watermarkBlocks) break;
+      this.waiting.pop();
+      this.addRunning(id);
+      this.allocate(id, nt);
+      this.schedule(id, chunked ? Math.min(nt, this.tokensLeft) : nt);
+      admitted++;
+    }
+    return admitted;
+  }
+
+  /**
+   * Forms the next batch at `now` and prices it.
+   * @param horizon time of the next event that could change this replica's batch (seconds);
+   *   skip-ahead never runs an iteration that starts at or after it.
+   * @returns the end time of the iteration (or of the last of several skipped-over identical
+   *   decode iterations), or -1 when there is nothing to run (the replica goes idle).
+   * @throws Error if requests are queued but nothing could be scheduled (an engine bug: would hang).
+   */
+  start(now: number, horizon: number): number {
+    const cfg = this.cfg;
+    this.now = now;
+    this.policy.beforeSchedule?.(now);
+    this.batchCount = 0;
+    this.steps = 1;
+    const sh = this.shape;
+    sh.prefillTokens = 0;
+    sh.prefillSeqs = 0;
+    sh.prefillAttnPairs = 0;
+    sh.prefillCachedTokens = 0;
+    sh.decodeSeqs = 0;
+    sh.decodeKvTokens = 0;
+    sh.sampledSeqs = 0;
+    this.tokensLeft = cfg.maxNumBatchedTokens;
+    this.swapBytesThisIteration = 0;
+    this.preemptedThisIteration = false;
+
+    if (cfg.chunkedPrefill) {
+      // Sarathi-Serve Algorithm 3 on vLLM's chunked path: decodes, partial prefills, swap-ins, new prefills.
+      this.scheduleRunning();
+      if (!this.preemptedThisIteration) this.swapIn();
+      this.admitWaiting(true);
+    } else {
+      // vLLM v0 `_schedule_default`: prefills (only if nothing is swapped out) make a prefill-only
+      // iteration; otherwise decode all running, then swap in if nothing was preempted.
+      const admitted = this.swapped.size === 0 ? this.admitWaiting(false) : 0;
+      if (admitted === 0) {
+        this.scheduleRunning();
+        if (!this.preemptedThisIteration) this.swapIn();
+      }
+    }
+
+    // As vLLM: requests preempted by recompute rejoin the waiting queue (at their key's place)
+    // only after this iteration's batch is formed.
+    for (let i = 0; i < this.deferredCount; i++) this.waiting.push(this.deferred[i]);
+    this.deferredCount = 0;
+
+    if (this.batchCount === 0) {
+      if (this.hasWork()) {
+        throw new Error(
+          `engine stalled at t=${now}: ${this.waiting.size} waiting, ${this.runCount} running, ` +
+            `${this.swapped.size} swapped, ${this.freeBlocks} free blocks, nothing schedulable`,
+        );
+      }
+      this.busy = false;
+      return -1;
+    }
+
+    let dt = this.cost.iterationTime(sh) + this.swapBytesThisIteration / cfg.pcieBandwidth;
+    if (!(dt >= 0) || !Number.isFinite(dt)) throw new Error(`cost model ${this.cost.name} returned ${dt} s`);
+    const st = this.stats;
+    st.iterations++;
+    st.batchSizeSum += this.batchCount;
+    st.kvBlockSeconds += this.usedBlocks * dt;
+    if (this.usedBlocks > st.kvMaxBlocks) st.kvMaxBlocks = this.usedBlocks;
+    let end = now + dt;
+    if (
+      cfg.skipAhead &&
+      end < horizon &&
+      sh.prefillSeqs === 0 &&
+      this.swapBytesThisIteration === 0 &&
+      !this.preemptedThisIteration &&
+      this.batchCount === this.runCount
+    ) {
+      end = this.skipAhead(end, horizon);
+    }
+    st.busy_s += end - now;
+    this.busy = true;
+    if (this.observer) {
+      this.observer({
+        start: now,
+        end,
+        steps: this.steps,
+        batchSize: this.batchCount,
+        prefillTokens: sh.prefillTokens,
+        decodeSeqs: sh.decodeSeqs,
+        kvBlocksUsed: this.usedBlocks,
+        kvBlocks: cfg.kvBlocks,
+        waiting: this.waiting.size,
+        running: this.runCount,
+        swapped: this.swapped.size,
+      });
+    }
+    return end;
+  }
+
+  /**
+   * Extends a decode-only batch (every running request decoding, step 1 already allocated and
+   * priced, ending at `t`) over further identical iterations: until the first completion is due,
+   * the KV cache would need a preemption, the policy's keys may change, or an iteration would
+   * start at or after `horizon`. Each step is priced exactly as stepping would price it.
+   * @returns the end time of the last step; sets `this.steps`.
+   */
+  private skipAhead(t: number, horizon: number): number {
+    const R = this.R;
+    const bs = this.cfg.blockSize;
+    const B = this.batchCount;
+    let kMax = this.policy.stableIterations ? this.policy.stableIterations(this.now) : Infinity;
+    const hist = this.hist;
+    hist.fill(0);
+    for (let i = 0; i < B; i++) {
+      const id = this.batch[i];
+      const left = R.output[id] - R.generated[id];
+      if (left < kMax) kMax = left;
+      const r = R.blocks[id] * bs - (R.computed[id] + 1);
+      if (r >= bs) return t; // not at block granularity (cannot happen after a whole prefill); step normally
+      hist[r]++;
+    }
+    if (kMax <= 1) return t;
+    const sh = this.shape;
+    const st = this.stats;
+    const kv1 = sh.decodeKvTokens;
+    let free = this.freeBlocks;
+    let used = this.usedBlocks;
+    let steps = 1;
+    while (steps < kMax && t < horizon) {
+      const cross = hist[(steps - 1) % bs];
+      if (cross > free) break;
+      free -= cross;
+      used += cross;
+      sh.decodeKvTokens = kv1 + steps * B;
+      const dt = this.cost.iterationTime(sh);
+      t += dt;
+      st.iterations++;
+      st.batchSizeSum += B;
+      st.kvBlockSeconds += used * dt;
+      steps++;
+    }
+    if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;
+    if (steps > 1) {
+      for (let i = 0; i < B; i++) {
+        const id = this.batch[i];
+        R.blocks[id] = this.blocksFor(R.computed[id] + steps);
+      }
+      this.freeBlocks = free;
+      this.usedBlocks = used;
+    }
+    this.steps = steps;
+    return t;
+  }
+
+  /**
+   * Applies the iteration that ends at `now`: advances each scheduled request, samples tokens,
+   * completes finished requests (freeing their KV) and tells the policy.
+   */
+  finish(now: number): void {
+    const R = this.R;
+    this.now = now;
+    const steps = this.steps;
+    for (let i = 0; i < this.batchCount; i++) {
+      const id = this.batch[i];
+      if (steps > 1) {
+        R.computed[id] += steps;
+        R.generated[id] += steps;
+      } else {
+        R.computed[id] += R.scheduled[id];
+        if (R.computed[id] === R.prompt[id] + R.generated[id]) {
+          R.generated[id]++;
+          if (R.firstToken[id] < 0) R.firstToken[id] = now;
+        }
+      }
+      R.scheduled[id] = 0;
+      if (R.generated[id] >= R.output[id]) {
+        R.completion[id] = now;
+        R.state[id] = FINISHED;
+        this.removeRunning(id);
+        this.freeGpuBlocks(id);
+        this.policy.onComplete?.(id, now);
+      }
+    }
+    this.policy.onIterationEnd?.(this.batch, this.batchCount, steps, now);
+    this.busy = false;
+  }
+}
+
+/** Sorts ids[0..n) by (key, tie) ascending; insertion sort (n is a handful of partial prefills). */
+function sortByKey(ids: Int32Array, n: number, key: Float64Array, tie: Float64Array): void {
+  for (let i = 1; i < n; i++) {
+    const id = ids[i];
+    let j = i - 1;
+    while (j >= 0 && (key[ids[j]] > key[id] || (key[ids[j]] === key[id] && tie[ids[j]] > tie[id]))) {
+      ids[j + 1] = ids[j];
+      j--;
+    }
+    ids[j + 1] = id;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Per-request latency metrics and the run summary (the `--json` object and `summary.json`).
+ * Field terms follow the serving literature: TTFT, TPOT (mean time between output tokens),
+ * end-to-end latency, normalized latency (end-to-end / output tokens, as in vLLM and LTR),
+ * queueing delay, goodput under SLOs.
+ */
+import { quantileSorted } from 'd3-array';
+import type { SimulationResult } from './simulator.ts';
+import { FINISHED, REJECTED } from './requests.ts';
+import type { RequestTable } from './requests.ts';
+
+/** Distribution of one latency over completed requests, in seconds; null when there are none. */
+export interface LatencyStats {
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+/** Service-level objectives: a request is good when TTFT and TPOT are within them (seconds). */
+export interface Slo {
+  ttft_s?: number;
+  tpot_s?: number;
+}
+
+/** The run summary. All times in seconds. */
+export interface Summary {
+  requests: { total: number; completed: number; rejected: number };
+  ttft_s: LatencyStats;
+  /** Over completed requests with at least 2 output tokens. */
+  tpot_s: LatencyStats;
+  e2e_s: LatencyStats;
+  normalized_latency_s: LatencyStats;
+  queue_delay_s: LatencyStats;
+  throughput: { requests_per_s: number; output_tokens_per_s: number };
+  /** Completed requests meeting the SLOs, per second of makespan, and as a fraction of completed. */
+  goodput: { requests_per_s: number; slo_attainment: number | null; slo_ttft_s: number | null; slo_tpot_s: number | null };
+  /** First arrival (0) to the last completion. */
+  makespan_s: number;
+  /** Mean requests per iteration. */
+  batch_size_mean: number;
+  /** Time-weighted mean and max of KV blocks in use / capacity (null with unlimited KV). */
+  kv_utilization: { mean: number | null; max: number | null };
+  preemptions: number;
+  swaps: { out: number; in: number; bytes: number; recompute_fallbacks: number };
+  sim: { wall_s: number; events: number; iterations: number };
+}
+
+/** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT with 1 token). */
+export interface RequestMetrics {
+  ttft: Float64Array;
+  tpot: Float64Array;
+  e2e: Float64Array;
+  normalized: Float64Array;
+  queueDelay: Float64Array;
+}
+
+/** Computes each request's TTFT, TPOT, end-to-end, normalized latency and queueing delay. */
+export function requestMetrics(R: RequestTable): RequestMetrics {
+  const n = R.n;
+  const m: RequestMetrics = {
+    ttft: new Float64Array(n).fill(-1),
+    tpot: new Float64Array(n).fill(-1),
+    e2e: new Float64Array(n).fill(-1),
+    normalized: new Float64Array(n).fill(-1),
+    queueDelay: new Float64Array(n).fill(-1),
+  };
+  for (let i = 0; i < n; i++) {
+    if (R.state[i] !== FINISHED) continue;
+    const a = R.arrival[i];
+    m.ttft[i] = R.firstToken[i] - a;
+    m.e2e[i] = R.completion[i] - a;
+    m.normalized[i] = m.e2e[i] / R.output[i];
+    m.queueDelay[i] = R.firstScheduled[i] - a;
+    if (R.output[i] >= 2) m.tpot[i] = (R.completion[i] - R.firstToken[i]) / (R.output[i] - 1);
+  }
+  return m;
+}
+
+/** Mean, p50, p90, p95, p99 and max of the values >= 0 in `xs` (negative = undefined, skipped). */
+export function latencyStats(xs: Float64Array): LatencyStats {
+  let k = 0;
+  for (let i = 0; i < xs.length; i++) if (xs[i] >= 0) k++;
+  if (k === 0) return { mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  const v = new Float64Array(k);
+  k = 0;
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] >= 0) {
+      v[k++] = xs[i];
+      sum += xs[i];
+    }
+  }
+  v.sort();
+  // d3-array reads any array-like; its typings ask for a plain array.
+  const sorted = v as unknown as number[];
+  return {
+    mean: sum / k,
+    p50: quantileSorted(sorted, 0.5)!,
+    p90: quantileSorted(sorted, 0.9)!,
+    p95: quantileSorted(sorted, 0.95)!,
+    p99: quantileSorted(sorted, 0.99)!,
+    max: v[k - 1],
+  };
+}
+
+/**
+ * Builds the run summary.
+ * @param kvBlocks the KV capacity in blocks (for utilization); pass Infinity-like sizes for unlimited.
+ * @param unlimitedKv whether the KV cache was unlimited (utilization is then null).
+ */
+export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; slo: Slo }): Summary {
+  const R = res.requests;
+  let completed = 0;
+  let rejected = 0;
+  let outTokens = 0;
+  let good = 0;
+  let makespan = 0;
+  const sloTtft = opts.slo.ttft_s ?? Infinity;
+  const sloTpot = opts.slo.tpot_s ?? Infinity;
+  for (let i = 0; i < R.n; i++) {
+    if (R.state[i] === FINISHED) {
+      completed++;
+      outTokens += R.output[i];
+      if (R.completion[i] > makespan) makespan = R.completion[i];
+      if (m.ttft[i] <= sloTtft && (m.tpot[i] < 0 || m.tpot[i] <= sloTpot)) good++;
+    } else if (R.state[i] === REJECTED) {
+      rejected++;
+    }
+  }
+  const st = res.stats;
+  const hasSlo = opts.slo.ttft_s !== undefined || opts.slo.tpot_s !== undefined;
+  const rate = (x: number) => (makespan > 0 ? x / makespan : 0);
+  return {
+    requests: { total: R.n, completed, rejected },
+    ttft_s: latencyStats(m.ttft),
+    tpot_s: latencyStats(m.tpot),
+    e2e_s: latencyStats(m.e2e),
+    normalized_latency_s: latencyStats(m.normalized),
+    queue_delay_s: latencyStats(m.queueDelay),
+    throughput: { requests_per_s: rate(completed), output_tokens_per_s: rate(outTokens) },
+    goodput: {
+      requests_per_s: rate(hasSlo ? good : completed),
+      slo_attainment: completed > 0 ? (hasSlo ? good : completed) / completed : null,
+      slo_ttft_s: opts.slo.ttft_s ?? null,
+      slo_tpot_s: opts.slo.tpot_s ?? null,
+    },
+    makespan_s: makespan,
+    batch_size_mean: st.iterations > 0 ? st.batchSizeSum / st.iterations : 0,
+    kv_utilization: opts.unlimitedKv
+      ? { mean: null, max: null }
+      : { mean: makespan > 0 ? st.kvBlockSeconds / makespan / opts.kvBlocks : 0, max: st.kvMaxBlocks / opts.kvBlocks },
+    preemptions: st.preemptions,
+    swaps: { out: st.swapOuts, in: st.swapIns, bytes: st.swapBytes, recompute_fallbacks: st.swapFallbacks },
+    sim: { wall_s: res.wall_s, events: res.events, iterations: st.iterations },
+  };
+}

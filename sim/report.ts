@@ -1,0 +1,120 @@
+/**
+ * Output of a run: the human summary table, the per-request CSV, and the `--out DIR` files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Summary, RequestMetrics, LatencyStats } from './metrics.ts';
+import type { RequestTable } from './requests.ts';
+import { FINISHED, REJECTED } from './requests.ts';
+
+/** Columns of requests.csv, in order (units in the names). */
+export const REQUEST_COLUMNS = [
+  'id',
+  'arrival_s',
+  'prompt_tokens',
+  'output_tokens',
+  'status',
+  'first_scheduled_s',
+  'first_token_s',
+  'completion_s',
+  'ttft_s',
+  'tpot_s',
+  'e2e_s',
+  'normalized_latency_s',
+  'queue_delay_s',
+  'preemptions',
+] as const;
+
+const fmtT = (x: number) => (x < 0 ? '' : String(x));
+
+/**
+ * Writes one CSV row per request to `file` (header first). Undefined values (a rejected request's
+ * latencies, the TPOT of a one-token output) are empty fields, never NaN.
+ */
+export function writeRequestsCsv(file: string, R: RequestTable, m: RequestMetrics): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, REQUEST_COLUMNS.join(',') + '\n');
+    let buf: string[] = [];
+    for (let i = 0; i < R.n; i++) {
+      const status = R.state[i] === FINISHED ? 'completed' : R.state[i] === REJECTED ? 'rejected' : 'unfinished';
+      buf.push(
+        [
+          i,
+          R.arrival[i],
+          R.prompt[i],
+          R.output[i],
+          status,
+          fmtT(R.firstScheduled[i]),
+          fmtT(R.firstToken[i]),
+          fmtT(R.completion[i]),
+          fmtT(m.ttft[i]),
+          fmtT(m.tpot[i]),
+          fmtT(m.e2e[i]),
+          fmtT(m.normalized[i]),
+          fmtT(m.queueDelay[i]),
+          R.preemptions[i],
+        ].join(','),
+      );
+      if (buf.length === 8192) {
+        fs.writeSync(fd, buf.join('\n') + '\n');
+        buf = [];
+      }
+    }
+    if (buf.length > 0) fs.writeSync(fd, buf.join('\n') + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes `summary.json`, `requests.csv` and `config.json` into `dir` (created if needed).
+ * `config` is the normalized option object that `sim run --config DIR/config.json` replays.
+ */
+export function writeOutDir(dir: string, summary: Summary, R: RequestTable, m: RequestMetrics, config: object): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeRequestsCsv(path.join(dir, 'requests.csv'), R, m);
+}
+
+function num(x: number | null, digits = 3): string {
+  if (x === null) return '-';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1000) return x.toFixed(0);
+  if (a >= 1) return x.toFixed(digits);
+  return x.toPrecision(digits + 1);
+}
+
+/** The human-readable summary table printed on stdout. `header` lines go first (run description). */
+export function formatSummary(s: Summary, header: string[]): string {
+  const lines = [...header, ''];
+  const row = (name: string, st: LatencyStats) =>
+    [name.padEnd(22), ...[st.mean, st.p50, st.p90, st.p95, st.p99, st.max].map((x) => num(x).padStart(10))].join('');
+  lines.push(['latency (s)'.padEnd(22), ...['mean', 'p50', 'p90', 'p95', 'p99', 'max'].map((h) => h.padStart(10))].join(''));
+  lines.push(row('TTFT', s.ttft_s));
+  lines.push(row('TPOT', s.tpot_s));
+  lines.push(row('end-to-end', s.e2e_s));
+  lines.push(row('normalized (s/token)', s.normalized_latency_s));
+  lines.push(row('queueing delay', s.queue_delay_s));
+  lines.push('');
+  const kv = (x: number | null) => (x === null ? 'unlimited' : `${(100 * x).toFixed(1)}%`);
+  const pairs: [string, string][] = [
+    ['requests', `${s.requests.completed} completed, ${s.requests.rejected} rejected, ${s.requests.total} total`],
+    ['throughput', `${num(s.throughput.requests_per_s)} req/s, ${num(s.throughput.output_tokens_per_s)} output tokens/s`],
+    [
+      'goodput',
+      s.goodput.slo_ttft_s === null && s.goodput.slo_tpot_s === null
+        ? `${num(s.goodput.requests_per_s)} req/s (no SLO given)`
+        : `${num(s.goodput.requests_per_s)} req/s, ${num(s.goodput.slo_attainment === null ? null : 100 * s.goodput.slo_attainment, 1)}% within SLO`,
+    ],
+    ['makespan', `${num(s.makespan_s)} s`],
+    ['mean batch size', num(s.batch_size_mean)],
+    ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
+    ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],
+    ['simulator', `${num(s.sim.wall_s)} s wall, ${s.sim.events} events, ${s.sim.iterations} iterations`],
+  ];
+  for (const [k, v] of pairs) lines.push(`${k.padEnd(22)}${v}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,83 @@
+/**
+ * Per-request state of a simulation, as a struct of typed arrays indexed by request id (the
+ * request's index in the trace). Progress is modelled as vLLM v1 does: a request has
+ * `numTokens = prompt + generated` and `computed` tokens whose KV is in the cache; an iteration
+ * schedules some tokens, and whenever `computed` reaches `numTokens` one output token is sampled.
+ * Prefill, chunked prefill, decode and recompute after preemption all fall out of that one pair.
+ */
+import type { Trace } from '../traces/trace.ts';
+
+/** Request lifecycle states (values of `RequestTable.state`). */
+export const PENDING = 0;
+/** In the waiting queue: arrived, holds no KV (never started, or preempted by recompute). */
+export const WAITING = 1;
+/** Admitted: holds KV blocks on the GPU (prefilling, decoding, or paused by a rank policy). */
+export const RUNNING = 2;
+/** Preempted by swap: its KV is in CPU swap space. */
+export const SWAPPED = 3;
+/** All output tokens generated. */
+export const FINISHED = 4;
+/** Could never fit (see docs): counted, never scheduled. */
+export const REJECTED = 5;
+
+/** Struct-of-arrays state of every request of a run. Times are seconds; -1 means "not yet". */
+export class RequestTable {
+  /** Number of requests. */
+  readonly n: number;
+  /** Arrival time (s). */
+  readonly arrival: Float64Array;
+  /** Prompt tokens. */
+  readonly prompt: Int32Array;
+  /** True output tokens (hidden from non-clairvoyant policies by convention, not by force). */
+  readonly output: Int32Array;
+  /** Output tokens generated so far. */
+  readonly generated: Int32Array;
+  /** Tokens whose KV has been computed (reset to 0 by recompute preemption). */
+  readonly computed: Int32Array;
+  /** KV blocks held on the GPU. */
+  readonly blocks: Int32Array;
+  /** KV blocks held in CPU swap space. */
+  readonly swappedBlocks: Int32Array;
+  /** Lifecycle state: PENDING, WAITING, RUNNING, SWAPPED, FINISHED, REJECTED. */
+  readonly state: Uint8Array;
+  /** Policy priority key (smaller is served first). */
+  readonly key: Float64Array;
+  /** Tie-break for equal keys: arrival order (the request id). */
+  readonly tie: Float64Array;
+  /** Time first scheduled (s), -1 before. */
+  readonly firstScheduled: Float64Array;
+  /** Time the first output token was sampled (s), -1 before. */
+  readonly firstToken: Float64Array;
+  /** Completion time (s), -1 before. */
+  readonly completion: Float64Array;
+  /** Times preempted (recompute or swap). */
+  readonly preemptions: Int32Array;
+  /** Tokens scheduled for this request in the iteration in flight. */
+  readonly scheduled: Int32Array;
+
+  constructor(trace: Trace) {
+    const n = trace.n;
+    this.n = n;
+    this.arrival = trace.arrival_s;
+    this.prompt = trace.prompt_tokens;
+    this.output = trace.output_tokens;
+    this.generated = new Int32Array(n);
+    this.computed = new Int32Array(n);
+    this.blocks = new Int32Array(n);
+    this.swappedBlocks = new Int32Array(n);
+    this.state = new Uint8Array(n);
+    this.key = new Float64Array(n);
+    this.tie = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.tie[i] = i;
+    this.firstScheduled = new Float64Array(n).fill(-1);
+    this.firstToken = new Float64Array(n).fill(-1);
+    this.completion = new Float64Array(n).fill(-1);
+    this.preemptions = new Int32Array(n);
+    this.scheduled = new Int32Array(n);
+  }
+
+  /** Prompt plus generated tokens of request `id`: the sequence length so far. */
+  numTokens(id: number): number {
+    return this.prompt[id] + this.generated[id];
+  }
+}
