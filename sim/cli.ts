@@ -133,7 +133,6 @@ function listPolicies(): string {
  */
 export async function main(args: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
   let code = 0;
-  let usageError: string | undefined;
   const parser = yargs(args)
     .scriptName('sim')
     .usage('$0 [run] --policy NAME --trace FILE [options]\n\nTrace-driven simulator of LLM-serving scheduling policies.')
@@ -157,21 +156,17 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .wrap(Math.min(120, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, e) => {
-      if (e) throw e;
-      usageError = msg;
+      // A usage error (unknown flag, bad choice) must stop yargs before any handler runs.
+      throw e ?? new InputError(msg);
     });
   try {
     await parser.parseAsync();
   } catch (e) {
     if (e instanceof InputError) {
-      err.write(`sim: ${e.message}\n`);
+      err.write(`sim: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
     }
     throw e;
-  }
-  if (usageError !== undefined) {
-    err.write(`sim: ${usageError}\n`);
-    return 2;
   }
   return code;
 }

@@ -204,11 +204,20 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
 }
 
 /**
- * Resolves normalized options into everything a simulation needs.
- * @throws InputError for a model that does not fit the GPU, a bad policy option, a bad trace.
+ * Resolves normalized options into everything a simulation needs: reads the trace, then
+ * {@link buildRun}.
+ * @throws InputError for a bad trace, a model that does not fit the GPU, a bad policy option.
  */
 export async function resolveRun(r: RunOptions): Promise<ResolvedRun> {
-  const trace = await loadTrace(r);
+  return buildRun(r, await loadTrace(r));
+}
+
+/**
+ * Builds a run's policy (a fresh instance), cost model and engine settings for a trace already
+ * in memory. The trace options of `r` are ignored.
+ * @throws InputError for a model that does not fit the GPU or a bad policy option.
+ */
+export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench`: simulator speed on real traces (issue targets: the full Azure conv trace on one
+ * Llama-2-7B/A100 replica in under 1 s of wall time; a 1M-request trace, the conv trace tiled in
+ * time, in under 30 s and 2 GB). Prints a table; exits 1 if a target is missed.
+ *
+ * Times are medians over repeats of the simulation loop alone (trace reading reported apart).
+ * Set SHARED to the shared/ folder if it is not at ../shared.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { readTrace, tileTrace, transformTrace } from '../traces/index.ts';
+import type { Trace } from '../traces/trace.ts';
+import { simulate } from '../sim/simulator.ts';
+import { normalizeOptions, buildRun } from '../sim/config.ts';
+import type { RunOptions } from '../sim/config.ts';
+
+const shared = process.env.SHARED ?? path.resolve('..', 'shared');
+const traces = path.join(shared, 'traces');
+
+interface Row {
+  case: string;
+  requests: number;
+  read_s: number;
+  sim_s: number;
+  events: number;
+  iterations: number;
+  rss_mb: number;
+  target: string;
+  ok: boolean | null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function timeRun(name: string, opts: Partial<RunOptions>, trace: Trace, readS: number, repeats: number, targetS?: number, skipAhead = true): Row {
+  const walls: number[] = [];
+  let last;
+  for (let i = 0; i < repeats; i++) {
+    const run = buildRun(normalizeOptions({ ...opts, trace: trace.source }), trace);
+    last = simulate({ trace, policy: run.policy, cost: run.cost, engine: { ...run.engine, skipAhead } });
+    walls.push(last.wall_s);
+  }
+  const sim = median(walls);
+  const rss = process.memoryUsage().rss / 2 ** 20;
+  return {
+    case: name,
+    requests: trace.n,
+    read_s: readS,
+    sim_s: sim,
+    events: last!.events,
+    iterations: last!.stats.iterations,
+    rss_mb: rss,
+    target: targetS === undefined ? '' : `< ${targetS} s`,
+    ok: targetS === undefined ? null : sim < targetS,
+  };
+}
+
+async function read(file: string): Promise<[Trace, number]> {
+  const t0 = performance.now();
+  const t = await readTrace(path.join(traces, file));
+  return [t, (performance.now() - t0) / 1000];
+}
+
+async function main(): Promise<number> {
+  if (!fs.existsSync(traces)) {
+    console.error(`bench: no traces at ${traces}; set SHARED`);
+    return 2;
+  }
+  const rows: Row[] = [];
+  const base = { policy: 'fcfs', model: 'llama-2-7b', gpu: 'a100-80gb' };
+  const [conv, convRead] = await read('AzureLLMInferenceTrace_conv.csv');
+  rows.push(timeRun('azure conv, fcfs', base, conv, convRead, 5, 1));
+  rows.push(timeRun('azure conv, fcfs, chunked prefill', { ...base, 'chunked-prefill': true }, conv, convRead, 5));
+  rows.push(timeRun('azure conv, fcfs, no skip-ahead', base, conv, convRead, 3, undefined, false));
+  const [code, codeRead] = await read('AzureLLMInferenceTrace_code.csv');
+  rows.push(timeRun('azure code, fcfs', base, code, codeRead, 5));
+  const [burst, burstRead] = await read('BurstGPT_1.csv');
+  rows.push(timeRun('burstgpt, fcfs', base, burst, burstRead, 3));
+  const [moon, moonRead] = await read('conversation_trace.jsonl');
+  rows.push(timeRun('mooncake, fcfs', base, moon, moonRead, 3));
+  // 1M requests: the conv trace tiled in time, at half its rate so the replica keeps up.
+  const tiled = transformTrace(tileTrace(conv, Math.ceil(1_000_000 / conv.n)), { limit: 1_000_000, rate_scale: 0.5 });
+  rows.push(timeRun('azure conv tiled to 1M, rate x0.5', base, tiled, 0, 1, 30));
+  const tiledFull = transformTrace(tileTrace(conv, Math.ceil(1_000_000 / conv.n)), { limit: 1_000_000 });
+  rows.push(timeRun('azure conv tiled to 1M, full rate', base, tiledFull, 0, 1, 30));
+
+  const header = ['case', 'requests', 'read_s', 'sim_s', 'events', 'iterations', 'rss_mb', 'target', 'ok'];
+  const cells = rows.map((r) => [r.case, String(r.requests), r.read_s.toFixed(3), r.sim_s.toFixed(3), String(r.events), String(r.iterations), r.rss_mb.toFixed(0), r.target, r.ok === null ? '' : r.ok ? 'yes' : 'NO']);
+  const w = header.map((h, j) => Math.max(h.length, ...cells.map((c) => c[j].length)));
+  console.log([header, ...cells].map((c) => c.map((x, j) => x.padEnd(w[j])).join('  ')).join('\n'));
+  const peak = Math.max(...rows.map((r) => r.rss_mb));
+  console.log(`peak RSS ${peak.toFixed(0)} MiB (target < 2048 MiB)`);
+  return rows.every((r) => r.ok !== false) && peak < 2048 ? 0 : 1;
+}
+
+process.exitCode = await main();

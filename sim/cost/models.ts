@@ -1,0 +1,214 @@
+/**
+ * Transformer model specifications (decoder-only, Llama-style: RMSNorm, rotary embeddings,
+ * grouped-query attention, gated SiLU MLP), taken from each model's published Hugging Face
+ * `config.json`. All weights are BF16 (2 bytes per parameter).
+ */
+import { checkChoice, InputError } from '../errors.ts';
+
+/** Bytes per weight, activation and KV-cache element: everything is BF16. */
+export const BYTES_PER_ELEMENT = 2;
+
+/**
+ * The architecture numbers a cost model needs. Counts are plain integers; `maxContext` is in
+ * tokens; `params` is the total parameter count (embeddings and LM head included).
+ */
+export interface ModelSpec {
+  /** Lower-case key in {@link MODELS}, e.g. `llama-2-7b`. */
+  name: string;
+  /** Transformer blocks (`num_hidden_layers`). */
+  layers: number;
+  /** Residual stream width (`hidden_size`). */
+  hidden: number;
+  /** Query heads (`num_attention_heads`). */
+  heads: number;
+  /** Key/value heads (`num_key_value_heads`; equal to `heads` without GQA). */
+  kvHeads: number;
+  /** Per-head width (`hidden_size / num_attention_heads` for every model here). */
+  headDim: number;
+  /** MLP inner width (`intermediate_size`); the gated MLP has gate, up and down matrices. */
+  intermediate: number;
+  /** Vocabulary size (`vocab_size`), rows of the embedding and of the LM head. */
+  vocab: number;
+  /** Longest context the model supports (`max_position_embeddings`), tokens. */
+  maxContext: number;
+  /** Total parameter count, computed from the architecture by {@link countParams}. */
+  params: number;
+  /** Whether Q, K and V projections have biases (Qwen2 does; Llama and Mistral do not). */
+  qkvBias?: boolean;
+  /** Whether the LM head shares the embedding matrix (`tie_word_embeddings`). */
+  tiedEmbeddings?: boolean;
+  /** URL-free citation of the numbers, e.g. `meta-llama/Llama-2-7b-hf config.json`. */
+  source: string;
+}
+
+/** The fields {@link countParams} reads. */
+export type ModelArchitecture = Omit<ModelSpec, 'name' | 'params' | 'source' | 'maxContext'>;
+
+/**
+ * Counts the parameters of a Llama-style decoder: token embedding (vocab·hidden); per layer the
+ * Q, K, V, O projections (plus Q/K/V biases when `qkvBias`), the gate, up and down matrices of the
+ * MLP (3·hidden·intermediate) and two RMSNorm weight vectors; the final RMSNorm; and the LM head
+ * (vocab·hidden) unless `tiedEmbeddings`. Rotary embeddings have no parameters.
+ * @returns the parameter count (an integer).
+ */
+export function countParams(a: ModelArchitecture): number {
+  const q = a.heads * a.headDim;
+  const kv = a.kvHeads * a.headDim;
+  const attn = a.hidden * (q + 2 * kv) + q * a.hidden + (a.qkvBias ? q + 2 * kv : 0);
+  const mlp = 3 * a.hidden * a.intermediate;
+  const norms = 2 * a.hidden;
+  const embedding = a.vocab * a.hidden;
+  const lmHead = a.tiedEmbeddings ? 0 : a.vocab * a.hidden;
+  return embedding + a.layers * (attn + mlp + norms) + a.hidden + lmHead;
+}
+
+/** Builds a spec, filling `params` from the architecture. */
+function spec(s: Omit<ModelSpec, 'params'>): ModelSpec {
+  return Object.freeze({ ...s, params: countParams(s) });
+}
+
+/**
+ * The models the simulator knows, keyed by lower-case name. Numbers are from each model's
+ * Hugging Face `config.json` (named in `source`); `params` is computed (see {@link countParams})
+ * and agrees with the published counts: Llama-2 7B 6.74B, 13B 13.02B, 70B 68.98B; Llama-3 8B
+ * 8.03B, 70B 70.55B; Mistral-7B-v0.1 7.24B; Qwen2.5 7B 7.62B, 72B 72.71B.
+ */
+export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
+  'llama-2-7b': spec({
+    name: 'llama-2-7b',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 32,
+    headDim: 128,
+    intermediate: 11008,
+    vocab: 32000,
+    maxContext: 4096,
+    source: 'meta-llama/Llama-2-7b-hf config.json',
+  }),
+  'llama-2-13b': spec({
+    name: 'llama-2-13b',
+    layers: 40,
+    hidden: 5120,
+    heads: 40,
+    kvHeads: 40,
+    headDim: 128,
+    intermediate: 13824,
+    vocab: 32000,
+    maxContext: 4096,
+    source: 'meta-llama/Llama-2-13b-hf config.json',
+  }),
+  'llama-2-70b': spec({
+    name: 'llama-2-70b',
+    layers: 80,
+    hidden: 8192,
+    heads: 64,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 28672,
+    vocab: 32000,
+    maxContext: 4096,
+    source: 'meta-llama/Llama-2-70b-hf config.json',
+  }),
+  'llama-3-8b': spec({
+    name: 'llama-3-8b',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 14336,
+    vocab: 128256,
+    maxContext: 8192,
+    source: 'meta-llama/Meta-Llama-3-8B config.json',
+  }),
+  'llama-3-70b': spec({
+    name: 'llama-3-70b',
+    layers: 80,
+    hidden: 8192,
+    heads: 64,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 28672,
+    vocab: 128256,
+    maxContext: 8192,
+    source: 'meta-llama/Meta-Llama-3-70B config.json',
+  }),
+  'mistral-7b': spec({
+    name: 'mistral-7b',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 14336,
+    vocab: 32000,
+    // max_position_embeddings; v0.1 attends through a 4096-token sliding window, not modelled.
+    maxContext: 32768,
+    source: 'mistralai/Mistral-7B-v0.1 config.json',
+  }),
+  'qwen2.5-7b': spec({
+    name: 'qwen2.5-7b',
+    layers: 28,
+    hidden: 3584,
+    heads: 28,
+    kvHeads: 4,
+    headDim: 128,
+    intermediate: 18944,
+    vocab: 152064,
+    maxContext: 131072,
+    qkvBias: true,
+    tiedEmbeddings: false,
+    source: 'Qwen/Qwen2.5-7B config.json',
+  }),
+  'qwen2.5-72b': spec({
+    name: 'qwen2.5-72b',
+    layers: 80,
+    hidden: 8192,
+    heads: 64,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 29568,
+    vocab: 152064,
+    maxContext: 131072,
+    qkvBias: true,
+    tiedEmbeddings: false,
+    source: 'Qwen/Qwen2.5-72B config.json',
+  }),
+});
+
+/**
+ * Looks a model up by name (case-insensitive).
+ * @throws InputError (field `model`) listing the valid names when the name is unknown.
+ */
+export function getModel(name: string): ModelSpec {
+  const key = checkChoice('model', name.trim().toLowerCase(), Object.keys(MODELS));
+  return MODELS[key];
+}
+
+/**
+ * Checks a tensor-parallel degree: a positive integer that divides the number of query heads
+ * (as vLLM requires; the MLP is split by the same factor).
+ * @returns `tp`.
+ * @throws InputError with field `--tp` otherwise.
+ */
+export function checkTp(model: ModelSpec, tp: number): number {
+  if (!Number.isInteger(tp) || tp < 1) {
+    throw new InputError(`tensor-parallel degree must be a positive integer, got ${tp}`, { field: '--tp' });
+  }
+  if (model.heads % tp !== 0) {
+    throw new InputError(
+      `tensor-parallel degree ${tp} does not divide the ${model.heads} attention heads of ${model.name}`,
+      { field: '--tp' },
+    );
+  }
+  return tp;
+}
+
+/**
+ * KV heads each GPU holds under tensor parallelism: kvHeads/tp when tp <= kvHeads, else 1 (each
+ * KV head replicated on tp/kvHeads GPUs, as vLLM does); in general ceil(kvHeads/tp).
+ */
+export function kvHeadsPerGpu(model: ModelSpec, tp: number): number {
+  return Math.ceil(model.kvHeads / tp);
+}
