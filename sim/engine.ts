@@ -147,6 +147,12 @@ export class Engine {
   private readonly deferred: Int32Array;
   private deferredCount = 0;
   private readonly hist: Int32Array;
+  /** Rank mode: selected ids, their tokens and source queue, by selection index. */
+  private readonly selIds: Int32Array;
+  private readonly selTokens: Int32Array;
+  private readonly selFrom: Uint8Array;
+  /** Rank mode: 1 for running requests in the selected prefix or pinned (never displaced this iteration). */
+  private readonly keep: Uint8Array;
   private tokensLeft = 0;
   private swapBytesThisIteration = 0;
   private preemptedThisIteration = false;
@@ -177,9 +183,10 @@ export class Engine {
     this.hist = new Int32Array(cfg.blockSize);
     this.freeBlocks = cfg.kvBlocks;
     this.swapFree = cfg.swapBlocks;
-    if (policy.preemptive) {
-      throw new Error(`policy ${policy.name}: preemptive (rank-mode) batch formation is not implemented yet`);
-    }
+    this.selIds = new Int32Array(Math.max(1, n));
+    this.selTokens = new Int32Array(Math.max(1, n));
+    this.selFrom = new Uint8Array(Math.max(1, n));
+    this.keep = new Uint8Array(Math.max(1, n));
     const ctx: PolicyContext = {
       requests,
       setPriority: (id, key) => this.setPriority(id, key),
@@ -384,18 +391,25 @@ export class Engine {
       const need = Math.max(b, this.blocksFor(R.computed[id] + s));
       if (this.freeBlocks - need < cfg.watermarkBlocks) break;
       this.swapped.pop();
-      const bytes = b * cfg.blockBytes;
-      this.swapBytesThisIteration += bytes;
-      this.stats.swapIns++;
-      this.stats.swapBytes += bytes;
-      this.swapFree += b;
-      R.swappedBlocks[id] = 0;
-      R.blocks[id] = b;
-      this.freeBlocks -= b;
-      this.usedBlocks += b;
-      this.addRunning(id);
+      this.swapInOne(id);
       this.schedule(id, s);
     }
+  }
+
+  /** Moves request `id` (already out of the swapped queue) back to the GPU, costing PCIe time. */
+  private swapInOne(id: number): void {
+    const R = this.R;
+    const b = R.swappedBlocks[id];
+    const bytes = b * this.cfg.blockBytes;
+    this.swapBytesThisIteration += bytes;
+    this.stats.swapIns++;
+    this.stats.swapBytes += bytes;
+    this.swapFree += b;
+    R.swappedBlocks[id] = 0;
+    R.blocks[id] = b;
+    this.freeBlocks -= b;
+    this.usedBlocks += b;
+    this.addRunning(id);
   }
 
   /**
@@ -421,6 +435,151 @@ export class Engine {
       admitted++;
     }
     return admitted;
+  }
+
+  /** Tokens request `id` would compute next: 1 for a decode, else its prefill (chunk). */
+  private nextTokens(id: number): number {
+    const R = this.R;
+    const rem = R.prompt[id] + R.generated[id] - R.computed[id];
+    return this.cfg.chunkedPrefill ? Math.min(rem, this.tokensLeft) : rem;
+  }
+
+  /** KV blocks request `id` must gain to run `s` more tokens (waiting: its whole sequence, as vLLM v0). */
+  private blocksToGain(id: number, s: number, from: number): number {
+    const R = this.R;
+    if (from === WAITING) return this.blocksFor(R.prompt[id] + R.generated[id]);
+    const held = from === SWAPPED ? R.swappedBlocks[id] : R.blocks[id];
+    return Math.max(held, this.blocksFor(R.computed[id] + s)) - (from === SWAPPED ? 0 : held);
+  }
+
+  /** Displaces running request `id` under memory pressure or by rank, per the policy's displacement. */
+  private displace(id: number): void {
+    const d = this.policy.displacement ?? 'recompute';
+    const saved = this.cfg.preemption;
+    // A paused request evicted under memory pressure is swapped out (learning-to-rank's SWAP mode).
+    (this.cfg as { preemption: 'recompute' | 'swap' }).preemption = d === 'recompute' ? 'recompute' : 'swap';
+    this.preempt(id);
+    (this.cfg as { preemption: 'recompute' | 'swap' }).preemption = saved;
+  }
+
+  /**
+   * Rank-mode batch formation for preemptive policies (learning-to-rank §4 steps 3–6, TRAIL,
+   * Autellix): running requests the policy may not displace go first; then all requests —
+   * running, waiting and swapped — are walked in key order and selected while the sequence and
+   * token budgets hold, stopping at the first that does not fit. KV for the selection comes from
+   * free blocks, then from evicting unselected running requests (largest key first), then by
+   * dropping selected ones from the tail (pinned ones too: memory pressure overrides limited
+   * preemption, which only limits displacement by rank). Unselected running requests are paused with their KV
+   * (`displacement: 'pause'`) or preempted. Without chunked prefill, an iteration with a prefill
+   * runs only its prefills (vLLM v0's prefill priority); the prefix's decodes wait, keeping their KV.
+   */
+  private scheduleRank(): void {
+    const R = this.R;
+    const cfg = this.cfg;
+    const policy = this.policy;
+    const run = this.scratch;
+    const nRun = this.runCount;
+    const keep = this.keep;
+    const sel = this.selIds;
+    const selTok = this.selTokens;
+    const selFrom = this.selFrom;
+    for (let i = 0; i < nRun; i++) run[i] = this.runList[i];
+    sortByKey(run, nRun, R.key, R.tie);
+    let nSel = 0;
+    let tokens = cfg.maxNumBatchedTokens;
+    // Pinned running requests (not displaceable now) are kept, and scheduled if the budget allows.
+    if (policy.canDisplace) {
+      for (let i = 0; i < nRun; i++) {
+        const id = run[i];
+        if (policy.canDisplace(id)) continue;
+        keep[id] = 1;
+        run[i] = -1;
+        this.tokensLeft = tokens;
+        const s = this.nextTokens(id);
+        if (nSel < cfg.maxNumSeqs && s > 0 && s <= tokens) {
+          sel[nSel] = id; selTok[nSel] = s; selFrom[nSel] = RUNNING; nSel++;
+          tokens -= s;
+        }
+      }
+    }
+    // Walk running, waiting and swapped together in key order; stop at the first misfit.
+    let ri = 0;
+    for (;;) {
+      while (ri < nRun && run[ri] < 0) ri++;
+      let id = ri < nRun ? run[ri] : -1;
+      let from = RUNNING;
+      const w = this.waiting.peek();
+      const sw = this.swapped.peek();
+      if (w >= 0 && (id < 0 || before(w, id, R.key, R.tie))) { id = w; from = WAITING; }
+      if (sw >= 0 && (id < 0 || before(sw, id, R.key, R.tie))) { id = sw; from = SWAPPED; }
+      if (id < 0 || nSel >= cfg.maxNumSeqs || tokens <= 0) break;
+      this.tokensLeft = tokens;
+      const s = this.nextTokens(id);
+      if (s > tokens && nSel > 0) break;
+      sel[nSel] = id; selTok[nSel] = s; selFrom[nSel] = from; nSel++;
+      tokens -= s;
+      if (from === RUNNING) { keep[id] = 1; ri++; }
+      else (from === WAITING ? this.waiting : this.swapped).pop();
+    }
+    // Memory: free blocks, then evict unselected running (largest key first), then drop the tail.
+    let need = 0;
+    for (let i = 0; i < nSel; i++) need += this.blocksToGain(sel[i], selTok[i], selFrom[i]);
+    const deficit = () => {
+      let admitting = false;
+      for (let i = 0; i < nSel; i++) if (selFrom[i] !== RUNNING) admitting = true;
+      return need - this.freeBlocks + (admitting ? cfg.watermarkBlocks : 0);
+    };
+    for (let i = nRun - 1; i >= 0 && deficit() > 0; i--) {
+      const id = run[i];
+      if (id >= 0 && keep[id] === 0 && R.state[id] === RUNNING) this.displace(id);
+    }
+    while (nSel > 0 && deficit() > 0) {
+      nSel--;
+      const id = sel[nSel];
+      need -= this.blocksToGain(id, selTok[nSel], selFrom[nSel]);
+      if (selFrom[nSel] === WAITING) this.waiting.push(id);
+      else if (selFrom[nSel] === SWAPPED) this.swapped.push(id);
+      else {
+        // Memory pressure overrides limited preemption (as vLLM's block manager does for TRAIL).
+        keep[id] = 0;
+        this.displace(id);
+      }
+    }
+    // Prefill priority without chunking: an iteration with a prefill runs only its prefills.
+    if (!cfg.chunkedPrefill) {
+      let anyPrefill = false;
+      for (let i = 0; i < nSel; i++) if (selFrom[i] === WAITING || !this.isDecode(sel[i])) anyPrefill = true;
+      if (anyPrefill) {
+        let k = 0;
+        for (let i = 0; i < nSel; i++) {
+          const id = sel[i];
+          if (selFrom[i] !== WAITING && this.isDecode(id)) {
+            if (selFrom[i] === SWAPPED) this.swapped.push(id);
+            continue;
+          }
+          sel[k] = id; selTok[k] = selTok[i]; selFrom[k] = selFrom[i]; k++;
+        }
+        nSel = k;
+      }
+    }
+    // Unselected running requests: paused with their KV, or preempted now.
+    for (let i = 0; i < nRun; i++) {
+      const id = run[i];
+      if (id >= 0 && keep[id] === 0 && R.state[id] === RUNNING && policy.displacement !== 'pause') this.displace(id);
+    }
+    for (let i = 0; i < this.runCount; i++) keep[this.runList[i]] = 0;
+    // Schedule the selection.
+    this.tokensLeft = cfg.maxNumBatchedTokens;
+    for (let i = 0; i < nSel; i++) {
+      const id = sel[i];
+      if (selFrom[i] === WAITING) {
+        this.addRunning(id);
+        this.allocate(id, R.prompt[id] + R.generated[id]);
+      } else if (selFrom[i] === SWAPPED) {
+        this.swapInOne(id);
+      }
+      this.schedule(id, selTok[i]);
+    }
   }
 
   /**
@@ -449,7 +608,9 @@ export class Engine {
     this.swapBytesThisIteration = 0;
     this.preemptedThisIteration = false;
 
-    if (cfg.chunkedPrefill) {
+    if (this.policy.preemptive) {
+      this.scheduleRank();
+    } else if (cfg.chunkedPrefill) {
       // Sarathi-Serve Algorithm 3 on vLLM's chunked path: decodes, partial prefills, swap-ins, new prefills.
       this.scheduleRunning();
       if (!this.preemptedThisIteration) this.swapIn();
@@ -494,7 +655,7 @@ export class Engine {
       sh.prefillSeqs === 0 &&
       this.swapBytesThisIteration === 0 &&
       !this.preemptedThisIteration &&
-      this.batchCount === this.runCount
+      (this.policy.preemptive || this.batchCount === this.runCount)
     ) {
       end = this.skipAhead(end, horizon);
     }
@@ -605,6 +766,11 @@ export class Engine {
     this.policy.onIterationEnd?.(this.batch, this.batchCount, steps, now);
     this.busy = false;
   }
+}
+
+/** Whether id a comes before id b in (key, tie) order. */
+function before(a: number, b: number, key: Float64Array, tie: Float64Array): boolean {
+  return key[a] < key[b] || (key[a] === key[b] && tie[a] < tie[b]);
 }
 
 /** Sorts ids[0..n) by (key, tie) ascending; insertion sort (n is a handful of partial prefills). */

@@ -189,6 +189,18 @@ describe('Azure timestamps', () => {
     expect(t.warnings).toEqual([]);
   });
 
+  it('accepts ±HHMM, a space before the zone, and 1–9 fractional digits', async () => {
+    const f = write(
+      AZ +
+        '2024-05-10 00:00:00+0000,1,1\n' +
+        '2024-05-10 01:00:00.5 +0100,1,1\n' + // 00:00:00.5 UTC
+        '2024-05-10 00:00:00.123456789,1,1\n',
+    );
+    const t = await readTrace(f);
+    expect(Array.from(t.arrival_s)).toEqual([0, 0.123456789, 0.5]);
+    expect(t.warnings[0]).toMatch(/1 of 3 rows/);
+  });
+
   it('orders by the instant, not the wall-clock text, across offsets', async () => {
     const f = write(AZ + '2024-05-10 01:00:00.0000000+01:00,1,1\n2024-05-10 00:30:00.0000000+00:00,2,2\n');
     const t = await readTrace(f); // 00:00 UTC, then 00:30 UTC: already in order
@@ -363,7 +375,19 @@ describe('bad input: InputError naming file, line and column', () => {
   });
 
   it('unparsable timestamps', async () => {
-    for (const ts of ['yesterday', '2023-13-01 00:00:00', '2023-02-30 00:00:00', '2023-11-16 25:00:00', '']) {
+    for (const ts of [
+      'yesterday',
+      '2023-13-01 00:00:00',
+      '2023-02-30 00:00:00',
+      '2023-11-16 25:00:00',
+      '2023-11-16 18:15:46.',
+      '2023-11-16 18:15:46.1234567890',
+      '2023-11-16 18:15:46+1',
+      '2023-11-16 18:15:46 UTC',
+      '2023-11-16 18:15:46.5Zulu',
+      '2023/11/16 18:15:46',
+      '',
+    ]) {
       const f = write(AZ + `${ts},1,1\n`);
       await expectInputError(readTrace(f), { file: f, line: 2, field: 'TIMESTAMP' }, /unparsable timestamp/);
     }

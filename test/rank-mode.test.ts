@@ -1,0 +1,154 @@
+/**
+ * The engine's rank mode (preemptive policies), checked with test-only policies:
+ * - SRPT with batch 1 against the Schrage–Miller formula (shared/docs/policies.md §12.5),
+ *   computed exactly for the discrete size distribution used;
+ * - invariants under random keys, every displacement mode, both batching modes, tight KV.
+ */
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { simulate } from '../sim/simulator.ts';
+import { LinearCostModel } from '../sim/cost/linear.ts';
+import type { Policy, PolicyContext, Displacement } from '../policies/policy.ts';
+import type { RequestTable } from '../sim/requests.ts';
+import { FINISHED, REJECTED } from '../sim/requests.ts';
+import type { IterationRecord } from '../sim/engine.ts';
+import { engineConfig, makeTrace, poissonGeometricTrace, batchMeans } from './helpers.ts';
+
+/** SRPT on true remaining output tokens (clairvoyant), re-keyed as tokens are generated. */
+class Srpt implements Policy {
+  readonly name = 'SRPT (test)';
+  readonly preemptive = true;
+  readonly displacement: Displacement = 'pause';
+  private R!: RequestTable;
+  private ctx!: PolicyContext;
+  attach(ctx: PolicyContext): void {
+    this.ctx = ctx;
+    this.R = ctx.requests;
+  }
+  priority(id: number): number {
+    return this.R.output[id] - this.R.generated[id];
+  }
+  onIterationEnd(batch: Int32Array, count: number): void {
+    for (let i = 0; i < count; i++) this.ctx.setPriority(batch[i], this.R.output[batch[i]] - this.R.generated[batch[i]]);
+  }
+}
+
+/** Random fixed keys; optionally pins requests past half their output (TRAIL-like limited preemption). */
+class RandomRank implements Policy {
+  readonly name = 'random-rank (test)';
+  readonly preemptive = true;
+  readonly displacement: Displacement;
+  private R!: RequestTable;
+  private readonly keys: number[];
+  private readonly pin: boolean;
+  constructor(keys: number[], displacement: Displacement, pin: boolean) {
+    this.keys = keys;
+    this.displacement = displacement;
+    this.pin = pin;
+  }
+  attach(ctx: PolicyContext): void {
+    this.R = ctx.requests;
+  }
+  priority(id: number): number {
+    return this.keys[id];
+  }
+  canDisplace(id: number): boolean {
+    return !this.pin || this.R.generated[id] * 2 <= this.R.output[id];
+  }
+}
+
+describe('rank mode (preemptive policies)', () => {
+  it('SRPT with batch 1 matches Schrage-Miller within 3 standard errors', () => {
+    const N = 150_000;
+    const WARMUP = 10_000;
+    const tau = 0.005;
+    const meanK = 200;
+    const { trace } = poissonGeometricTrace(N, 1, meanK, 'srpt');
+    // Sizes X = K·τ with K = output − 1 ~ Geometric(p) on {1, 2, ...}.
+    const p = 1 - Math.exp(-1 / meanK);
+    const EX = tau / p;
+    const lambda = 0.7 / EX;
+    for (let i = 0; i < N; i++) trace.arrival_s[i] /= lambda;
+    // Schrage-Miller for the discrete distribution: rho(x) = λE[X 1{X<=x}], m2(x) = E[X² 1{X<=x}],
+    // E[T(x)] = λ(m2(x) + x² P(X>x)) / (2(1−rho(x))²) + ∫_0^x dt/(1−rho(t)), rho(t) a step function.
+    let rho = 0, m2 = 0, integral = 0, cdf = 0, ET = 0;
+    for (let k = 1; k < 20_000; k++) {
+      const pk = p * (1 - p) ** (k - 1);
+      const x = k * tau;
+      integral += tau / (1 - rho); // over [(k−1)τ, kτ): rho counts sizes <= (k−1)τ
+      rho += lambda * x * pk;
+      m2 += x * x * pk;
+      cdf += pk;
+      ET += pk * ((lambda * (m2 + x * x * (1 - cdf))) / (2 * (1 - rho) ** 2) + integral);
+    }
+    const res = simulate({
+      trace,
+      policy: new Srpt(),
+      cost: new LinearCostModel({ base: 0, prefill: 0, decode: tau, kv: 0 }),
+      engine: engineConfig({ maxNumSeqs: 1 }),
+    });
+    const R = res.requests;
+    const t = new Float64Array(N - WARMUP);
+    for (let i = WARMUP; i < N; i++) t[i - WARMUP] = R.completion[i] - R.arrival[i];
+    const { mean, se } = batchMeans(t);
+    expect(Math.abs(mean - ET)).toBeLessThan(3 * se);
+    // SRPT is far better than FCFS here (P-K: E[X] + λE[X²]/(2(1−ρ)) ≈ 3.33 E[X]).
+    expect(mean).toBeLessThan(2.2 * EX);
+  });
+
+  it('invariants hold under random ranks, all displacement modes, pinning, tight KV', () => {
+    const workload = fc.array(
+      fc.record({ gap: fc.double({ min: 0, max: 2, noNaN: true }), prompt: fc.integer({ min: 1, max: 200 }), output: fc.integer({ min: 1, max: 80 }), key: fc.integer({ min: 0, max: 20 }) }),
+      { minLength: 1, maxLength: 40 },
+    );
+    const cfg = fc.record({
+      displacement: fc.constantFrom<Displacement>('pause', 'recompute', 'swap'),
+      pin: fc.boolean(),
+      chunked: fc.boolean(),
+      blockSize: fc.constantFrom(1, 4, 16),
+      kvTokens: fc.integer({ min: 16, max: 2000 }),
+      maxNumSeqs: fc.integer({ min: 1, max: 8 }),
+      extraBudget: fc.integer({ min: 0, max: 300 }),
+      swapBlocks: fc.integer({ min: 0, max: 100 }),
+      watermark: fc.integer({ min: 0, max: 2 }),
+      skipAhead: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(workload, cfg, (rows, c) => {
+        let t = 0;
+        const trace = makeTrace(rows.map((r) => (t += r.gap) - rows[0].gap), rows.map((r) => r.prompt), rows.map((r) => r.output));
+        const policy = new RandomRank(rows.map((r) => r.key), c.displacement, c.pin);
+        const records: IterationRecord[] = [];
+        const engine = engineConfig({
+          blockSize: c.blockSize,
+          kvBlocks: Math.max(1, Math.floor(c.kvTokens / c.blockSize)),
+          watermarkBlocks: c.watermark,
+          maxNumSeqs: c.maxNumSeqs,
+          maxNumBatchedTokens: c.maxNumSeqs + c.extraBudget,
+          chunkedPrefill: c.chunked,
+          preemption: 'recompute',
+          swapBlocks: c.swapBlocks,
+          skipAhead: c.skipAhead,
+        });
+        const res = simulate({ trace, policy, cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine, observer: (r) => records.push(r) });
+        const R = res.requests;
+        for (let i = 0; i < R.n; i++) {
+          expect(R.state[i] === FINISHED || R.state[i] === REJECTED).toBe(true);
+          if (R.state[i] === FINISHED) expect(R.generated[i]).toBe(R.output[i]);
+        }
+        let prevEnd = 0;
+        for (const r of records) {
+          expect(r.kvBlocksUsed).toBeLessThanOrEqual(r.kvBlocks);
+          expect(r.start).toBeGreaterThanOrEqual(prevEnd);
+          expect(r.batchSize).toBeLessThanOrEqual(c.maxNumSeqs);
+          prevEnd = r.end;
+        }
+        // Skip-ahead is exact in rank mode too.
+        const other = simulate({ trace, policy: new RandomRank(rows.map((r) => r.key), c.displacement, c.pin), cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine: { ...engine, skipAhead: !c.skipAhead } });
+        expect(Array.from(other.requests.completion)).toEqual(Array.from(R.completion));
+        expect(other.stats.iterations).toBe(res.stats.iterations);
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * The shape of a CSV trace format: how to recognise its header and how to read one row.
+ */
+import { InputError } from '../sim/errors.ts';
+import type { TraceBuilder } from './builder.ts';
+
+/**
+ * Reads one data row (already split into fields, with the file's field count checked) into the
+ * builder, or counts it as skipped. Throws InputError naming `file`, `line` and the column.
+ */
+export type RowReader = (record: string[], line: number, b: TraceBuilder) => void;
+
+/** A CSV trace format. */
+export interface CsvFormat {
+  readonly name: 'azure' | 'burstgpt' | 'generic';
+  /** The expected header, as shown in error messages. */
+  readonly expected: string;
+  /** True when the (trimmed) header names are this format's. */
+  matches(header: readonly string[]): boolean;
+  /**
+   * Binds a matching header: returns the row reader and registers any extra columns in `b.extra`.
+   * @throws InputError when the header does not match
+   */
+  bind(header: readonly string[], file: string, b: TraceBuilder): RowReader;
+}
+
+/** True when `header` holds exactly the names in `names`, in any order. */
+export function sameColumns(header: readonly string[], names: readonly string[]): boolean {
+  return header.length === names.length && names.every((c) => header.includes(c));
+}
+
+/** Index of column `name` in `header`, or an InputError (line 1) listing the expected header. */
+export function columnIndex(header: readonly string[], name: string, file: string, expected: string): number {
+  const i = header.indexOf(name);
+  if (i < 0) {
+    throw new InputError(`missing column '${name}'; expected header ${expected}`, { file, line: 1, field: name });
+  }
+  return i;
+}

@@ -1,0 +1,20 @@
+/**
+ * Public API of the trace layer: reading trace files, transforming them, and generating synthetic
+ * traces. See docs/traces.md.
+ */
+export type { Trace, TraceFormat } from './trace.ts';
+export { TRACE_FORMATS } from './trace.ts';
+export { readTrace, type ReadOptions } from './read.ts';
+export { transformTrace, tileTrace, type TraceTransform } from './transform.ts';
+export {
+  syntheticTrace,
+  type SyntheticSpec,
+  DEFAULT_PROMPT_DIST,
+  DEFAULT_OUTPUT_DIST,
+  DEFAULT_GAMMA_CV,
+} from './synthetic.ts';
+export { parseLengthDistribution, DIST_FORMS, type LengthSampler, type UniformSource } from './distributions.ts';
+export { meanRate, interArrivalCv } from './stats.ts';
+export { AZURE_COLUMNS } from './azure.ts';
+export { BURSTGPT_COLUMNS } from './burstgpt.ts';
+export { GENERIC_COLUMNS } from './generic.ts';

@@ -1,0 +1,187 @@
+/**
+ * readTrace: reads a trace file of any supported format into a {@link Trace}.
+ *
+ * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV and generic CSV, detected by the exact
+ * header row; Mooncake JSONL, detected by a `.jsonl` extension or a first non-blank character `{`.
+ * `opts.format` forces a format.
+ */
+import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { extname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { CsvError, parse } from 'csv-parse';
+import { checkChoice, InputError } from '../sim/errors.ts';
+import { azureFormat } from './azure.ts';
+import { TraceBuilder } from './builder.ts';
+import { burstgptFormat } from './burstgpt.ts';
+import type { CsvFormat, RowReader } from './csv-format.ts';
+import { genericFormat } from './generic.ts';
+import { readMooncake } from './mooncake.ts';
+import { TRACE_FORMATS, type Trace } from './trace.ts';
+
+/** Options of {@link readTrace}. */
+export interface ReadOptions {
+  /** Force a format instead of detecting it (`--format`). */
+  format?: 'azure' | 'burstgpt' | 'mooncake' | 'generic';
+}
+
+/** CSV formats, in detection order. */
+const CSV_FORMATS: readonly CsvFormat[] = [azureFormat, burstgptFormat, genericFormat];
+
+/** What every format expects, for the unknown-header message. */
+const EXPECTED_HEADERS =
+  CSV_FORMATS.map((f) => `${f.name}: ${f.expected}`).join('; ') +
+  '; mooncake: JSONL lines {"timestamp", "input_length", "output_length", "hash_ids"} (.jsonl or first character {)';
+
+/** Reads up to 4 KiB from the start of the file; turns file-system errors into InputErrors. */
+async function sniff(file: string): Promise<string> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.toString('utf8', 0, bytesRead);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new InputError('no such file', { file });
+    if (err.code === 'EISDIR') throw new InputError('is a directory, not a trace file', { file });
+    if (err.code === 'EACCES') throw new InputError('permission denied', { file });
+    throw new InputError(`cannot read: ${err.message}`, { file });
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Picks the CSV format for a header row (trimmed names), or throws an InputError on line 1. */
+function csvFormatFor(header: string[], file: string, forced: string | undefined): CsvFormat {
+  const seen = new Set<string>();
+  for (const name of header) {
+    if (name !== '' && seen.has(name)) {
+      throw new InputError(`duplicate column '${name}' in header`, { file, line: 1, field: name });
+    }
+    seen.add(name);
+  }
+  if (forced !== undefined) {
+    const f = CSV_FORMATS.find((c) => c.name === forced)!;
+    if (!f.matches(header)) {
+      throw new InputError(`header '${header.join(',')}' does not match format '${forced}': expected ${f.expected}`, {
+        file,
+        line: 1,
+        field: 'header',
+      });
+    }
+    return f;
+  }
+  const f = CSV_FORMATS.find((c) => c.matches(header));
+  if (f === undefined) {
+    throw new InputError(`unknown header '${header.join(',')}'; expected one of: ${EXPECTED_HEADERS}`, {
+      file,
+      line: 1,
+      field: 'header',
+    });
+  }
+  return f;
+}
+
+/** Number of line breaks inside the fields of a record (quoted fields may span lines). */
+function innerLineBreaks(rec: string[]): number {
+  let k = 0;
+  for (const f of rec) {
+    for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) k++;
+  }
+  return k;
+}
+
+/**
+ * Streams a CSV trace through csv-parse, row by row, into typed arrays. Records come out as plain
+ * string arrays (csv-parse's per-record `info` objects cost about as much as the parse itself), so
+ * line numbers are counted here: a blank line comes out as `['']` and a quoted field may hold line
+ * breaks.
+ */
+async function readCsv(file: string, forced: string | undefined): Promise<Trace> {
+  const b = new TraceBuilder();
+  let header: string[] = [];
+  let format: CsvFormat | undefined;
+  let read: RowReader | undefined;
+  let nextLine = 1; // line on which the next record starts
+  // An error thrown by `consume` may reach the pipeline's caller as an AbortError (the streams are
+  // torn down on the way), so it is kept here and rethrown as is.
+  let failure: unknown;
+  const consume = async (records: AsyncIterable<string[]>): Promise<void> => {
+    try {
+      await consumeRecords(records);
+    } catch (e) {
+      failure = e;
+      throw e;
+    }
+  };
+  const consumeRecords = async (records: AsyncIterable<string[]>): Promise<void> => {
+    for await (const rec of records) {
+      const line = nextLine;
+      nextLine += 1 + innerLineBreaks(rec);
+      if (rec.length === 1 && rec[0].trim() === '') continue; // blank line
+      if (read === undefined) {
+        header = rec.map((s) => s.trim());
+        format = csvFormatFor(header, file, forced);
+        read = format.bind(header, file, b);
+        continue;
+      }
+      if (rec.length !== header.length) {
+        const field = rec.length < header.length ? header[rec.length] : `field ${header.length + 1} (no such column)`;
+        throw new InputError(`expected ${header.length} fields (${header.join(',')}), got ${rec.length}`, {
+          file,
+          line,
+          field,
+        });
+      }
+      read(rec, line, b);
+    }
+  };
+  try {
+    await pipeline(createReadStream(file), parse({ bom: true, relax_column_count: true }), consume);
+  } catch (caught) {
+    const e = failure ?? caught;
+    if (e instanceof InputError) throw e;
+    if (e instanceof CsvError) {
+      const line = typeof e.lines === 'number' ? e.lines : nextLine;
+      const col = typeof e.column === 'number' ? header[e.column] : undefined;
+      const message = e.message.replace(/^[^:]*: /, '');
+      throw new InputError(`malformed CSV (${e.code}): ${message}`, {
+        file,
+        line,
+        field: col ?? (typeof e.column === 'string' ? e.column : 'csv'),
+      });
+    }
+    throw new InputError(`cannot read: ${(e as Error).message}`, { file });
+  }
+  if (format === undefined) throw new InputError('empty file: no header and no data rows', { file, line: 1 });
+  return b.finish(file, format.name, file, 2);
+}
+
+/**
+ * Streams a trace file into a {@link Trace}: csv-parse for CSV, line by line for JSONL.
+ *
+ * Detection (unless `opts.format` forces one): JSONL (Mooncake) when the extension is `.jsonl` or
+ * the first non-blank character is `{`; otherwise CSV, whose format is chosen by its exact header
+ * row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
+ * `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`; generic: contains
+ * `arrival_s,prompt_tokens,output_tokens`).
+ *
+ * Rows are sorted stably by arrival if needed (with a warning in `warnings` counting the rows that
+ * were out of order) and arrivals are made relative to the first, which is exactly 0. Units:
+ * seconds for arrivals, tokens for lengths.
+ *
+ * @param file  path of the trace file
+ * @throws InputError (with file, 1-based line counting the header, and column) for a missing file,
+ *   an empty trace, an unknown or mismatching header, a wrong number of fields, a bad token count
+ *   (non-numeric, negative, non-integer, or < 1; BurstGPT's 0 response tokens mark a failed request,
+ *   skipped and counted in `skipped.failed`), an unparsable timestamp, malformed CSV or JSON
+ */
+export async function readTrace(file: string, opts: ReadOptions = {}): Promise<Trace> {
+  const forced = opts.format === undefined ? undefined : checkChoice('--format', opts.format, TRACE_FORMATS);
+  const head = await sniff(file);
+  const first = head.replace(/^\uFEFF/, '').trimStart().charAt(0);
+  const jsonl =
+    forced !== undefined ? forced === 'mooncake' : extname(file).toLowerCase() === '.jsonl' || first === '{';
+  return jsonl ? readMooncake(file) : readCsv(file, forced);
+}

@@ -1,0 +1,174 @@
+/**
+ * Trace transforms: time window, request limit, rate scaling, and tiling for large benchmarks.
+ */
+import { bisectLeft } from 'd3-array';
+import { InputError } from '../sim/errors.ts';
+import { meanRate } from './stats.ts';
+import type { Trace } from './trace.ts';
+
+/** Options of {@link transformTrace}; all optional. Times in seconds, rates in requests/second. */
+export interface TraceTransform {
+  /** Window start (`--start`), in the trace's relative time; >= 0. */
+  start_s?: number;
+  /** Window length (`--duration`), > 0: keeps arrivals in [start_s, start_s + duration_s). */
+  duration_s?: number;
+  /** Keep only the first N requests (`--limit`), a positive integer. */
+  limit?: number;
+  /** Multiply the rate by k (`--rate-scale`): arrival times are divided by k. */
+  rate_scale?: number;
+  /** Rescale arrivals by a constant so the mean rate (see {@link meanRate}) is r req/s (`--rate`). */
+  rate?: number;
+}
+
+function checkPositive(v: number | undefined, field: string, integer = false): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new InputError(`must be a positive finite number, got ${v}`, { field });
+  }
+  if (integer && !Number.isInteger(v)) throw new InputError(`must be a positive integer, got ${v}`, { field });
+}
+
+/** Copies requests [lo, hi) of `t` with arrivals mapped by `f` (all other columns kept). */
+function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trace {
+  const n = hi - lo;
+  const arrival = new Float64Array(n);
+  for (let i = 0; i < n; i++) arrival[i] = f(t.arrival_s[lo + i]);
+  const extra: Record<string, string[]> = {};
+  for (const [k, col] of Object.entries(t.extra)) extra[k] = col.slice(lo, hi);
+  const out: Trace = {
+    source: t.source,
+    format: t.format,
+    n,
+    arrival_s: arrival,
+    prompt_tokens: t.prompt_tokens.slice(lo, hi),
+    output_tokens: t.output_tokens.slice(lo, hi),
+    extra,
+    skipped: { ...t.skipped },
+    warnings: [...t.warnings],
+  };
+  if (t.hash_ids) out.hash_ids = t.hash_ids.slice(lo, hi);
+  return out;
+}
+
+/**
+ * Applies, in this order:
+ * 1. the window [start_s, start_s + duration_s) in the trace's own relative time (`start_s`
+ *    defaults to 0, `duration_s` to the end of the trace);
+ * 2. `limit`: the first N requests of what is left;
+ * 3. `rate_scale` k (arrival times divided by k: k times the rate) or `rate` r (arrivals multiplied
+ *    by the constant meanRate/r so that the mean rate, (n − 1)/(last − first), becomes r; the
+ *    shape of the gaps, hence burstiness, is kept). With a single request left `rate` has nothing to
+ *    scale and only adds a warning;
+ * 4. re-zeroing, so the first arrival is 0.
+ * Returns a new trace (the input is not changed); `extra`, `hash_ids`, `skipped` and `warnings`
+ * follow the kept requests.
+ * @throws InputError (field `--start`, `--duration`, `--limit`, `--rate-scale` or `--rate`) for a
+ *   non-finite value, a value <= 0 (`--start` < 0; `--start 0` is allowed and is the default), a
+ *   non-integer limit, `rate_scale` together with `rate`, `rate` on a trace whose arrivals are all
+ *   at one instant, or an empty result ("no requests left after ...")
+ */
+export function transformTrace(t: Trace, x: TraceTransform): Trace {
+  if (x.start_s !== undefined && (typeof x.start_s !== 'number' || !Number.isFinite(x.start_s) || x.start_s < 0)) {
+    throw new InputError(`must be a finite number >= 0, got ${x.start_s}`, { field: '--start' });
+  }
+  checkPositive(x.duration_s, '--duration');
+  checkPositive(x.limit, '--limit', true);
+  checkPositive(x.rate_scale, '--rate-scale');
+  checkPositive(x.rate, '--rate');
+  if (x.rate_scale !== undefined && x.rate !== undefined) {
+    throw new InputError('--rate-scale and --rate cannot be used together', { field: '--rate' });
+  }
+
+  const a = t.arrival_s;
+  const start = x.start_s ?? 0;
+  let lo = x.start_s !== undefined ? bisectLeft(a, start) : 0;
+  let hi = x.duration_s !== undefined ? bisectLeft(a, start + x.duration_s) : t.n;
+  if (hi < lo) hi = lo;
+  if (hi === lo) {
+    const end = x.duration_s !== undefined ? `${start + x.duration_s}` : 'end';
+    const last = t.n > 0 ? a[t.n - 1] : 0;
+    throw new InputError(
+      `no requests left after the window [${start}, ${end}) s; the trace's arrivals span [0, ${last}] s`,
+      { field: x.duration_s !== undefined ? '--duration' : '--start' },
+    );
+  }
+  if (x.limit !== undefined) hi = Math.min(hi, lo + x.limit);
+
+  const a0 = a[lo];
+  const n = hi - lo;
+  let factor = 1;
+  const warnings: string[] = [];
+  if (x.rate_scale !== undefined) factor = 1 / x.rate_scale;
+  else if (x.rate !== undefined) {
+    if (n < 2) {
+      warnings.push(`--rate ${x.rate}: only one request left, nothing to rescale`);
+    } else {
+      const r0 = meanRate(a.subarray(lo, hi));
+      if (!Number.isFinite(r0)) {
+        throw new InputError(`cannot set the rate: all ${n} requests left arrive at the same instant`, {
+          field: '--rate',
+        });
+      }
+      factor = r0 / x.rate;
+    }
+  }
+  const rateScale = x.rate_scale;
+  const out = slice(t, lo, hi, rateScale !== undefined ? (v) => (v - a0) / rateScale : (v) => (v - a0) * factor);
+  out.arrival_s[0] = 0;
+  out.warnings.push(...warnings);
+  return out;
+}
+
+/**
+ * Tiles a trace `copies` times in time, for the 1M-request benchmark: copy j (0-based) is the whole
+ * trace shifted by j·(span + g) seconds, where span = last − first arrival and g the mean
+ * inter-arrival gap span/(n − 1) (g = 1 s when n < 2 or span = 0). The result has n·copies requests,
+ * non-decreasing arrivals starting at 0; token counts, `extra` and `hash_ids` repeat (hash id arrays
+ * are shared, not copied); `skipped` and `warnings` are those of `t`.
+ * @throws InputError (field `copies`) unless `copies` is a positive integer
+ */
+export function tileTrace(t: Trace, copies: number): Trace {
+  if (!Number.isInteger(copies) || copies < 1) {
+    throw new InputError(`must be a positive integer, got ${copies}`, { field: 'copies' });
+  }
+  const n = t.n;
+  const a = t.arrival_s;
+  const span = n > 0 ? a[n - 1] - a[0] : 0;
+  const gap = n >= 2 && span > 0 ? span / (n - 1) : 1;
+  const period = span + gap;
+  const total = n * copies;
+  const arrival = new Float64Array(total);
+  const prompt = new Int32Array(total);
+  const output = new Int32Array(total);
+  for (let j = 0; j < copies; j++) {
+    const off = j * n;
+    const shift = j * period;
+    for (let i = 0; i < n; i++) arrival[off + i] = a[i] - a[0] + shift;
+    prompt.set(t.prompt_tokens, off);
+    output.set(t.output_tokens, off);
+  }
+  const extra: Record<string, string[]> = {};
+  for (const [k, col] of Object.entries(t.extra)) {
+    const c = new Array<string>(total);
+    for (let j = 0; j < copies; j++) for (let i = 0; i < n; i++) c[j * n + i] = col[i];
+    extra[k] = c;
+  }
+  const out: Trace = {
+    source: copies === 1 ? t.source : `${t.source} (tiled x${copies})`,
+    format: t.format,
+    n: total,
+    arrival_s: arrival,
+    prompt_tokens: prompt,
+    output_tokens: output,
+    extra,
+    skipped: { ...t.skipped },
+    warnings: [...t.warnings],
+  };
+  if (t.hash_ids) {
+    const h = t.hash_ids;
+    const ids = new Array<Int32Array>(total);
+    for (let j = 0; j < copies; j++) for (let i = 0; i < n; i++) ids[j * n + i] = h[i];
+    out.hash_ids = ids;
+  }
+  return out;
+}
