@@ -316,8 +316,11 @@ export class Engine {
     this.allocate(id, c + s);
   }
 
-  /** Preempts running request `id`: swap it out if configured and room, else recompute. */
-  private preempt(id: number): void {
+  /**
+   * Preempts running request `id` by `mechanism` (default: the configured `--preemption`): swap
+   * it out if there is swap space, else recompute.
+   */
+  private preempt(id: number, mechanism: 'recompute' | 'swap' = this.cfg.preemption): void {
     const R = this.R;
     const cfg = this.cfg;
     this.removeRunning(id);
@@ -325,7 +328,7 @@ export class Engine {
     this.stats.preemptions++;
     this.preemptedThisIteration = true;
     const b = R.blocks[id];
-    if (cfg.preemption === 'swap' && b <= this.swapFree) {
+    if (mechanism === 'swap' && b <= this.swapFree) {
       const bytes = b * cfg.blockBytes;
       this.swapBytesThisIteration += bytes;
       this.stats.swapOuts++;
@@ -336,7 +339,7 @@ export class Engine {
       R.state[id] = SWAPPED;
       this.swapped.push(id);
     } else {
-      if (cfg.preemption === 'swap') this.stats.swapFallbacks++;
+      if (mechanism === 'swap') this.stats.swapFallbacks++;
       this.stats.recomputes++;
       this.freeGpuBlocks(id);
       R.computed[id] = 0;
@@ -452,14 +455,13 @@ export class Engine {
     return Math.max(held, this.blocksFor(R.computed[id] + s)) - (from === SWAPPED ? 0 : held);
   }
 
-  /** Displaces running request `id` under memory pressure or by rank, per the policy's displacement. */
+  /**
+   * Displaces running request `id` (rank mode): by recompute for `displacement: 'recompute'`,
+   * else by swap (`'swap'`, and `'pause'` when evicted under memory pressure: learning-to-rank's
+   * SWAP mode).
+   */
   private displace(id: number): void {
-    const d = this.policy.displacement ?? 'recompute';
-    const saved = this.cfg.preemption;
-    // A paused request evicted under memory pressure is swapped out (learning-to-rank's SWAP mode).
-    (this.cfg as { preemption: 'recompute' | 'swap' }).preemption = d === 'recompute' ? 'recompute' : 'swap';
-    this.preempt(id);
-    (this.cfg as { preemption: 'recompute' | 'swap' }).preemption = saved;
+    this.preempt(id, this.policy.displacement === 'recompute' ? 'recompute' : 'swap');
   }
 
   /**

@@ -161,6 +161,11 @@ export class AnalyticalCostModel implements CostModel {
   private readonly fLm: number;
   private readonly wLm: number;
   private readonly aLm: number;
+  /** Cache of the non-decode-attention part of the last shape priced (see iterationTime). */
+  private readonly memo = new Float64Array(7);
+  private memoValid = false;
+  /** Whether the cache is safe: no override other than decode attention (overrides may read any field). */
+  private readonly memoizable: boolean;
   /** All-reduce calls per iteration and seconds per token for the ring transfer. */
   private readonly arCalls: number;
   private readonly arSecondsPerToken: number;
@@ -199,6 +204,8 @@ export class AnalyticalCostModel implements CostModel {
         throw new InputError(`unknown operator '${key}'; valid: ${OPERATORS.join(', ')}`, { field: 'overrides' });
       }
     }
+
+    this.memoizable = this.overrides.every((fn, op) => fn === undefined || op === DECODE);
 
     const E = BYTES_PER_ELEMENT;
     const h = model.hidden;
@@ -246,13 +253,43 @@ export class AnalyticalCostModel implements CostModel {
       tp > 1 ? ((2 * (tp - 1)) / tp) * E * h / (gpu.interconnectBandwidth * this.interconnectEfficiency) : 0;
   }
 
-  /** Wall time in seconds of one iteration: Σ operator times + overhead_s; 0 with no tokens. */
+  /**
+   * Wall time in seconds of one iteration: (overhead_s + Σ operators other than decode attention)
+   * + decode attention; 0 with no tokens. The first part depends on the shape's fields other than
+   * `decodeKvTokens`, and is reused from the previous call when those are unchanged — the common
+   * case of consecutive decode iterations, where only the context grows. The sum is computed in
+   * the same order either way, so results do not depend on the cache.
+   */
   iterationTime(b: BatchShape): number {
     const tokens = b.prefillTokens + b.decodeSeqs;
     if (tokens <= 0) return 0;
-    let t = this.overhead_s;
-    for (let op = 0; op < N_OPS; op++) t += this.operatorTime(op, b, tokens);
-    return t;
+    const m = this.memo;
+    let rest: number;
+    if (
+      this.memoValid &&
+      m[0] === b.prefillTokens &&
+      m[1] === b.prefillSeqs &&
+      m[2] === b.prefillAttnPairs &&
+      m[3] === b.prefillCachedTokens &&
+      m[4] === b.decodeSeqs &&
+      m[5] === b.sampledSeqs
+    ) {
+      rest = m[6];
+    } else {
+      rest = this.overhead_s;
+      for (let op = 0; op < N_OPS; op++) if (op !== DECODE) rest += this.operatorTime(op, b, tokens);
+      if (this.memoizable) {
+        m[0] = b.prefillTokens;
+        m[1] = b.prefillSeqs;
+        m[2] = b.prefillAttnPairs;
+        m[3] = b.prefillCachedTokens;
+        m[4] = b.decodeSeqs;
+        m[5] = b.sampledSeqs;
+        m[6] = rest;
+        this.memoValid = true;
+      }
+    }
+    return rest + this.operatorTime(DECODE, b, tokens);
   }
 
   /**
