@@ -29,6 +29,7 @@ export const fcfs: PolicyEntry = {
   name: 'fcfs',
   description: 'first come, first served; newest running request is the preemption victim',
   source: 'vLLM v0 scheduler (Kwon et al., SOSP 2023, §4.5); shared/docs/policies.md §1',
+  predictor: 'none',
   create(opts) {
     const keys = Object.keys(opts);
     if (keys.length > 0) throw new InputError(`fcfs takes no options (got ${keys.join(', ')})`, { field: '--policy-opt' });

@@ -19,6 +19,7 @@
  *   which running requests may be displaced (TRAIL's limited preemption).
  */
 import type { RequestTable } from '../sim/requests.ts';
+import type { Predictor } from './predictor.ts';
 
 /** What the engine lets a policy see and do. */
 export interface PolicyContext {
@@ -32,6 +33,11 @@ export interface PolicyContext {
   runningCount(): number;
   /** Number of waiting requests. */
   waitingCount(): number;
+  /**
+   * Adds `seconds` of server time to the next iteration the engine prices (e.g. a predictor that
+   * runs on the serving GPU: SkipPredict's server-time model, LTR's predictor overhead).
+   */
+  addIterationTime(seconds: number): void;
 }
 
 /** Fate of a running request that falls out of a preemptive policy's selected prefix. */
@@ -82,6 +88,15 @@ export interface PolicyEntry {
   description: string;
   /** The paper or system it comes from, with section. */
   source: string;
-  /** Builds a fresh instance for one run. `opts` are the `--policy-opt key=value` pairs. */
-  create(opts: Record<string, string>): Policy;
+  /** Whether it needs a length predictor (`--predictor`), can use one, or ignores it. */
+  predictor: 'required' | 'optional' | 'none';
+  /** Predictor used when `predictor` is 'optional' and none is given (e.g. 'oracle' for bounds). */
+  defaultPredictor?: string;
+  /**
+   * Builds a fresh instance for one run.
+   * @param opts the `--policy-opt key=value` pairs.
+   * @param predictor the run's predictor (attached), when the policy takes one.
+   * @throws InputError (field `--policy-opt`) for an unknown option or a value out of range.
+   */
+  create(opts: Record<string, string>, predictor: Predictor | undefined): Policy;
 }

@@ -14,6 +14,7 @@ import { requestMetrics, summarize } from './metrics.ts';
 import { formatSummary, writeOutDir } from './report.ts';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
+import { PREDICTORS } from '../policies/predictors/index.ts';
 
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
@@ -23,6 +24,8 @@ function runOptions(y: Argv): Argv {
     .config('config', 'JSON file of options to replay (a previous run\'s config.json); other flags override it')
     .option('policy', { type: 'string', default: DEFAULTS.policy, describe: 'scheduling policy (sim policies)', group: 'Policy:' })
     .option('policy-opt', { type: 'string', array: true, describe: 'policy option key=value (repeatable)', group: 'Policy:' })
+    .option('predictor', { type: 'string', describe: 'length predictor for length-aware policies (sim predictors)', group: 'Policy:' })
+    .option('predictor-opt', { type: 'string', array: true, describe: 'predictor option key=value (repeatable)', group: 'Policy:' })
     .option('trace', { type: 'string', describe: 'trace file: Azure 2023/2024 CSV, BurstGPT CSV, Mooncake JSONL, or generic CSV', group: 'Workload:' })
     .option('format', { type: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic'], describe: 'force the trace format (default: detected)', group: 'Workload:' })
     .option('synthetic', { type: 'string', choices: ['poisson', 'gamma'], describe: 'generate arrivals instead of reading a trace', group: 'Workload:' })
@@ -57,7 +60,7 @@ function runOptions(y: Argv): Argv {
 
 /** The option keys that belong in config.json (everything but output and yargs' own). */
 const RUN_KEYS: readonly (keyof RunOptions)[] = [
-  'policy', 'policy-opt', 'trace', 'format', 'synthetic', 'num-requests', 'rate', 'cv', 'prompt', 'output', 'lengths-from',
+  'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'format', 'synthetic', 'num-requests', 'rate', 'cv', 'prompt', 'output', 'lengths-from',
   'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model', 'max-num-seqs', 'max-num-batched-tokens',
   'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'preemption', 'swap-space', 'slo-ttft', 'slo-tpot', 'seed',
 ];
@@ -84,6 +87,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   bar?.stop();
   const m = requestMetrics(result.requests);
   const summary = summarize(result, m, { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
+  if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts);
   if (argv.json) {
     out.write(JSON.stringify(summary) + '\n');
@@ -121,8 +125,14 @@ function listGpus(): string {
 }
 
 function listPolicies(): string {
+  const rows = [['name', 'predictor', 'description', 'source']];
+  for (const p of POLICIES) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
+  return table(rows);
+}
+
+function listPredictors(): string {
   const rows = [['name', 'description', 'source']];
-  for (const p of POLICIES) rows.push([p.name, p.description, p.source]);
+  for (const p of PREDICTORS) rows.push([p.name, p.description, p.source]);
   return table(rows);
 }
 
@@ -147,6 +157,9 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     })
     .command('policies', 'list the scheduling policies and their papers', {}, () => {
       out.write(listPolicies());
+    })
+    .command('predictors', 'list the length predictors and the quality they model', {}, () => {
+      out.write(listPredictors());
     })
     .example('$0 --policy fcfs --trace traces/azure-conv-2000.csv', 'FCFS on the shipped Azure sample')
     .example('$0 --trace ../shared/traces/BurstGPT_1.csv --rate 2 --json', 'BurstGPT rescaled to 2 req/s, JSON summary')

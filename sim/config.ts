@@ -5,8 +5,11 @@
 import path from 'node:path';
 import type { Trace } from '../traces/trace.ts';
 import { readTrace, transformTrace, syntheticTrace } from '../traces/index.ts';
+import seedrandom from 'seedrandom';
 import type { Policy } from '../policies/policy.ts';
 import { getPolicy } from '../policies/index.ts';
+import type { Predictor } from '../policies/predictor.ts';
+import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from './cost/index.ts';
 import type { EngineConfig } from './engine.ts';
@@ -22,6 +25,10 @@ export interface RunOptions {
   policy: string;
   /** Policy options `key=value`. */
   'policy-opt'?: string[];
+  /** Length predictor (`sim predictors`) for length-aware policies. */
+  predictor?: string;
+  /** Predictor options `key=value`. */
+  'predictor-opt'?: string[];
   /** Trace file; or use `synthetic`. */
   trace?: string;
   /** Force the trace format. */
@@ -91,6 +98,8 @@ export const CHUNKED_TOKEN_BUDGET = 512;
 export interface ResolvedRun {
   trace: Trace;
   policy: Policy;
+  /** The policy's predictor (attached to the trace), if it uses one. */
+  predictor: Predictor | undefined;
   cost: CostModel;
   engine: EngineConfig;
   /** KV capacity in tokens (Infinity-like when unlimited) and whether it is unlimited. */
@@ -165,7 +174,14 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r['slo-ttft'] !== undefined) positive(r['slo-ttft'], '--slo-ttft');
   if (r['slo-tpot'] !== undefined) positive(r['slo-tpot'], '--slo-tpot');
   if (!Number.isInteger(r.seed)) throw new InputError(`must be an integer (got ${String(r.seed)})`, { field: '--seed' });
-  getPolicy(r.policy);
+  const entry = getPolicy(r.policy);
+  if (r.predictor !== undefined) getPredictor(r.predictor);
+  if (entry.predictor === 'required' && r.predictor === undefined) {
+    throw new InputError(`policy ${r.policy} needs a length predictor: give --predictor NAME (sim predictors)`, { field: '--predictor' });
+  }
+  if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
+    throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
+  }
   getModel(r.model);
   getGpu(r.gpu);
   parseCostModelSpec(r['cost-model']);
@@ -236,7 +252,14 @@ export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
   const blockBytes = perToken * blockSize;
   const spec = parseCostModelSpec(r['cost-model']);
   const cost: CostModel = spec.kind === 'linear' ? new LinearCostModel(spec) : new AnalyticalCostModel({ model, gpu, tp: r.tp });
-  const policy = getPolicy(r.policy).create(parseKeyValues(r['policy-opt'], '--policy-opt'));
+  const entry = getPolicy(r.policy);
+  const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
+  let predictor: Predictor | undefined;
+  if (predictorName !== undefined) {
+    predictor = getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
+    predictor.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
+  }
+  const policy = entry.create(parseKeyValues(r['policy-opt'], '--policy-opt'), predictor);
   const engine: EngineConfig = {
     maxNumSeqs,
     maxNumBatchedTokens: budget,
@@ -250,5 +273,5 @@ export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
     pcieBandwidth: gpu.pcieBandwidth,
     skipAhead: true,
   };
-  return { trace, policy, cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+  return { trace, policy, predictor, cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
 }

@@ -155,6 +155,8 @@ export class Engine {
   private readonly keep: Uint8Array;
   private tokensLeft = 0;
   private swapBytesThisIteration = 0;
+  /** Server time policies added for the next iteration (ctx.addIterationTime), seconds. */
+  private extraTime = 0;
   private preemptedThisIteration = false;
   private now = 0;
 
@@ -193,6 +195,10 @@ export class Engine {
       running: () => this.runList.subarray(0, this.runCount),
       runningCount: () => this.runCount,
       waitingCount: () => this.waiting.size,
+      addIterationTime: (seconds) => {
+        if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new Error(`policy ${policy.name} added ${seconds} s to an iteration`);
+        this.extraTime += seconds;
+      },
     };
     policy.attach(ctx);
   }
@@ -643,7 +649,9 @@ export class Engine {
       return -1;
     }
 
-    let dt = this.cost.iterationTime(sh) + this.swapBytesThisIteration / cfg.pcieBandwidth;
+    const extra = this.extraTime;
+    this.extraTime = 0;
+    let dt = this.cost.iterationTime(sh) + this.swapBytesThisIteration / cfg.pcieBandwidth + extra;
     if (!(dt >= 0) || !Number.isFinite(dt)) throw new Error(`cost model ${this.cost.name} returned ${dt} s`);
     const st = this.stats;
     st.iterations++;
@@ -656,6 +664,7 @@ export class Engine {
       end < horizon &&
       sh.prefillSeqs === 0 &&
       this.swapBytesThisIteration === 0 &&
+      extra === 0 &&
       !this.preemptedThisIteration &&
       (this.policy.preemptive || this.batchCount === this.runCount)
     ) {

@@ -8,6 +8,7 @@ import { quantileSorted } from 'd3-array';
 import type { SimulationResult } from './simulator.ts';
 import { FINISHED, REJECTED } from './requests.ts';
 import type { RequestTable } from './requests.ts';
+import type { PredictorQuality } from '../policies/predictor.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -46,6 +47,8 @@ export interface Summary {
   preemptions: number;
   swaps: { out: number; in: number; bytes: number; recompute_fallbacks: number };
   sim: { wall_s: number; events: number; iterations: number };
+  /** The predictor and the quality it achieved on this run, when the policy used one. */
+  predictor?: { name: string } & PredictorQuality;
 }
 
 /** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT with 1 token). */

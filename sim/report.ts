@@ -113,6 +113,12 @@ export function formatSummary(s: Summary, header: string[]): string {
     ['mean batch size', num(s.batch_size_mean)],
     ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
     ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],
+    ...(s.predictor
+      ? ([[
+          'predictor',
+          `${s.predictor.name}: Kendall tau ${num(s.predictor.kendall_tau)}, MAE ${num(s.predictor.mae_tokens)} tokens, bucket accuracy ${num(s.predictor.bucket_accuracy)}`,
+        ]] as [string, string][])
+      : []),
     ['simulator', `${num(s.sim.wall_s)} s wall, ${s.sim.events} events, ${s.sim.iterations} iterations`],
   ];
   for (const [k, v] of pairs) lines.push(`${k.padEnd(22)}${v}`);
