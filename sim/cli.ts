@@ -15,6 +15,7 @@ import { formatSummary, writeOutDir } from './report.ts';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
+import { calibrateCommand } from '../calibrate/command.ts';
 
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
@@ -43,6 +44,7 @@ function runOptions(y: Argv): Argv {
     .option('gpu', { type: 'string', default: DEFAULTS.gpu, describe: 'GPU (sim gpus)', group: 'Hardware:' })
     .option('tp', { type: 'number', default: DEFAULTS.tp, describe: 'tensor-parallel GPUs per replica', group: 'Hardware:' })
     .option('cost-model', { type: 'string', default: DEFAULTS['cost-model'], describe: "'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", group: 'Hardware:' })
+    .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'number', default: DEFAULTS['max-num-seqs'], describe: 'most requests per iteration', group: 'Engine:' })
     .option('max-num-batched-tokens', { type: 'number', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, model context))', group: 'Engine:' })
     .option('block-size', { type: 'number', default: DEFAULTS['block-size'], describe: 'tokens per KV block', group: 'Engine:' })
@@ -61,7 +63,7 @@ function runOptions(y: Argv): Argv {
 /** The option keys that belong in config.json (everything but output and yargs' own). */
 const RUN_KEYS: readonly (keyof RunOptions)[] = [
   'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'format', 'synthetic', 'num-requests', 'rate', 'cv', 'prompt', 'output', 'lengths-from',
-  'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model', 'max-num-seqs', 'max-num-batched-tokens',
+  'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens',
   'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'preemption', 'swap-space', 'slo-ttft', 'slo-tpot', 'seed',
 ];
 
@@ -158,6 +160,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command('policies', 'list the scheduling policies and their papers', {}, () => {
       out.write(listPolicies());
     })
+    .command(calibrateCommand)
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());
     })

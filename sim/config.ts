@@ -13,6 +13,7 @@ import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from './cost/index.ts';
 import type { EngineConfig } from './engine.ts';
+import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
 import { InputError, checkChoice } from './errors.ts';
 
@@ -58,6 +59,8 @@ export interface RunOptions {
   tp: number;
   /** `analytical` or `linear:base=B,prefill=P,decode=D,kv=K`. */
   'cost-model': string;
+  /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
+  profile?: string;
   'max-num-seqs': number;
   /** Token budget per iteration; default 512 with chunked prefill, else max(2048, model context). */
   'max-num-batched-tokens'?: number;
@@ -150,6 +153,8 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.trace && r.synthetic) throw new InputError('--trace and --synthetic are exclusive', { field: '--synthetic' });
   if (r.trace) r.trace = path.resolve(r.trace);
   if (r['lengths-from']) r['lengths-from'] = path.resolve(r['lengths-from']);
+  if (r.profile) r.profile = path.resolve(r.profile);
+  if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   positiveInt(r.tp, '--tp');
   positiveInt(r['max-num-seqs'], '--max-num-seqs');
   positiveInt(r['block-size'], '--block-size');
@@ -251,7 +256,12 @@ export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
   if (kvBlocks < 1) throw new InputError(`${r['kv-tokens']} tokens is less than one block of ${blockSize}`, { field: '--kv-tokens' });
   const blockBytes = perToken * blockSize;
   const spec = parseCostModelSpec(r['cost-model']);
-  const cost: CostModel = spec.kind === 'linear' ? new LinearCostModel(spec) : new AnalyticalCostModel({ model, gpu, tp: r.tp });
+  const cost: CostModel =
+    r.profile !== undefined
+      ? loadProfileCostModel(r.profile, model, gpu, r.tp)
+      : spec.kind === 'linear'
+        ? new LinearCostModel(spec)
+        : new AnalyticalCostModel({ model, gpu, tp: r.tp });
   const entry = getPolicy(r.policy);
   const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
   let predictor: Predictor | undefined;
