@@ -50,8 +50,14 @@ export interface Predictor {
   remaining(id: number, generated: number): number;
   /** Tokens between refinements of `remaining` (Infinity when it never refines). */
   readonly refineEvery: number;
-  /** Prediction cost, if the paper models one. */
+  /** Prediction cost, if the paper models one (`perRequest_s` is the mean over the trace). */
   readonly cost: PredictionCost | undefined;
+  /**
+   * Seconds of predictor time spent on request `id`, when it varies by request (SkipPredict: c1
+   * for the cheap bit, plus c2 for the expensive prediction of predicted-long requests); absent
+   * when every request costs `cost.perRequest_s`.
+   */
+  costOf?(id: number): number;
   /** Quality achieved over the trace (call after attach). */
   quality(): PredictorQuality;
 }
