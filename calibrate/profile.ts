@@ -1,19 +1,381 @@
 /**
- * Measured operator profiles (`sim --profile FILE`): the profile format and the cost model that
- * interpolates it. Placeholder until the calibration issue lands.
+ * Measured operator profiles (`sim --profile FILE`): the JSON format (version 1), its validation,
+ * reading and writing, and {@link loadProfileCostModel}, the cost model that interpolates it.
+ * The format is documented field by field in docs/calibration.md §2.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CostModel } from '../sim/cost/cost-model.ts';
 import type { ModelSpec } from '../sim/cost/models.ts';
 import type { GpuSpec } from '../sim/cost/gpus.ts';
+import { OPERATORS, type OperatorName } from '../sim/cost/analytical.ts';
 import { InputError } from '../sim/errors.ts';
+import { ProfileCostModel, type Logger } from './profile-cost-model.ts';
+
+/** Value of a profile's `format` field. */
+export const PROFILE_FORMAT = 'llmsched-profile';
+/** The profile format version this code reads and writes. */
+export const PROFILE_VERSION = 1;
 
 /**
- * Builds a cost model from the profile JSON in `file` for `model` on `gpu` with tensor parallelism `tp`.
- * @throws InputError naming the file and field for a malformed profile.
+ * Axis names: `tokens` = tokens through the layer in the iteration (prefillTokens + decodeSeqs);
+ * `seqs` = sequences sampled (lm_head); `seq_len` = the length of one request's prefill (prefill
+ * attention time is per request, summed over the batch's prefills); `batch` = decoding requests
+ * and `context` = their mean context length (decode attention, a 2-D grid).
  */
-export function loadProfileCostModel(file: string, model: ModelSpec, gpu: GpuSpec, tp: number): CostModel {
-  void model;
-  void gpu;
-  void tp;
-  throw new InputError('profiles are not supported yet', { file, field: '--profile' });
+export type AxisName = 'tokens' | 'seqs' | 'seq_len' | 'batch' | 'context';
+
+/**
+ * What one profiled time covers: `layer` = one decoder layer (multiplied by the model's layers);
+ * `iteration` = the whole iteration, once; `call` = one all-reduce call (multiplied by the calls
+ * per iteration, 2·layers + 1 at tp > 1, 0 at tp = 1; all_reduce only).
+ */
+export type TimeUnit = 'layer' | 'iteration' | 'call';
+
+/** The axes each operator is profiled over, in order. */
+export const OPERATOR_AXES: Readonly<Record<OperatorName, readonly AxisName[]>> = Object.freeze({
+  embedding: ['tokens'],
+  qkv_proj: ['tokens'],
+  attn_out_proj: ['tokens'],
+  mlp_gate_up: ['tokens'],
+  mlp_act: ['tokens'],
+  mlp_down: ['tokens'],
+  norm_rope_residual: ['tokens'],
+  prefill_attn: ['seq_len'],
+  decode_attn: ['batch', 'context'],
+  all_reduce: ['tokens'],
+  lm_head: ['seqs'],
+});
+
+/** The `per` values each operator accepts. */
+export const OPERATOR_UNITS: Readonly<Record<OperatorName, readonly TimeUnit[]>> = Object.freeze({
+  embedding: ['iteration'],
+  qkv_proj: ['layer'],
+  attn_out_proj: ['layer'],
+  mlp_gate_up: ['layer'],
+  mlp_act: ['layer'],
+  mlp_down: ['layer'],
+  norm_rope_residual: ['layer'],
+  prefill_attn: ['layer'],
+  decode_attn: ['layer'],
+  all_reduce: ['call'],
+  lm_head: ['iteration'],
+});
+
+/** The adapter (GPU and API) the times were measured on. Strings may be empty where unknown. */
+export interface ProfileAdapter {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** API or backend: `vulkan`, `metal`, `d3d12`, `opengles`, … for WebGPU sweeps; `cuda` for Vidur. */
+  backend: string;
+}
+
+/** Architecture numbers of the model swept (counts; as in ModelSpec). */
+export interface ProfileArchitecture {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+}
+
+/**
+ * Times of one operator over its grid. 1-D operators: `grid = [xs]`, `times_s` a list with one
+ * value per grid point. 2-D (decode_attn): `grid = [batches, contexts]`, `times_s[i][j]` at
+ * (batches[i], contexts[j]). Times are medians in seconds for the unit `per`. Spread, optional,
+ * same shape as times_s: `p10_s`/`p90_s` (10th and 90th percentiles of the repeats) and/or
+ * `min_s`/`max_s` (extremes, as Vidur's tables give).
+ */
+export interface OperatorProfile {
+  per: TimeUnit;
+  axes: AxisName[];
+  grid: number[][];
+  times_s: number[] | number[][];
+  p10_s?: number[] | number[][];
+  p90_s?: number[] | number[][];
+  min_s?: number[] | number[][];
+  max_s?: number[] | number[][];
+}
+
+/** A profile file (format `llmsched-profile`, version 1). */
+export interface Profile {
+  format: typeof PROFILE_FORMAT;
+  version: typeof PROFILE_VERSION;
+  adapter: ProfileAdapter;
+  /** How times were taken: `timestamp-query`, `wall-clock` (WebGPU sweeps), `cuda-timer` (Vidur). */
+  timer: string;
+  /** Element type of the measured kernels: `f32`, `f16` (WebGPU), `fp16` (Vidur). */
+  dtype: string;
+  /** Model name the times are for (a `sim models` name, or e.g. `llama-2-7b/16` for a shrunk sweep). */
+  model: string;
+  /** Tensor-parallel degree the per-GPU shapes were cut for. */
+  tp: number;
+  /** When the profile was made, ISO 8601. */
+  date: string;
+  /** llmsched version (package.json) that made it. */
+  project_version: string;
+  /** `measured` for a sweep on this adapter, `vidur:<path> (licence)` for an import. */
+  source: string;
+  /** The architecture swept, when known. */
+  architecture?: ProfileArchitecture;
+  /** Sweep settings, when measured. */
+  sweep?: { warmup: number; repeats: number };
+  /** Free-form remarks. */
+  notes?: string;
+  /** Operators covered; the rest fall back to the analytical model. */
+  operators: Partial<Record<OperatorName, OperatorProfile>>;
+}
+
+const TOP_KEYS = new Set([
+  'format', 'version', 'adapter', 'timer', 'dtype', 'model', 'tp', 'date', 'project_version', 'source',
+  'architecture', 'sweep', 'notes', 'operators',
+]);
+const OP_KEYS = new Set(['per', 'axes', 'grid', 'times_s', 'p10_s', 'p90_s', 'min_s', 'max_s']);
+const ARCH_KEYS: readonly (keyof ProfileArchitecture)[] = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab'];
+
+/** A validation failure at a field path; turned into an InputError naming the file. */
+class Bad extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const show = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : JSON.stringify(x) ?? String(x));
+
+function str(o: Record<string, unknown>, key: string, field: string, nonEmpty: boolean): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new Bad(field, v === undefined ? 'is missing' : `must be a string, got ${show(v)}`);
+  if (nonEmpty && v.trim() === '') throw new Bad(field, 'must not be empty');
+  return v;
+}
+
+function posInt(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new Bad(field, v === undefined ? 'is missing' : `must be a positive integer, got ${show(v)}`);
+  }
+  return v;
+}
+
+function checkUnknown(o: Record<string, unknown>, allowed: Set<string>, prefix: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) throw new Bad(prefix + k, `unknown field; valid: ${[...allowed].join(', ')}`);
+  }
+}
+
+function numberList(v: unknown, field: string, n: number | undefined, what: 'time' | 'grid'): number[] {
+  if (!Array.isArray(v)) throw new Bad(field, v === undefined ? 'is missing' : `must be a list of numbers, got ${show(v)}`);
+  if (n !== undefined && v.length !== n) throw new Bad(field, `has ${v.length} values but the grid has ${n} points`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new Bad(`${field}[${i}]`, `must be a finite number, got ${show(x)}`);
+    if (what === 'time' && x < 0) throw new Bad(`${field}[${i}]`, `must be >= 0 seconds, got ${x}`);
+    if (what === 'grid' && x <= 0) throw new Bad(`${field}[${i}]`, `grid values must be > 0, got ${x}`);
+    if (what === 'grid' && i > 0 && !(x > (v[i - 1] as number))) {
+      throw new Bad(`${field}[${i}]`, `grid must be strictly increasing (${v[i - 1]} then ${x})`);
+    }
+  });
+  return v as number[];
+}
+
+/** Checks a times table of the grid's shape; returns it flattened. */
+function table(v: unknown, field: string, grid: number[][]): number[] {
+  if (grid.length === 1) return numberList(v, field, grid[0].length, 'time');
+  if (!Array.isArray(v)) throw new Bad(field, v === undefined ? 'is missing' : `must be a list of ${grid[0].length} rows, got ${show(v)}`);
+  if (v.length !== grid[0].length) throw new Bad(field, `has ${v.length} rows but grid[0] has ${grid[0].length} points`);
+  return v.flatMap((row, i) => numberList(row, `${field}[${i}]`, grid[1].length, 'time'));
+}
+
+/** Index path of flat index k in a table of the grid's shape, e.g. `[3]` or `[1][2]`. */
+function indexPath(grid: number[][], k: number): string {
+  return grid.length === 1 ? `[${k}]` : `[${Math.floor(k / grid[1].length)}][${k % grid[1].length}]`;
+}
+
+function checkOperator(name: OperatorName, v: unknown, field: string): OperatorProfile {
+  if (!isObject(v)) throw new Bad(field, `must be an object, got ${show(v)}`);
+  checkUnknown(v, OP_KEYS, `${field}.`);
+  const per = v.per;
+  if (typeof per !== 'string' || !(OPERATOR_UNITS[name] as readonly string[]).includes(per)) {
+    throw new Bad(`${field}.per`, `${per === undefined ? 'is missing' : `got ${show(per)}`}; ${name} takes ${OPERATOR_UNITS[name].map((u) => `'${u}'`).join(' or ')}`);
+  }
+  const want = OPERATOR_AXES[name];
+  const axes = v.axes;
+  if (!Array.isArray(axes) || axes.length !== want.length || axes.some((a, i) => a !== want[i])) {
+    throw new Bad(`${field}.axes`, `${name} is profiled over ${JSON.stringify(want)}, got ${show(axes)}`);
+  }
+  const grid = v.grid;
+  if (!Array.isArray(grid) || grid.length !== want.length) {
+    throw new Bad(`${field}.grid`, `must be a list of ${want.length} grid list(s), one per axis, got ${show(grid)}`);
+  }
+  grid.forEach((g, a) => {
+    numberList(g, `${field}.grid[${a}]`, undefined, 'grid');
+    if ((g as number[]).length < 2) throw new Bad(`${field}.grid[${a}]`, `needs at least 2 points, got ${(g as number[]).length}`);
+  });
+  const g = grid as number[][];
+  const times = table(v.times_s, `${field}.times_s`, g);
+  const bound = (key: 'p10_s' | 'p90_s' | 'min_s' | 'max_s', lower: boolean): void => {
+    if (v[key] === undefined) return;
+    const b = table(v[key], `${field}.${key}`, g);
+    b.forEach((x, k) => {
+      if (lower ? x > times[k] : x < times[k]) {
+        throw new Bad(`${field}.${key}${indexPath(g, k)}`, `${x} is ${lower ? 'above' : 'below'} the median ${times[k]} (times_s${indexPath(g, k)})`);
+      }
+    });
+  };
+  bound('p10_s', true);
+  bound('p90_s', false);
+  bound('min_s', true);
+  bound('max_s', false);
+  return v as unknown as OperatorProfile;
+}
+
+/**
+ * Validates a parsed profile object.
+ * @param file the file it came from (named in errors).
+ * @returns the object, typed.
+ * @throws InputError with `file` and `field` = the path of the first bad field, e.g.
+ *   `operators.qkv_proj.times_s[3]`.
+ */
+export function validateProfile(obj: unknown, file: string): Profile {
+  try {
+    return check(obj);
+  } catch (e) {
+    if (e instanceof Bad) throw new InputError(e.message, { file, field: e.field });
+    throw e;
+  }
+}
+
+function check(o: unknown): Profile {
+  if (!isObject(o)) throw new Bad('(root)', `must be a JSON object, got ${show(o)}`);
+  if (o.format !== PROFILE_FORMAT) throw new Bad('format', `must be '${PROFILE_FORMAT}', got ${show(o.format)}`);
+  if (o.version !== PROFILE_VERSION) {
+    throw new Bad('version', `unsupported version ${show(o.version)}; this llmsched reads version ${PROFILE_VERSION}`);
+  }
+  checkUnknown(o, TOP_KEYS, '');
+  const a = o.adapter;
+  if (!isObject(a)) throw new Bad('adapter', a === undefined ? 'is missing' : `must be an object, got ${show(a)}`);
+  for (const k of ['vendor', 'architecture', 'description', 'backend']) str(a, k, `adapter.${k}`, false);
+  checkUnknown(a, new Set(['vendor', 'architecture', 'description', 'backend']), 'adapter.');
+  str(o, 'timer', 'timer', true);
+  str(o, 'dtype', 'dtype', true);
+  str(o, 'model', 'model', true);
+  posInt(o.tp, 'tp');
+  const date = str(o, 'date', 'date', true);
+  if (!Number.isFinite(Date.parse(date))) throw new Bad('date', `must be an ISO 8601 date, got ${show(date)}`);
+  str(o, 'project_version', 'project_version', true);
+  str(o, 'source', 'source', true);
+  if (o.notes !== undefined) str(o, 'notes', 'notes', false);
+  if (o.architecture !== undefined) {
+    const arch = o.architecture;
+    if (!isObject(arch)) throw new Bad('architecture', `must be an object, got ${show(arch)}`);
+    checkUnknown(arch, new Set(ARCH_KEYS), 'architecture.');
+    for (const k of ARCH_KEYS) posInt(arch[k], `architecture.${k}`);
+  }
+  if (o.sweep !== undefined) {
+    const s = o.sweep;
+    if (!isObject(s)) throw new Bad('sweep', `must be an object, got ${show(s)}`);
+    checkUnknown(s, new Set(['warmup', 'repeats']), 'sweep.');
+    if (typeof s.warmup !== 'number' || !Number.isInteger(s.warmup) || s.warmup < 0) throw new Bad('sweep.warmup', `must be an integer >= 0, got ${show(s.warmup)}`);
+    posInt(s.repeats, 'sweep.repeats');
+  }
+  const ops = o.operators;
+  if (!isObject(ops)) throw new Bad('operators', ops === undefined ? 'is missing' : `must be an object, got ${show(ops)}`);
+  const names = Object.keys(ops);
+  if (names.length === 0) throw new Bad('operators', 'covers no operator');
+  for (const name of names) {
+    if (!(OPERATORS as readonly string[]).includes(name)) {
+      throw new Bad(`operators.${name}`, `unknown operator; valid: ${OPERATORS.join(', ')}`);
+    }
+    checkOperator(name as OperatorName, ops[name], `operators.${name}`);
+  }
+  return o as unknown as Profile;
+}
+
+/**
+ * Parses and validates profile JSON text.
+ * @throws InputError naming `file` (and the line, for a JSON syntax error) or the bad field.
+ */
+export function parseProfile(text: string, file: string): Profile {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
+    throw new InputError(`not valid JSON: ${msg}`, { file, line });
+  }
+  return validateProfile(obj, file);
+}
+
+/**
+ * Reads and validates a profile file.
+ * @throws InputError naming the file when it cannot be read or is malformed.
+ */
+export function readProfile(file: string): Profile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read profile: ${(e as Error).message}`, { file });
+  }
+  return parseProfile(text, file);
+}
+
+/**
+ * Serialises a profile as JSON: two-space indentation, each list of numbers on one line.
+ * @throws InputError (field path) if the profile is invalid: nothing invalid is ever written.
+ */
+export function formatProfile(p: Profile): string {
+  validateProfile(p, '(profile being written)');
+  const text = JSON.stringify(p, null, 2);
+  return text.replace(/\[\s+([-+0-9.eE,\s]+?)\s+\]/g, (_m, inner: string) => `[${inner.split(/\s*,\s*/).join(', ')}]`) + '\n';
+}
+
+/**
+ * Validates and writes a profile to `file`, creating its folder.
+ * @throws InputError if the profile is invalid or the file cannot be written.
+ */
+export function writeProfile(file: string, p: Profile): void {
+  const text = formatProfile(p);
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(file, text);
+  } catch (e) {
+    throw new InputError(`cannot write profile: ${(e as Error).message}`, { file, field: '--out' });
+  }
+}
+
+/** llmsched's version, from package.json (`0.0.0` if it cannot be read). */
+export function projectVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Options of {@link loadProfileCostModel}. */
+export interface LoadProfileOptions {
+  /** Where warnings go (one line each, no newline); default: `sim: warning: …` on stderr. */
+  log?: Logger;
+}
+
+/**
+ * Builds a cost model from the profile JSON in `file` for `model` on `gpu` with tensor
+ * parallelism `tp`: an AnalyticalCostModel (see {@link ProfileCostModel}) whose operators covered
+ * by the profile are interpolated from it (docs/calibration.md §3) and the rest analytical. Warns
+ * through `opts.log` when the profile's model, architecture or tp differ from the run's, and once
+ * per operator when a shape falls outside the measured grid.
+ * @throws InputError naming the file and field for a malformed or unreadable profile.
+ */
+export function loadProfileCostModel(file: string, model: ModelSpec, gpu: GpuSpec, tp: number, opts: LoadProfileOptions = {}): CostModel {
+  const profile = readProfile(file);
+  return new ProfileCostModel({ profile, file, model, gpu, tp, log: opts.log });
 }
