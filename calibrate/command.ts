@@ -170,8 +170,8 @@ async function handle(a: CalibrateArgs, io: CalibrateIo): Promise<void> {
 }
 
 /**
- * Builds the `sim calibrate` command writing to the given streams (tests pass their own; the CLI
- * uses {@link calibrateCommand}). Errors are thrown as InputError (exit 2 through `sim`), the
+ * Builds the `sim calibrate` command writing to the given streams (sim/cli.ts passes its own
+ * `out` and `err`). Errors are thrown as InputError (exit 2 through `sim`), the
  * kernels' NoAdapterError included.
  */
 export function makeCalibrateCommand(io: CalibrateIo): CommandModule<object, CalibrateArgs> {
@@ -183,5 +183,3 @@ export function makeCalibrateCommand(io: CalibrateIo): CommandModule<object, Cal
   };
 }
 
-/** The `sim calibrate` command, on process.stdout and process.stderr. */
-export const calibrateCommand = makeCalibrateCommand({ out: process.stdout, err: process.stderr }) as unknown as CommandModule;

@@ -4,7 +4,7 @@
  * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
  */
 import yargs from 'yargs';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import { InputError } from './errors.ts';
 import { DEFAULTS, normalizeOptions, resolveRun } from './config.ts';
@@ -15,7 +15,7 @@ import { formatSummary, writeOutDir } from './report.ts';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
-import { calibrateCommand } from '../calibrate/command.ts';
+import { makeCalibrateCommand } from '../calibrate/command.ts';
 
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
@@ -71,7 +71,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   const picked: Partial<RunOptions> = {};
   for (const k of RUN_KEYS) if (argv[k] !== undefined) (picked as Record<string, unknown>)[k] = argv[k];
   const opts = normalizeOptions(picked);
-  const run = await resolveRun(opts);
+  const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
   const { trace } = run;
   for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
   let bar: cliProgress.SingleBar | undefined;
@@ -160,7 +160,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command('policies', 'list the scheduling policies and their papers', {}, () => {
       out.write(listPolicies());
     })
-    .command(calibrateCommand)
+    .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());
     })

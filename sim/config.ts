@@ -229,16 +229,17 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
  * {@link buildRun}.
  * @throws InputError for a bad trace, a model that does not fit the GPU, a bad policy option.
  */
-export async function resolveRun(r: RunOptions): Promise<ResolvedRun> {
-  return buildRun(r, await loadTrace(r));
+export async function resolveRun(r: RunOptions, log?: (message: string) => void): Promise<ResolvedRun> {
+  return buildRun(r, await loadTrace(r), log);
 }
 
 /**
  * Builds a run's policy (a fresh instance), cost model and engine settings for a trace already
- * in memory. The trace options of `r` are ignored.
+ * in memory. The trace options of `r` are ignored. `log` receives warnings (e.g. a profile
+ * extrapolated beyond its grid); default stderr.
  * @throws InputError for a model that does not fit the GPU or a bad policy option.
  */
-export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
+export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
@@ -258,7 +259,7 @@ export function buildRun(r: RunOptions, trace: Trace): ResolvedRun {
   const spec = parseCostModelSpec(r['cost-model']);
   const cost: CostModel =
     r.profile !== undefined
-      ? loadProfileCostModel(r.profile, model, gpu, r.tp)
+      ? loadProfileCostModel(r.profile, model, gpu, r.tp, log ? { log } : {})
       : spec.kind === 'linear'
         ? new LinearCostModel(spec)
         : new AnalyticalCostModel({ model, gpu, tp: r.tp });
