@@ -5,12 +5,20 @@
 import type { PolicyEntry } from './policy.ts';
 import { checkChoice } from '../sim/errors.ts';
 import { fcfs } from './fcfs.ts';
+import { sjf } from './sjf.ts';
+import { srpt } from './srpt.ts';
+import { ssjf } from './ssjf.ts';
+import { ltr } from './ltr.ts';
+import { trail } from './trail.ts';
+import { skippredict } from './skippredict.ts';
+import { las } from './las.ts';
+import { mlfq } from './mlfq.ts';
 
 export type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
 export { Fcfs } from './fcfs.ts';
 
 /** All registered policies, in the order `sim policies` lists them. */
-export const POLICIES: readonly PolicyEntry[] = [fcfs];
+export const POLICIES: readonly PolicyEntry[] = [fcfs, sjf, srpt, ssjf, ltr, trail, skippredict, las, mlfq];
 
 /**
  * Looks a policy up by CLI name.

@@ -491,8 +491,14 @@ export class Engine {
     const sel = this.selIds;
     const selTok = this.selTokens;
     const selFrom = this.selFrom;
-    for (let i = 0; i < nRun; i++) run[i] = this.runList[i];
-    sortByKey(run, nRun, R.key, R.tie);
+    // The running list itself is kept in key order from one iteration to the next, so this
+    // insertion sort only fixes what changed since (close to linear, not quadratic).
+    sortByKey(this.runList, nRun, R.key, R.tie);
+    for (let i = 0; i < nRun; i++) {
+      const id = this.runList[i];
+      this.runPos[id] = i;
+      run[i] = id;
+    }
     let nSel = 0;
     let tokens = cfg.maxNumBatchedTokens;
     // Pinned running requests (not displaceable now) are kept, and scheduled if the budget allows.
@@ -532,11 +538,9 @@ export class Engine {
     // Memory: free blocks, then evict unselected running (largest key first), then drop the tail.
     let need = 0;
     for (let i = 0; i < nSel; i++) need += this.blocksToGain(sel[i], selTok[i], selFrom[i]);
-    const deficit = () => {
-      let admitting = false;
-      for (let i = 0; i < nSel; i++) if (selFrom[i] !== RUNNING) admitting = true;
-      return need - this.freeBlocks + (admitting ? cfg.watermarkBlocks : 0);
-    };
+    let admitting = 0; // selected requests that are not running yet (admission keeps the watermark)
+    for (let i = 0; i < nSel; i++) if (selFrom[i] !== RUNNING) admitting++;
+    const deficit = () => need - this.freeBlocks + (admitting > 0 ? cfg.watermarkBlocks : 0);
     for (let i = nRun - 1; i >= 0 && deficit() > 0; i--) {
       const id = run[i];
       if (id >= 0 && keep[id] === 0 && R.state[id] === RUNNING) this.displace(id);
@@ -545,6 +549,7 @@ export class Engine {
       nSel--;
       const id = sel[nSel];
       need -= this.blocksToGain(id, selTok[nSel], selFrom[nSel]);
+      if (selFrom[nSel] !== RUNNING) admitting--;
       if (selFrom[nSel] === WAITING) this.waiting.push(id);
       else if (selFrom[nSel] === SWAPPED) this.swapped.push(id);
       else {

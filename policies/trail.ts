@@ -1,0 +1,140 @@
+/**
+ * TRAIL: shortest predicted remaining length first with limited preemption, on refined
+ * embedding-probe predictions (Shahout et al., "Don't Stop Me Now: Embedding Based Scheduling for
+ * LLMs", arXiv 2410.01035, ICLR'25; code harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md
+ * §5, and its exact-prediction oracle §12.6).
+ */
+import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Predictor } from './predictor.ts';
+import type { RequestTable } from '../sim/requests.ts';
+import { FINISHED, RUNNING } from '../sim/requests.ts';
+import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilRefinement, chargePrediction } from './options.ts';
+
+/** TRAIL's settings (§5 table). */
+export interface TrailOptions {
+  /** c: a running request is preemptible only while generated <= c · max(ŷ0, 1) (default 0.8; in [0, 1]; 0 = never). */
+  c: number;
+  /** A waiting request displaces a running one only if r̂_w + margin < r̂_run (tokens; default 0). */
+  margin: number;
+  /** Most preemptions per request before it is never displaced again (0 = unlimited, the default). */
+  maxPreemptions: number;
+  /**
+   * Fate of a displaced request: `recompute` (default; the paper's prototype releases the KV),
+   * `pause` or `swap` (preempt-resume, as the §12.6 queueing analysis assumes).
+   */
+  displacement: Displacement;
+}
+
+/** The paper's defaults. */
+export const TRAIL_DEFAULTS: TrailOptions = { c: 0.8, margin: 0, maxPreemptions: 0, displacement: 'recompute' };
+
+/**
+ * TRAIL in the engine's rank mode with displacement by recompute (the victim's KV is released and
+ * it returns to the waiting queue; option `displacement`). Key: the predictor's remaining-length
+ * estimate r̂ = `remaining(id, generated)` in tokens, re-keyed after every iteration a request runs in (so a
+ * refining predictor's new estimate takes effect every `refineEvery` tokens; in between it counts
+ * down); running requests are keyed r̂ − margin, so a waiting request goes ahead of a running one
+ * only if r̂_w + margin < r̂_run. A request waiting (evicted under memory pressure) with
+ * generated > c · ŷ0 gets key +Infinity (§5 text).
+ *
+ * Limited preemption: `canDisplace(id)` is generated <= c · max(ŷ0, 1) (ŷ0 = the initial
+ * prediction, `predicted(id)`, as the SGLang port's `_is_trail_preemptible`), and false once the
+ * request has been preempted `max-preemptions` times; c = 0 turns preemption off (the port's
+ * `trail_preemption_enabled`): non-preemptive SJF on the initial prediction; c = 1 is SPRPT.
+ *
+ * Mapping to the engine: the port preempts only when the running batch is full, one victim (the
+ * preemptible request with the largest r̂) per admitted request, and inserts the victim's KV into
+ * the prefix cache, so resuming usually hits the cache. The engine's rank mode instead displaces
+ * every preemptible running request outside the selected prefix (also when a prefill chunk used
+ * up the token budget), and `recompute` discards the KV: under load that costs many re-prefills.
+ * `displacement=pause` (KV kept, lost only under memory pressure) is the closer model of the
+ * port's cache hit.
+ *
+ * Skip-ahead: decreasing keys keep the batch unchanged, so the engine may skip ahead until any
+ * running request's estimate may next be refined (generated reaches a multiple of `refineEvery`).
+ */
+export class Trail implements Policy {
+  readonly name = 'TRAIL';
+  readonly preemptive = true;
+  readonly displacement: Displacement;
+  private readonly predictor: Predictor;
+  private readonly o: TrailOptions;
+  private ctx!: PolicyContext;
+  private R!: RequestTable;
+  /** c · max(ŷ0, 1) per request: the last generated count at which it may be displaced (−1 when c = 0). */
+  private limit!: Float64Array;
+
+  /**
+   * @param predictor the run's (attached) length predictor.
+   * @param options c, margin, max-preemptions, displacement (defaults: TRAIL_DEFAULTS).
+   * @throws RangeError if c is outside [0, 1] (the registry reports it as an InputError).
+   */
+  constructor(predictor: Predictor, options: Partial<TrailOptions> = {}) {
+    this.predictor = predictor;
+    this.o = { ...TRAIL_DEFAULTS, ...options };
+    if (!(this.o.c >= 0 && this.o.c <= 1)) throw new RangeError(`TRAIL c must be in [0, 1] (got ${this.o.c})`);
+    this.displacement = this.o.displacement;
+  }
+
+  attach(ctx: PolicyContext): void {
+    this.ctx = ctx;
+    this.R = ctx.requests;
+    this.limit = new Float64Array(this.R.n);
+  }
+
+  priority(id: number): number {
+    chargePrediction(this.ctx, this.predictor, id);
+    // The code's cutoff: c · max(ŷ0, 1); c = 0 turns preemption off altogether.
+    this.limit[id] = this.o.c > 0 ? this.o.c * Math.max(this.predictor.predicted(id), 1) : -1;
+    return this.predictor.remaining(id, this.R.generated[id]);
+  }
+
+  canDisplace(id: number): boolean {
+    return this.R.generated[id] <= this.limit[id] && (this.o.maxPreemptions === 0 || this.R.preemptions[id] < this.o.maxPreemptions);
+  }
+
+  onIterationEnd(batch: Int32Array, count: number): void {
+    const R = this.R;
+    for (let i = 0; i < count; i++) {
+      const id = batch[i];
+      if (R.state[id] === RUNNING) this.ctx.setPriority(id, this.predictor.remaining(id, R.generated[id]) - this.o.margin);
+    }
+  }
+
+  onPreempt(id: number): void {
+    const g = this.R.generated[id];
+    this.ctx.setPriority(id, g > this.limit[id] ? Infinity : this.predictor.remaining(id, g));
+  }
+
+  stableIterations(): number {
+    if (!Number.isFinite(this.predictor.refineEvery)) return Infinity;
+    const R = this.R;
+    const run = this.ctx.running();
+    let k = Infinity;
+    for (let i = 0; i < run.length; i++) {
+      const id = run[i];
+      if (R.scheduled[id] > 0 && R.state[id] !== FINISHED) k = Math.min(k, iterationsUntilRefinement(R.generated[id], this.predictor.refineEvery));
+    }
+    return k;
+  }
+}
+
+/** Registry entry for TRAIL. */
+export const trail: PolicyEntry = {
+  name: 'trail',
+  description: 'TRAIL: shortest predicted remaining first (rank mode, recompute), preemptible only while generated <= c x initial prediction',
+  source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025), harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md §5, §12.6',
+  predictor: 'optional',
+  defaultPredictor: 'trail',
+  create(opts, predictor) {
+    const o = new PolicyOptions('trail', opts);
+    const options: TrailOptions = {
+      c: o.number('c', TRAIL_DEFAULTS.c, { min: 0, max: 1 }),
+      margin: o.number('margin', TRAIL_DEFAULTS.margin, { min: 0 }),
+      maxPreemptions: o.number('max-preemptions', TRAIL_DEFAULTS.maxPreemptions, { min: 0, integer: true }),
+      displacement: o.choice('displacement', TRAIL_DEFAULTS.displacement, DISPLACEMENTS),
+    };
+    o.done();
+    return new Trail(needPredictor('trail', predictor), options);
+  },
+};
