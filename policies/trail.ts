@@ -4,11 +4,11 @@
  * LLMs", arXiv 2410.01035, ICLR'25; code harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md
  * §5, and its exact-prediction oracle §12.6).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED, RUNNING } from '../sim/requests.ts';
-import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilRefinement, chargePrediction } from './options.ts';
+import { PolicyOptions, needPredictor, iterationsUntilRefinement, chargePrediction } from './options.ts';
 
 /** TRAIL's settings (§5 table). */
 export interface TrailOptions {
@@ -18,45 +18,35 @@ export interface TrailOptions {
   margin: number;
   /** Most preemptions per request before it is never displaced again (0 = unlimited, the default). */
   maxPreemptions: number;
-  /**
-   * Fate of a displaced request: `recompute` (default; the paper's prototype releases the KV),
-   * `pause` or `swap` (preempt-resume, as the §12.6 queueing analysis assumes).
-   */
-  displacement: Displacement;
 }
 
 /** The paper's defaults. */
-export const TRAIL_DEFAULTS: TrailOptions = { c: 0.8, margin: 0, maxPreemptions: 0, displacement: 'recompute' };
+export const TRAIL_DEFAULTS: TrailOptions = { c: 0.8, margin: 0, maxPreemptions: 0 };
 
 /**
- * TRAIL in the engine's rank mode with displacement by recompute (the victim's KV is released and
- * it returns to the waiting queue; option `displacement`). Key: the predictor's remaining-length
- * estimate r̂ = `remaining(id, generated)` in tokens, re-keyed after every iteration a request runs in (so a
+ * TRAIL in the engine's vLLM mode with limited preemption on a full batch (docs/engine.md): running
+ * requests keep running; waiting requests are admitted in key order; when the head of the queue
+ * does not fit (the batch is full: sequence budget or KV cache), the displaceable running request
+ * with the largest key is preempted if its key is larger than the head's — one victim per
+ * admitted request (the SGLang port's rule). Key: the predictor's remaining-length estimate
+ * r̂ = `remaining(id, generated)` in tokens, re-keyed after every iteration a request runs in (a
  * refining predictor's new estimate takes effect every `refineEvery` tokens; in between it counts
- * down); running requests are keyed r̂ − margin, so a waiting request goes ahead of a running one
- * only if r̂_w + margin < r̂_run. A request waiting (evicted under memory pressure) with
- * generated > c · ŷ0 gets key +Infinity (§5 text).
+ * down); running requests are keyed r̂ − margin, so a waiting request displaces a running one only
+ * if r̂_w + margin < r̂_run. A waiting request with generated > c · ŷ0 gets key +Infinity (§5 text).
  *
  * Limited preemption: `canDisplace(id)` is generated <= c · max(ŷ0, 1) (ŷ0 = the initial
- * prediction, `predicted(id)`, as the SGLang port's `_is_trail_preemptible`), and false once the
- * request has been preempted `max-preemptions` times; c = 0 turns preemption off (the port's
+ * prediction, `predicted(id)`, as the port's `_is_trail_preemptible`), and false once the request
+ * has been preempted `max-preemptions` times; c = 0 turns preemption off (the port's
  * `trail_preemption_enabled`): non-preemptive SJF on the initial prediction; c = 1 is SPRPT.
+ * The victim is preempted by recompute (the paper's prototype releases its KV; the port keeps it
+ * in a prefix cache, which this simulator does not model yet).
  *
- * Mapping to the engine: the port preempts only when the running batch is full, one victim (the
- * preemptible request with the largest r̂) per admitted request, and inserts the victim's KV into
- * the prefix cache, so resuming usually hits the cache. The engine's rank mode instead displaces
- * every preemptible running request outside the selected prefix (also when a prefill chunk used
- * up the token budget), and `recompute` discards the KV: under load that costs many re-prefills.
- * `displacement=pause` (KV kept, lost only under memory pressure) is the closer model of the
- * port's cache hit.
- *
- * Skip-ahead: decreasing keys keep the batch unchanged, so the engine may skip ahead until any
- * running request's estimate may next be refined (generated reaches a multiple of `refineEvery`).
+ * Skip-ahead: the engine may skip ahead until any running request's estimate may next be refined
+ * (generated reaches a multiple of `refineEvery`).
  */
 export class Trail implements Policy {
   readonly name = 'TRAIL';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
+  readonly preemptive = false;
   private readonly predictor: Predictor;
   private readonly o: TrailOptions;
   private ctx!: PolicyContext;
@@ -66,14 +56,13 @@ export class Trail implements Policy {
 
   /**
    * @param predictor the run's (attached) length predictor.
-   * @param options c, margin, max-preemptions, displacement (defaults: TRAIL_DEFAULTS).
+   * @param options c, margin, max-preemptions (defaults: TRAIL_DEFAULTS).
    * @throws RangeError if c is outside [0, 1] (the registry reports it as an InputError).
    */
   constructor(predictor: Predictor, options: Partial<TrailOptions> = {}) {
     this.predictor = predictor;
     this.o = { ...TRAIL_DEFAULTS, ...options };
     if (!(this.o.c >= 0 && this.o.c <= 1)) throw new RangeError(`TRAIL c must be in [0, 1] (got ${this.o.c})`);
-    this.displacement = this.o.displacement;
   }
 
   attach(ctx: PolicyContext): void {
@@ -122,7 +111,7 @@ export class Trail implements Policy {
 /** Registry entry for TRAIL. */
 export const trail: PolicyEntry = {
   name: 'trail',
-  description: 'TRAIL: shortest predicted remaining first (rank mode, recompute), preemptible only while generated <= c x initial prediction',
+  description: 'TRAIL: shortest predicted remaining first, preempting one victim per admission on a full batch, only while generated <= c x initial prediction',
   source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025), harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md §5, §12.6',
   predictor: 'optional',
   defaultPredictor: 'trail',
@@ -132,7 +121,6 @@ export const trail: PolicyEntry = {
       c: o.number('c', TRAIL_DEFAULTS.c, { min: 0, max: 1 }),
       margin: o.number('margin', TRAIL_DEFAULTS.margin, { min: 0 }),
       maxPreemptions: o.number('max-preemptions', TRAIL_DEFAULTS.maxPreemptions, { min: 0, integer: true }),
-      displacement: o.choice('displacement', TRAIL_DEFAULTS.displacement, DISPLACEMENTS),
     };
     o.done();
     return new Trail(needPredictor('trail', predictor), options);

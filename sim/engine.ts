@@ -422,6 +422,32 @@ export class Engine {
   }
 
   /**
+   * Limited preemption on a full batch (non-preemptive mode with `canDisplace`: TRAIL §5): when
+   * the head of the waiting queue does not fit the sequence budget or the KV cache, preempt the
+   * displaceable running request with the largest key, if that key is larger than the head's and
+   * the preemption makes the head fit. One victim per iteration (so per admitted request), chosen
+   * before the batch is formed, preempted by recompute (TRAIL releases the victim's KV). O(running).
+   */
+  private preemptForHead(): void {
+    const policy = this.policy;
+    const w = this.waiting.peek();
+    if (w < 0 || !policy.canDisplace) return;
+    const R = this.R;
+    const cfg = this.cfg;
+    // vLLM v0 admits no prefill while requests are swapped out: a victim would not make room.
+    if (!cfg.chunkedPrefill && this.swapped.size > 0) return;
+    const need = this.blocksFor(R.prompt[w] + R.generated[w]);
+    if (this.runCount < cfg.maxNumSeqs && this.freeBlocks - need >= cfg.watermarkBlocks) return;
+    let v = -1;
+    for (let i = 0; i < this.runCount; i++) {
+      const id = this.runList[i];
+      if (R.key[id] > R.key[w] && (v < 0 || before(v, id, R.key, R.tie)) && policy.canDisplace(id)) v = id;
+    }
+    if (v < 0 || this.freeBlocks + R.blocks[v] - need < cfg.watermarkBlocks) return;
+    this.preempt(v, 'recompute');
+  }
+
+  /**
    * Admits waiting requests in key order, stopping at the first that does not fit the sequence
    * budget, the token budget (prefill priority: its whole remaining prompt, except that one
    * oversized prefill may run alone; chunked: any non-empty chunk) or the KV cache (blocks for
@@ -432,11 +458,11 @@ export class Engine {
     const R = this.R;
     const cfg = this.cfg;
     let admitted = 0;
-    while (this.waiting.size > 0 && this.runCount < cfg.maxNumSeqs && this.tokensLeft > 0) {
+    while (this.waiting.size > 0 && this.tokensLeft > 0) {
       const id = this.waiting.peek();
       const nt = R.prompt[id] + R.generated[id];
       if (!chunked && nt > this.tokensLeft && admitted > 0) break;
-      if (this.freeBlocks - this.blocksFor(nt) < cfg.watermarkBlocks) break;
+      if (this.runCount >= cfg.maxNumSeqs || this.freeBlocks - this.blocksFor(nt) < cfg.watermarkBlocks) break;
       this.waiting.pop();
       this.addRunning(id);
       this.allocate(id, nt);
@@ -621,6 +647,7 @@ export class Engine {
     this.swapBytesThisIteration = 0;
     this.preemptedThisIteration = false;
 
+    if (!this.policy.preemptive && this.policy.canDisplace) this.preemptForHead();
     if (this.policy.preemptive) {
       this.scheduleRank();
     } else if (cfg.chunkedPrefill) {
@@ -723,10 +750,17 @@ export class Engine {
     const kv1 = sh.decodeKvTokens;
     let free = this.freeBlocks;
     let used = this.usedBlocks;
+    // With limited preemption on a full batch, a waiting head that still fits the KV cache (but
+    // was not admitted for lack of token budget) could become "full" as decodes grow: stop before.
+    const head = this.waiting.peek();
+    const headFloor =
+      head >= 0 && !this.policy.preemptive && this.policy.canDisplace && this.runCount < this.cfg.maxNumSeqs
+        ? this.blocksFor(R.prompt[head] + R.generated[head]) + this.cfg.watermarkBlocks
+        : -Infinity;
     let steps = 1;
     while (steps < kMax && t < horizon) {
       const cross = hist[(steps - 1) % bs];
-      if (cross > free) break;
+      if (cross > free || free - cross < headFloor) break;
       free -= cross;
       used += cross;
       sh.decodeKvTokens = kv1 + steps * B;
