@@ -25,6 +25,7 @@ const CASES: { policy: string; predictor?: string; opts?: Partial<RunOptions> }[
   { policy: 'srpt', predictor: 'oracle' },
   { policy: 'ssjf', predictor: 'ssjf-buckets' },
   { policy: 'ssjf', predictor: 'ssjf-buckets', opts: { 'predictor-opt': ['classes=2'] } },
+  { policy: 'ssjf', predictor: 'ssjf-buckets', opts: { 'policy-opt': ['starvation=off'] } },
   { policy: 'ltr', predictor: 'rank-tau' },
   { policy: 'ltr', predictor: 'rank-tau', opts: { 'predictor-opt': ['tau=0.21'] } },
   { policy: 'ltr', predictor: 'oracle' },
@@ -81,7 +82,8 @@ async function main(): Promise<void> {
         const s = run(trace, { policy: c.policy, predictor: c.predictor, ...extra, ...c.opts });
         base ??= s;
         const q = s.predictor;
-        const pred = q ? `${q.name}${c.opts?.['predictor-opt'] ? ` ${c.opts['predictor-opt'].join(' ')}` : ''} (${f(q.kendall_tau)}, ${f(q.mae_tokens)}, ${f(q.bucket_accuracy)})` : '-';
+        const extraOpts = [...(c.opts?.['predictor-opt'] ?? []), ...(c.opts?.['policy-opt'] ?? [])];
+        const pred = q ? `${q.name}${extraOpts.length ? ` ${extraOpts.join(' ')}` : ''} (${f(q.kendall_tau)}, ${f(q.mae_tokens)}, ${f(q.bucket_accuracy)})` : '-';
         const cell = (x: number | null, b: number | null) => (x === null || b === null || s === base ? f(x) : `${f(x)} (${pct(x, b)})`);
         console.log(
           `| ${c.policy} | ${pred} | ${cell(s.e2e_s.mean, base.e2e_s.mean)} | ${cell(s.e2e_s.p99, base.e2e_s.p99)} | ${cell(s.ttft_s.mean, base.ttft_s.mean)} | ${cell(s.ttft_s.p99, base.ttft_s.p99)} | ${cell(s.normalized_latency_s.mean, base.normalized_latency_s.mean)} | ${s.preemptions} |`,
