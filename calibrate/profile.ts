@@ -72,16 +72,8 @@ export interface ProfileAdapter {
   backend: string;
 }
 
-/** Architecture numbers of the model swept (counts; as in ModelSpec). */
-export interface ProfileArchitecture {
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  intermediate: number;
-  vocab: number;
-}
+/** Architecture numbers of the model swept (counts; the fields of ModelSpec that shape the kernels). */
+export type ProfileArchitecture = Pick<ModelSpec, 'layers' | 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'intermediate' | 'vocab'>;
 
 /**
  * Times of one operator over its grid. 1-D operators: `grid = [xs]`, `times_s` a list with one

@@ -137,6 +137,24 @@ export function iterationsUntilRefinement(generated: number, refineEvery: number
 }
 
 /**
+ * Decode iterations until any request scheduled in the iteration in flight may see its predicted
+ * remaining length refined (the minimum of {@link iterationsUntilRefinement} over them); Infinity
+ * for a predictor that never refines. Bounds the engine's skip-ahead for policies keyed on
+ * `remaining` (srpt, trail). O(running).
+ */
+export function iterationsUntilAnyRefinement(ctx: PolicyContext, predictor: Predictor): number {
+  if (!Number.isFinite(predictor.refineEvery)) return Infinity;
+  const R = ctx.requests;
+  const run = ctx.running();
+  let k = Infinity;
+  for (let i = 0; i < run.length; i++) {
+    const id = run[i];
+    if (R.scheduled[id] > 0) k = Math.min(k, iterationsUntilRefinement(R.generated[id], predictor.refineEvery));
+  }
+  return k;
+}
+
+/**
  * Server time of request `id`'s prediction, seconds, for a policy to charge to the engine when the
  * prediction is made (`ctx.addIterationTime` at arrival): the predictor's per-request `costOf(id)`
  * when it has one (cheap-bit: c1 + bit · c2), else `cost.perRequest_s`; 0 when the predictor has

@@ -7,7 +7,7 @@ import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
-import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilRefinement, chargePrediction } from './options.ts';
+import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
 
 /**
  * Preemptive SRPT in the engine's rank mode: the key is the predictor's remaining-output estimate
@@ -55,15 +55,7 @@ export class Srpt implements Policy {
   }
 
   stableIterations(): number {
-    if (!Number.isFinite(this.predictor.refineEvery)) return Infinity;
-    const R = this.R;
-    const run = this.ctx.running();
-    let k = Infinity;
-    for (let i = 0; i < run.length; i++) {
-      const id = run[i];
-      if (R.scheduled[id] > 0) k = Math.min(k, iterationsUntilRefinement(R.generated[id], this.predictor.refineEvery));
-    }
-    return k;
+    return iterationsUntilAnyRefinement(this.ctx, this.predictor);
   }
 }
 

@@ -7,8 +7,8 @@
 import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
-import { FINISHED, RUNNING } from '../sim/requests.ts';
-import { PolicyOptions, needPredictor, iterationsUntilRefinement, chargePrediction } from './options.ts';
+import { RUNNING } from '../sim/requests.ts';
+import { PolicyOptions, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
 
 /** TRAIL's settings (§5 table). */
 export interface TrailOptions {
@@ -96,15 +96,7 @@ export class Trail implements Policy {
   }
 
   stableIterations(): number {
-    if (!Number.isFinite(this.predictor.refineEvery)) return Infinity;
-    const R = this.R;
-    const run = this.ctx.running();
-    let k = Infinity;
-    for (let i = 0; i < run.length; i++) {
-      const id = run[i];
-      if (R.scheduled[id] > 0 && R.state[id] !== FINISHED) k = Math.min(k, iterationsUntilRefinement(R.generated[id], this.predictor.refineEvery));
-    }
-    return k;
+    return iterationsUntilAnyRefinement(this.ctx, this.predictor);
   }
 }
 
