@@ -11,11 +11,17 @@ import { DEFAULTS, normalizeOptions, resolveRun } from './config.ts';
 import type { RunOptions } from './config.ts';
 import { simulate } from './simulator.ts';
 import { requestMetrics, summarize } from './metrics.ts';
-import { formatSummary, writeOutDir } from './report.ts';
+import { formatSummary, writeOutDir, writeTimeseriesCsv } from './report.ts';
+import type { IterationRecord } from './engine.ts';
+import path from 'node:path';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
 import { makeCalibrateCommand } from '../calibrate/command.ts';
+import { makeSweepCommand } from './sweep/command.ts';
+import { makeMergeCommand } from './sweep/merge-command.ts';
+import { makeRegressCommand } from './regress/command.ts';
+import { makePlotCommand } from '../notebooks/plot/command.ts';
 
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
@@ -57,7 +63,8 @@ function runOptions(y: Argv): Argv {
     .option('slo-tpot', { type: 'number', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
     .option('seed', { type: 'number', default: DEFAULTS.seed, describe: 'seed of every random generator', group: 'Output:' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
-    .option('out', { type: 'string', describe: 'write summary.json, requests.csv and config.json here', group: 'Output:' });
+    .option('out', { type: 'string', describe: 'write summary.json, requests.csv and config.json here', group: 'Output:' })
+    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues)', group: 'Output:' });
 }
 
 /** The option keys that belong in config.json (everything but output and yargs' own). */
@@ -79,11 +86,14 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
     bar.start(100, 0);
   }
+  if (argv.timeseries && !argv.out) throw new InputError('--timeseries needs --out DIR', { field: '--timeseries' });
+  const records: IterationRecord[] = [];
   const result = simulate({
     trace,
     policy: run.policy,
     cost: run.cost,
     engine: run.engine,
+    observer: argv.timeseries ? (r) => records.push(r) : undefined,
     onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
   });
   bar?.stop();
@@ -91,6 +101,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   const summary = summarize(result, m, { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts);
+  if (argv.timeseries) writeTimeseriesCsv(path.join(String(argv.out), 'timeseries.csv'), records);
   if (argv.json) {
     out.write(JSON.stringify(summary) + '\n');
   } else {
@@ -161,6 +172,10 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
       out.write(listPolicies());
     })
     .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
+    .command(makeSweepCommand({ out, err }))
+    .command(makeMergeCommand({ out, err }))
+    .command(makeRegressCommand({ out, err }))
+    .command(makePlotCommand({ out, err }))
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());
     })

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Summary, RequestMetrics, LatencyStats } from './metrics.ts';
 import type { RequestTable } from './requests.ts';
+import type { IterationRecord } from './engine.ts';
 import { FINISHED, REJECTED } from './requests.ts';
 
 /** Columns of requests.csv, in order (units in the names). */
@@ -123,4 +124,34 @@ export function formatSummary(s: Summary, header: string[]): string {
   ];
   for (const [k, v] of pairs) lines.push(`${k.padEnd(22)}${v}`);
   return lines.join('\n');
+}
+
+/** Columns of timeseries.csv, in order (one row per iteration record; units in the names). */
+export const TIMESERIES_COLUMNS = [
+  'start_s',
+  'end_s',
+  'iterations',
+  'batch_size',
+  'prefill_tokens',
+  'decode_seqs',
+  'kv_blocks_used',
+  'kv_utilization',
+  'waiting',
+  'running',
+  'swapped',
+] as const;
+
+/**
+ * Writes the engine's iteration records to `file` as CSV (header first): one row per formed
+ * batch; a row covering several identical decode iterations skipped over at once has
+ * `iterations` > 1 and its end-of-record KV use (the largest during it).
+ */
+export function writeTimeseriesCsv(file: string, records: readonly IterationRecord[]): void {
+  const lines = [TIMESERIES_COLUMNS.join(',')];
+  for (const r of records) {
+    lines.push(
+      [r.start, r.end, r.steps, r.batchSize, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed, r.kvBlocksUsed / r.kvBlocks, r.waiting, r.running, r.swapped].join(','),
+    );
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
 }
