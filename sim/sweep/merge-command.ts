@@ -1,8 +1,9 @@
 /**
- * `sim merge`: placeholder until the research-workflow issue lands.
+ * `sim merge DIR --out FILE`: gathers a sweep's results into one table (docs/sweeps.md): CSV, or
+ * Parquet when FILE ends in `.parquet`.
  */
 import type { CommandModule } from 'yargs';
-import { InputError } from '../errors.ts';
+import { mergeSweep } from './merge.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -12,13 +13,17 @@ export interface CommandIo {
 
 /** Builds the `sim merge` command writing to `io`. */
 export function makeMergeCommand(io: CommandIo): CommandModule {
-  void io;
   return {
     command: 'merge DIR',
     describe: "gather a sweep's results into one table",
-    builder: (y) => y,
-    handler: () => {
-      throw new InputError('sim merge is not implemented yet');
+    builder: (y) =>
+      y
+        .positional('DIR', { type: 'string', describe: 'the --out folder of sim sweep' })
+        .option('out', { type: 'string', demandOption: true, describe: 'table file: .csv, or .parquet for Parquet' }),
+    handler: (argv) => {
+      const a = argv as Record<string, unknown>;
+      const n = mergeSweep(String(a.DIR), String(a.out));
+      io.out.write(`merge: ${n} rows to ${String(a.out)}\n`);
     },
   };
 }
