@@ -174,7 +174,15 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
     .command(makeSweepCommand({ out, err }))
     .command(makeMergeCommand({ out, err }))
-    .command(makeRegressCommand({ out, err }))
+    .command(
+      makeRegressCommand({
+        out,
+        err,
+        exit: (c) => {
+          code = c;
+        },
+      }),
+    )
     .command(makePlotCommand({ out, err }))
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());

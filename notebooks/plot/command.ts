@@ -1,8 +1,12 @@
 /**
- * `sim plot`: placeholder until the research-workflow issue lands.
+ * `sim plot TABLE --out FIG.svg [--kind K] [--png]`: draws a one-column figure from a results
+ * table (kinds and inputs: ./kinds.ts, docs/plots.md).
  */
 import type { CommandModule } from 'yargs';
-import { InputError } from '../../sim/errors.ts';
+import { InputError, checkChoice } from '../../sim/errors.ts';
+import { KINDS, plotInput } from './kinds.ts';
+import type { Kind } from './kinds.ts';
+import { writeFigure } from './figure.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -12,13 +16,34 @@ export interface CommandIo {
 
 /** Builds the `sim plot` command writing to `io`. */
 export function makePlotCommand(io: CommandIo): CommandModule {
-  void io;
   return {
     command: 'plot TABLE',
-    describe: 'draw a figure (SVG) from a results table',
-    builder: (y) => y,
-    handler: () => {
-      throw new InputError('sim plot is not implemented yet');
+    describe: 'draw a figure (SVG) from a results table: latency CDF, latency vs rate, TTFT vs TPOT, or a run time series',
+    builder: (y) =>
+      y
+        .positional('TABLE', { type: 'string', describe: 'requests.csv, run directory (or directory of runs), merged sweep CSV, or timeseries.csv' })
+        .option('out', { type: 'string', demandOption: true, describe: 'SVG file to write' })
+        .option('kind', { type: 'string', choices: [...KINDS], describe: 'figure kind (default: picked from the columns)' })
+        .option('png', { type: 'boolean', default: false, describe: 'also write a PNG beside the SVG (same name, .png)' })
+        .option('metric', { type: 'string', describe: 'cdf: latency column (default e2e_s); rate: metric prefix of <m>.mean and <m>.p99' })
+        .option('x', { type: 'string', describe: 'rate: x column (default rate_scale, rate, or throughput.requests_per_s)' })
+        .option('series', { type: 'string', default: 'policy', describe: 'column naming the series' })
+        .option('log', { type: 'boolean', default: false, describe: 'log scale (cdf: x; rate: y; ttft-tpot: x)' })
+        .option('title', { type: 'string', describe: 'figure title' }),
+    handler: (argv) => {
+      const a = argv as Record<string, unknown>;
+      const out = String(a.out);
+      if (!/\.svg$/i.test(out)) throw new InputError(`must end in .svg (got ${out})`, { field: '--out' });
+      const kind = a.kind === undefined ? undefined : checkChoice('kind', String(a.kind), KINDS);
+      const { kind: drawn, svg } = plotInput(String(a.TABLE), kind as Kind | undefined, {
+        metric: a.metric as string | undefined,
+        x: a.x as string | undefined,
+        series: a.series as string | undefined,
+        log: Boolean(a.log),
+        title: a.title as string | undefined,
+      });
+      const files = writeFigure(out, svg, Boolean(a.png));
+      io.out.write(`${drawn}: wrote ${files.join(', ')}\n`);
     },
   };
 }
