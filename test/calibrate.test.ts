@@ -5,6 +5,7 @@
  * held-out error against Vidur's A100 tables, `sim --profile` end to end, and the sweep (a stand-in
  * kernel API, then the real WGSL kernels on this machine's adapter when one can be created).
  */
+import { inputError } from './helpers.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import fs from 'node:fs';
@@ -64,16 +65,6 @@ function sampleProfile(): Profile {
   };
 }
 
-/** Error thrown by f, checked to be an InputError. */
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
-}
 
 /** Independent reading of a Vidur mlp.csv: plain split (the file has no quoted fields). */
 function readCsvPlain(file: string): Record<string, string>[] {

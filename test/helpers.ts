@@ -3,6 +3,8 @@
  * the CLI, so engine tests check the engine alone.
  */
 import seedrandom from 'seedrandom';
+import { expect } from 'vitest';
+import { InputError } from '../sim/errors.ts';
 import type { Trace } from '../traces/trace.ts';
 import type { EngineConfig } from '../sim/engine.ts';
 
@@ -70,4 +72,15 @@ export function batchMeans(xs: ArrayLike<number>, batches = 20): { mean: number;
   const mean = means.reduce((a, b) => a + b, 0) / batches;
   const v = means.reduce((a, m) => a + (m - mean) ** 2, 0) / (batches - 1);
   return { mean, se: Math.sqrt(v / batches) };
+}
+
+/** Runs `f`, expects it to throw an InputError, and returns the error (for its message and fields). */
+export function inputError(f: () => unknown): InputError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('expected an InputError');
 }

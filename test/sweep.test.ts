@@ -4,6 +4,7 @@
  * independent: summaries are checked against an in-process `sim run` equivalent, ids against a
  * hand-computed hash, the CSV through csv-parse, Parquet by its magic bytes.
  */
+import { inputError } from './helpers.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -87,15 +88,6 @@ function withoutWall(r: TaskRecord): unknown {
   return { ...r, summary: { ...r.summary, sim: { ...r.summary.sim, wall_s: 0 } } };
 }
 
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
-}
 
 describe('grid parsing', () => {
   it('parses YAML and JSON alike, with defaults and paths relative to the grid file', () => {
