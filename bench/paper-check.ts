@@ -10,11 +10,10 @@
 import path from 'node:path';
 import { readTrace, transformTrace } from '../traces/index.ts';
 import type { Trace } from '../traces/trace.ts';
-import { simulate } from '../sim/simulator.ts';
 import { normalizeOptions, buildRun } from '../sim/config.ts';
 import type { RunOptions } from '../sim/config.ts';
-import { requestMetrics, summarize } from '../sim/metrics.ts';
 import type { Summary } from '../sim/metrics.ts';
+import { runResolved } from '../sim/run.ts';
 
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');
 
@@ -40,11 +39,7 @@ const BASE: Partial<RunOptions> = { model: 'llama-3-8b', gpu: 'a100-80gb' };
 
 function run(trace: Trace, o: Partial<RunOptions>): Summary {
   const opts = normalizeOptions({ ...BASE, ...o, trace: trace.source });
-  const r = buildRun(opts, trace);
-  const res = simulate({ trace, policy: r.policy, cost: r.cost, engine: r.engine });
-  const s = summarize(res, requestMetrics(res.requests), { kvBlocks: r.engine.kvBlocks, unlimitedKv: r.unlimitedKv, slo: r.slo });
-  if (r.predictor) s.predictor = { name: r.predictor.name, ...r.predictor.quality() };
-  return s;
+  return runResolved(buildRun(opts, trace)).summary;
 }
 
 /** Smallest rate scale (to 2%) at which FCFS's median TTFT exceeds 1 s. */

@@ -8,11 +8,10 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { normalizeOptions, buildRun } from '../sim/config.ts';
 import type { RunOptions } from '../sim/config.ts';
-import { simulate } from '../sim/simulator.ts';
-import { requestMetrics, summarize } from '../sim/metrics.ts';
 import type { Summary } from '../sim/metrics.ts';
 import type { Trace } from '../traces/trace.ts';
 import type { Table } from './plot/kinds.ts';
+import { runResolved } from '../sim/run.ts';
 
 /** Repository root (the nearest ancestor holding package.json; works from notebooks/ and dist/notebooks/). */
 export function repoRoot(): string {
@@ -39,10 +38,7 @@ export const figurePath = (name: string): string => path.join(repoRoot(), 'noteb
 export function runOnce(trace: Trace, o: Partial<RunOptions>): Summary {
   const opts = normalizeOptions({ ...o, trace: trace.source });
   const r = buildRun(opts, trace, () => {});
-  const res = simulate({ trace, policy: r.policy, cost: r.cost, engine: r.engine });
-  const s = summarize(res, requestMetrics(res.requests), { kvBlocks: r.engine.kvBlocks, unlimitedKv: r.unlimitedKv, slo: r.slo });
-  if (r.predictor) s.predictor = { name: r.predictor.name, ...r.predictor.quality() };
-  return s;
+  return runResolved(r).summary;
 }
 
 /** Flattens a summary to dotted keys (`e2e_s.mean`), numbers only. */

@@ -9,8 +9,7 @@ import cliProgress from 'cli-progress';
 import { InputError } from './errors.ts';
 import { DEFAULTS, normalizeOptions, resolveRun } from './config.ts';
 import type { RunOptions } from './config.ts';
-import { simulate } from './simulator.ts';
-import { requestMetrics, summarize } from './metrics.ts';
+import { runResolved } from './run.ts';
 import { formatSummary, writeOutDir, writeTimeseriesCsv } from './report.ts';
 import type { IterationRecord } from './engine.ts';
 import path from 'node:path';
@@ -88,18 +87,11 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   }
   if (argv.timeseries && !argv.out) throw new InputError('--timeseries needs --out DIR', { field: '--timeseries' });
   const records: IterationRecord[] = [];
-  const result = simulate({
-    trace,
-    policy: run.policy,
-    cost: run.cost,
-    engine: run.engine,
+  const { result, metrics: m, summary } = runResolved(run, {
     observer: argv.timeseries ? (r) => records.push(r) : undefined,
     onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
   });
   bar?.stop();
-  const m = requestMetrics(result.requests);
-  const summary = summarize(result, m, { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
-  if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts);
   if (argv.timeseries) writeTimeseriesCsv(path.join(String(argv.out), 'timeseries.csv'), records);
   if (argv.json) {

@@ -10,11 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeOptions, buildRun, loadTrace } from '../config.ts';
 import type { RunOptions } from '../config.ts';
-import { simulate } from '../simulator.ts';
-import { requestMetrics, summarize } from '../metrics.ts';
 import type { Summary } from '../metrics.ts';
 import type { Trace } from '../../traces/trace.ts';
 import { InputError } from '../errors.ts';
+import { runResolved } from '../run.ts';
 
 /** Tolerance of one metric: a value passes when |now − baseline| ≤ max(abs, rel·|baseline|). Units: the metric's. */
 export interface Tolerance {
@@ -195,9 +194,7 @@ export async function runScenarios(set: ScenarioSet, o: RunScenariosOptions = {}
       throw e;
     }
     const r = buildRun(opts, trace, () => {});
-    const res = simulate({ trace, policy: r.policy, cost: r.cost, engine: r.engine });
-    const s = summarize(res, requestMetrics(res.requests), { kvBlocks: r.engine.kvBlocks, unlimitedKv: r.unlimitedKv, slo: r.slo });
-    if (r.predictor) s.predictor = { name: r.predictor.name, ...r.predictor.quality() };
+    const s = runResolved(r).summary;
     const v: MetricValues = {};
     for (const m of Object.keys(set.metrics)) v[m] = metricValue(s, m);
     values[sc.name] = v;

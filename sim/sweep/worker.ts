@@ -11,10 +11,9 @@ import type { ReadOptions } from '../../traces/index.ts';
 import type { Trace } from '../../traces/trace.ts';
 import { buildRun, loadTrace } from '../config.ts';
 import type { RunOptions } from '../config.ts';
-import { simulate } from '../simulator.ts';
-import { requestMetrics, summarize } from '../metrics.ts';
 import type { Summary } from '../metrics.ts';
 import { InputError } from '../errors.ts';
+import { runResolved } from '../run.ts';
 
 /** What the pool sends a worker: one task's normalized options (absolute paths). */
 export interface WorkerInput {
@@ -56,9 +55,7 @@ export async function runTask(input: WorkerInput): Promise<WorkerOutput> {
     const trace = await traceOf(o);
     warnings.push(...trace.warnings);
     const run = buildRun(o, trace, (m) => warnings.push(m));
-    const result = simulate({ trace, policy: run.policy, cost: run.cost, engine: run.engine });
-    const summary = summarize(result, requestMetrics(result.requests), { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
-    if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
+    const { summary } = runResolved(run);
     return { ok: true, summary, warnings, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     return { ok: false, message: e instanceof Error ? e.message : String(e), inputError: e instanceof InputError };

@@ -1,0 +1,31 @@
+/**
+ * One simulation run end to end: a resolved run (sim/config.ts) through the event loop into
+ * per-request metrics and the summary, with the predictor's achieved quality. Every caller — the
+ * CLI, sweeps, regression, notebooks, benches — goes through here.
+ */
+import type { ResolvedRun } from './config.ts';
+import type { IterationObserver } from './engine.ts';
+import { simulate } from './simulator.ts';
+import type { SimulationResult } from './simulator.ts';
+import { requestMetrics, summarize } from './metrics.ts';
+import type { RequestMetrics, Summary } from './metrics.ts';
+
+/** What a run produces: the raw result, per-request metrics and the summary. */
+export interface RunOutput {
+  result: SimulationResult;
+  metrics: RequestMetrics;
+  summary: Summary;
+}
+
+/**
+ * Simulates `run` and summarizes it (the `predictor` block filled when the policy used one).
+ * @param hooks optional per-iteration observer and progress callback (fraction of arrivals, 0..1).
+ * @throws Error for an engine invariant violation (a bug, not an input error).
+ */
+export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObserver; onProgress?: (fraction: number) => void } = {}): RunOutput {
+  const result = simulate({ trace: run.trace, policy: run.policy, cost: run.cost, engine: run.engine, observer: hooks.observer, onProgress: hooks.onProgress });
+  const metrics = requestMetrics(result.requests);
+  const summary = summarize(result, metrics, { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
+  if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
+  return { result, metrics, summary };
+}
