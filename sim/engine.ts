@@ -119,6 +119,8 @@ export class Engine {
   readonly stats: EngineStats = emptyEngineStats();
   /** Whether an iteration is in flight. */
   busy = false;
+  /** Called when a request completes (after the policy's onComplete); the simulator releases dependent calls. */
+  onComplete: ((id: number, now: number) => void) | undefined = undefined;
 
   private readonly cfg: EngineConfig;
   private readonly R: RequestTable;
@@ -233,17 +235,26 @@ export class Engine {
     return need + this.cfg.watermarkBlocks <= this.cfg.kvBlocks;
   }
 
-  /** A request arrives at `now`: rejected if it can never fit, else queued with its priority. */
-  arrive(id: number, now: number): void {
+  /**
+   * A request arrives at `now`: rejected if it can never fit, else queued with its priority.
+   * @returns false when rejected.
+   */
+  arrive(id: number, now: number): boolean {
     const R = this.R;
     if (!this.canEverFit(id)) {
-      R.state[id] = REJECTED;
-      this.stats.rejected++;
-      return;
+      this.reject(id);
+      return false;
     }
     R.state[id] = WAITING;
     R.key[id] = this.policy.priority(id, now);
     this.waiting.push(id);
+    return true;
+  }
+
+  /** Marks request `id` rejected (it can never fit, or a call it depends on was rejected) and counts it. */
+  reject(id: number): void {
+    this.R.state[id] = REJECTED;
+    this.stats.rejected++;
   }
 
   private setPriority(id: number, key: number): void {
@@ -811,6 +822,7 @@ export class Engine {
         this.removeRunning(id);
         this.freeGpuBlocks(id);
         this.policy.onComplete?.(id, now);
+        this.onComplete?.(id, now);
       }
     }
     this.policy.onIterationEnd?.(this.batch, this.batchCount, steps, now);

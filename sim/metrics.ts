@@ -9,6 +9,7 @@ import type { SimulationResult } from './simulator.ts';
 import { FINISHED, REJECTED } from './requests.ts';
 import type { RequestTable } from './requests.ts';
 import type { PredictorQuality } from '../policies/predictor.ts';
+import type { TracePrograms } from '../traces/trace.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -47,6 +48,12 @@ export interface Summary {
   preemptions: number;
   swaps: { out: number; in: number; bytes: number; recompute_fallbacks: number };
   sim: { wall_s: number; events: number; iterations: number };
+  /**
+   * Multi-call programs (when the trace has them): programs, those whose every call completed,
+   * program end-to-end latency (first call submitted to last call finished) and waiting time (Σ of
+   * its calls' queueing delays) over completed programs, and completed programs per second.
+   */
+  programs?: { count: number; completed: number; e2e_s: LatencyStats; waiting_s: LatencyStats; throughput_per_s: number };
   /** The predictor and the quality it achieved on this run, when the policy used one. */
   predictor?: { name: string } & PredictorQuality;
 }
@@ -158,5 +165,42 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
     preemptions: st.preemptions,
     swaps: { out: st.swapOuts, in: st.swapIns, bytes: st.swapBytes, recompute_fallbacks: st.swapFallbacks },
     sim: { wall_s: res.wall_s, events: res.events, iterations: st.iterations },
+  };
+}
+
+/**
+ * Program-level metrics (Autellix §2: a program's latency runs from its first call's submission to
+ * its last call's completion). Waiting time: Σ over its calls of first scheduled − submitted.
+ */
+export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: number): NonNullable<Summary['programs']> {
+  const start = new Float64Array(p.count).fill(Infinity);
+  const end = new Float64Array(p.count);
+  const wait = new Float64Array(p.count);
+  const done = new Uint8Array(p.count).fill(1);
+  for (let i = 0; i < R.n; i++) {
+    const g = p.program[i];
+    if (R.state[i] !== FINISHED) {
+      done[g] = 0;
+      continue;
+    }
+    if (R.arrival[i] < start[g]) start[g] = R.arrival[i];
+    if (R.completion[i] > end[g]) end[g] = R.completion[i];
+    wait[g] += R.firstScheduled[i] - R.arrival[i];
+  }
+  const e2e = new Float64Array(p.count).fill(-1);
+  const waiting = new Float64Array(p.count).fill(-1);
+  let completed = 0;
+  for (let g = 0; g < p.count; g++) {
+    if (!done[g]) continue;
+    completed++;
+    e2e[g] = end[g] - start[g];
+    waiting[g] = wait[g];
+  }
+  return {
+    count: p.count,
+    completed,
+    e2e_s: latencyStats(e2e),
+    waiting_s: latencyStats(waiting),
+    throughput_per_s: makespan_s > 0 ? completed / makespan_s : 0,
   };
 }

@@ -24,7 +24,7 @@ export const REJECTED = 5;
 export class RequestTable {
   /** Number of requests. */
   readonly n: number;
-  /** Arrival time (s). */
+  /** Arrival (submission) time (s): from the trace for roots, set at release for dependent calls. */
   readonly arrival: Float64Array;
   /** Prompt tokens. */
   readonly prompt: Int32Array;
@@ -58,7 +58,8 @@ export class RequestTable {
   constructor(trace: Trace) {
     const n = trace.n;
     this.n = n;
-    this.arrival = trace.arrival_s;
+    // A copy: calls of multi-call programs get their submission time here when released.
+    this.arrival = Float64Array.from(trace.arrival_s);
     this.prompt = trace.prompt_tokens;
     this.output = trace.output_tokens;
     this.generated = new Int32Array(n);

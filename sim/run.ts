@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from './engine.ts';
 import { simulate } from './simulator.ts';
 import type { SimulationResult } from './simulator.ts';
-import { requestMetrics, summarize } from './metrics.ts';
+import { programMetrics, requestMetrics, summarize } from './metrics.ts';
 import type { RequestMetrics, Summary } from './metrics.ts';
 
 /** What a run produces: the raw result, per-request metrics and the summary. */
@@ -18,7 +18,8 @@ export interface RunOutput {
 }
 
 /**
- * Simulates `run` and summarizes it (the `predictor` block filled when the policy used one).
+ * Simulates `run` and summarizes it (the `programs` block filled when the trace has multi-call
+ * programs, the `predictor` block when the policy used a predictor).
  * @param hooks optional per-iteration observer and progress callback (fraction of arrivals, 0..1).
  * @throws Error for an engine invariant violation (a bug, not an input error).
  */
@@ -26,6 +27,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   const result = simulate({ trace: run.trace, policy: run.policy, cost: run.cost, engine: run.engine, observer: hooks.observer, onProgress: hooks.onProgress });
   const metrics = requestMetrics(result.requests);
   const summary = summarize(result, metrics, { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
+  if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   return { result, metrics, summary };
 }
