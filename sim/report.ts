@@ -114,6 +114,12 @@ export function formatSummary(s: Summary, header: string[]): string {
     ['mean batch size', num(s.batch_size_mean)],
     ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
     ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],
+    ...(s.programs
+      ? ([[
+          'programs',
+          `${s.programs.completed} of ${s.programs.count} completed; e2e mean ${num(s.programs.e2e_s.mean)} s, p99 ${num(s.programs.e2e_s.p99)} s; waiting mean ${num(s.programs.waiting_s.mean)} s; ${num(s.programs.throughput_per_s)} programs/s`,
+        ]] as [string, string][])
+      : []),
     ...(s.predictor
       ? ([[
           'predictor',

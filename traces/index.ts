@@ -18,3 +18,25 @@ export { meanRate, interArrivalCv } from './stats.ts';
 export { AZURE_COLUMNS } from './azure.ts';
 export { BURSTGPT_COLUMNS } from './burstgpt.ts';
 export { GENERIC_COLUMNS } from './generic.ts';
+export {
+  readPrograms,
+  parseProgramCall,
+  buildProgramTrace,
+  formatProgramJsonl,
+  traceToProgramCalls,
+  detectJsonlKind,
+  type ProgramCall,
+  type JsonlKind,
+} from './programs.ts';
+export { readTraceLab, TRACELAB_INPUT_EVENTS } from './tracelab.ts';
+export {
+  generatePrograms,
+  generateProgramTrace,
+  describeSpec,
+  lognormalWithMean,
+  PROGRAM_KINDS,
+  KIND_DEFAULTS,
+  type ProgramKind,
+  type GeneratorSpec,
+  type KindOption,
+} from './generators.ts';

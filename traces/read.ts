@@ -2,8 +2,10 @@
  * readTrace: reads a trace file of any supported format into a {@link Trace}.
  *
  * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV and generic CSV, detected by the exact
- * header row; Mooncake JSONL, detected by a `.jsonl` extension or a first non-blank character `{`.
- * `opts.format` forces a format.
+ * header row; JSONL, detected by a `.jsonl` extension or a first non-blank character `{`, then by
+ * the keys of its first line: program traces (`program_id`) and TraceLab round traces
+ * (`session_id` + `round_index`), see docs/programs.md, else Mooncake. `opts.format` forces a
+ * format (`mooncake` forces the Mooncake reader).
  */
 import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
@@ -17,6 +19,8 @@ import { burstgptFormat } from './burstgpt.ts';
 import type { CsvFormat, RowReader } from './csv-format.ts';
 import { genericFormat } from './generic.ts';
 import { readMooncake } from './mooncake.ts';
+import { detectJsonlKind, readPrograms } from './programs.ts';
+import { readTraceLab } from './tracelab.ts';
 import { TRACE_FORMATS, type Trace } from './trace.ts';
 
 /** Options of {@link readTrace}. */
@@ -161,9 +165,10 @@ async function readCsv(file: string, forced: string | undefined): Promise<Trace>
 /**
  * Streams a trace file into a {@link Trace}: csv-parse for CSV, line by line for JSONL.
  *
- * Detection (unless `opts.format` forces one): JSONL (Mooncake) when the extension is `.jsonl` or
- * the first non-blank character is `{`; otherwise CSV, whose format is chosen by its exact header
- * row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
+ * Detection (unless `opts.format` forces one): JSONL when the extension is `.jsonl` or the first
+ * non-blank character is `{` (then a first line with `program_id` is a program trace, one with
+ * `session_id` and `round_index` a TraceLab round trace, anything else Mooncake); otherwise CSV,
+ * whose format is chosen by its exact header row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
  * `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`; generic: contains
  * `arrival_s,prompt_tokens,output_tokens`).
  *
@@ -183,5 +188,10 @@ export async function readTrace(file: string, opts: ReadOptions = {}): Promise<T
   const first = head.replace(/^\uFEFF/, '').trimStart().charAt(0);
   const jsonl =
     forced !== undefined ? forced === 'mooncake' : extname(file).toLowerCase() === '.jsonl' || first === '{';
-  return jsonl ? readMooncake(file) : readCsv(file, forced);
+  if (!jsonl) return readCsv(file, forced);
+  if (forced === 'mooncake') return readMooncake(file);
+  // JSONL: the first line's keys pick the reader (program_id → programs; session_id and
+  // round_index → TraceLab; otherwise Mooncake). See docs/programs.md.
+  const kind = await detectJsonlKind(file);
+  return kind === 'programs' ? readPrograms(file) : kind === 'tracelab' ? readTraceLab(file) : readMooncake(file);
 }

@@ -1,0 +1,441 @@
+/**
+ * Program traces (agentic workloads): JSONL, one LLM call per line, read into a {@link Trace} with
+ * `programs` set (Autellix, arXiv 2502.13965 §3: a program is a DAG of LLM calls). See
+ * docs/programs.md for the format and every check.
+ */
+import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { InputError } from '../sim/errors.ts';
+import { positiveTokenCount, tokenCount } from './fields.ts';
+import type { Trace, TraceFormat } from './trace.ts';
+
+/**
+ * One call of a program trace, as in a line of the JSONL file. Times in seconds, lengths in tokens.
+ */
+export interface ProgramCall {
+  /** Program (session) id. */
+  program_id: string;
+  /** Call id, unique within its program. */
+  call_id: string;
+  /** Call ids of the parents, in the same program; empty for a root. */
+  parents: string[];
+  /** Submission time of a root, seconds (absolute or relative; only differences matter). Roots only. */
+  arrival_s?: number;
+  /** Think/tool time after the last parent finishes, seconds (>= 0); absent means 0. Non-roots only. */
+  delay_s?: number;
+  /** Prompt tokens, >= 1. */
+  prompt_tokens: number;
+  /** Output tokens, >= 1. */
+  output_tokens: number;
+  /** Prompt tokens already in a prefix cache at submission, 0 ..= prompt_tokens (optional). */
+  cached_tokens?: number;
+  /** 1-based line in the source file, for error messages (absent for generated calls). */
+  line?: number;
+}
+
+/** Shows a JSON value in a message. */
+function show(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v));
+}
+
+/** Names a call in messages: `program 'P', call 'C'`. */
+export function callName(program: string, call: string): string {
+  return `program '${program}', call '${call}'`;
+}
+
+/** Reads an id (non-empty string, or an integer written as a number) or throws. */
+function idValue(v: unknown, what: string, file: string, line: number, field: string, prefix: string): string {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  throw new InputError(`${prefix}${what} must be a non-empty string or an integer, got ${show(v)}`, {
+    file,
+    line,
+    field,
+  });
+}
+
+/**
+ * Checks one parsed JSONL object of the program format and returns it as a {@link ProgramCall}.
+ * Unknown keys are ignored. The structural checks (parents, cycles, duplicates, roots) are done by
+ * {@link buildProgramTrace}.
+ * @param obj   the parsed JSON value of the line
+ * @param file  file name, for errors
+ * @param line  1-based line number, for errors
+ * @throws InputError (file, line, field; the message names the program and the call when they
+ *   could be read) for a non-object, a missing or bad `program_id`/`call_id`, a `parents` that is
+ *   not an array of ids, a non-finite `arrival_s`, a negative or non-finite `delay_s`, a token
+ *   count that is missing, non-integer, negative or (prompt/output) < 1, or `cached_tokens` above
+ *   `prompt_tokens`
+ */
+export function parseProgramCall(obj: unknown, file: string, line: number): ProgramCall {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new InputError('each line must be a JSON object', { file, line, field: 'json' });
+  }
+  const r = obj as Record<string, unknown>;
+  const program_id = idValue(r.program_id, 'program_id', file, line, 'program_id', '');
+  const call_id = idValue(r.call_id, 'call_id', file, line, 'call_id', `program '${program_id}': `);
+  const who = `${callName(program_id, call_id)}: `;
+  const where = (field: string) => ({ file, line, field });
+  let parents: string[] = [];
+  if (r.parents !== undefined && r.parents !== null) {
+    if (!Array.isArray(r.parents)) {
+      throw new InputError(`${who}parents must be an array of call ids, got ${show(r.parents)}`, where('parents'));
+    }
+    parents = r.parents.map((p: unknown) => idValue(p, 'each parent', file, line, 'parents', who));
+  }
+  const call: ProgramCall = {
+    program_id,
+    call_id,
+    parents,
+    prompt_tokens: 0,
+    output_tokens: 0,
+    line,
+  };
+  if (r.arrival_s !== undefined && r.arrival_s !== null) {
+    if (typeof r.arrival_s !== 'number' || !Number.isFinite(r.arrival_s)) {
+      throw new InputError(`${who}arrival_s must be a finite number of seconds, got ${show(r.arrival_s)}`, where('arrival_s'));
+    }
+    call.arrival_s = r.arrival_s;
+  }
+  if (r.delay_s !== undefined && r.delay_s !== null) {
+    if (typeof r.delay_s !== 'number' || !Number.isFinite(r.delay_s) || r.delay_s < 0) {
+      throw new InputError(`${who}delay_s must be a finite number of seconds >= 0, got ${show(r.delay_s)}`, where('delay_s'));
+    }
+    call.delay_s = r.delay_s;
+  }
+  const tokens = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof InputError) {
+        const msg = e.message.slice(e.message.lastIndexOf(`${e.field}: `) + `${e.field}: `.length);
+        throw new InputError(`${who}${msg}`, where(e.field ?? 'tokens'));
+      }
+      throw e;
+    }
+  };
+  if (r.prompt_tokens === undefined) throw new InputError(`${who}missing prompt_tokens`, where('prompt_tokens'));
+  if (r.output_tokens === undefined) throw new InputError(`${who}missing output_tokens`, where('output_tokens'));
+  call.prompt_tokens = tokens(() => positiveTokenCount(r.prompt_tokens, where('prompt_tokens'), 'prompt'));
+  call.output_tokens = tokens(() => positiveTokenCount(r.output_tokens, where('output_tokens'), 'output'));
+  if (r.cached_tokens !== undefined && r.cached_tokens !== null) {
+    const c = tokens(() => tokenCount(r.cached_tokens, where('cached_tokens')));
+    if (c > call.prompt_tokens) {
+      throw new InputError(
+        `${who}cached_tokens ${c} exceeds prompt_tokens ${call.prompt_tokens}`,
+        where('cached_tokens'),
+      );
+    }
+    call.cached_tokens = c;
+  }
+  return call;
+}
+
+/**
+ * Builds a Trace with `programs` from calls, checking the DAG. Calls are ordered by their
+ * program's arrival (ties: the program met first), then topologically within the program (among
+ * the calls whose parents are all placed, the one met first); arrivals are made relative to the
+ * earliest root (which becomes 0). A non-root's `arrival_s` holds its program's arrival.
+ *
+ * @param calls   the calls, in file order (their `line`s are used in errors)
+ * @param file    file name (or a generator description) for errors
+ * @param source  the Trace's `source`
+ * @param format  the Trace's `format` (the TraceFormat union has no program entry: readers use
+ *   'generic', generators 'synthetic')
+ * @returns the Trace; `programs.cached_tokens` is set when any call has `cached_tokens` (others 0)
+ * @throws InputError (file, line, field; the message names the program and call) for no calls, a
+ *   duplicate call id within a program, a parent listed twice, a parent that is not a call of the
+ *   program, a root without `arrival_s`, a call with parents and an `arrival_s`, a root with a
+ *   non-zero `delay_s`, roots of one program with different `arrival_s`, or a cycle (the message
+ *   lists it)
+ */
+export function buildProgramTrace(calls: ProgramCall[], file: string, source: string, format: TraceFormat): Trace {
+  if (calls.length === 0) throw new InputError('no calls: the program trace is empty', { file, line: 1 });
+  const byProgram = new Map<string, number[]>();
+  for (let i = 0; i < calls.length; i++) {
+    const list = byProgram.get(calls[i].program_id);
+    if (list === undefined) byProgram.set(calls[i].program_id, [i]);
+    else list.push(i);
+  }
+  const err = (c: ProgramCall, field: string, msg: string) =>
+    new InputError(`${callName(c.program_id, c.call_id)}: ${msg}`, { file, line: c.line, field });
+  const at = (c: ProgramCall) => (c.line !== undefined ? ` (line ${c.line})` : '');
+
+  interface Prog {
+    id: string;
+    order: number[]; // call indices (into `calls`), topological
+    arrival: number;
+    first: number; // order met in the file
+  }
+  const progs: Prog[] = [];
+  const localParents = new Map<number, number[]>(); // call index -> parent call indices
+  for (const [pid, members] of byProgram) {
+    const index = new Map<string, number>();
+    for (const i of members) {
+      const c = calls[i];
+      const prev = index.get(c.call_id);
+      if (prev !== undefined) throw err(c, 'call_id', `duplicate call id in the program (first${at(calls[prev])})`);
+      index.set(c.call_id, i);
+    }
+    let arrival: number | undefined;
+    let arrivalCall: ProgramCall | undefined;
+    for (const i of members) {
+      const c = calls[i];
+      const seen = new Set<string>();
+      const ps: number[] = [];
+      for (const p of c.parents) {
+        if (seen.has(p)) throw err(c, 'parents', `parent '${p}' listed twice`);
+        seen.add(p);
+        const j = index.get(p);
+        if (j === undefined) throw err(c, 'parents', `parent '${p}' is not a call of program '${pid}'`);
+        ps.push(j);
+      }
+      localParents.set(i, ps);
+      if (ps.length === 0) {
+        if (c.arrival_s === undefined) throw err(c, 'arrival_s', 'a root call (no parents) needs arrival_s');
+        if (c.delay_s !== undefined && c.delay_s !== 0) {
+          throw err(c, 'delay_s', `a root call arrives at arrival_s; delay_s must be 0 or absent, got ${c.delay_s}`);
+        }
+        if (arrival === undefined) {
+          arrival = c.arrival_s;
+          arrivalCall = c;
+        } else if (c.arrival_s !== arrival) {
+          throw err(
+            c,
+            'arrival_s',
+            `roots of one program must share arrival_s: ${c.arrival_s} here, ${arrival} at call '${arrivalCall!.call_id}'${at(arrivalCall!)}`,
+          );
+        }
+      } else if (c.arrival_s !== undefined) {
+        throw err(c, 'arrival_s', 'a call with parents has no arrival_s: it is submitted delay_s after its last parent finishes');
+      }
+    }
+    // Topological order: Kahn's algorithm, always taking the ready call met first.
+    const pending = new Map<number, number>();
+    const children = new Map<number, number[]>();
+    for (const i of members) {
+      const ps = localParents.get(i)!;
+      pending.set(i, ps.length);
+      for (const j of ps) {
+        const ch = children.get(j);
+        if (ch === undefined) children.set(j, [i]);
+        else ch.push(i);
+      }
+    }
+    const ready: number[] = members.filter((i) => pending.get(i) === 0); // sorted ascending
+    const order: number[] = [];
+    while (ready.length > 0) {
+      const i = ready.shift()!;
+      order.push(i);
+      for (const k of children.get(i) ?? []) {
+        const left = pending.get(k)! - 1;
+        pending.set(k, left);
+        if (left === 0) {
+          let lo = 0;
+          let hi = ready.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (ready[mid] < k) lo = mid + 1;
+            else hi = mid;
+          }
+          ready.splice(lo, 0, k);
+        }
+      }
+    }
+    if (order.length < members.length) {
+      // Walk parent links among the unplaced calls until one repeats: that is a cycle.
+      const placed = new Set(order);
+      let i = members.find((m) => !placed.has(m))!;
+      const path: number[] = [];
+      const onPath = new Map<number, number>();
+      while (!onPath.has(i)) {
+        onPath.set(i, path.length);
+        path.push(i);
+        i = localParents.get(i)!.find((j) => !placed.has(j))!;
+      }
+      // Parent -> child order, starting at the call met first in the file (the one reported).
+      const loop = path.slice(onPath.get(i)!).reverse();
+      const start = loop.indexOf(Math.min(...loop));
+      const cycle = [...loop.slice(start), ...loop.slice(0, start)];
+      const names = [...cycle, cycle[0]].map((j) => `'${calls[j].call_id}'`).join(' -> ');
+      throw err(calls[cycle[0]], 'parents', `cycle in the program's calls (parent -> child): ${names}`);
+    }
+    if (arrival === undefined) throw new Error('unreachable: a program without roots has a cycle');
+    progs.push({ id: pid, order, arrival, first: progs.length });
+  }
+  progs.sort((a, b) => a.arrival - b.arrival || a.first - b.first);
+
+  const n = calls.length;
+  const t0 = progs[0].arrival;
+  const arrival_s = new Float64Array(n);
+  const prompt_tokens = new Int32Array(n);
+  const output_tokens = new Int32Array(n);
+  const program = new Int32Array(n);
+  const delay_s = new Float64Array(n);
+  const parentStart = new Int32Array(n + 1);
+  const anyCached = calls.some((c) => c.cached_tokens !== undefined);
+  const cached_tokens = anyCached ? new Int32Array(n) : undefined;
+  const callIds: string[] = new Array<string>(n);
+  const position = new Map<number, number>(); // call index -> request index
+  const parentList: number[] = [];
+  let r = 0;
+  for (let p = 0; p < progs.length; p++) {
+    const rel = progs[p].arrival - t0;
+    for (const i of progs[p].order) {
+      const c = calls[i];
+      position.set(i, r);
+      arrival_s[r] = rel;
+      prompt_tokens[r] = c.prompt_tokens;
+      output_tokens[r] = c.output_tokens;
+      program[r] = p;
+      delay_s[r] = c.parents.length === 0 ? 0 : (c.delay_s ?? 0);
+      if (cached_tokens !== undefined) cached_tokens[r] = c.cached_tokens ?? 0;
+      callIds[r] = c.call_id;
+      for (const j of localParents.get(i)!) parentList.push(position.get(j)!);
+      parentStart[r + 1] = parentList.length;
+      r++;
+    }
+  }
+  return {
+    source,
+    format,
+    n,
+    arrival_s,
+    prompt_tokens,
+    output_tokens,
+    extra: {},
+    programs: {
+      count: progs.length,
+      program,
+      programIds: progs.map((p) => p.id),
+      callIds,
+      parentStart,
+      parents: Int32Array.from(parentList),
+      delay_s,
+      ...(cached_tokens !== undefined ? { cached_tokens } : {}),
+    },
+    skipped: {},
+    warnings: [],
+  };
+}
+
+/**
+ * Reads a program JSONL trace (format in docs/programs.md) line by line; blank lines are skipped.
+ * @param file  path of the `.jsonl` file
+ * @returns a Trace with format 'generic' and `programs` set; arrivals in seconds relative to the
+ *   first root, lengths in tokens
+ * @throws InputError for invalid JSON and every check of {@link parseProgramCall} and
+ *   {@link buildProgramTrace}, naming the file, the line, the program and the call
+ */
+export async function readPrograms(file: string): Promise<Trace> {
+  const calls: ProgramCall[] = [];
+  let line = 0;
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const raw of rl) {
+    line++;
+    let text = raw;
+    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (text.trim() === '') continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw new InputError(`invalid JSON: ${(e as Error).message}`, { file, line, field: 'json' });
+    }
+    calls.push(parseProgramCall(obj, file, line));
+  }
+  return buildProgramTrace(calls, file, file, 'generic');
+}
+
+/**
+ * Writes calls as program JSONL text, one line per call, keys in the documented order
+ * (`program_id, call_id, parents, arrival_s` (roots) `| delay_s` (others)`, prompt_tokens,
+ * output_tokens[, cached_tokens]`). Numbers are written by JSON.stringify, so they read back
+ * exactly.
+ * @returns the text, ending with a newline (empty for no calls)
+ */
+export function formatProgramJsonl(calls: readonly ProgramCall[]): string {
+  let s = '';
+  for (const c of calls) {
+    const o: Record<string, unknown> = { program_id: c.program_id, call_id: c.call_id, parents: c.parents };
+    if (c.parents.length === 0) o.arrival_s = c.arrival_s;
+    else o.delay_s = c.delay_s ?? 0;
+    o.prompt_tokens = c.prompt_tokens;
+    o.output_tokens = c.output_tokens;
+    if (c.cached_tokens !== undefined) o.cached_tokens = c.cached_tokens;
+    s += JSON.stringify(o) + '\n';
+  }
+  return s;
+}
+
+/**
+ * The calls of a Trace in program form, in trace order: with `programs`, its DAG; without, each
+ * request as a one-call program `r<i>` with call `0`. Root arrivals are the trace's (relative)
+ * arrivals in seconds.
+ */
+export function traceToProgramCalls(trace: Trace): ProgramCall[] {
+  const out: ProgramCall[] = [];
+  const pr = trace.programs;
+  for (let i = 0; i < trace.n; i++) {
+    if (pr === undefined) {
+      out.push({
+        program_id: `r${i}`,
+        call_id: '0',
+        parents: [],
+        arrival_s: trace.arrival_s[i],
+        prompt_tokens: trace.prompt_tokens[i],
+        output_tokens: trace.output_tokens[i],
+      });
+      continue;
+    }
+    const parents: string[] = [];
+    for (let k = pr.parentStart[i]; k < pr.parentStart[i + 1]; k++) parents.push(pr.callIds[pr.parents[k]]);
+    const c: ProgramCall = {
+      program_id: pr.programIds[pr.program[i]],
+      call_id: pr.callIds[i],
+      parents,
+      prompt_tokens: trace.prompt_tokens[i],
+      output_tokens: trace.output_tokens[i],
+    };
+    if (parents.length === 0) c.arrival_s = trace.arrival_s[i];
+    else c.delay_s = pr.delay_s[i];
+    if (pr.cached_tokens !== undefined) c.cached_tokens = pr.cached_tokens[i];
+    out.push(c);
+  }
+  return out;
+}
+
+/** Which JSONL reader a file's first line asks for (see {@link detectJsonlKind}). */
+export type JsonlKind = 'programs' | 'tracelab' | 'mooncake';
+
+/**
+ * Picks the JSONL reader from the keys of the first non-blank line (read whole, however long):
+ * `program_id` → program format; `session_id` and `round_index` → TraceLab; anything else
+ * (including invalid JSON, which the Mooncake reader then reports) → Mooncake.
+ * @throws nothing of its own; file-system errors propagate (readTrace has checked the file exists)
+ */
+export async function detectJsonlKind(file: string): Promise<JsonlKind> {
+  const fh = await open(file, 'r');
+  try {
+    const rl = createInterface({ input: fh.createReadStream({ autoClose: false }), crlfDelay: Infinity });
+    for await (const raw of rl) {
+      const text = raw.replace(/^\uFEFF/, '');
+      if (text.trim() === '') continue;
+      rl.close();
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch {
+        return 'mooncake';
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'mooncake';
+      if ('program_id' in obj) return 'programs';
+      if ('session_id' in obj && 'round_index' in obj) return 'tracelab';
+      return 'mooncake';
+    }
+    return 'mooncake';
+  } finally {
+    await fh.close();
+  }
+}
