@@ -161,6 +161,8 @@ export class Engine {
   private extraTime = 0;
   private preemptedThisIteration = false;
   private now = 0;
+  /** Start time of the iteration in flight (s). */
+  private iterStart = 0;
 
   /**
    * @param cfg resolved engine settings.
@@ -643,6 +645,7 @@ export class Engine {
   start(now: number, horizon: number): number {
     const cfg = this.cfg;
     this.now = now;
+    this.iterStart = now;
     this.policy.beforeSchedule?.(now);
     this.batchCount = 0;
     this.steps = 1;
@@ -803,8 +806,10 @@ export class Engine {
     const R = this.R;
     this.now = now;
     const steps = this.steps;
+    const dt = now - this.iterStart;
     for (let i = 0; i < this.batchCount; i++) {
       const id = this.batch[i];
+      R.service[id] += dt;
       if (steps > 1) {
         R.computed[id] += steps;
         R.generated[id] += steps;

@@ -54,6 +54,12 @@ export class RequestTable {
   readonly preemptions: Int32Array;
   /** Tokens scheduled for this request in the iteration in flight. */
   readonly scheduled: Int32Array;
+  /** Program index of each request (its own index when the trace has no programs). */
+  readonly program: Int32Array;
+  /** Number of programs. */
+  readonly programCount: number;
+  /** Model-execution time so far (s): Σ of the durations of the iterations it was scheduled in. */
+  readonly service: Float64Array;
 
   constructor(trace: Trace) {
     const n = trace.n;
@@ -75,6 +81,15 @@ export class RequestTable {
     this.completion = new Float64Array(n).fill(-1);
     this.preemptions = new Int32Array(n);
     this.scheduled = new Int32Array(n);
+    if (trace.programs) {
+      this.program = trace.programs.program;
+      this.programCount = trace.programs.count;
+    } else {
+      this.program = new Int32Array(n);
+      for (let i = 0; i < n; i++) this.program[i] = i;
+      this.programCount = n;
+    }
+    this.service = new Float64Array(n);
   }
 
   /** Prompt plus generated tokens of request `id`: the sequence length so far. */
