@@ -6,12 +6,11 @@
  * integer prefix-block hash ids, 512 tokens per block), kept per request as an Int32Array in
  * `hash_ids`. Blank lines are skipped; other keys are ignored.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { InputError } from '../sim/errors.ts';
 import { TraceBuilder } from './builder.ts';
 import { plainTimestamp, positiveTokenCount } from './fields.ts';
 import type { Trace } from './trace.ts';
+import { jsonLines } from './jsonl.ts';
 
 const EMPTY_IDS = new Int32Array(0);
 
@@ -47,19 +46,9 @@ export async function readMooncake(file: string): Promise<Trace> {
   const b = new TraceBuilder();
   const ids: Int32Array[] = [];
   let anyIds = false;
-  let line = 0;
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const raw of rl) {
-    line++;
-    let text = raw;
-    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text.trim() === '') continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch (e) {
-      throw new InputError(`invalid JSON: ${(e as Error).message}`, { file, line, field: 'json' });
-    }
+  let lastLine = 0;
+  for await (const { obj, line } of jsonLines(file)) {
+    lastLine = line;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       throw new InputError('each line must be a JSON object', { file, line, field: 'json' });
     }
@@ -77,5 +66,5 @@ export async function readMooncake(file: string): Promise<Trace> {
     b.push(sec, (ms - sec * 1000) * 1e6, p, o);
   }
   if (anyIds) b.hashIds = ids;
-  return b.finish(file, 'mooncake', file, Math.max(1, line));
+  return b.finish(file, 'mooncake', file, Math.max(1, lastLine));
 }

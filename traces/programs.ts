@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { InputError } from '../sim/errors.ts';
 import { positiveTokenCount, tokenCount } from './fields.ts';
 import type { Trace, TraceFormat } from './trace.ts';
+import { jsonLines } from './jsonl.ts';
 
 /**
  * One call of a program trace, as in a line of the JSONL file. Times in seconds, lengths in tokens.
@@ -330,19 +331,7 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
  */
 export async function readPrograms(file: string): Promise<Trace> {
   const calls: ProgramCall[] = [];
-  let line = 0;
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const raw of rl) {
-    line++;
-    let text = raw;
-    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text.trim() === '') continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch (e) {
-      throw new InputError(`invalid JSON: ${(e as Error).message}`, { file, line, field: 'json' });
-    }
+  for await (const { obj, line } of jsonLines(file)) {
     calls.push(parseProgramCall(obj, file, line));
   }
   return buildProgramTrace(calls, file, file, 'generic');

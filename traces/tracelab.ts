@@ -3,12 +3,11 @@
  * ../shared/traces/round_trace.jsonl): one line per LLM call ("round") of coding-agent sessions,
  * read as program traces. See docs/programs.md, "TraceLab".
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { InputError } from '../sim/errors.ts';
 import { positiveTokenCount, tokenCount } from './fields.ts';
 import { buildProgramTrace, callName, type ProgramCall } from './programs.ts';
 import type { Trace } from './trace.ts';
+import { jsonLines } from './jsonl.ts';
 
 /** Timing-event types that are inputs of a round (they arrive before the model answers). */
 export const TRACELAB_INPUT_EVENTS: readonly string[] = ['user_message', 'tool_result'];
@@ -168,19 +167,7 @@ function parseRound(obj: unknown, file: string, line: number): Round {
 export async function readTraceLab(file: string): Promise<Trace> {
   const rounds: Round[] = [];
   const models: string[] = [];
-  let line = 0;
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const raw of rl) {
-    line++;
-    let text = raw;
-    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text.trim() === '') continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch (e) {
-      throw new InputError(`invalid JSON: ${(e as Error).message}`, { file, line, field: 'json' });
-    }
+  for await (const { obj, line } of jsonLines(file)) {
     rounds.push(parseRound(obj, file, line));
     const m = (obj as Record<string, unknown>).model;
     models.push(typeof m === 'string' ? m : '');
