@@ -5,15 +5,13 @@
  * held-out error against Vidur's A100 tables, `sim --profile` end to end, and the sweep (a stand-in
  * kernel API, then the real WGSL kernels on this machine's adapter when one can be created).
  */
-import { inputError } from './helpers.ts';
+import { inputError, runSim, sink } from './helpers.ts';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import yargs from 'yargs';
-import { main } from '../sim/cli.ts';
 import { InputError } from '../sim/errors.ts';
 import { AnalyticalCostModel, OPERATORS, type OperatorName } from '../sim/cost/analytical.ts';
 import { emptyBatchShape, type BatchShape } from '../sim/cost/cost-model.ts';
@@ -35,15 +33,8 @@ const SAMPLE = path.resolve('traces/azure-conv-2000.csv');
 const PROFILES = path.resolve('calibrate/profiles');
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-cal-'));
-const sink = (f: (s: string) => void) =>
-  Object.assign(new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
 
-async function sim(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, sink((s) => (out += s)), sink((s) => (err += s)));
-  return { code, out, err };
-}
+const sim = runSim;
 
 /** A small valid profile: 1-D qkv_proj over tokens and 2-D decode attention. */
 function sampleProfile(): Profile {

@@ -6,20 +6,11 @@ import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../sim/cli.ts';
+import { runSim } from './helpers.ts';
 
 const SAMPLE = path.resolve('traces/azure-conv-2000.csv');
 
-/** Runs the CLI, capturing stdout and stderr. */
-async function sim(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (f: (s: string) => void) =>
-    Object.assign(new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
-  const code = await main(args, sink((s) => (out += s)), sink((s) => (err += s)));
-  return { code, out, err };
-}
+const sim = runSim;
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-cli-'));
 

@@ -4,7 +4,9 @@
  */
 import seedrandom from 'seedrandom';
 import { expect } from 'vitest';
+import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
+import { main } from '../sim/cli.ts';
 import type { Trace } from '../traces/trace.ts';
 import type { EngineConfig } from '../sim/engine.ts';
 
@@ -83,4 +85,17 @@ export function inputError(f: () => unknown): InputError {
     return e as InputError;
   }
   throw new Error('expected an InputError');
+}
+
+/** A writable stream (not a TTY) that hands each chunk written to `f`. */
+export function sink(f: (s: string) => void): NodeJS.WriteStream {
+  return Object.assign(new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+}
+
+/** Runs the `sim` CLI in process, capturing its exit code, stdout and stderr. */
+export async function runSim(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, sink((s) => (out += s)), sink((s) => (err += s)));
+  return { code, out, err };
 }

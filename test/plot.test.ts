@@ -7,7 +7,6 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { JSDOM } from 'jsdom';
 import yargs from 'yargs';
 import { main } from '../sim/cli.ts';
@@ -15,10 +14,10 @@ import { makePlotCommand } from '../notebooks/plot/command.ts';
 import { plotInput, detectKind, loadCdfSeries } from '../notebooks/plot/kinds.ts';
 import { FONT_FAMILY } from '../notebooks/plot/figure.ts';
 import { InputError } from '../sim/errors.ts';
+import { sink } from './helpers.ts';
 
 const SAMPLE = path.resolve('traces/azure-conv-2000.csv');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-plot-'));
-const sink = (f: (s: string) => void) => Object.assign(new Writable({ write(c, _e, cb) { f(String(c)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
 
 /** Parses SVG text as XML; fails on a parser error. */
 function parse(svg: string): Document {

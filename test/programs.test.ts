@@ -8,13 +8,12 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
-import { main } from '../sim/cli.ts';
 import { readTrace } from '../traces/read.ts';
 import { buildProgramTrace, formatProgramJsonl, traceToProgramCalls, type ProgramCall } from '../traces/programs.ts';
 import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, type GeneratorSpec } from '../traces/generators.ts';
 import type { Trace } from '../traces/trace.ts';
+import { runSim } from './helpers.ts';
 
 /** The TraceLab sample in shared/ beside the repository (the checkout's parent), as in CI. */
 const BESIDE = path.resolve('../shared/traces/round_trace.jsonl');
@@ -384,14 +383,7 @@ describe('TraceLab round_trace.jsonl', () => {
 });
 
 describe('sim generate', () => {
-  async function sim(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const sink = (f: (s: string) => void) =>
-      Object.assign(new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
-    const code = await main(args, sink((s) => (out += s)), sink((s) => (err += s)));
-    return { code, out, err };
-  }
+  const sim = runSim;
 
   it('writes the program JSONL that readTrace reads back, identical to the library generator', async () => {
     const f = path.join(dir, 'gen.jsonl');
