@@ -25,7 +25,7 @@ export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'sw
 export const ON_OFF = ['on', 'off'] as const;
 
 /**
- * Reads one policy's `--policy-opt` pairs. Each `number`/`choice` call reads one option (falling
+ * Reads one policy's `--policy-opt` pairs (or a router's `--router-opt`). Each `number`/`choice` call reads one option (falling
  * back to its default) and records its name; `done()` then rejects any other key, listing the
  * valid ones. Every error is an InputError with field `--policy-opt` naming the policy, the option
  * and the valid range or choices.
@@ -35,14 +35,17 @@ export class PolicyOptions {
   readonly policy: string;
   private readonly opts: Record<string, string>;
   private readonly known: string[] = [];
+  private readonly field: string;
 
   /**
-   * @param policy the policy's CLI name.
+   * @param policy the policy's (or router's) CLI name.
    * @param opts the `key=value` pairs as parsed by the CLI (sim/config.ts `parseKeyValues`).
+   * @param field the flag the pairs came from, named in errors (default `--policy-opt`).
    */
-  constructor(policy: string, opts: Record<string, string>) {
+  constructor(policy: string, opts: Record<string, string>, field = '--policy-opt') {
     this.policy = policy;
     this.opts = opts;
+    this.field = field;
   }
 
   /**
@@ -67,7 +70,7 @@ export class PolicyOptions {
       (range.min === undefined || (range.minExclusive ? v > range.min : v >= range.min)) &&
       (range.max === undefined || v <= range.max);
     if (!ok) {
-      throw new InputError(`${this.policy} option ${key} must be ${describeRange(range)} (got '${raw}')`, { field: '--policy-opt' });
+      throw new InputError(`${this.policy} option ${key} must be ${describeRange(range)} (got '${raw}')`, { field: this.field });
     }
     return v;
   }
@@ -84,7 +87,7 @@ export class PolicyOptions {
     const raw = this.opts[key];
     if (raw === undefined) return def;
     if (!(choices as readonly string[]).includes(raw)) {
-      throw new InputError(`${this.policy} option ${key} must be one of ${choices.join(', ')} (got '${raw}')`, { field: '--policy-opt' });
+      throw new InputError(`${this.policy} option ${key} must be one of ${choices.join(', ')} (got '${raw}')`, { field: this.field });
     }
     return raw as T;
   }
@@ -97,7 +100,7 @@ export class PolicyOptions {
     const unknown = Object.keys(this.opts).filter((k) => !this.known.includes(k));
     if (unknown.length > 0) {
       const valid = this.known.length > 0 ? `valid: ${this.known.join(', ')}` : 'it takes no options';
-      throw new InputError(`unknown ${this.policy} option ${unknown.join(', ')}; ${valid}`, { field: '--policy-opt' });
+      throw new InputError(`unknown ${this.policy} option ${unknown.join(', ')}; ${valid}`, { field: this.field });
     }
   }
 }

@@ -38,14 +38,21 @@ export interface PolicyContext {
    * runs on the serving GPU: SkipPredict's server-time model, LTR's predictor overhead).
    */
   addIterationTime(seconds: number): void;
+  /**
+   * State shared by the policy instances of every replica of one run (one instance per replica;
+   * keyed by a name the policy picks). For tables that are global to a deployment, such as
+   * Autellix's process table of program service (arXiv 2502.13965 §4: one table, many engines).
+   * With one replica it is a map only this instance sees.
+   */
+  readonly shared: Map<string, unknown>;
 }
 
 /** Fate of a running request that falls out of a preemptive policy's selected prefix. */
 export type Displacement = 'pause' | 'recompute' | 'swap';
 
 /**
- * A scheduling policy. One instance serves one run (policies may keep per-request state in
- * typed arrays sized at `attach`).
+ * A scheduling policy. One instance serves one replica for one run (policies may keep per-request
+ * state in typed arrays sized at `attach`; state global to the cluster goes in `ctx.shared`).
  */
 export interface Policy {
   /** Name as the paper spells it, as shown in reports. */

@@ -15,6 +15,7 @@ import type { IterationRecord } from './engine.ts';
 import path from 'node:path';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
+import { ROUTERS } from '../policies/routers.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
 import { makeCalibrateCommand } from '../calibrate/command.ts';
 import { makeSweepCommand } from './sweep/command.ts';
@@ -59,11 +60,14 @@ function runOptions(y: Argv): Argv {
     .option('chunked-prefill', { type: 'boolean', default: DEFAULTS['chunked-prefill'], describe: 'chunked prefill with stall-free mixed batches (Sarathi-Serve)', group: 'Engine:' })
     .option('preemption', { type: 'string', choices: ['recompute', 'swap'], default: DEFAULTS.preemption, describe: 'preemption mechanism on KV exhaustion', group: 'Engine:' })
     .option('swap-space', { type: 'number', default: DEFAULTS['swap-space'], describe: 'CPU swap space per GPU, GiB', group: 'Engine:' })
+    .option('replicas', { type: 'number', default: DEFAULTS.replicas, describe: 'identical replicas behind a router', group: 'Cluster:' })
+    .option('router', { type: 'string', default: DEFAULTS.router, describe: 'router with several replicas (sim routers)', group: 'Cluster:' })
+    .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })
     .option('slo-ttft', { type: 'number', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-tpot', { type: 'number', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
     .option('seed', { type: 'number', default: DEFAULTS.seed, describe: 'seed of every random generator', group: 'Output:' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
-    .option('out', { type: 'string', describe: 'write summary.json, requests.csv and config.json here', group: 'Output:' })
+    .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here', group: 'Output:' })
     .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues)', group: 'Output:' });
 }
 
@@ -72,6 +76,7 @@ const RUN_KEYS: readonly (keyof RunOptions)[] = [
   'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'format', 'synthetic', 'num-requests', 'rate', 'cv', 'prompt', 'output', 'lengths-from',
   'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens',
   'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'preemption', 'swap-space', 'slo-ttft', 'slo-tpot', 'seed',
+  'replicas', 'router', 'router-opt',
 ];
 
 async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
@@ -88,19 +93,19 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   }
   if (argv.timeseries && !argv.out) throw new InputError('--timeseries needs --out DIR', { field: '--timeseries' });
   const records: IterationRecord[] = [];
-  const { result, metrics: m, summary } = runResolved(run, {
+  const { result, metrics: m, summary, replicas } = runResolved(run, {
     observer: argv.timeseries ? (r) => records.push(r) : undefined,
     onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
   });
   bar?.stop();
-  if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts);
+  if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts, replicas);
   if (argv.timeseries) writeTimeseriesCsv(path.join(String(argv.out), 'timeseries.csv'), records);
   if (argv.json) {
     out.write(JSON.stringify(summary) + '\n');
   } else {
     const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
     const header = [
-      `policy ${run.policy.name} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
+      `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
       `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
       `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
     ];
@@ -136,6 +141,12 @@ function listPolicies(): string {
   return table(rows);
 }
 
+function listRouters(): string {
+  const rows = [['name', 'description', 'source']];
+  for (const r of ROUTERS) rows.push([r.name, r.description, r.source]);
+  return table(rows);
+}
+
 function listPredictors(): string {
   const rows = [['name', 'description', 'source']];
   for (const p of PREDICTORS) rows.push([p.name, p.description, p.source]);
@@ -152,7 +163,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
   const parser = yargs(args)
     .scriptName('sim')
     .usage('$0 [run] --policy NAME --trace FILE [options]\n\nTrace-driven simulator of LLM-serving scheduling policies.')
-    .command(['run', '$0'], 'simulate a trace through one continuous-batching replica', runOptions, async (argv) => {
+    .command(['run', '$0'], 'simulate a trace through continuous-batching replicas', runOptions, async (argv) => {
       code = await run(argv as Record<string, unknown>, out, err);
     })
     .command('models', 'list the models and their published configurations', {}, () => {
@@ -180,6 +191,9 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command(makeGenerateCommand({ out, err }))
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());
+    })
+    .command('routers', 'list the routers for --replicas N', {}, () => {
+      out.write(listRouters());
     })
     .example('$0 --policy fcfs --trace traces/azure-conv-2000.csv', 'FCFS on the shipped Azure sample')
     .example('$0 --trace ../shared/traces/BurstGPT_1.csv --rate 2 --json', 'BurstGPT rescaled to 2 req/s, JSON summary')

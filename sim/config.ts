@@ -16,6 +16,9 @@ import type { EngineConfig } from './engine.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
 import { InputError, checkChoice } from './errors.ts';
+import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
+import type { ReplicaLoad, Router } from '../policies/routers.ts';
+import type { RequestTable } from './requests.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
@@ -76,6 +79,12 @@ export interface RunOptions {
   'slo-tpot'?: number;
   /** Seed of every random generator of the run. */
   seed: number;
+  /** Identical replicas behind a router (each with its own KV cache and policy instance). */
+  replicas: number;
+  /** Router (`sim routers`); used with more than one replica. */
+  router: string;
+  /** Router options `key=value`. */
+  'router-opt'?: string[];
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: shared/docs/policies.md §1). */
@@ -92,6 +101,8 @@ export const DEFAULTS = {
   preemption: 'recompute',
   'swap-space': 4,
   seed: 1,
+  replicas: 1,
+  router: DEFAULT_ROUTER,
 } as const;
 
 /** Default token budget with chunked prefill (Sarathi-Serve's strict-SLO budget, vLLM 0.4 default). */
@@ -100,7 +111,10 @@ export const CHUNKED_TOKEN_BUDGET = 512;
 /** A run ready to simulate. */
 export interface ResolvedRun {
   trace: Trace;
-  policy: Policy;
+  /** One fresh policy instance per replica. */
+  policies: Policy[];
+  /** Builds the run's router (several replicas), seeded from `--seed`. */
+  router: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   /** The policy's predictor (attached to the trace), if it uses one. */
   predictor: Predictor | undefined;
   cost: CostModel;
@@ -156,6 +170,9 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.profile) r.profile = path.resolve(r.profile);
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   positiveInt(r.tp, '--tp');
+  positiveInt(r.replicas, '--replicas');
+  getRouter(r.router);
+  if (r['router-opt'] !== undefined && r.replicas === 1) throw new InputError('a router needs --replicas 2 or more', { field: '--router-opt' });
   positiveInt(r['max-num-seqs'], '--max-num-seqs');
   positiveInt(r['block-size'], '--block-size');
   if (r['max-num-batched-tokens'] !== undefined) {
@@ -270,7 +287,10 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     predictor = getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
     predictor.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
   }
-  const policy = entry.create(parseKeyValues(r['policy-opt'], '--policy-opt'), predictor);
+  const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
+  const policies = Array.from({ length: r.replicas }, () => entry.create(policyOpts, predictor));
+  const makeRouter = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
   const engine: EngineConfig = {
     maxNumSeqs,
     maxNumBatchedTokens: budget,
@@ -284,5 +304,5 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     pcieBandwidth: gpu.pcieBandwidth,
     skipAhead: true,
   };
-  return { trace, policy, predictor, cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+  return { trace, policies, router, predictor, cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
 }

@@ -71,6 +71,8 @@ export interface EngineStats {
 
 /** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
 export interface IterationRecord {
+  /** Replica index (0 with one replica). */
+  replica: number;
   /** Start and end time (s). */
   start: number;
   end: number;
@@ -127,6 +129,8 @@ export class Engine {
   private readonly policy: Policy;
   private readonly cost: CostModel;
   private readonly observer: IterationObserver | undefined;
+  /** Replica index in the cluster. */
+  readonly index: number;
 
   private readonly waiting: IndexedHeap;
   private readonly swapped: IndexedHeap;
@@ -137,6 +141,8 @@ export class Engine {
   private runCount = 0;
 
   private freeBlocks: number;
+  /** Σ (prompt + generated) over unfinished requests (see `outstandingTokens`). */
+  private heldTokens = 0;
   private usedBlocks = 0;
   private swapFree: number;
 
@@ -169,14 +175,24 @@ export class Engine {
    * @param requests the run's request table (ids are trace indices).
    * @param policy the scheduling policy (attached here).
    * @param cost prices each iteration.
-   * @param observer optional per-iteration callback.
+   * @param opts.observer optional per-iteration callback.
+   * @param opts.shared state shared by the policies of all replicas of the run (`PolicyContext.shared`).
+   * @param opts.index this replica's index in the cluster (default 0), reported to the observer.
    */
-  constructor(cfg: EngineConfig, requests: RequestTable, policy: Policy, cost: CostModel, observer?: IterationObserver) {
+  constructor(
+    cfg: EngineConfig,
+    requests: RequestTable,
+    policy: Policy,
+    cost: CostModel,
+    opts: { observer?: IterationObserver; shared?: Map<string, unknown>; index?: number } = {},
+  ) {
     this.cfg = cfg;
     this.R = requests;
     this.policy = policy;
     this.cost = cost;
-    this.observer = observer;
+    this.observer = opts.observer;
+    this.index = opts.index ?? 0;
+    const shared = opts.shared ?? new Map<string, unknown>();
     const n = requests.n;
     this.waiting = new IndexedHeap(n, requests.key, requests.tie);
     this.swapped = new IndexedHeap(n, requests.key, requests.tie);
@@ -203,6 +219,7 @@ export class Engine {
         if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new Error(`policy ${policy.name} added ${seconds} s to an iteration`);
         this.extraTime += seconds;
       },
+      shared,
     };
     policy.attach(ctx);
   }
@@ -220,6 +237,31 @@ export class Engine {
   /** Whether any request is queued or in flight. */
   hasWork(): boolean {
     return this.waiting.size + this.runCount + this.swapped.size > 0;
+  }
+
+  /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */
+  get outstandingRequests(): number {
+    return this.waiting.size + this.runCount + this.swapped.size;
+  }
+
+  /**
+   * Tokens of the unfinished requests on this replica: Σ (prompt + generated so far). What a
+   * router that balances by load in tokens sees (non-clairvoyant: no output lengths).
+   */
+  get outstandingTokens(): number {
+    return this.heldTokens;
+  }
+
+  /**
+   * Llumnix's freeness (Sun et al., arXiv 2406.03243 §4.4; shared/docs/policies.md §9; the
+   * code's `remaining_steps` with defragmentation on): (free KV blocks − the head-of-line waiting
+   * request's block demand) / (requests on the replica + 1). Roughly how many more decode steps
+   * the batch can run; higher is freer. Unitless (blocks per request).
+   */
+  get freeness(): number {
+    const head = this.waiting.peek();
+    const demand = head >= 0 ? this.blocksFor(this.R.prompt[head] + this.R.generated[head]) : 0;
+    return (this.freeBlocks - demand) / (this.outstandingRequests + 1);
   }
 
   /** Ceil(tokens / blockSize). */
@@ -248,6 +290,7 @@ export class Engine {
       return false;
     }
     R.state[id] = WAITING;
+    this.heldTokens += R.prompt[id] + R.generated[id];
     R.key[id] = this.policy.priority(id, now);
     this.waiting.push(id);
     return true;
@@ -636,8 +679,8 @@ export class Engine {
 
   /**
    * Forms the next batch at `now` and prices it.
-   * @param horizon time of the next event that could change this replica's batch (seconds);
-   *   skip-ahead never runs an iteration that starts at or after it.
+   * @param horizon time of the next event that could change or look at this replica (an
+   *   arrival, a released call; seconds): skip-ahead only bundles iterations that end by it.
    * @returns the end time of the iteration (or of the last of several skipped-over identical
    *   decode iterations), or -1 when there is nothing to run (the replica goes idle).
    * @throws Error if requests are queued but nothing could be scheduled (an engine bug: would hang).
@@ -720,6 +763,7 @@ export class Engine {
     this.busy = true;
     if (this.observer) {
       this.observer({
+        replica: this.index,
         start: now,
         end,
         steps: this.steps,
@@ -740,7 +784,7 @@ export class Engine {
    * Extends a decode-only batch (every running request decoding, step 1 already allocated and
    * priced, ending at `t`) over further identical iterations: until the first completion is due,
    * the KV cache would need a preemption, the policy's keys may change, or an iteration would
-   * start at or after `horizon`. Each step is priced exactly as stepping would price it.
+   * end after `horizon`. Each step is priced exactly as stepping would price it.
    * @returns the end time of the last step; sets `this.steps`.
    */
   private skipAhead(t: number, horizon: number): number {
@@ -772,13 +816,16 @@ export class Engine {
         ? this.blocksFor(R.prompt[head] + R.generated[head]) + this.cfg.watermarkBlocks
         : -Infinity;
     let steps = 1;
-    while (steps < kMax && t < horizon) {
+    while (steps < kMax) {
       const cross = hist[(steps - 1) % bs];
       if (cross > free || free - cross < headFloor) break;
-      free -= cross;
-      used += cross;
       sh.decodeKvTokens = kv1 + steps * B;
       const dt = this.cost.iterationTime(sh);
+      // The bundle ends by the next event: whoever looks at this replica then (a router) sees
+      // the state stepping would show.
+      if (t + dt > horizon) break;
+      free -= cross;
+      used += cross;
       t += dt;
       st.iterations++;
       st.batchSizeSum += B;
@@ -813,15 +860,18 @@ export class Engine {
       if (steps > 1) {
         R.computed[id] += steps;
         R.generated[id] += steps;
+        this.heldTokens += steps;
       } else {
         R.computed[id] += R.scheduled[id];
         if (R.computed[id] === R.prompt[id] + R.generated[id]) {
           R.generated[id]++;
+          this.heldTokens++;
           if (R.firstToken[id] < 0) R.firstToken[id] = now;
         }
       }
       R.scheduled[id] = 0;
       if (R.generated[id] >= R.output[id]) {
+        this.heldTokens -= R.prompt[id] + R.generated[id];
         R.completion[id] = now;
         R.state[id] = FINISHED;
         this.removeRunning(id);

@@ -56,6 +56,28 @@ export interface Summary {
   programs?: { count: number; completed: number; e2e_s: LatencyStats; waiting_s: LatencyStats; throughput_per_s: number };
   /** The predictor and the quality it achieved on this run, when the policy used one. */
   predictor?: { name: string } & PredictorQuality;
+  /** Per replica, with more than one replica (also `replicas.csv` in `--out`). */
+  replicas?: ReplicaSummary[];
+}
+
+/** One replica's share of a run (all times in seconds; rates per second of the run's makespan). */
+export interface ReplicaSummary {
+  replica: number;
+  /** Requests routed to it, of which completed and rejected. */
+  requests: number;
+  completed: number;
+  rejected: number;
+  /** Fraction of the makespan it was running iterations. */
+  busy_fraction: number;
+  iterations: number;
+  batch_size_mean: number;
+  /** Time-weighted mean and max of its KV blocks in use / its capacity (null with unlimited KV). */
+  kv_utilization_mean: number | null;
+  kv_utilization_max: number | null;
+  preemptions: number;
+  output_tokens_per_s: number;
+  ttft_s: LatencyStats;
+  e2e_s: LatencyStats;
 }
 
 /** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT with 1 token). */
@@ -117,8 +139,9 @@ export function latencyStats(xs: Float64Array): LatencyStats {
 }
 
 /**
- * Builds the run summary.
- * @param kvBlocks the KV capacity in blocks (for utilization); pass Infinity-like sizes for unlimited.
+ * Builds the run summary (counters summed over replicas; KV utilization relative to the capacity
+ * of all replicas, its max the fullest replica's peak).
+ * @param kvBlocks one replica's KV capacity in blocks (for utilization); pass Infinity-like sizes for unlimited.
  * @param unlimitedKv whether the KV cache was unlimited (utilization is then null).
  */
 export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; slo: Slo }): Summary {
@@ -161,7 +184,7 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
     batch_size_mean: st.iterations > 0 ? st.batchSizeSum / st.iterations : 0,
     kv_utilization: opts.unlimitedKv
       ? { mean: null, max: null }
-      : { mean: makespan > 0 ? st.kvBlockSeconds / makespan / opts.kvBlocks : 0, max: st.kvMaxBlocks / opts.kvBlocks },
+      : { mean: makespan > 0 ? st.kvBlockSeconds / makespan / (opts.kvBlocks * res.replicas.length) : 0, max: st.kvMaxBlocks / opts.kvBlocks },
     preemptions: st.preemptions,
     swaps: { out: st.swapOuts, in: st.swapIns, bytes: st.swapBytes, recompute_fallbacks: st.swapFallbacks },
     sim: { wall_s: res.wall_s, events: res.events, iterations: st.iterations },
@@ -203,4 +226,47 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
     waiting_s: latencyStats(waiting),
     throughput_per_s: makespan_s > 0 ? completed / makespan_s : 0,
   };
+}
+
+/**
+ * Per-replica metrics: what was routed to each replica and how it fared.
+ * @param opts.kvBlocks one replica's KV capacity in blocks; `unlimitedKv` makes KV utilization null.
+ */
+export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean }): ReplicaSummary[] {
+  const R = res.requests;
+  let makespan = 0;
+  for (let i = 0; i < R.n; i++) if (R.state[i] === FINISHED && R.completion[i] > makespan) makespan = R.completion[i];
+  return res.replicas.map((st, r) => {
+    let requests = 0;
+    let completed = 0;
+    let rejected = 0;
+    let outTokens = 0;
+    const ttft = new Float64Array(R.n).fill(-1);
+    const e2e = new Float64Array(R.n).fill(-1);
+    for (let i = 0; i < R.n; i++) {
+      if (R.replica[i] !== r) continue;
+      requests++;
+      if (R.state[i] === FINISHED) {
+        completed++;
+        outTokens += R.output[i];
+        ttft[i] = m.ttft[i];
+        e2e[i] = m.e2e[i];
+      } else if (R.state[i] === REJECTED) rejected++;
+    }
+    return {
+      replica: r,
+      requests,
+      completed,
+      rejected,
+      busy_fraction: makespan > 0 ? st.busy_s / makespan : 0,
+      iterations: st.iterations,
+      batch_size_mean: st.iterations > 0 ? st.batchSizeSum / st.iterations : 0,
+      kv_utilization_mean: opts.unlimitedKv ? null : makespan > 0 ? st.kvBlockSeconds / makespan / opts.kvBlocks : 0,
+      kv_utilization_max: opts.unlimitedKv ? null : st.kvMaxBlocks / opts.kvBlocks,
+      preemptions: st.preemptions,
+      output_tokens_per_s: makespan > 0 ? outTokens / makespan : 0,
+      ttft_s: latencyStats(ttft),
+      e2e_s: latencyStats(e2e),
+    };
+  });
 }

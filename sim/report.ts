@@ -3,7 +3,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Summary, RequestMetrics, LatencyStats } from './metrics.ts';
+import type { Summary, RequestMetrics, LatencyStats, ReplicaSummary } from './metrics.ts';
 import type { RequestTable } from './requests.ts';
 import type { IterationRecord } from './engine.ts';
 import { FINISHED, REJECTED } from './requests.ts';
@@ -24,6 +24,7 @@ export const REQUEST_COLUMNS = [
   'normalized_latency_s',
   'queue_delay_s',
   'preemptions',
+  'replica',
 ] as const;
 
 const fmtT = (x: number) => (x < 0 ? '' : String(x));
@@ -55,6 +56,7 @@ export function writeRequestsCsv(file: string, R: RequestTable, m: RequestMetric
           fmtT(m.normalized[i]),
           fmtT(m.queueDelay[i]),
           R.preemptions[i],
+          R.replica[i] < 0 ? '' : R.replica[i],
         ].join(','),
       );
       if (buf.length === 8192) {
@@ -69,14 +71,62 @@ export function writeRequestsCsv(file: string, R: RequestTable, m: RequestMetric
 }
 
 /**
- * Writes `summary.json`, `requests.csv` and `config.json` into `dir` (created if needed).
- * `config` is the normalized option object that `sim run --config DIR/config.json` replays.
+ * Writes `summary.json`, `requests.csv`, `replicas.csv` and `config.json` into `dir` (created if
+ * needed). `config` is the normalized option object that `sim run --config DIR/config.json` replays.
  */
-export function writeOutDir(dir: string, summary: Summary, R: RequestTable, m: RequestMetrics, config: object): void {
+export function writeOutDir(dir: string, summary: Summary, R: RequestTable, m: RequestMetrics, config: object, replicas: readonly ReplicaSummary[]): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   writeRequestsCsv(path.join(dir, 'requests.csv'), R, m);
+  writeReplicasCsv(path.join(dir, 'replicas.csv'), replicas);
+}
+
+/** Columns of replicas.csv, in order (units in the names; rates per second of the run's makespan). */
+export const REPLICA_COLUMNS = [
+  'replica',
+  'requests',
+  'completed',
+  'rejected',
+  'busy_fraction',
+  'iterations',
+  'batch_size_mean',
+  'kv_utilization_mean',
+  'kv_utilization_max',
+  'preemptions',
+  'output_tokens_per_s',
+  'ttft_mean_s',
+  'ttft_p99_s',
+  'e2e_mean_s',
+  'e2e_p99_s',
+] as const;
+
+/** Writes one CSV row per replica to `file` (header first); undefined values are empty fields. */
+export function writeReplicasCsv(file: string, replicas: readonly ReplicaSummary[]): void {
+  const f = (x: number | null) => (x === null ? '' : String(x));
+  const lines = [REPLICA_COLUMNS.join(',')];
+  for (const r of replicas) {
+    lines.push(
+      [
+        r.replica,
+        r.requests,
+        r.completed,
+        r.rejected,
+        r.busy_fraction,
+        r.iterations,
+        r.batch_size_mean,
+        f(r.kv_utilization_mean),
+        f(r.kv_utilization_max),
+        r.preemptions,
+        r.output_tokens_per_s,
+        f(r.ttft_s.mean),
+        f(r.ttft_s.p99),
+        f(r.e2e_s.mean),
+        f(r.e2e_s.p99),
+      ].join(','),
+    );
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
 }
 
 function num(x: number | null, digits = 3): string {
@@ -129,6 +179,25 @@ export function formatSummary(s: Summary, header: string[]): string {
     ['simulator', `${num(s.sim.wall_s)} s wall, ${s.sim.events} events, ${s.sim.iterations} iterations`],
   ];
   for (const [k, v] of pairs) lines.push(`${k.padEnd(22)}${v}`);
+  if (s.replicas) {
+    lines.push('');
+    const cols = ['replica', 'requests', 'busy', 'batch', 'KV mean', 'preempt', 'TTFT mean', 'TTFT p99', 'e2e mean', 'e2e p99'];
+    lines.push(cols.map((c, j) => (j === 0 ? c.padEnd(22) : c.padStart(10))).join(''));
+    for (const r of s.replicas) {
+      const cells = [
+        `${r.requests}`,
+        `${(100 * r.busy_fraction).toFixed(1)}%`,
+        num(r.batch_size_mean),
+        kv(r.kv_utilization_mean),
+        `${r.preemptions}`,
+        num(r.ttft_s.mean),
+        num(r.ttft_s.p99),
+        num(r.e2e_s.mean),
+        num(r.e2e_s.p99),
+      ];
+      lines.push([String(r.replica).padEnd(22), ...cells.map((c) => c.padStart(10))].join(''));
+    }
+  }
   return lines.join('\n');
 }
 
@@ -145,6 +214,7 @@ export const TIMESERIES_COLUMNS = [
   'waiting',
   'running',
   'swapped',
+  'replica',
 ] as const;
 
 /**
@@ -156,7 +226,7 @@ export function writeTimeseriesCsv(file: string, records: readonly IterationReco
   const lines = [TIMESERIES_COLUMNS.join(',')];
   for (const r of records) {
     lines.push(
-      [r.start, r.end, r.steps, r.batchSize, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed, r.kvBlocksUsed / r.kvBlocks, r.waiting, r.running, r.swapped].join(','),
+      [r.start, r.end, r.steps, r.batchSize, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed, r.kvBlocksUsed / r.kvBlocks, r.waiting, r.running, r.swapped, r.replica].join(','),
     );
   }
   fs.writeFileSync(file, lines.join('\n') + '\n');

@@ -60,6 +60,8 @@ export class RequestTable {
   readonly programCount: number;
   /** Model-execution time so far (s): Σ of the durations of the iterations it was scheduled in. */
   readonly service: Float64Array;
+  /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
+  readonly replica: Int32Array;
 
   constructor(trace: Trace) {
     const n = trace.n;
@@ -90,6 +92,7 @@ export class RequestTable {
       this.programCount = n;
     }
     this.service = new Float64Array(n);
+    this.replica = new Int32Array(n).fill(-1);
   }
 
   /** Prompt plus generated tokens of request `id`: the sequence length so far. */

@@ -1,14 +1,15 @@
 /**
- * The discrete-event loop: arrivals from a trace, iteration ends from the engine, on one clock.
- * The core knows only time and events (SimPy's shape); the engine, the policy and the metrics sit
- * on it.
+ * The discrete-event loop: arrivals from a trace, iteration ends from one or several replicas'
+ * engines, program calls released as their parents finish, all on one clock. The core knows only
+ * time and events (SimPy's shape); engines, policies, the router and the metrics sit on it.
  */
 import type { Trace } from '../traces/trace.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { EventQueue } from './event-queue.ts';
-import { Engine } from './engine.ts';
+import { Engine, emptyEngineStats } from './engine.ts';
 import type { EngineConfig, EngineStats, IterationObserver } from './engine.ts';
+import type { ReplicaLoad, Router } from '../policies/routers.ts';
 import { RequestTable } from './requests.ts';
 
 /** Event kinds. */
@@ -22,19 +23,29 @@ const WAKE = 3;
 /** Everything one run needs. */
 export interface SimulationInput {
   trace: Trace;
-  policy: Policy;
+  /** The policy, or one fresh instance per replica (a cluster of `policy.length` replicas). */
+  policy: Policy | readonly Policy[];
+  /**
+   * Builds the router of a cluster from its replicas' loads and the request table; required with
+   * more than one replica, unused with one.
+   */
+  router?: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   cost: CostModel;
+  /** Settings of every replica (replicas are identical). */
   engine: EngineConfig;
-  /** Called after each iteration is formed (tests, time series). */
+  /** Called after each iteration is formed, on any replica (tests, time series). */
   observer?: IterationObserver;
   /** Called now and then with the fraction of requests that have arrived (0..1), for a progress bar. */
   onProgress?: (fraction: number) => void;
 }
 
-/** What a run produces. Per-request times live in `requests`. */
+/** What a run produces. Per-request times (and replicas) live in `requests`. */
 export interface SimulationResult {
   requests: RequestTable;
+  /** Counters summed over replicas (`kvMaxBlocks`: the largest of any one replica). */
   stats: EngineStats;
+  /** Counters of each replica. */
+  replicas: EngineStats[];
   /** Simulated time of the last event (s): the last completion, or the last arrival. */
   end_s: number;
   /** Events processed by the loop. */
@@ -44,36 +55,82 @@ export interface SimulationResult {
 }
 
 /**
- * Runs one trace through one replica until every request has completed or been rejected.
- * @throws Error if simulated time would go back, or the engine stalls (both are bugs, not input errors).
+ * Runs a trace through one replica, or several behind a router, until every request has
+ * completed or been rejected. Each request is routed once, when it is submitted (a trace arrival,
+ * or a program call whose parents have finished plus its delay).
+ *
+ * Skip-ahead stays exact with several replicas: a replica bundles identical decode iterations only
+ * up to the next event that could route a request to it or read its load (the next arrival or
+ * release), and, for program traces, up to the next iteration end of any other replica (whose
+ * completions may release calls).
+ * @throws Error if simulated time would go back, the engine stalls, a router returns a replica
+ *   out of range, or several replicas are given without a router (all bugs, not input errors).
  */
 export function simulate(input: SimulationInput): SimulationResult {
   const t0 = performance.now();
   const { trace } = input;
+  const policies: readonly Policy[] = Array.isArray(input.policy) ? input.policy : [input.policy as Policy];
+  const N = policies.length;
+  if (N < 1) throw new Error('simulate: no policy');
   const requests = new RequestTable(trace);
-  const engine = new Engine(input.engine, requests, input.policy, input.cost, input.observer);
+  const shared = new Map<string, unknown>();
+  const engines = policies.map((p, index) => new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index }));
+  let router: Router | undefined;
+  if (N > 1) {
+    if (!input.router) throw new Error(`simulate: ${N} replicas need a router`);
+    router = input.router(engines, requests);
+  }
   const q = new EventQueue();
   const n = trace.n;
   const arrival = trace.arrival_s;
   const deps = trace.programs ? programDependencies(trace) : undefined;
+  /** Times of the pending RELEASE events (for the skip-ahead horizon). */
+  const releases = new EventQueue();
+  /**
+   * Per replica: end of its iteration in flight, or `now` when it is due to form a batch at this
+   * instant, or Infinity when idle. Bounds other replicas' skip-ahead on program traces.
+   */
+  const endAt = new Float64Array(N).fill(Infinity);
+  const bundleAcrossReplicas = !deps || N === 1;
   // Submissions from the trace: every request, or the roots of programs, in arrival order.
   const order = deps ? deps.roots : undefined;
   const nOrder = order ? order.length : n;
   const at = (k: number) => (order ? order[k] : k);
   if (deps) {
-    engine.onComplete = (id, now) => {
-      for (let c = deps.childStart[id]; c < deps.childStart[id + 1]; c++) {
-        const child = deps.children[c];
-        if (--deps.pending[child] === 0) q.push(now + trace.programs!.delay_s[child], RELEASE, child);
-      }
-    };
+    for (const engine of engines) {
+      engine.onComplete = (id, now) => {
+        for (let c = deps.childStart[id]; c < deps.childStart[id + 1]; c++) {
+          const child = deps.children[c];
+          if (--deps.pending[child] === 0) {
+            const t = now + trace.programs!.delay_s[child];
+            q.push(t, RELEASE, child);
+            releases.push(t, RELEASE, child);
+          }
+        }
+      };
+    }
   }
-  const submit = (id: number, now: number) => {
+  const submit = (id: number, now: number): number => {
+    const r = router ? router.route(id, now) : 0;
+    if (!(r >= 0 && r < N && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${N}`);
+    requests.replica[id] = r;
     requests.arrival[id] = now;
-    if (!engine.arrive(id, now) && deps) rejectDescendants(id, deps, engine);
+    if (!engines[r].arrive(id, now) && deps) rejectDescendants(id, deps, engines[r]);
+    return r;
+  };
+  let next = 0;
+  const start = (r: number, now: number) => {
+    let horizon = Math.min(next < nOrder ? arrival[at(next)] : Infinity, releases.peekTime());
+    if (!bundleAcrossReplicas) for (let k = 0; k < N; k++) if (k !== r && endAt[k] < horizon) horizon = endAt[k];
+    const end = engines[r].start(now, horizon);
+    endAt[r] = end >= 0 ? end : Infinity;
+    if (end >= 0) q.push(end, ITERATION_END, r);
+  };
+  const wake = (r: number, now: number) => {
+    endAt[r] = now;
+    q.push(now, WAKE, r);
   };
   const progressEvery = Math.max(1, Math.floor(nOrder / 200));
-  let next = 0;
   if (nOrder > 0) q.push(arrival[at(0)], ARRIVAL, 0);
   let events = 0;
   let last = -Infinity;
@@ -84,36 +141,48 @@ export function simulate(input: SimulationInput): SimulationResult {
     events++;
     const kind = q.poppedKind;
     if (kind === ARRIVAL) {
-      // Every request arriving at this instant joins before the engine next forms a batch.
+      // Every request arriving at this instant joins before any replica next forms a batch.
       while (next < nOrder && arrival[at(next)] <= now) {
         submit(at(next), now);
         next++;
         if (input.onProgress && next % progressEvery === 0) input.onProgress(next / nOrder);
       }
       if (next < nOrder) q.push(arrival[at(next)], ARRIVAL, next);
-      if (engine.busy) continue;
+      // Idle replicas with work form a batch now (all marked first: they start at the same instant).
+      for (let r = 0; r < N; r++) if (!engines[r].busy && engines[r].hasWork()) endAt[r] = now;
+      for (let r = 0; r < N; r++) if (!engines[r].busy && engines[r].hasWork()) start(r, now);
     } else if (kind === RELEASE) {
-      submit(q.poppedId, now);
+      releases.pop();
+      const r = submit(q.poppedId, now);
       // Wake after every release due at this instant (they were queued before this wake).
-      if (!engine.busy) q.push(now, WAKE, 0);
-      continue;
+      if (!engines[r].busy) wake(r, now);
     } else if (kind === WAKE) {
-      if (engine.busy) continue;
+      if (!engines[q.poppedId].busy) start(q.poppedId, now);
     } else {
-      engine.finish(now);
+      const r = q.poppedId;
+      engines[r].finish(now);
       // Events due at this same instant (a call released with no delay, an arrival) join the
       // next batch: form it after them.
-      if (q.peekTime() === now) {
-        q.push(now, WAKE, 0);
-        continue;
-      }
+      if (q.peekTime() === now) wake(r, now);
+      else start(r, now);
     }
-    const end = engine.start(now, q.peekTime());
-    if (end >= 0) q.push(end, ITERATION_END, 0);
   }
-  if (engine.hasWork()) throw new Error('simulation ended with requests still queued');
+  for (const engine of engines) if (engine.hasWork()) throw new Error('simulation ended with requests still queued');
   input.onProgress?.(1);
-  return { requests, stats: engine.stats, end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
+  const replicas = engines.map((e) => e.stats);
+  return { requests, stats: sumStats(replicas), replicas, end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
+}
+
+/** Sums replicas' counters; the KV peak is the largest single replica's. */
+function sumStats(all: readonly EngineStats[]): EngineStats {
+  if (all.length === 1) return all[0];
+  const total = emptyEngineStats();
+  for (const s of all) {
+    for (const k of Object.keys(total) as (keyof EngineStats)[]) {
+      total[k] = k === 'kvMaxBlocks' ? Math.max(total[k], s[k]) : total[k] + s[k];
+    }
+  }
+  return total;
 }
 
 /** Dependency bookkeeping of a program trace. */

@@ -516,7 +516,7 @@ describe('the Azure conversation sample (traces/azure-conv-2000.csv)', () => {
           'max-num-seqs': 64,
         });
         const run = buildRun(opts, trace);
-        const res = simulate({ trace, policy: run.policy, cost: run.cost, engine: run.engine });
+        const res = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, engine: run.engine });
         const R = res.requests;
         let finished = 0;
         for (let i = 0; i < R.n; i++) {

@@ -222,7 +222,7 @@ describe('running a sweep', () => {
     const rec = [...a.values()].find((r) => r.config.policy === 'sjf' && r.config['rate-scale'] === 4 && r.config.seed === 2)!;
     const opts = normalizeOptions({ policy: 'sjf', predictor: 'oracle', trace: TRACE, limit: 200, model: 'llama-3-8b', 'rate-scale': 4, seed: 2 });
     const run = await resolveRun(opts);
-    const res = simulate({ trace: run.trace, policy: run.policy, cost: run.cost, engine: run.engine });
+    const res = simulate({ trace: run.trace, policy: run.policies, router: run.router, cost: run.cost, engine: run.engine });
     const s = summarize(res, requestMetrics(res.requests), { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
     s.predictor = { name: run.predictor!.name, ...run.predictor!.quality() };
     expect(withoutWall({ ...rec, summary: s })).toEqual(withoutWall(rec));

@@ -1,0 +1,184 @@
+/**
+ * Routers: which replica a submitted request (or program call) goes to, in a cluster of replicas
+ * behind one router (`--replicas N --router NAME`). A router decides once, at submission; requests
+ * never move afterwards (no migration). Ties go to the lowest replica index.
+ *
+ * Sources: shared/docs/policies.md §6 (Autellix's locality-aware balancer, Algorithm 2), §9
+ * (Llumnix's freeness dispatch), and the common load-balancing baselines (round-robin, random,
+ * least outstanding requests/tokens, power of two choices: Mitzenmacher, IEEE TPDS 2001).
+ */
+import type { RequestTable } from '../sim/requests.ts';
+import { checkChoice } from '../sim/errors.ts';
+import { PolicyOptions } from './options.ts';
+
+/** What a router may read of one replica at submission time (sim/engine.ts implements it). */
+export interface ReplicaLoad {
+  /** Unfinished requests on the replica: waiting, running (incl. paused) and swapped. */
+  readonly outstandingRequests: number;
+  /** Σ (prompt + generated so far) tokens over the replica's unfinished requests. */
+  readonly outstandingTokens: number;
+  /** Llumnix freeness: (free KV blocks − head-of-line demand) / (requests + 1); higher is freer. */
+  readonly freeness: number;
+}
+
+/** What a router is given when it is built. */
+export interface RouterContext {
+  /** The replicas, by index (length ≥ 1). */
+  readonly replicas: readonly ReplicaLoad[];
+  /** The run's request table (prompt lengths, program ids). */
+  readonly requests: RequestTable;
+  /** Seeded uniform [0, 1) generator (the run's `--seed`). */
+  readonly random: () => number;
+}
+
+/** A router: one instance per run. */
+export interface Router {
+  /** CLI name. */
+  readonly name: string;
+  /** Replica index in [0, replicas) for request `id` submitted at `now` seconds. */
+  route(id: number, now: number): number;
+}
+
+/** A registered router: its constructor and what `sim routers` shows. */
+export interface RouterEntry {
+  /** CLI name (`--router NAME`). */
+  name: string;
+  /** One line: what it does. */
+  description: string;
+  /** The paper or system it comes from. */
+  source: string;
+  /**
+   * Reads the router's options and returns what builds it for one run, given its replicas.
+   * @param opts the `--router-opt key=value` pairs.
+   * @throws InputError (field `--router-opt`) for an unknown option or a value out of range.
+   */
+  create(opts: Record<string, string>): (ctx: RouterContext) => Router;
+}
+
+/** Index of the replica with the smallest `load` (ties: lowest index). */
+function argmin(replicas: readonly ReplicaLoad[], load: (r: ReplicaLoad) => number): number {
+  let best = 0;
+  let bestLoad = load(replicas[0]);
+  for (let i = 1; i < replicas.length; i++) {
+    const l = load(replicas[i]);
+    if (l < bestLoad) {
+      best = i;
+      bestLoad = l;
+    }
+  }
+  return best;
+}
+
+const byRequests = (r: ReplicaLoad) => r.outstandingRequests;
+const byTokens = (r: ReplicaLoad) => r.outstandingTokens;
+const byFreeness = (r: ReplicaLoad) => -r.freeness;
+
+/** A router with no options, from its routing function. */
+function simple(name: string, description: string, source: string, make: (ctx: RouterContext) => (id: number, now: number) => number): RouterEntry {
+  return {
+    name,
+    description,
+    source,
+    create(opts) {
+      new PolicyOptions(name, opts, '--router-opt').done();
+      return (ctx) => ({ name, route: make(ctx) });
+    },
+  };
+}
+
+/** Round-robin: replica i mod N for the i-th submission. */
+export const roundRobin = simple('round-robin', 'each submission to the next replica in turn', 'common baseline (Autellix §6.3, Llumnix §6)', (ctx) => {
+  let next = 0;
+  return () => {
+    const r = next;
+    next = (next + 1) % ctx.replicas.length;
+    return r;
+  };
+});
+
+/** Uniformly random replica. */
+export const random = simple('random', 'a uniformly random replica', 'common baseline', (ctx) => () => Math.floor(ctx.random() * ctx.replicas.length));
+
+/** Fewest unfinished requests ("least used" in Autellix's baselines). */
+export const leastRequests = simple(
+  'least-requests',
+  'the replica with the fewest outstanding requests (waiting + running + swapped)',
+  "common baseline; Autellix's \"Least Used\" (shared/docs/policies.md §6)",
+  (ctx) => () => argmin(ctx.replicas, byRequests),
+);
+
+/** Fewest outstanding tokens. */
+export const leastTokens = simple(
+  'least-tokens',
+  'the replica with the fewest outstanding tokens (Σ prompt + generated over unfinished requests)',
+  'common baseline (e.g. token-based load balancing in LLM gateways)',
+  (ctx) => () => argmin(ctx.replicas, byTokens),
+);
+
+/** Power of two choices on outstanding requests. */
+export const powerOfTwo = simple(
+  'power-of-two',
+  'two distinct random replicas, the one with fewer outstanding requests',
+  'Mitzenmacher, The Power of Two Choices in Randomized Load Balancing, IEEE TPDS 2001',
+  (ctx) => () => {
+    const n = ctx.replicas.length;
+    if (n === 1) return 0;
+    const a = Math.floor(ctx.random() * n);
+    let b = Math.floor(ctx.random() * (n - 1));
+    if (b >= a) b++;
+    return ctx.replicas[b].outstandingRequests < ctx.replicas[a].outstandingRequests ? b : a;
+  },
+);
+
+/** Llumnix dispatch: highest freeness, no migration. */
+export const llumnix = simple(
+  'llumnix',
+  'the replica with the highest Llumnix freeness (free KV blocks per request); no migration',
+  'Sun et al., Llumnix, arXiv 2406.03243 §4.4; shared/docs/policies.md §9 (DISPATCH_POLICY=load, remaining_steps)',
+  (ctx) => () => argmin(ctx.replicas, byFreeness),
+);
+
+/** Autellix's locality-aware load balancer (Algorithm 2). */
+export const autellix: RouterEntry = {
+  name: 'autellix',
+  description: "calls of at most `threshold` prompt tokens to the least-used replica; longer calls to their program's replica (chosen least-used on its first long call)",
+  source: 'Luo et al., Autellix, arXiv 2502.13965 §5 Algorithm 2; shared/docs/policies.md §6',
+  create(opts) {
+    const o = new PolicyOptions('autellix', opts, '--router-opt');
+    const threshold = o.number('threshold', 2048, { min: 0, integer: true });
+    o.done();
+    return (ctx) => autellixRouter(ctx, threshold);
+  },
+};
+
+/** Autellix's Algorithm 2 with prompt-length threshold `threshold` (tokens). */
+function autellixRouter(ctx: RouterContext, threshold: number): Router {
+  const R = ctx.requests;
+  // Program → its replica once one of its long calls was placed; -1 before.
+  const home = new Int32Array(Math.max(1, R.programCount)).fill(-1);
+  return {
+    name: 'autellix',
+    route(id) {
+      const least = argmin(ctx.replicas, byRequests);
+      if (R.prompt[id] <= threshold) return least;
+      const g = R.program[id];
+      if (home[g] < 0) home[g] = least;
+      return home[g];
+    },
+  };
+}
+
+/** All registered routers, in the order `sim routers` lists them. */
+export const ROUTERS: readonly RouterEntry[] = [roundRobin, random, leastRequests, leastTokens, powerOfTwo, llumnix, autellix];
+
+/** Default router. */
+export const DEFAULT_ROUTER = 'round-robin';
+
+/**
+ * Looks a router up by CLI name.
+ * @throws InputError listing the valid names when unknown.
+ */
+export function getRouter(name: string): RouterEntry {
+  checkChoice('router', name, ROUTERS.map((r) => r.name));
+  return ROUTERS.find((r) => r.name === name)!;
+}
