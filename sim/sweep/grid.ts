@@ -72,6 +72,8 @@ export const ENGINE_KEYS: Readonly<Record<string, 'string' | 'number' | 'boolean
   'swap-space': 'number',
   'slo-ttft': 'number',
   'slo-tpot': 'number',
+  replicas: 'number',
+  router: 'string',
 };
 
 /** Engine options holding file paths: resolved against the grid file's folder. */
