@@ -61,6 +61,14 @@ export interface Policy {
   readonly preemptive: boolean;
   /** Preemptive mode only: what happens to a displaced running request. */
   readonly displacement?: Displacement;
+  /**
+   * Preemptive mode with chunked prefill: `true` gives every selected decode its token before
+   * prefill chunks share the rest of the budget (Sarathi-Serve's stall-free batching, as vLLM's
+   * chunked scheduler that Autellix extends); default (`false`/absent) is the plain prefix walk,
+   * where a prefill chunk takes what is left of the budget and the walk stops at the first
+   * request that does not fit (learning-to-rank §4, step 4). docs/engine.md.
+   */
+  readonly stallFree?: boolean;
   /** Called once before the run, with the engine's context. */
   attach(ctx: PolicyContext): void;
   /** Priority key of request `id` arriving at `now` seconds (smaller first; finite or ±Infinity). */

@@ -553,6 +553,89 @@ export class Engine {
   }
 
   /**
+   * Rank-mode walk with chunked prefill, stall-free as Sarathi-Serve (Agrawal et al., arXiv
+   * 2403.02310 §4.3): requests are taken in key order (running from `this.scratch`, waiting,
+   * swapped) while the sequence budget holds and decodes have tokens; each decode takes one token,
+   * and prefill chunks share what all selected decodes leave, in key order. A prefill that gets no
+   * tokens is not selected: a running one (a partial prefill) keeps its KV and is not displaced,
+   * a waiting or swapped one stays queued (`keep` = HOLD: evictable under memory pressure like an
+   * unselected request). Without this, one high-ranked new prefill would take the
+   * whole budget and displace every decode ranked behind it.
+   * @param nSel requests already selected (pinned); @param budget tokens left for the walk.
+   * @returns the selection size.
+   */
+  private walkChunked(nSel: number, budget: number): number {
+    const R = this.R;
+    const cfg = this.cfg;
+    const run = this.scratch;
+    const nRun = this.runCount;
+    const keep = this.keep;
+    const sel = this.selIds;
+    const selTok = this.selTokens;
+    const selFrom = this.selFrom;
+    const first = nSel;
+    let decodes = 0;
+    let prefillTokens = 0;
+    let prefillsOpen = true;
+    let skipped: number[] | undefined;
+    let ri = 0;
+    for (;;) {
+      while (ri < nRun && run[ri] < 0) ri++;
+      let id = ri < nRun ? run[ri] : -1;
+      let from = RUNNING;
+      const w = prefillsOpen ? this.waiting.peek() : -1;
+      const sw = this.swapped.peek();
+      if (w >= 0 && (id < 0 || before(w, id, R.key, R.tie))) { id = w; from = WAITING; }
+      if (sw >= 0 && (id < 0 || before(sw, id, R.key, R.tie))) { id = sw; from = SWAPPED; }
+      if (id < 0 || nSel >= cfg.maxNumSeqs || decodes >= budget) break;
+      const decode = from !== WAITING && this.isDecode(id);
+      const room = budget - decodes - prefillTokens;
+      if (decode) {
+        decodes++;
+        sel[nSel] = id; selTok[nSel] = 1; selFrom[nSel] = from; nSel++;
+      } else if (prefillsOpen && room > 0) {
+        const t = Math.min(R.prompt[id] + R.generated[id] - R.computed[id], room);
+        prefillTokens += t;
+        sel[nSel] = id; selTok[nSel] = t; selFrom[nSel] = from; nSel++;
+      } else {
+        // No tokens for this prefill: from here on only decodes can join.
+        prefillsOpen = false;
+        if (from === RUNNING) {
+          keep[id] = HOLD;
+          ri++;
+        } else if (from === SWAPPED) {
+          this.swapped.pop();
+          (skipped ??= []).push(id);
+        }
+        continue;
+      }
+      if (from === RUNNING) { keep[id] = 1; ri++; }
+      else (from === WAITING ? this.waiting : this.swapped).pop();
+    }
+    if (skipped) for (const id of skipped) this.swapped.push(id);
+    // Decodes first: prefill chunks get what every selected decode leaves, in key order.
+    let left = budget - decodes;
+    let k = first;
+    for (let i = first; i < nSel; i++) {
+      const id = sel[i];
+      const from = selFrom[i];
+      let t = selTok[i];
+      if (!(from !== WAITING && this.isDecode(id))) {
+        t = Math.min(R.prompt[id] + R.generated[id] - R.computed[id], left);
+        left -= t;
+        if (t === 0) {
+          if (from === WAITING) this.waiting.push(id);
+          else if (from === SWAPPED) this.swapped.push(id);
+          else keep[id] = HOLD; // a running partial prefill waits with its KV
+          continue;
+        }
+      }
+      sel[k] = id; selTok[k] = t; selFrom[k] = from; k++;
+    }
+    return k;
+  }
+
+  /**
    * Rank-mode batch formation for preemptive policies (learning-to-rank §4 steps 3–6, TRAIL,
    * Autellix): running requests the policy may not displace go first; then all requests —
    * running, waiting and swapped — are walked in key order and selected while the sequence and
@@ -600,6 +683,10 @@ export class Engine {
     }
     // Walk running, waiting and swapped together in key order; stop at the first misfit.
     let ri = 0;
+    if (cfg.chunkedPrefill && policy.stallFree) {
+      nSel = this.walkChunked(nSel, tokens);
+      ri = nRun;
+    }
     for (;;) {
       while (ri < nRun && run[ri] < 0) ri++;
       let id = ri < nRun ? run[ri] : -1;
@@ -625,7 +712,7 @@ export class Engine {
     const deficit = () => need - this.freeBlocks + (admitting > 0 ? cfg.watermarkBlocks : 0);
     for (let i = nRun - 1; i >= 0 && deficit() > 0; i--) {
       const id = run[i];
-      if (id >= 0 && keep[id] === 0 && R.state[id] === RUNNING) this.displace(id);
+      if (id >= 0 && keep[id] !== 1 && R.state[id] === RUNNING) this.displace(id);
     }
     while (nSel > 0 && deficit() > 0) {
       nSel--;
@@ -884,6 +971,9 @@ export class Engine {
     this.busy = false;
   }
 }
+
+/** Rank mode `keep` mark: a running partial prefill left without tokens this iteration (not displaced by rank). */
+const HOLD = 2;
 
 /** Whether id a comes before id b in (key, tie) order. */
 function before(a: number, b: number, key: Float64Array, tie: Float64Array): boolean {

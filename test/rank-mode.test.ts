@@ -39,12 +39,14 @@ class RandomRank implements Policy {
   readonly preemptive = true;
   readonly displacement: Displacement;
   private R!: RequestTable;
+  readonly stallFree: boolean;
   private readonly keys: number[];
   private readonly pin: boolean;
-  constructor(keys: number[], displacement: Displacement, pin: boolean) {
+  constructor(keys: number[], displacement: Displacement, pin: boolean, stallFree = false) {
     this.keys = keys;
     this.displacement = displacement;
     this.pin = pin;
+    this.stallFree = stallFree;
   }
   attach(ctx: PolicyContext): void {
     this.R = ctx.requests;
@@ -58,6 +60,28 @@ class RandomRank implements Policy {
 }
 
 describe('rank mode (preemptive policies)', () => {
+  it('chunked prefill: the prefix walk lets a top-ranked prefill take the budget; stall-free gives decodes their token first', () => {
+    // A and B (keys 1, 2) arrive at 0 with 1-token prompts and decode; C (key 0, the best) arrives
+    // at 0.5 with a 20-token prompt. Budget 8 tokens, chunked. Iterations cost 0.1 s flat.
+    // Prefix walk: C's chunk takes all 8 tokens and pauses A and B twice; its last 4 leave room for them.
+    // Stall-free: A and B decode every iteration, C gets 6, 6, 6, 2 tokens.
+    const trace = makeTrace([0, 0, 0.5], [1, 1, 20], [30, 30, 2]);
+    const run = (stallFree: boolean) => {
+      const records: IterationRecord[] = [];
+      simulate({
+        trace,
+        policy: new RandomRank([1, 2, 0], 'pause', false, stallFree),
+        cost: new LinearCostModel({ base: 0.1, prefill: 0, decode: 0, kv: 0 }),
+        engine: engineConfig({ maxNumSeqs: 8, maxNumBatchedTokens: 8, chunkedPrefill: true, skipAhead: false }),
+        observer: (r) => records.push(r),
+      });
+      // The iterations after C arrived (t = 0.5 falls at an iteration boundary), until C's prefill is done.
+      return records.filter((r) => r.start >= 0.5 - 1e-9).slice(0, 4).map((r) => [r.prefillTokens, r.decodeSeqs]);
+    };
+    expect(run(false)).toEqual([[8, 0], [8, 0], [4, 2], [0, 3]]);
+    expect(run(true)).toEqual([[6, 2], [6, 2], [6, 2], [2, 2]]);
+  });
+
   it('SRPT with batch 1 matches Schrage-Miller within 3 standard errors', () => {
     const N = 150_000;
     const WARMUP = 10_000;
@@ -105,6 +129,7 @@ describe('rank mode (preemptive policies)', () => {
       displacement: fc.constantFrom<Displacement>('pause', 'recompute', 'swap'),
       pin: fc.boolean(),
       chunked: fc.boolean(),
+      stallFree: fc.boolean(),
       blockSize: fc.constantFrom(1, 4, 16),
       kvTokens: fc.integer({ min: 16, max: 2000 }),
       maxNumSeqs: fc.integer({ min: 1, max: 8 }),
@@ -117,7 +142,7 @@ describe('rank mode (preemptive policies)', () => {
       fc.property(workload, cfg, (rows, c) => {
         let t = 0;
         const trace = makeTrace(rows.map((r) => (t += r.gap) - rows[0].gap), rows.map((r) => r.prompt), rows.map((r) => r.output));
-        const policy = new RandomRank(rows.map((r) => r.key), c.displacement, c.pin);
+        const policy = new RandomRank(rows.map((r) => r.key), c.displacement, c.pin, c.stallFree);
         const records: IterationRecord[] = [];
         const engine = engineConfig({
           blockSize: c.blockSize,
@@ -144,7 +169,7 @@ describe('rank mode (preemptive policies)', () => {
           prevEnd = r.end;
         }
         // Skip-ahead is exact in rank mode too.
-        const other = simulate({ trace, policy: new RandomRank(rows.map((r) => r.key), c.displacement, c.pin), cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine: { ...engine, skipAhead: !c.skipAhead } });
+        const other = simulate({ trace, policy: new RandomRank(rows.map((r) => r.key), c.displacement, c.pin, c.stallFree), cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine: { ...engine, skipAhead: !c.skipAhead } });
         expect(Array.from(other.requests.completion)).toEqual(Array.from(R.completion));
         expect(other.stats.iterations).toBe(res.stats.iterations);
       }),
