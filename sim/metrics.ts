@@ -53,7 +53,15 @@ export interface Summary {
    * program end-to-end latency (first call submitted to last call finished) and waiting time (Σ of
    * its calls' queueing delays) over completed programs, and completed programs per second.
    */
-  programs?: { count: number; completed: number; e2e_s: LatencyStats; waiting_s: LatencyStats; throughput_per_s: number };
+  programs?: {
+    count: number;
+    completed: number;
+    e2e_s: LatencyStats;
+    /** Program end-to-end latency / its calls' total output tokens (s/token; Autellix §6's program-level token latency). */
+    normalized_latency_s: LatencyStats;
+    waiting_s: LatencyStats;
+    throughput_per_s: number;
+  };
   /** The predictor and the quality it achieved on this run, when the policy used one. */
   predictor?: { name: string } & PredictorQuality;
   /** Per replica, with more than one replica (also `replicas.csv` in `--out`). */
@@ -199,6 +207,7 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
   const start = new Float64Array(p.count).fill(Infinity);
   const end = new Float64Array(p.count);
   const wait = new Float64Array(p.count);
+  const tokens = new Float64Array(p.count);
   const done = new Uint8Array(p.count).fill(1);
   for (let i = 0; i < R.n; i++) {
     const g = p.program[i];
@@ -209,20 +218,24 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
     if (R.arrival[i] < start[g]) start[g] = R.arrival[i];
     if (R.completion[i] > end[g]) end[g] = R.completion[i];
     wait[g] += R.firstScheduled[i] - R.arrival[i];
+    tokens[g] += R.output[i];
   }
   const e2e = new Float64Array(p.count).fill(-1);
   const waiting = new Float64Array(p.count).fill(-1);
+  const normalized = new Float64Array(p.count).fill(-1);
   let completed = 0;
   for (let g = 0; g < p.count; g++) {
     if (!done[g]) continue;
     completed++;
     e2e[g] = end[g] - start[g];
+    normalized[g] = e2e[g] / tokens[g];
     waiting[g] = wait[g];
   }
   return {
     count: p.count,
     completed,
     e2e_s: latencyStats(e2e),
+    normalized_latency_s: latencyStats(normalized),
     waiting_s: latencyStats(waiting),
     throughput_per_s: makespan_s > 0 ? completed / makespan_s : 0,
   };
