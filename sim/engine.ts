@@ -159,6 +159,8 @@ export class Engine {
   private readonly selIds: Int32Array;
   private readonly selTokens: Int32Array;
   private readonly selFrom: Uint8Array;
+  /** Rank mode: queue of the request `nextRanked` returned (RUNNING, WAITING or SWAPPED). */
+  private rankedFrom = 0;
   /** Rank mode: 1 for running requests in the selected prefix or pinned (never displaced this iteration). */
   private readonly keep: Uint8Array;
   private tokensLeft = 0;
@@ -553,6 +555,32 @@ export class Engine {
   }
 
   /**
+   * Rank mode: the first in key order of running request `running` (-1: none left), the waiting
+   * head (if `withWaiting`) and the swapped head; sets `rankedFrom` to its queue. -1 when none.
+   */
+  private nextRanked(running: number, withWaiting: boolean): number {
+    const R = this.R;
+    let id = running;
+    let from = RUNNING;
+    const w = withWaiting ? this.waiting.peek() : -1;
+    const sw = this.swapped.peek();
+    if (w >= 0 && (id < 0 || before(w, id, R.key, R.tie))) { id = w; from = WAITING; }
+    if (sw >= 0 && (id < 0 || before(sw, id, R.key, R.tie))) { id = sw; from = SWAPPED; }
+    this.rankedFrom = from;
+    return id;
+  }
+
+  /** Rank mode: takes selected `id` out of its queue (a running one is marked kept). @returns whether it was running. */
+  private take(id: number, from: number): boolean {
+    if (from === RUNNING) {
+      this.keep[id] = 1;
+      return true;
+    }
+    (from === WAITING ? this.waiting : this.swapped).pop();
+    return false;
+  }
+
+  /**
    * Rank-mode walk with chunked prefill, stall-free as Sarathi-Serve (Agrawal et al., arXiv
    * 2403.02310 §4.3): requests are taken in key order (running from `this.scratch`, waiting,
    * swapped) while the sequence budget holds and decodes have tokens; each decode takes one token,
@@ -581,12 +609,8 @@ export class Engine {
     let ri = 0;
     for (;;) {
       while (ri < nRun && run[ri] < 0) ri++;
-      let id = ri < nRun ? run[ri] : -1;
-      let from = RUNNING;
-      const w = prefillsOpen ? this.waiting.peek() : -1;
-      const sw = this.swapped.peek();
-      if (w >= 0 && (id < 0 || before(w, id, R.key, R.tie))) { id = w; from = WAITING; }
-      if (sw >= 0 && (id < 0 || before(sw, id, R.key, R.tie))) { id = sw; from = SWAPPED; }
+      const id = this.nextRanked(ri < nRun ? run[ri] : -1, prefillsOpen);
+      const from = this.rankedFrom;
       if (id < 0 || nSel >= cfg.maxNumSeqs || decodes >= budget) break;
       const decode = from !== WAITING && this.isDecode(id);
       const room = budget - decodes - prefillTokens;
@@ -609,8 +633,7 @@ export class Engine {
         }
         continue;
       }
-      if (from === RUNNING) { keep[id] = 1; ri++; }
-      else (from === WAITING ? this.waiting : this.swapped).pop();
+      if (this.take(id, from)) ri++;
     }
     if (skipped) for (const id of skipped) this.swapped.push(id);
     // Decodes first: prefill chunks get what every selected decode leaves, in key order.
@@ -689,20 +712,15 @@ export class Engine {
     }
     for (;;) {
       while (ri < nRun && run[ri] < 0) ri++;
-      let id = ri < nRun ? run[ri] : -1;
-      let from = RUNNING;
-      const w = this.waiting.peek();
-      const sw = this.swapped.peek();
-      if (w >= 0 && (id < 0 || before(w, id, R.key, R.tie))) { id = w; from = WAITING; }
-      if (sw >= 0 && (id < 0 || before(sw, id, R.key, R.tie))) { id = sw; from = SWAPPED; }
+      const id = this.nextRanked(ri < nRun ? run[ri] : -1, true);
+      const from = this.rankedFrom;
       if (id < 0 || nSel >= cfg.maxNumSeqs || tokens <= 0) break;
       this.tokensLeft = tokens;
       const s = this.nextTokens(id);
       if (s > tokens && nSel > 0) break;
       sel[nSel] = id; selTok[nSel] = s; selFrom[nSel] = from; nSel++;
       tokens -= s;
-      if (from === RUNNING) { keep[id] = 1; ri++; }
-      else (from === WAITING ? this.waiting : this.swapped).pop();
+      if (this.take(id, from)) ri++;
     }
     // Memory: free blocks, then evict unselected running (largest key first), then drop the tail.
     let need = 0;
