@@ -13,13 +13,13 @@ import { trail } from './trail.ts';
 import { skippredict } from './skippredict.ts';
 import { las } from './las.ts';
 import { mlfq } from './mlfq.ts';
-import { plas, atlas } from './plas.ts';
+import { plas, atlas, autellixMlfq } from './plas.ts';
 
 export type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
 export { Fcfs } from './fcfs.ts';
 
 /** All registered policies, in the order `sim policies` lists them. */
-export const POLICIES: readonly PolicyEntry[] = [fcfs, sjf, srpt, ssjf, ltr, trail, skippredict, las, mlfq, plas, atlas];
+export const POLICIES: readonly PolicyEntry[] = [fcfs, sjf, srpt, ssjf, ltr, trail, skippredict, las, mlfq, plas, atlas, autellixMlfq];
 
 /**
  * Looks a policy up by CLI name.

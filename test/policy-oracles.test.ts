@@ -29,63 +29,10 @@ import { Ltr } from '../policies/ltr.ts';
 import { Trail } from '../policies/trail.ts';
 import { Las } from '../policies/las.ts';
 import { Ssjf } from '../policies/ssjf.ts';
-import { engineConfig, makeTrace, batchMeans } from './helpers.ts';
+import { engineConfig, batchMeans, fbOracle, fcfsOracle, psOracle, h2Lattice, geometricLattice, latticeMoments as moments, sampleLatticeTrace as sampleTrace } from './helpers.ts';
+import type { Lattice } from './helpers.ts';
 
 const WARMUP = 10_000;
-
-/** A discrete size distribution on the lattice k·τ: p[k] = P(X = kτ), k = 1..K (p[0] = 0). */
-interface Lattice {
-  tau: number;
-  p: Float64Array;
-}
-
-/** X = τ·K, K ~ Geometric on {1, 2, ...} with P(K > k) = e^{−k/meanK} (K = ⌈Exp(meanK)⌉). */
-function geometricLattice(meanK: number, tau: number): Lattice {
-  const q = 1 - Math.exp(-1 / meanK);
-  const K = Math.ceil(meanK * 40);
-  const p = new Float64Array(K + 1);
-  for (let k = 1; k <= K; k++) p[k] = q * (1 - q) ** (k - 1);
-  return { tau, p };
-}
-
-/** X = τ·⌈Y/τ⌉, Y hyperexponential with mean `mean`, SCV 4 and balanced means (§12 second example). */
-function h2Lattice(mean: number, tau: number): Lattice {
-  const p1 = 0.5 * (1 + Math.sqrt(3 / 5));
-  const m1 = mean / (2 * p1);
-  const m2 = mean / (2 * (1 - p1));
-  const K = Math.ceil((m2 * 40) / tau);
-  const p = new Float64Array(K + 1);
-  for (let k = 1; k <= K; k++) {
-    const a = (k - 1) * tau;
-    const b = k * tau;
-    p[k] = p1 * (Math.exp(-a / m1) - Math.exp(-b / m1)) + (1 - p1) * (Math.exp(-a / m2) - Math.exp(-b / m2));
-  }
-  return { tau, p };
-}
-
-/** E[X] and E[X²]. */
-function moments(d: Lattice): { EX: number; EX2: number } {
-  let EX = 0;
-  let EX2 = 0;
-  for (let k = 1; k < d.p.length; k++) {
-    const x = k * d.tau;
-    EX += x * d.p[k];
-    EX2 += x * x * d.p[k];
-  }
-  return { EX, EX2 };
-}
-
-/** FCFS, Pollaczek–Khinchine (§12.1): E[X] + λE[X²]/(2(1 − ρ)). */
-function fcfsOracle(d: Lattice, lam: number): number {
-  const { EX, EX2 } = moments(d);
-  return EX + (lam * EX2) / (2 * (1 - lam * EX));
-}
-
-/** Processor sharing (§12.2): E[X]/(1 − ρ). */
-function psOracle(d: Lattice, lam: number): number {
-  const { EX } = moments(d);
-  return EX / (1 - lam * EX);
-}
 
 /** Non-preemptive SJF (§12.3), one priority class per size: x + W0/((1 − ρ(x⁻))(1 − ρ(x))). */
 function sjfOracle(d: Lattice, lam: number): number {
@@ -151,48 +98,6 @@ function trailOracle(d: Lattice, lam: number, c: number): number {
     ET += d.p[k] * (wait + integral(x) - integral((1 - c) * x) + (1 - c) * x);
   }
   return ET;
-}
-
-/** FB / LAS (§12.7): λE[min(X,x)²]/(2(1 − ρ̄(x))²) + x/(1 − ρ̄(x)), ρ̄(x) = λE[min(X, x)]. */
-function fbOracle(d: Lattice, lam: number): number {
-  const K = d.p.length - 1;
-  let r = 0;
-  let m2 = 0;
-  let P = 0;
-  let ET = 0;
-  for (let k = 1; k <= K; k++) {
-    const x = k * d.tau;
-    r += x * d.p[k];
-    m2 += x * x * d.p[k];
-    P += d.p[k];
-    const rb = lam * (r + x * (1 - P));
-    ET += d.p[k] * ((lam * (m2 + x * x * (1 - P))) / (2 * (1 - rb) ** 2) + x / (1 - rb));
-  }
-  return ET;
-}
-
-/** `n` Poisson(λ) arrivals with sizes drawn from `d`: output = 1 + K, prompt 1. */
-function sampleTrace(n: number, lam: number, d: Lattice, seed: string): Trace {
-  const rng = seedrandom.alea(seed);
-  const cdf = new Float64Array(d.p.length);
-  for (let k = 1; k < d.p.length; k++) cdf[k] = cdf[k - 1] + d.p[k];
-  const arrival: number[] = [];
-  const output: number[] = [];
-  let t = 0;
-  for (let i = 0; i < n; i++) {
-    t += -Math.log(1 - rng()) / lam;
-    arrival.push(t);
-    const u = rng() * cdf[cdf.length - 1];
-    let lo = 1;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] >= u) hi = mid;
-      else lo = mid + 1;
-    }
-    output.push(1 + lo);
-  }
-  return makeTrace(arrival, new Array(n).fill(1), output);
 }
 
 /** Runs `policy` in mode A; returns response times after the warm-up and the completion times. */
