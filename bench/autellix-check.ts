@@ -10,8 +10,9 @@
  *
  * Policies: FCFS (vLLM), MLFQ (Autellix's baseline, `autellix-mlfq`), PLAS, ATLAS. With 4
  * replicas FCFS and MLFQ sit behind least-requests (the paper's "least used") and PLAS and ATLAS
- * behind Autellix's locality-aware balancer. Engine: chunked prefill (budget 512; Autellix's
- * stall-free batching), swap space 16 GiB.
+ * behind Autellix's locality-aware balancer. Engines: prefill priority (vLLM v0.6's default for
+ * an 8B model, the paper's baseline) and chunked prefill (budget 512, stall-free); swap space
+ * 16 GiB. Workloads grow with the replica count (programs × replicas).
  *
  * Set SHARED to the shared/ folder if it is not at ../shared. `--quick` runs fewer rates.
  */
@@ -27,7 +28,13 @@ import type { LatencyStats } from '../sim/metrics.ts';
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');
 const quick = process.argv.includes('--quick');
 
-const BASE: Partial<RunOptions> = { model: 'llama-3-8b', gpu: 'a100-80gb', 'chunked-prefill': true, 'swap-space': 16 };
+const BASE: Partial<RunOptions> = { model: 'llama-3-8b', gpu: 'a100-80gb', 'swap-space': 16 };
+
+/** Engine modes: vLLM v0.6's default for an 8B model (prefill priority: the paper's vLLM), and chunked prefill. */
+const ENGINES: { label: string; opts: Partial<RunOptions> }[] = [
+  { label: 'prefill priority (vLLM v0 default)', opts: { 'chunked-prefill': false } },
+  { label: 'chunked prefill (budget 512)', opts: { 'chunked-prefill': true } },
+];
 
 const POLICIES: { label: string; policy: string; router: string }[] = [
   { label: 'FCFS', policy: 'fcfs', router: 'least-requests' },
@@ -36,14 +43,14 @@ const POLICIES: { label: string; policy: string; router: string }[] = [
   { label: 'ATLAS', policy: 'atlas', router: 'autellix' },
 ];
 
-/** A workload at `rate` programs (or requests) per second per replica-set. */
+/** A workload at `rate` programs (or requests) per second, sized for `replicas` replicas. */
 interface Workload {
   name: string;
-  at(rate: number): Trace;
+  at(rate: number, replicas: number): Trace;
 }
 
-function generated(kind: 'react' | 'tree-search', programs: number): (rate: number) => Trace {
-  return (rate) => generateProgramTrace({ kind, programs, rate, seed: `autellix-${kind}` });
+function generated(kind: 'react' | 'tree-search', programs: number): (rate: number, replicas: number) => Trace {
+  return (rate, replicas) => generateProgramTrace({ kind, programs: programs * replicas, rate, seed: `autellix-${kind}` });
 }
 
 /** Program-level results of one run (one-call programs for a plain trace). */
@@ -55,17 +62,20 @@ interface Point {
   preemptions: number;
 }
 
-function simulate(trace: Trace, p: (typeof POLICIES)[number], replicas: number): Point {
-  const opts = normalizeOptions({ ...BASE, policy: p.policy, replicas, router: replicas > 1 ? p.router : 'round-robin', trace: trace.source });
+function simulate(trace: Trace, p: (typeof POLICIES)[number], replicas: number, engine: Partial<RunOptions>): Point {
+  const opts = normalizeOptions({ ...BASE, ...engine, policy: p.policy, replicas, router: replicas > 1 ? p.router : 'round-robin', trace: trace.source });
   const { summary } = runResolved(buildRun(opts, trace));
   const lat: LatencyStats = summary.programs ? summary.programs.e2e_s : summary.e2e_s;
   const token = summary.programs ? summary.programs.normalized_latency_s.mean : summary.normalized_latency_s.mean;
   return { p50: lat.p50, p99: lat.p99, token, completed: summary.programs ? summary.programs.completed : summary.requests.completed, preemptions: summary.preemptions };
 }
 
-/** The FCFS knee: lowest rate (to 3%) at which FCFS's mean token latency exceeds 2× its light-load value. */
-function knee(w: Workload, replicas: number): { r0: number; slo: number } {
-  const token = (r: number) => simulate(w.at(r), POLICIES[0], replicas).token ?? Infinity;
+/**
+ * The FCFS knee: lowest rate (to 3%) at which FCFS's mean token latency exceeds 2× its light-load
+ * value; null if it never does below 1000/s (the finite workload never queues enough).
+ */
+function knee(w: Workload, replicas: number, engine: Partial<RunOptions>): { r0: number; slo: number } | null {
+  const token = (r: number) => simulate(w.at(r, replicas), POLICIES[0], replicas, engine).token ?? Infinity;
   const light = token(0.01 * replicas);
   const slo = 2 * light;
   let lo = 0.01 * replicas;
@@ -73,6 +83,7 @@ function knee(w: Workload, replicas: number): { r0: number; slo: number } {
   while (token(hi) <= slo) {
     lo = hi;
     hi *= 2;
+    if (hi > 1000) return null;
   }
   while (hi / lo > 1.03) {
     const mid = Math.sqrt(lo * hi);
@@ -86,25 +97,30 @@ const f = (x: number | null) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x 
 
 async function main(): Promise<void> {
   const azure = await readTrace(path.join(shared, 'traces', 'AzureLLMInferenceTrace_conv.csv'));
-  const azureHead = transformTrace(azure, { limit: 3000 });
   const workloads: Workload[] = [
     { name: 'ReAct (generated, BFCL-like: 10.75 calls, 735 prompt / 34 output tokens)', at: generated('react', quick ? 120 : 300) },
     { name: 'tree search (generated, LATS-like: 156 calls, 467 / 73 tokens)', at: generated('tree-search', quick ? 12 : 30) },
-    { name: 'Azure conv, first 3,000 requests as one-call programs', at: (rate) => transformTrace(azureHead, { rate }) },
+    { name: 'Azure conv as one-call programs (first 3,000 requests per replica)', at: (rate, replicas) => transformTrace(transformTrace(azure, { limit: 3000 * replicas }), { rate }) },
   ];
-  const multiples = quick ? [0.5, 1, 2, 4] : [0.5, 1, 1.5, 2, 3, 4, 6, 8];
+  const multiples = quick ? [0.5, 1, 2, 4] : [0.5, 1, 1.5, 2, 3, 4];
   for (const w of workloads) {
-    for (const replicas of [1, 4]) {
-      const { r0, slo } = knee(w, replicas);
-      console.log(`\n### ${w.name}, ${replicas} replica${replicas > 1 ? 's' : ''}; FCFS knee r0 = ${r0.toPrecision(3)} /s, token-latency SLO ${slo.toPrecision(3)} s/token\n`);
+    for (const engine of ENGINES) for (const replicas of [1, 4]) {
+      const k = knee(w, replicas, engine.opts);
+      const title = `${w.name}; ${engine.label}; ${replicas} replica${replicas > 1 ? 's' : ''}`;
+      if (k === null) {
+        console.log(`\n### ${title}: FCFS never reaches twice its light-load token latency (below 1000/s)\n`);
+        continue;
+      }
+      const { r0, slo } = k;
+      console.log(`\n### ${title}; FCFS knee r0 = ${r0.toPrecision(3)} /s, token-latency SLO ${slo.toPrecision(3)} s/token\n`);
       console.log(`| rate /s | ${POLICIES.map((p) => `${p.label} p50 / p99 s (s/token)`).join(' | ')} |`);
       console.log(`|---|${POLICIES.map(() => '---').join('|')}|`);
       const best = POLICIES.map(() => 0);
       for (const m of multiples) {
         const rate = m * r0;
-        const trace = w.at(rate);
+        const trace = w.at(rate, replicas);
         const cells = POLICIES.map((p, i) => {
-          const pt = simulate(trace, p, replicas);
+          const pt = simulate(trace, p, replicas, engine.opts);
           if (pt.token !== null && pt.token <= slo) best[i] = Math.max(best[i], rate);
           return `${f(pt.p50)} / ${f(pt.p99)} (${f(pt.token)})`;
         });
