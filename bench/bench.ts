@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
+import { generateProgramTrace } from '../traces/generators.ts';
 import { readTrace, tileTrace, transformTrace } from '../traces/index.ts';
 import type { Trace } from '../traces/trace.ts';
 import { simulate } from '../sim/simulator.ts';
@@ -96,6 +97,15 @@ async function main(): Promise<number> {
   }
   rows.push(timeRun('azure conv, fcfs, chunked prefill', { ...base, 'chunked-prefill': true }, conv, convRead, 5));
   rows.push(timeRun('azure conv, fcfs, no skip-ahead', base, conv, convRead, 3, undefined, false));
+  // A cluster: the conv trace at 4x its rate over 4 replicas behind each load-reading router.
+  const conv4 = transformTrace(conv, { rate_scale: 4 });
+  for (const router of ['round-robin', 'least-requests', 'llumnix']) {
+    rows.push(timeRun(`azure conv x4 rate, 4 replicas, ${router}`, { ...base, replicas: 4, router }, conv4, convRead, 3, 1));
+  }
+  // Programs: a generated ReAct workload (3,000 programs, ~32k calls) on 1 and 4 replicas under PLAS.
+  const react = generateProgramTrace({ kind: 'react', programs: 3000, rate: 2, seed: 'bench' });
+  rows.push(timeRun('react 3k programs, plas, chunked', { ...base, model: 'llama-3-8b', policy: 'plas', 'chunked-prefill': true }, react, 0, 3));
+  rows.push(timeRun('react 3k programs x4 rate, plas, 4 replicas, autellix', { ...base, model: 'llama-3-8b', policy: 'plas', 'chunked-prefill': true, replicas: 4, router: 'autellix' }, transformTrace(react, { rate_scale: 4 }), 0, 3));
   const [code, codeRead] = await read('AzureLLMInferenceTrace_code.csv');
   rows.push(timeRun('azure code, fcfs', base, code, codeRead, 5));
   const [burst, burstRead] = await read('BurstGPT_1.csv');

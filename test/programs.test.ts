@@ -402,3 +402,22 @@ describe('sim generate', () => {
     expect(r.err).toMatch(/--depth.*kind 'chatbot' does not take --depth/);
   });
 });
+
+describe('trace transforms on program traces', () => {
+  it('--rate-scale and --rate scale program arrivals and keep the DAG; a window or limit is refused', async () => {
+    const { transformTrace } = await import('../traces/transform.ts');
+    const t = generateProgramTrace({ kind: 'react', programs: 50, rate: 1, seed: 'transform' });
+    const fast = transformTrace(t, { rate_scale: 4 });
+    expect(fast.programs).toBe(t.programs);
+    for (let i = 0; i < t.n; i++) expect(fast.arrival_s[i]).toBeCloseTo(t.arrival_s[i] / 4, 12);
+    const roots = (x: Trace) => {
+      const a: number[] = [];
+      for (let i = 0; i < x.n; i++) if (x.programs!.parentStart[i + 1] === x.programs!.parentStart[i]) a.push(x.arrival_s[i]);
+      return a.sort((p, q) => p - q);
+    };
+    const r = roots(transformTrace(t, { rate: 10 }));
+    expect((r.length - 1) / (r[r.length - 1] - r[0])).toBeCloseTo(10, 9);
+    expect(() => transformTrace(t, { limit: 10 })).toThrow(/--limit: not supported on a program trace/);
+    expect(() => transformTrace(t, { start_s: 5 })).toThrow(/--start: not supported on a program trace/);
+  });
+});

@@ -61,11 +61,13 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
  *    scale and only adds a warning;
  * 4. re-zeroing, so the first arrival is 0.
  * Returns a new trace (the input is not changed); `extra`, `hash_ids`, `skipped` and `warnings`
- * follow the kept requests.
+ * follow the kept requests. A program trace only takes `rate_scale` or `rate` (over programs;
+ * its DAG is kept).
  * @throws InputError (field `--start`, `--duration`, `--limit`, `--rate-scale` or `--rate`) for a
  *   non-finite value, a value <= 0 (`--start` < 0; `--start 0` is allowed and is the default), a
  *   non-integer limit, `rate_scale` together with `rate`, `rate` on a trace whose arrivals are all
- *   at one instant, or an empty result ("no requests left after ...")
+ *   at one instant, or an empty result ("no requests left after ..."); `start_s`, `duration_s` or
+ *   `limit` on a program trace
  */
 export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (x.start_s !== undefined && (typeof x.start_s !== 'number' || !Number.isFinite(x.start_s) || x.start_s < 0)) {
@@ -78,6 +80,7 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (x.rate_scale !== undefined && x.rate !== undefined) {
     throw new InputError('--rate-scale and --rate cannot be used together', { field: '--rate' });
   }
+  if (t.programs) return scalePrograms(t, x);
 
   const a = t.arrival_s;
   const start = x.start_s ?? 0;
@@ -117,6 +120,35 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   out.arrival_s[0] = 0;
   out.warnings.push(...warnings);
   return out;
+}
+
+/**
+ * A program trace keeps its DAG: only `rate_scale` / `rate` apply, to the programs' arrivals (the
+ * roots' `arrival_s`; the mean rate is over programs), re-zeroed. A window or a limit would cut
+ * programs apart, so they are refused.
+ */
+function scalePrograms(t: Trace, x: TraceTransform): Trace {
+  const refuse: [unknown, string][] = [[x.start_s, '--start'], [x.duration_s, '--duration'], [x.limit, '--limit']];
+  for (const [v, field] of refuse) {
+    if (v !== undefined) throw new InputError('not supported on a program trace (it would cut programs apart); generate fewer programs with `sim generate --programs N`', { field });
+  }
+  const p = t.programs!;
+  const roots: number[] = [];
+  for (let i = 0; i < t.n; i++) if (p.parentStart[i + 1] === p.parentStart[i]) roots.push(t.arrival_s[i]);
+  roots.sort((a, b) => a - b);
+  let factor = 1;
+  const warnings: string[] = [];
+  if (x.rate_scale !== undefined) factor = 1 / x.rate_scale;
+  else if (x.rate !== undefined) {
+    const r0 = roots.length < 2 ? NaN : meanRate(roots);
+    if (roots.length < 2) warnings.push(`--rate ${x.rate}: only one program, nothing to rescale`);
+    else if (!Number.isFinite(r0)) throw new InputError(`cannot set the rate: all ${roots.length} programs arrive at the same instant`, { field: '--rate' });
+    else factor = r0 / x.rate;
+  }
+  const a0 = roots[0];
+  const arrival_s = new Float64Array(t.n);
+  for (let i = 0; i < t.n; i++) arrival_s[i] = (t.arrival_s[i] - a0) * factor;
+  return { ...t, arrival_s, warnings: [...t.warnings, ...warnings] };
 }
 
 /**
