@@ -5,8 +5,8 @@
  * A100-80GB, 1 and 4 replicas. For each workload, program arrival rates are multiples of the rate
  * r0 at which FCFS's mean program token latency (program latency / its output tokens) first
  * exceeds twice its light-load value (bisection); prints markdown tables of program p50 and p99
- * latency and mean token latency per rate and policy, and each policy's highest rate within that
- * latency SLO (the throughput at equal latency), relative to FCFS.
+ * latency and mean token latency per rate and policy, and the rate at which each policy's token
+ * latency crosses that SLO (interpolated: the throughput at equal latency), relative to FCFS.
  *
  * Policies: FCFS (vLLM), MLFQ (Autellix's baseline, `autellix-mlfq`), PLAS, ATLAS. With 4
  * replicas FCFS and MLFQ sit behind least-requests (the paper's "least used") and PLAS and ATLAS
@@ -93,6 +93,20 @@ function knee(w: Workload, replicas: number, engine: Partial<RunOptions>): { r0:
   return { r0: lo, slo };
 }
 
+/**
+ * The rate at which a latency curve (rate ascending, token latency) first crosses `slo`, linearly
+ * interpolated between grid points; 0 if already above at the first point, Infinity if never.
+ */
+function rateAt(curve: [number, number][], slo: number): number {
+  if (curve[0][1] > slo) return 0;
+  for (let i = 1; i < curve.length; i++) {
+    const [r0, t0] = curve[i - 1];
+    const [r1, t1] = curve[i];
+    if (t1 > slo) return r0 + ((slo - t0) / (t1 - t0)) * (r1 - r0);
+  }
+  return Infinity;
+}
+
 const f = (x: number | null) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
 
 async function main(): Promise<void> {
@@ -115,18 +129,20 @@ async function main(): Promise<void> {
       console.log(`\n### ${title}; FCFS knee r0 = ${r0.toPrecision(3)} /s, token-latency SLO ${slo.toPrecision(3)} s/token\n`);
       console.log(`| rate /s | ${POLICIES.map((p) => `${p.label} p50 / p99 s (s/token)`).join(' | ')} |`);
       console.log(`|---|${POLICIES.map(() => '---').join('|')}|`);
-      const best = POLICIES.map(() => 0);
+      const curves: [number, number][][] = POLICIES.map(() => []);
       for (const m of multiples) {
         const rate = m * r0;
         const trace = w.at(rate, replicas);
         const cells = POLICIES.map((p, i) => {
           const pt = simulate(trace, p, replicas, engine.opts);
-          if (pt.token !== null && pt.token <= slo) best[i] = Math.max(best[i], rate);
+          curves[i].push([rate, pt.token ?? Infinity]);
           return `${f(pt.p50)} / ${f(pt.p99)} (${f(pt.token)})`;
         });
         console.log(`| ${rate.toPrecision(3)} (×${m}) | ${cells.join(' | ')} |`);
       }
-      console.log(`\nHighest rate within the SLO: ${POLICIES.map((p, i) => `${p.label} ${best[i].toPrecision(3)} (${best[0] > 0 ? (best[i] / best[0]).toFixed(2) : '-'}× FCFS)`).join(', ')}`);
+      const best = curves.map((c) => rateAt(c, slo));
+      const show = (x: number) => (x === Infinity ? `> ${(multiples[multiples.length - 1] * r0).toPrecision(3)}` : x === 0 ? `< ${(multiples[0] * r0).toPrecision(3)}` : x.toPrecision(3));
+      console.log(`\nRate at the SLO (interpolated): ${POLICIES.map((p, i) => `${p.label} ${show(best[i])}${i > 0 && Number.isFinite(best[i]) && best[i] > 0 && best[0] > 0 && Number.isFinite(best[0]) ? ` (${(best[i] / best[0]).toFixed(2)}× FCFS)` : ''}`).join(', ')}`);
     }
   }
 }
