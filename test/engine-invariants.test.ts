@@ -6,14 +6,13 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { simulate } from '../sim/simulator.ts';
-import type { SimulationResult } from '../sim/simulator.ts';
 import type { IterationRecord, EngineConfig } from '../sim/engine.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { AnalyticalCostModel, getModel, getGpu } from '../sim/cost/index.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import type { Policy } from '../policies/policy.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
-import { makeTrace, engineConfig, poissonGeometricTrace } from './helpers.ts';
+import { makeTrace, engineConfig, poissonGeometricTrace, expectSameRun } from './helpers.ts';
 
 /** FCFS that counts completions per request. */
 class CountingFcfs extends Fcfs implements Policy {
@@ -147,15 +146,3 @@ describe('engine invariants (property-based)', () => {
     }
   });
 });
-
-function expectSameRun(a: SimulationResult, b: SimulationResult): void {
-  expect(Array.from(a.requests.completion)).toEqual(Array.from(b.requests.completion));
-  expect(Array.from(a.requests.firstToken)).toEqual(Array.from(b.requests.firstToken));
-  expect(Array.from(a.requests.firstScheduled)).toEqual(Array.from(b.requests.firstScheduled));
-  expect(Array.from(a.requests.preemptions)).toEqual(Array.from(b.requests.preemptions));
-  expect(a.stats.iterations).toBe(b.stats.iterations);
-  expect(a.stats.batchSizeSum).toBe(b.stats.batchSizeSum);
-  expect(a.stats.kvMaxBlocks).toBe(b.stats.kvMaxBlocks);
-  expect(a.stats.kvBlockSeconds).toBe(b.stats.kvBlockSeconds);
-  expect(a.stats.busy_s).toBeCloseTo(b.stats.busy_s, 9);
-}

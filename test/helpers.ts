@@ -9,6 +9,7 @@ import { InputError } from '../sim/errors.ts';
 import { main } from '../sim/cli.ts';
 import type { Trace } from '../traces/trace.ts';
 import type { EngineConfig } from '../sim/engine.ts';
+import type { SimulationResult } from '../sim/simulator.ts';
 
 /** A trace from plain arrays (arrivals must be sorted). */
 export function makeTrace(arrival: number[], prompt: number[], output: number[]): Trace {
@@ -209,4 +210,21 @@ export function geometricLattice(meanK: number, tau: number): Lattice {
   const p = new Float64Array(K + 1);
   for (let k = 1; k <= K; k++) p[k] = q * (1 - q) ** (k - 1);
   return { tau, p };
+}
+
+/**
+ * Expects two runs of one workload (e.g. skip-ahead on and off) to be identical: per request
+ * completion, first token, first scheduling and preemptions; iterations, batch-size sum, KV peak
+ * and KV block-seconds exactly; busy time to 1e-9 s.
+ */
+export function expectSameRun(a: SimulationResult, b: SimulationResult): void {
+  expect(Array.from(a.requests.completion)).toEqual(Array.from(b.requests.completion));
+  expect(Array.from(a.requests.firstToken)).toEqual(Array.from(b.requests.firstToken));
+  expect(Array.from(a.requests.firstScheduled)).toEqual(Array.from(b.requests.firstScheduled));
+  expect(Array.from(a.requests.preemptions)).toEqual(Array.from(b.requests.preemptions));
+  expect(a.stats.iterations).toBe(b.stats.iterations);
+  expect(a.stats.batchSizeSum).toBe(b.stats.batchSizeSum);
+  expect(a.stats.kvMaxBlocks).toBe(b.stats.kvMaxBlocks);
+  expect(a.stats.kvBlockSeconds).toBe(b.stats.kvBlockSeconds);
+  expect(a.stats.busy_s).toBeCloseTo(b.stats.busy_s, 9);
 }
