@@ -172,7 +172,6 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   positiveInt(r.tp, '--tp');
   positiveInt(r.replicas, '--replicas');
   getRouter(r.router);
-  if (r['router-opt'] !== undefined && r.replicas === 1) throw new InputError('a router needs --replicas 2 or more', { field: '--router-opt' });
   positiveInt(r['max-num-seqs'], '--max-num-seqs');
   positiveInt(r['block-size'], '--block-size');
   if (r['max-num-batched-tokens'] !== undefined) {
