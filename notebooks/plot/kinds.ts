@@ -43,6 +43,9 @@ const LABELS: Record<string, string> = {
   'throughput.requests_per_s': 'throughput (req/s)',
   tau: "predictor Kendall's τ",
   'predictor.kendall_tau': "predictor Kendall's τ",
+  'programs.e2e_s': 'program latency (s)',
+  'programs.normalized_latency_s': 'program token latency (s/token)',
+  program_rate: 'program rate (programs/s)',
 };
 
 /** Axis label of a column: known units, else the column name. */
