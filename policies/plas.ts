@@ -173,7 +173,6 @@ export class ProgramLas implements Policy {
   /** Iterations this instance's engine has run. */
   private it = 0;
   private promotionCount = 0;
-  private demotionCount = 0;
 
   /**
    * @param options the mode and any settings (others: {@link PROGRAM_LAS_DEFAULTS}).
@@ -229,11 +228,6 @@ export class ProgramLas implements Policy {
   /** Anti-starvation promotions so far (this instance). */
   get promotions(): number {
     return this.promotionCount;
-  }
-
-  /** Demotions so far (this instance). */
-  get demotions(): number {
-    return this.demotionCount;
   }
 
   /** Upper bound of queue i (s of program service); Infinity for the last. */
@@ -330,7 +324,6 @@ export class ProgramLas implements Policy {
       if (q < K - 1 && R.service[id] - this.entered[id] >= this.upper(q) - this.lower(q)) {
         this.queue[id] = q + 1;
         this.entered[id] = R.service[id];
-        this.demotionCount++;
         this.ctx.setPriority(id, this.key(id));
         if (q === 0) this.addCandidate(id);
       }

@@ -159,10 +159,9 @@ function autellixRouter(ctx: RouterContext, threshold: number): Router {
   return {
     name: 'autellix',
     route(id) {
-      const least = argmin(ctx.replicas, byRequests);
-      if (R.prompt[id] <= threshold) return least;
+      if (R.prompt[id] <= threshold) return argmin(ctx.replicas, byRequests);
       const g = R.program[id];
-      if (home[g] < 0) home[g] = least;
+      if (home[g] < 0) home[g] = argmin(ctx.replicas, byRequests);
       return home[g];
     },
   };

@@ -238,7 +238,7 @@ export class Engine {
 
   /** Whether any request is queued or in flight. */
   hasWork(): boolean {
-    return this.waiting.size + this.runCount + this.swapped.size > 0;
+    return this.outstandingRequests > 0;
   }
 
   /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */

@@ -243,12 +243,12 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
 
 /**
  * Per-replica metrics: what was routed to each replica and how it fared.
- * @param opts.kvBlocks one replica's KV capacity in blocks; `unlimitedKv` makes KV utilization null.
+ * @param opts.kvBlocks one replica's KV capacity in blocks; `unlimitedKv` makes KV utilization null;
+ *   `makespan_s` the run's (the summary's), the denominator of rates and fractions.
  */
-export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean }): ReplicaSummary[] {
+export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; makespan_s: number }): ReplicaSummary[] {
   const R = res.requests;
-  let makespan = 0;
-  for (let i = 0; i < R.n; i++) if (R.state[i] === FINISHED && R.completion[i] > makespan) makespan = R.completion[i];
+  const makespan = opts.makespan_s;
   return res.replicas.map((st, r) => {
     let requests = 0;
     let completed = 0;

@@ -39,7 +39,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   const metrics = requestMetrics(result.requests);
   const kv = { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv };
   const summary = summarize(result, metrics, { ...kv, slo: run.slo });
-  const replicas = replicaMetrics(result, metrics, kv);
+  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s });
   if (replicas.length > 1) summary.replicas = replicas;
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };

@@ -98,28 +98,31 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (x.limit !== undefined) hi = Math.min(hi, lo + x.limit);
 
   const a0 = a[lo];
-  const n = hi - lo;
   let factor = 1;
   const warnings: string[] = [];
   if (x.rate_scale !== undefined) factor = 1 / x.rate_scale;
-  else if (x.rate !== undefined) {
-    if (n < 2) {
-      warnings.push(`--rate ${x.rate}: only one request left, nothing to rescale`);
-    } else {
-      const r0 = meanRate(a.subarray(lo, hi));
-      if (!Number.isFinite(r0)) {
-        throw new InputError(`cannot set the rate: all ${n} requests left arrive at the same instant`, {
-          field: '--rate',
-        });
-      }
-      factor = r0 / x.rate;
-    }
-  }
+  else if (x.rate !== undefined) factor = rateFactor(a.subarray(lo, hi), x.rate, 'request', warnings);
   const rateScale = x.rate_scale;
   const out = slice(t, lo, hi, rateScale !== undefined ? (v) => (v - a0) / rateScale : (v) => (v - a0) * factor);
   out.arrival_s[0] = 0;
   out.warnings.push(...warnings);
   return out;
+}
+
+/**
+ * The factor that makes the mean rate of the sorted arrivals `a` equal `rate` (`--rate`): 1, with
+ * a warning pushed to `warnings`, when there are fewer than two (requests or programs: `what`).
+ * @throws InputError (field `--rate`) when they all arrive at one instant.
+ */
+function rateFactor(a: ArrayLike<number>, rate: number, what: 'request' | 'program', warnings: string[]): number {
+  const [one, many] = what === 'request' ? ['request left', 'requests left'] : ['program', 'programs'];
+  if (a.length < 2) {
+    warnings.push(`--rate ${rate}: only one ${one}, nothing to rescale`);
+    return 1;
+  }
+  const r0 = meanRate(a);
+  if (!Number.isFinite(r0)) throw new InputError(`cannot set the rate: all ${a.length} ${many} arrive at the same instant`, { field: '--rate' });
+  return r0 / rate;
 }
 
 /**
@@ -139,12 +142,7 @@ function scalePrograms(t: Trace, x: TraceTransform): Trace {
   let factor = 1;
   const warnings: string[] = [];
   if (x.rate_scale !== undefined) factor = 1 / x.rate_scale;
-  else if (x.rate !== undefined) {
-    const r0 = roots.length < 2 ? NaN : meanRate(roots);
-    if (roots.length < 2) warnings.push(`--rate ${x.rate}: only one program, nothing to rescale`);
-    else if (!Number.isFinite(r0)) throw new InputError(`cannot set the rate: all ${roots.length} programs arrive at the same instant`, { field: '--rate' });
-    else factor = r0 / x.rate;
-  }
+  else if (x.rate !== undefined) factor = rateFactor(roots, x.rate, 'program', warnings);
   const a0 = roots[0];
   const arrival_s = new Float64Array(t.n);
   for (let i = 0; i < t.n; i++) arrival_s[i] = (t.arrival_s[i] - a0) * factor;
