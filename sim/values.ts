@@ -1,0 +1,100 @@
+/**
+ * Strict parsing of option and field values: decimal numbers only (no hex, binary, octal, empty
+ * string, `Infinity` or `NaN` sneaking through `Number()`), finite values within named bounds,
+ * and booleans that are `true` or `false` and nothing else. Used by the CLI, config files, sweep
+ * grids, policy/predictor/router options and the trace readers, so one rule holds everywhere.
+ */
+import { InputError } from './errors.ts';
+
+/** A plain decimal number: optional sign, digits with an optional fraction, optional exponent. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Parses `text` as a decimal number (surrounding spaces allowed).
+ * @returns the number, or NaN when `text` is not a plain decimal (hex `0x10`, binary `0b1`,
+ *   octal `0o7`, `''`, `Infinity`, `1_000`, ...). A decimal beyond the double range gives ±Infinity,
+ *   which callers reject as out of range.
+ */
+export function parseDecimal(text: string): number {
+  const s = text.trim();
+  return DECIMAL.test(s) ? Number(s) : NaN;
+}
+
+/** Bounds and kind of a numeric value. Bounds are inclusive unless marked exclusive. */
+export interface NumberSpec {
+  /** Only integers are allowed. */
+  integer?: boolean;
+  min?: number;
+  /** The lower bound itself is not allowed (a positive rate). */
+  minExclusive?: boolean;
+  max?: number;
+  /** Why `max` is the limit, named in the message (e.g. 'Int32 token counts'). */
+  maxReason?: string;
+}
+
+/** Shows a raw value in a message: strings quoted, others as JSON. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === undefined) return 'nothing';
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** "a positive integer"-style text for a spec. */
+export function describeNumber(spec: NumberSpec): string {
+  const kind = spec.integer ? 'integer' : 'number';
+  if (spec.min === 0 && spec.minExclusive && spec.max === undefined) return `a positive ${kind}`;
+  if (spec.min === 1 && spec.integer && !spec.minExclusive && spec.max === undefined) return 'a positive integer';
+  if (spec.min === 0 && !spec.minExclusive && spec.max === undefined) return `a non-negative ${kind}`;
+  const lo = spec.min === undefined ? '' : `${spec.minExclusive ? '>' : '>='} ${spec.min}`;
+  const hi = spec.max === undefined ? '' : `<= ${spec.max}`;
+  const range = [lo, hi].filter(Boolean).join(' and ');
+  return `a decimal ${kind}${range ? ` ${range}` : ''}`;
+}
+
+/**
+ * Reads a numeric value given as a JS number (a JSON config) or a string (a flag, a CSV field):
+ * decimal only, finite, integer if asked, within the bounds.
+ * @param field the option, key or column, named in the error
+ * @param where file and line, when the value came from a file
+ * @throws InputError `field: must be a positive integer (got '0x10')`; above `max`:
+ *   `must be at most MAX (REASON) (got V)`.
+ */
+export function readNumber(raw: unknown, field: string, spec: NumberSpec = {}, where: { file?: string; line?: number } = {}): number {
+  let x: number;
+  if (typeof raw === 'number') x = raw;
+  else if (typeof raw === 'string') x = parseDecimal(raw);
+  else x = NaN;
+  const fail = (what: string): never => {
+    throw new InputError(`${what} (got ${showValue(raw)})`, { ...where, field });
+  };
+  if (Number.isNaN(x)) fail(`must be ${describeNumber(spec)} in decimal notation`);
+  if (!Number.isFinite(x)) fail(`must be a finite ${spec.integer ? 'integer' : 'number'}`);
+  if (spec.integer && !Number.isInteger(x)) fail(`must be ${describeNumber(spec)}`);
+  if (spec.min !== undefined && (spec.minExclusive ? !(x > spec.min) : !(x >= spec.min))) fail(`must be ${describeNumber(spec)}`);
+  if (spec.max !== undefined && x > spec.max) fail(`must be at most ${spec.max}${spec.maxReason ? ` (${spec.maxReason})` : ''}`);
+  return x;
+}
+
+/**
+ * Reads a boolean given as a JS boolean or the strings `true`/`false` (any case), nothing else:
+ * `yes`, `1`, `on` and `''` are refused, so a typo never silently picks the other mode.
+ * @throws InputError naming `field`.
+ */
+export function readBoolean(raw: unknown, field: string, where: { file?: string; line?: number } = {}): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string') {
+    const s = raw.trim().toLowerCase();
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+  }
+  throw new InputError(`must be true or false (got ${showValue(raw)})`, { ...where, field });
+}
+
+/**
+ * Reads a non-empty string.
+ * @throws InputError naming `field` for a non-string or empty value.
+ */
+export function readString(raw: unknown, field: string, where: { file?: string; line?: number } = {}): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new InputError(`must be a non-empty string (got ${showValue(raw)})`, { ...where, field });
+  return raw;
+}
