@@ -54,7 +54,7 @@ beforeAll(() => {
     }
   }
   expect(fs.existsSync(workerFile())).toBe(true);
-}, 60_000);
+}, 120_000); // may compile dist/ with tsc (vitest.config.ts)
 
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -228,7 +228,7 @@ describe('running a sweep', () => {
     expect(withoutWall({ ...rec, summary: s })).toEqual(withoutWall(rec));
     expect(rec.summary.requests.total).toBe(200);
     expect(rec.config.trace).toBe(path.relative(path.dirname(grid), TRACE));
-  }, 30_000);
+  }, 120_000);
 
   it('shards 0/2 and 1/2 together give the whole sweep, disjointly', async () => {
     const s0 = await runSweep({ grid, out: sharded, workers: 1, shard: { index: 0, count: 2 } });
@@ -239,7 +239,7 @@ describe('running a sweep', () => {
     const all = readDir(sharded);
     expect([...all.keys()].filter((id) => ids0.has(id)).length).toBe(4);
     expect([...all.keys()].sort()).toEqual([...readDir(one).keys()].sort());
-  }, 20_000);
+  }, 120_000);
 
   it('re-running skips existing results and redoes only missing ones', async () => {
     const files = fs.readdirSync(path.join(one, 'tasks')).sort();
@@ -251,7 +251,7 @@ describe('running a sweep', () => {
     const redo = await runSweep({ grid, out: one, workers: 1 });
     expect(redo).toMatchObject({ skipped: 7, ran: 1 });
     expect(fs.readdirSync(path.join(one, 'tasks')).sort()).toEqual(files);
-  }, 20_000);
+  }, 120_000);
 
   it('merges to CSV (one row per task, sorted by id) and Parquet', async () => {
     const csv = path.join(tmp, 'merged.csv');
@@ -293,7 +293,7 @@ describe('running a sweep', () => {
     expect(r.failed[0].message).toContain('nope.csv');
     expect(fs.readdirSync(path.join(out, 'tasks')).length).toBe(1);
     expect((await runSweep({ grid: g, out, workers: 1 })).failed.length).toBe(1);
-  }, 20_000);
+  }, 120_000);
 
   it('runs through the CLI: exit 0, and 2 with one line for a bad grid', async () => {
     const out = new PassThrough();
@@ -310,5 +310,5 @@ describe('running a sweep', () => {
     expect(await main(['sweep', bad, '--out', path.join(tmp, 'bad')], ...io)).toBe(2);
     expect(errText).toBe(`sim: ${bad}:3: engine.chunk: unknown engine option; valid: ${errText.split('valid: ')[1]}`);
     expect(errText.split('\n').length).toBe(2);
-  }, 20_000);
+  }, 120_000);
 });

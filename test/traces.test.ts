@@ -109,9 +109,8 @@ describe('shipped Azure conv sample (traces/azure-conv-2000.csv)', () => {
 
 describe.skipIf(!existsSync(SHARED))('real shared traces (README row counts and means)', () => {
   it('Azure conv: 19,366 rows, 58.4 min, means 1155 / 211', async () => {
-    const t0 = performance.now();
+    // No time limit here: read speed is `npm run bench`'s read_s column, not a test.
     const t = await readTrace(join(SHARED, 'AzureLLMInferenceTrace_conv.csv'));
-    const dt = performance.now() - t0;
     expect(t.n).toBe(19366);
     expect(t.format).toBe('azure');
     expectSortedFromZero(t);
@@ -120,7 +119,6 @@ describe.skipIf(!existsSync(SHARED))('real shared traces (README row counts and 
     expect(mean(t.prompt_tokens)).toBeCloseTo(1155, -0.5);
     expect(mean(t.output_tokens)).toBeCloseTo(211, -0.5);
     expect(t.n / t.arrival_s[t.n - 1]).toBeCloseTo(5.53, 2);
-    expect(dt).toBeLessThan(2000); // loose guard; the measured time is ~0.06–0.2 s
   });
 
   it('Azure code: 8,819 rows, means 2048 / 28', async () => {
