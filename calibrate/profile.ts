@@ -11,6 +11,7 @@ import type { ModelSpec } from '../sim/cost/models.ts';
 import type { GpuSpec } from '../sim/cost/gpus.ts';
 import { OPERATORS, type OperatorName } from '../sim/cost/analytical.ts';
 import { InputError } from '../sim/errors.ts';
+import { prepareOutputFile, readTextFile, writeFileAtomic } from '../sim/files.ts';
 import { ProfileCostModel, type Logger } from './profile-cost-model.ts';
 
 /** Value of a profile's `format` field. */
@@ -161,12 +162,20 @@ function checkUnknown(o: Record<string, unknown>, allowed: Set<string>, prefix: 
   }
 }
 
+/** Largest operator time a profile may hold, seconds: far above any kernel; keeps every iteration time finite. */
+export const PROFILE_MAX_S = 3600;
+
+/** Largest grid value (tokens, sequences) a profile may hold. */
+export const PROFILE_MAX_GRID = 2 ** 40;
+
 function numberList(v: unknown, field: string, n: number | undefined, what: 'time' | 'grid'): number[] {
   if (!Array.isArray(v)) throw new Bad(field, v === undefined ? 'is missing' : `must be a list of numbers, got ${show(v)}`);
   if (n !== undefined && v.length !== n) throw new Bad(field, `has ${v.length} values but the grid has ${n} points`);
   v.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new Bad(`${field}[${i}]`, `must be a finite number, got ${show(x)}`);
     if (what === 'time' && x < 0) throw new Bad(`${field}[${i}]`, `must be >= 0 seconds, got ${x}`);
+    if (what === 'time' && x > PROFILE_MAX_S) throw new Bad(`${field}[${i}]`, `must be at most ${PROFILE_MAX_S} seconds (an hour per operator call), got ${x}`);
+    if (what === 'grid' && x > PROFILE_MAX_GRID) throw new Bad(`${field}[${i}]`, `grid values must be at most ${PROFILE_MAX_GRID}, got ${x}`);
     if (what === 'grid' && x <= 0) throw new Bad(`${field}[${i}]`, `grid values must be > 0, got ${x}`);
     if (what === 'grid' && i > 0 && !(x > (v[i - 1] as number))) {
       throw new Bad(`${field}[${i}]`, `grid must be strictly increasing (${v[i - 1]} then ${x})`);
@@ -310,13 +319,7 @@ export function parseProfile(text: string, file: string): Profile {
  * @throws InputError naming the file when it cannot be read or is malformed.
  */
 export function readProfile(file: string): Profile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read profile: ${(e as Error).message}`, { file });
-  }
-  return parseProfile(text, file);
+  return parseProfile(readTextFile(file, 'profile'), file);
 }
 
 /**
@@ -335,12 +338,8 @@ export function formatProfile(p: Profile): string {
  */
 export function writeProfile(file: string, p: Profile): void {
   const text = formatProfile(p);
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.writeFileSync(file, text);
-  } catch (e) {
-    throw new InputError(`cannot write profile: ${(e as Error).message}`, { file, field: '--out' });
-  }
+  prepareOutputFile(file, '--out');
+  writeFileAtomic(file, text);
 }
 
 /** llmsched's version, from package.json (`0.0.0` if it cannot be read). */

@@ -18,6 +18,7 @@ import { MODELS, checkTp, getModel, type ModelSpec } from '../sim/cost/models.ts
 import { InputError } from '../sim/errors.ts';
 import { PROFILE_FORMAT, PROFILE_VERSION, projectVersion, type OperatorProfile, type Profile } from './profile.ts';
 import { stderrLogger, type Logger } from './profile-cost-model.ts';
+import { parseDecimal } from '../sim/values.ts';
 
 /** Attribution carried by every imported profile's `source` and by calibrate/README.md. */
 export const VIDUR_ATTRIBUTION =
@@ -107,7 +108,7 @@ function parseCsv(text: string, file: string): { header: string[]; rows: { line:
 
 function num(cells: string[], col: number, name: string, file: string, line: number, min: number): number {
   const s = cells[col]?.trim() ?? '';
-  const x = s === '' ? NaN : Number(s);
+  const x = parseDecimal(s);
   if (!Number.isFinite(x) || x < min) throw new InputError(`expected a number >= ${min}, got '${s}'`, { file, line, field: name });
   return x;
 }

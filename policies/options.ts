@@ -3,6 +3,7 @@
  * pairs, and the checks every length-aware policy makes on its predictor.
  */
 import { InputError } from '../sim/errors.ts';
+import { parseDecimal } from '../sim/values.ts';
 import type { Displacement, PolicyContext } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 
@@ -62,7 +63,7 @@ export class PolicyOptions {
     const s = raw.trim().toLowerCase();
     let v: number;
     if (range.allowInfinity && (s === 'inf' || s === 'infinity')) v = Infinity;
-    else v = s === '' ? NaN : Number(s);
+    else v = parseDecimal(s);
     const ok =
       !Number.isNaN(v) &&
       (Number.isFinite(v) || (range.allowInfinity === true && v === Infinity)) &&

@@ -7,12 +7,11 @@ import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import { InputError } from './errors.ts';
-import { DEFAULTS, normalizeOptions, resolveRun } from './config.ts';
+import { readBoolean } from './values.ts';
+import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
 import type { RunOptions } from './config.ts';
 import { runResolved } from './run.ts';
-import { formatSummary, writeOutDir, writeTimeseriesCsv } from './report.ts';
-import type { IterationRecord } from './engine.ts';
-import path from 'node:path';
+import { formatSummary, OutDir } from './report.ts';
 import { MODELS, GPUS } from './cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { ROUTERS } from '../policies/routers.ts';
@@ -27,89 +26,115 @@ import { makeGenerateCommand } from '../traces/generate-command.ts';
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
 
+/** `describe` text with the option's default appended (defaults are filled by normalizeOptions, not yargs, so a `--config` file can set them). */
+const dflt = (text: string, key: keyof typeof DEFAULTS): string => `${text} (default ${String(DEFAULTS[key])})`;
+
 function runOptions(y: Argv): Argv {
   return y
-    .config('config', 'JSON file of options to replay (a previous run\'s config.json); other flags override it')
-    .option('policy', { type: 'string', default: DEFAULTS.policy, describe: 'scheduling policy (sim policies)', group: 'Policy:' })
+    .option('config', { type: 'string', describe: "JSON file of options to replay (a previous run's config.json); other flags override it", group: 'Output:' })
+    .option('policy', { type: 'string', describe: dflt('scheduling policy (sim policies)', 'policy'), group: 'Policy:' })
     .option('policy-opt', { type: 'string', array: true, describe: 'policy option key=value (repeatable)', group: 'Policy:' })
     .option('predictor', { type: 'string', describe: 'length predictor for length-aware policies (sim predictors)', group: 'Policy:' })
     .option('predictor-opt', { type: 'string', array: true, describe: 'predictor option key=value (repeatable)', group: 'Policy:' })
-    .option('trace', { type: 'string', describe: 'trace file: Azure 2023/2024 CSV, BurstGPT CSV, Mooncake JSONL, or generic CSV', group: 'Workload:' })
-    .option('format', { type: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic'], describe: 'force the trace format (default: detected)', group: 'Workload:' })
-    .option('synthetic', { type: 'string', choices: ['poisson', 'gamma'], describe: 'generate arrivals instead of reading a trace', group: 'Workload:' })
-    .option('num-requests', { type: 'number', describe: 'synthetic: number of requests (default 1000)', group: 'Workload:' })
-    .option('rate', { type: 'number', describe: 'synthetic: arrival rate, req/s (default 1); trace: rescale to this mean rate', group: 'Workload:' })
-    .option('cv', { type: 'number', describe: 'synthetic gamma: coefficient of variation of inter-arrival times (default 2)', group: 'Workload:' })
+    .option('trace', { type: 'string', describe: "trace file: Azure 2023/2024 CSV, BurstGPT CSV, generic CSV, Mooncake/program/TraceLab JSONL, plain or gzip; '-' reads standard input", group: 'Workload:' })
+    .option('format', { type: 'string', describe: 'force the trace format: azure, burstgpt, mooncake, generic (default: detected)', group: 'Workload:' })
+    .option('synthetic', { type: 'string', describe: 'generate arrivals instead of reading a trace: poisson or gamma', group: 'Workload:' })
+    .option('num-requests', { type: 'string', describe: 'synthetic: number of requests (default 1000)', group: 'Workload:' })
+    .option('rate', { type: 'string', describe: 'synthetic: arrival rate, req/s (default 1); trace: rescale to this mean rate', group: 'Workload:' })
+    .option('cv', { type: 'string', describe: 'synthetic gamma: coefficient of variation of inter-arrival times (default 2)', group: 'Workload:' })
     .option('prompt', { type: 'string', describe: 'synthetic: prompt-length distribution, e.g. lognormal:6.5,0.8 (docs/traces.md)', group: 'Workload:' })
     .option('output', { type: 'string', describe: 'synthetic: output-length distribution, e.g. exponential:200', group: 'Workload:' })
     .option('lengths-from', { type: 'string', describe: 'synthetic: resample (prompt, output) pairs from this trace', group: 'Workload:' })
-    .option('rate-scale', { type: 'number', describe: 'multiply the arrival rate by k (arrival times / k)', group: 'Workload:' })
-    .option('limit', { type: 'number', describe: 'keep the first N requests', group: 'Workload:' })
-    .option('start', { type: 'number', describe: 'window start, seconds from the first arrival', group: 'Workload:' })
-    .option('duration', { type: 'number', describe: 'window length, seconds', group: 'Workload:' })
-    .option('model', { type: 'string', default: DEFAULTS.model, describe: 'model (sim models)', group: 'Hardware:' })
-    .option('gpu', { type: 'string', default: DEFAULTS.gpu, describe: 'GPU (sim gpus)', group: 'Hardware:' })
-    .option('tp', { type: 'number', default: DEFAULTS.tp, describe: 'tensor-parallel GPUs per replica', group: 'Hardware:' })
-    .option('cost-model', { type: 'string', default: DEFAULTS['cost-model'], describe: "'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", group: 'Hardware:' })
+    .option('rate-scale', { type: 'string', describe: 'multiply the arrival rate by k (arrival times / k)', group: 'Workload:' })
+    .option('limit', { type: 'string', describe: 'keep the first N requests', group: 'Workload:' })
+    .option('start', { type: 'string', describe: 'window start, seconds from the first arrival', group: 'Workload:' })
+    .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
+    .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
+    .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
+    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica', 'tp'), group: 'Hardware:' })
+    .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
-    .option('max-num-seqs', { type: 'number', default: DEFAULTS['max-num-seqs'], describe: 'most requests per iteration', group: 'Engine:' })
-    .option('max-num-batched-tokens', { type: 'number', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, model context))', group: 'Engine:' })
-    .option('block-size', { type: 'number', default: DEFAULTS['block-size'], describe: 'tokens per KV block', group: 'Engine:' })
-    .option('gpu-memory-utilization', { type: 'number', default: DEFAULTS['gpu-memory-utilization'], describe: 'fraction of GPU memory for weights, activations and KV', group: 'Engine:' })
+    .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
+    .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, model context))', group: 'Engine:' })
+    .option('block-size', { type: 'string', describe: dflt('tokens per KV block', 'block-size'), group: 'Engine:' })
+    .option('gpu-memory-utilization', { type: 'string', describe: dflt('fraction of GPU memory for weights, activations and KV', 'gpu-memory-utilization'), group: 'Engine:' })
     .option('kv-tokens', { type: 'string', describe: "KV-cache capacity override: tokens, or 'unlimited'", group: 'Engine:' })
-    .option('chunked-prefill', { type: 'boolean', default: DEFAULTS['chunked-prefill'], describe: 'chunked prefill with stall-free mixed batches (Sarathi-Serve)', group: 'Engine:' })
-    .option('preemption', { type: 'string', choices: ['recompute', 'swap'], default: DEFAULTS.preemption, describe: 'preemption mechanism on KV exhaustion', group: 'Engine:' })
-    .option('swap-space', { type: 'number', default: DEFAULTS['swap-space'], describe: 'CPU swap space per GPU, GiB', group: 'Engine:' })
-    .option('replicas', { type: 'number', default: DEFAULTS.replicas, describe: 'identical replicas behind a router', group: 'Cluster:' })
-    .option('router', { type: 'string', default: DEFAULTS.router, describe: 'router with several replicas (sim routers)', group: 'Cluster:' })
+    .option('chunked-prefill', { type: 'boolean', describe: dflt('chunked prefill with stall-free mixed batches (Sarathi-Serve)', 'chunked-prefill'), group: 'Engine:' })
+    .option('preemption', { type: 'string', describe: dflt('preemption mechanism on KV exhaustion: recompute or swap', 'preemption'), group: 'Engine:' })
+    .option('swap-space', { type: 'string', describe: dflt('CPU swap space per GPU, GiB', 'swap-space'), group: 'Engine:' })
+    .option('replicas', { type: 'string', describe: dflt('identical replicas behind a router', 'replicas'), group: 'Cluster:' })
+    .option('router', { type: 'string', describe: dflt('router with several replicas (sim routers)', 'router'), group: 'Cluster:' })
     .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })
-    .option('slo-ttft', { type: 'number', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
-    .option('slo-tpot', { type: 'number', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
-    .option('seed', { type: 'number', default: DEFAULTS.seed, describe: 'seed of every random generator', group: 'Output:' })
+    .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
+    .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
+    .option('seed', { type: 'string', describe: dflt('seed of every random generator', 'seed'), group: 'Output:' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
-    .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here', group: 'Output:' })
-    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues)', group: 'Output:' });
+    .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here (checked writable before the run)', group: 'Output:' })
+    .option('force', { type: 'boolean', default: false, describe: "with --out: replace an earlier run's files in that folder (else refused)", group: 'Output:' })
+    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues), streamed during the run', group: 'Output:' });
 }
 
-/** The option keys that belong in config.json (everything but output and yargs' own). */
-const RUN_KEYS: readonly (keyof RunOptions)[] = [
-  'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'format', 'synthetic', 'num-requests', 'rate', 'cv', 'prompt', 'output', 'lengths-from',
-  'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens',
-  'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'preemption', 'swap-space', 'slo-ttft', 'slo-tpot', 'seed',
-  'replicas', 'router', 'router-opt',
-];
+/** Flags of `sim run` that take one value (not lists); given twice, they are refused rather than joined or overridden. */
+const SINGLE_FLAGS = [...RUN_KEYS.filter((k) => RUN_OPTION_SPECS[k].kind !== 'list'), 'config', 'out', 'token-budget'];
+
+/**
+ * The run options given on the command line and in `--config`, the flags winning.
+ * @throws InputError for a flag given twice, a bad config file, or a bad value.
+ */
+function pickRunOptions(argv: Record<string, unknown>): Partial<RunOptions> {
+  for (const k of SINGLE_FLAGS) {
+    if (Array.isArray(argv[k])) throw new InputError(`given ${(argv[k] as unknown[]).length} times; give it once`, { field: `--${k}` });
+  }
+  const picked: Record<string, unknown> = argv.config !== undefined ? { ...readRunConfig(String(argv.config)) } : {};
+  for (const k of RUN_KEYS) if (argv[k] !== undefined) picked[k] = argv[k];
+  return picked as Partial<RunOptions>;
+}
 
 async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
-  const picked: Partial<RunOptions> = {};
-  for (const k of RUN_KEYS) if (argv[k] !== undefined) (picked as Record<string, unknown>)[k] = argv[k];
-  const opts = normalizeOptions(picked);
-  const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
-  const { trace } = run;
-  for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
-  let bar: cliProgress.SingleBar | undefined;
-  if (err.isTTY && trace.n >= PROGRESS_MIN_REQUESTS) {
-    bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
-    bar.start(100, 0);
-  }
-  if (argv.timeseries && !argv.out) throw new InputError('--timeseries needs --out DIR', { field: '--timeseries' });
-  const records: IterationRecord[] = [];
-  const { result, metrics: m, summary, replicas } = runResolved(run, {
-    observer: argv.timeseries ? (r) => records.push(r) : undefined,
-    onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
-  });
-  bar?.stop();
-  if (argv.out) writeOutDir(String(argv.out), summary, result.requests, m, opts, replicas);
-  if (argv.timeseries) writeTimeseriesCsv(path.join(String(argv.out), 'timeseries.csv'), records);
-  if (argv.json) {
-    out.write(JSON.stringify(summary) + '\n');
-  } else {
-    const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
-    const header = [
-      `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
-      `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
-      `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
-    ];
-    out.write(formatSummary(summary, header) + '\n');
+  const opts = normalizeOptions(pickRunOptions(argv));
+  if (argv.timeseries && argv.out === undefined) throw new InputError('needs --out DIR', { field: '--timeseries' });
+  if (argv.force && argv.out === undefined) throw new InputError('goes with --out DIR', { field: '--force' });
+  // The output folder is checked before anything long starts, so a bad --out costs nothing.
+  const outDir = argv.out === undefined ? undefined : new OutDir(String(argv.out), { force: argv.force === true, timeseries: argv.timeseries === true });
+  try {
+    const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
+    const { trace } = run;
+    for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
+    let bar: cliProgress.SingleBar | undefined;
+    if (err.isTTY && trace.n >= PROGRESS_MIN_REQUESTS) {
+      bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
+      bar.start(100, 0);
+    }
+    const series = outDir?.timeseries();
+    const { result, metrics: m, summary, replicas } = runResolved(run, {
+      observer: series ? (r) => series.add(r) : undefined,
+      onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
+    });
+    bar?.stop();
+    outDir?.finish(summary, result.requests, m, opts, replicas);
+    const rejected = summary.requests.rejected;
+    if (rejected > 0) {
+      const why = `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`;
+      err.write(
+        rejected === summary.requests.total
+          ? `sim: warning: every request (${rejected}) was rejected: ${why}; the latency figures are empty\n`
+          : `sim: warning: ${rejected} of ${summary.requests.total} requests rejected: ${why}\n`,
+      );
+    }
+    if (argv.json) {
+      out.write(JSON.stringify(summary) + '\n');
+    } else {
+      const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
+      const header = [
+        `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
+        `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
+        `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
+      ];
+      out.write(formatSummary(summary, header) + '\n');
+    }
+  } catch (e) {
+    outDir?.abort();
+    throw e;
   }
   return 0;
 }
@@ -207,13 +232,37 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
       throw e ?? new InputError(msg);
     });
   try {
+    checkBooleanFlags(args);
     await parser.parseAsync();
   } catch (e) {
     if (e instanceof InputError) {
       err.write(`sim: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
     }
-    throw e;
+    // A bug, not bad input: one line, the stack only when asked for.
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    err.write(`sim: internal error: ${message.replace(/\s*\n\s*/g, ' ')} (a bug; please report it with the command line${process.env.LLMSCHED_DEBUG ? '' : '; LLMSCHED_DEBUG=1 prints the stack'})\n`);
+    if (process.env.LLMSCHED_DEBUG && e instanceof Error && e.stack) err.write(e.stack + '\n');
+    return 1;
   }
   return code;
+}
+
+/** Boolean flags of every subcommand: `--name=VALUE` must say true or false. */
+const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'help', 'version']);
+
+/**
+ * yargs reads `--chunked-prefill=yes` (or `=1`, `=on`) as false and runs the other mode without a
+ * word; this refuses such a value before yargs sees it.
+ * @throws InputError naming the flag for `--flag=VALUE` with VALUE other than true/false, or any
+ *   value on `--no-flag`.
+ */
+function checkBooleanFlags(args: readonly string[]): void {
+  for (const a of args) {
+    if (a === '--') break;
+    const m = /^--(no-)?([^=]+)=(.*)$/s.exec(a);
+    if (!m || !BOOLEAN_FLAGS.has(m[2])) continue;
+    if (m[1]) throw new InputError(`takes no value (got '${m[3]}')`, { field: `--no-${m[2]}` });
+    readBoolean(m[3], `--${m[2]}`);
+  }
 }

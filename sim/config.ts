@@ -16,8 +16,11 @@ import type { EngineConfig } from './engine.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
 import { InputError, checkChoice } from './errors.ts';
+import { readBoolean, readNumber, readString, showValue } from './values.ts';
+import type { NumberSpec } from './values.ts';
+import { readTextFile } from './files.ts';
 import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
-import type { ReplicaLoad, Router } from '../policies/routers.ts';
+import type { ReplicaLoad, Router, RouterContext } from '../policies/routers.ts';
 import type { RequestTable } from './requests.ts';
 
 /**
@@ -128,16 +131,144 @@ export interface ResolvedRun {
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
 export const UNLIMITED_BLOCKS = 2 ** 40;
 
-function positiveInt(x: unknown, field: string): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 1) throw new InputError(`must be a positive integer (got ${String(x)})`, { field });
-  return x;
+/**
+ * How one run option is read and checked: its kind and, for numbers, its bounds (the upper ones
+ * with the reason named in the message). One table for the CLI, `--config` files and sweep grids.
+ */
+export type RunOptionSpec =
+  | { kind: 'number'; spec: NumberSpec }
+  | { kind: 'boolean' }
+  | { kind: 'string'; choices?: readonly string[] }
+  | { kind: 'list' }
+  | { kind: 'kv-tokens' };
+
+const int = (min: number, max: number, maxReason: string): RunOptionSpec => ({ kind: 'number', spec: { integer: true, min, max, maxReason } });
+const pos = (max: number, maxReason: string): RunOptionSpec => ({ kind: 'number', spec: { min: 0, minExclusive: true, max, maxReason } });
+const str: RunOptionSpec = { kind: 'string' };
+const list: RunOptionSpec = { kind: 'list' };
+
+/** Largest simulated time span a run option may name, seconds (about 31.7 years). */
+export const MAX_SPAN_S = 1e9;
+
+/**
+ * Every run option, by flag name: kind and bounds. Upper bounds keep a run within what one
+ * process can hold and every time finite; each is named in the error message.
+ */
+export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>> = {
+  policy: str,
+  'policy-opt': list,
+  predictor: str,
+  'predictor-opt': list,
+  trace: str,
+  format: { kind: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic'] },
+  synthetic: { kind: 'string', choices: ['poisson', 'gamma'] },
+  'num-requests': int(1, 1e8, 'synthetic requests are held in memory'),
+  rate: pos(1e9, 'requests per second'),
+  cv: pos(1000, 'coefficient of variation'),
+  prompt: str,
+  output: str,
+  'lengths-from': str,
+  'rate-scale': pos(1e9, 'arrival-rate multiplier'),
+  limit: int(1, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
+  start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
+  duration: pos(MAX_SPAN_S, 'seconds, about 31.7 years'),
+  model: str,
+  gpu: str,
+  tp: int(1, 64, 'GPUs per replica'),
+  'cost-model': str,
+  profile: str,
+  'max-num-seqs': int(1, 2 ** 20, 'sequences per iteration'),
+  'max-num-batched-tokens': int(1, 2 ** 24, 'tokens per iteration'),
+  'block-size': int(1, 4096, 'tokens per KV block'),
+  'gpu-memory-utilization': { kind: 'number', spec: { min: 0, minExclusive: true, max: 1, maxReason: 'a fraction' } },
+  'kv-tokens': { kind: 'kv-tokens' },
+  'chunked-prefill': { kind: 'boolean' },
+  preemption: { kind: 'string', choices: ['recompute', 'swap'] },
+  'swap-space': { kind: 'number', spec: { min: 0, max: 65536, maxReason: 'GiB of host memory per GPU' } },
+  'slo-ttft': pos(MAX_SPAN_S, 'seconds'),
+  'slo-tpot': pos(MAX_SPAN_S, 'seconds'),
+  seed: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
+  replicas: int(1, 1024, 'replicas simulated in one process'),
+  router: str,
+  'router-opt': list,
+};
+
+/** Largest KV capacity `--kv-tokens` may name (use `unlimited` beyond). */
+export const MAX_KV_TOKENS = 2 ** 40;
+
+/**
+ * Reads one run option's value as the CLI (strings), a `--config` file or a grid (JSON/YAML
+ * values) gives it, strictly: decimal numbers within the option's bounds, `true`/`false` booleans,
+ * non-empty strings from the choices, lists of strings.
+ * @param key the option's flag name without dashes (`max-num-seqs`)
+ * @param where the file and line the value came from, and the field to name (default `--key`)
+ * @returns the typed value
+ * @throws InputError for an unknown option or a bad value, naming file, line and field.
+ */
+export function readRunOption(key: string, raw: unknown, where: { file?: string; line?: number; field?: string } = {}): unknown {
+  const field = where.field ?? `--${key}`;
+  const at = { file: where.file, line: where.line };
+  const spec = (RUN_OPTION_SPECS as Record<string, RunOptionSpec | undefined>)[key];
+  if (spec === undefined) throw new InputError(`unknown option '${key}'`, { ...at, field });
+  switch (spec.kind) {
+    case 'number':
+      return readNumber(raw, field, spec.spec, at);
+    case 'boolean':
+      return readBoolean(raw, field, at);
+    case 'string': {
+      const v = readString(raw, field, at);
+      if (spec.choices && !spec.choices.includes(v)) throw new InputError(`must be one of ${spec.choices.join(', ')} (got ${showValue(raw)})`, { ...at, field });
+      return v;
+    }
+    case 'list': {
+      const xs = Array.isArray(raw) ? raw : [raw];
+      return xs.map((x) => readString(x, field, at));
+    }
+    case 'kv-tokens':
+      if (typeof raw === 'string' && raw.trim().toLowerCase() === 'unlimited') return 'unlimited';
+      return readNumber(raw, field, { integer: true, min: 1, max: MAX_KV_TOKENS, maxReason: "tokens; give 'unlimited' for more" }, at);
+  }
 }
 
-function positive(x: unknown, field: string, allowZero = false): number {
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || (!allowZero && x === 0)) {
-    throw new InputError(`must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${String(x)})`, { field });
+/** The option keys of a run (what `config.json` holds). */
+export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOptions)[];
+
+/**
+ * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
+ * of run options by flag name, each checked as {@link readRunOption} checks a flag; `null` values
+ * are ignored, relative paths (`trace`, `lengths-from`, `profile`) resolve against the file's folder.
+ * @throws InputError naming the file (and the line of the key, when found) for a missing, empty or
+ *   malformed file, a value that is not an object, an unknown key or a bad value.
+ */
+export function readRunConfig(file: string): Partial<RunOptions> {
+  const text = readTextFile(file, 'config');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    const pos = /position (\d+)/.exec(msg);
+    throw new InputError(`not valid JSON: ${msg}`, { file, line: pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined });
   }
-  return x;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('a config must be a JSON object of run options by flag name', { file, line: 1 });
+  const lineOf = (key: string): number | undefined => {
+    const i = text.indexOf(JSON.stringify(key));
+    return i < 0 ? undefined : text.slice(0, i).split('\n').length;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(RUN_KEYS as readonly string[]).includes(k)) {
+      throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
+    }
+    if (v === null) continue;
+    out[k] = readRunOption(k, v, { file, line: lineOf(k), field: k });
+  }
+  // Relative paths in a config are relative to its folder (a previous run's config.json holds absolute ones).
+  for (const k of ['trace', 'lengths-from', 'profile'] as const) {
+    const v = out[k];
+    if (typeof v === 'string' && v !== '-') out[k] = path.resolve(path.dirname(path.resolve(file)), v);
+  }
+  return out as Partial<RunOptions>;
 }
 
 /**
@@ -159,42 +290,36 @@ export function parseKeyValues(items: readonly string[] | undefined, field: stri
 
 /**
  * Fills defaults and checks every option; returns a complete RunOptions (what `config.json` holds).
+ * Each value is read as {@link readRunOption} reads it (so strings from a flag and numbers from a
+ * file both work), then the combinations are checked, and the policy, predictor and router are
+ * built once with their options, so a bad `--policy-opt` fails here, before any trace is read.
  * @throws InputError naming the option for a bad value or an impossible combination.
  */
 export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
-  const r = { ...DEFAULTS, ...stripUndefined(o) } as RunOptions;
+  const given: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stripUndefined(o))) given[k] = readRunOption(k, v);
+  const r = { ...DEFAULTS, ...given } as RunOptions;
   if (!r.trace && !r.synthetic) throw new InputError('give --trace FILE or --synthetic poisson|gamma', { field: '--trace' });
   if (r.trace && r.synthetic) throw new InputError('--trace and --synthetic are exclusive', { field: '--synthetic' });
-  if (r.trace) r.trace = path.resolve(r.trace);
+  if (r.trace && r.trace !== '-') r.trace = path.resolve(r.trace);
   if (r['lengths-from']) r['lengths-from'] = path.resolve(r['lengths-from']);
   if (r.profile) r.profile = path.resolve(r.profile);
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
-  positiveInt(r.tp, '--tp');
-  positiveInt(r.replicas, '--replicas');
-  getRouter(r.router);
-  positiveInt(r['max-num-seqs'], '--max-num-seqs');
-  positiveInt(r['block-size'], '--block-size');
-  if (r['max-num-batched-tokens'] !== undefined) {
-    positiveInt(r['max-num-batched-tokens'], '--max-num-batched-tokens');
-    if (r['max-num-batched-tokens'] < r['max-num-seqs']) {
-      throw new InputError(
-        `${r['max-num-batched-tokens']} is below --max-num-seqs ${r['max-num-seqs']}: a full batch of decodes would not fit (vLLM rejects this too)`,
-        { field: '--max-num-batched-tokens' },
-      );
+  // Options that would be silently ignored.
+  if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
+  if (r.synthetic === 'poisson' && r.cv !== undefined) throw new InputError('applies to --synthetic gamma (Poisson arrivals have cv 1)', { field: '--cv' });
+  if (!r.synthetic) {
+    for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from'] as const) {
+      if (r[k] !== undefined) throw new InputError('applies to --synthetic, not --trace', { field: `--${k}` });
     }
   }
-  const util = r['gpu-memory-utilization'];
-  if (typeof util !== 'number' || !(util > 0 && util <= 1)) throw new InputError(`must be in (0, 1] (got ${String(util)})`, { field: '--gpu-memory-utilization' });
-  positive(r['swap-space'], '--swap-space', true);
-  checkChoice('preemption', r.preemption, ['recompute', 'swap']);
-  if (r['kv-tokens'] !== undefined && r['kv-tokens'] !== 'unlimited') {
-    const k = typeof r['kv-tokens'] === 'number' ? r['kv-tokens'] : Number(r['kv-tokens']);
-    positiveInt(k, '--kv-tokens');
-    r['kv-tokens'] = k;
+  if (r['max-num-batched-tokens'] !== undefined && r['max-num-batched-tokens'] < r['max-num-seqs']) {
+    throw new InputError(
+      `${r['max-num-batched-tokens']} is below --max-num-seqs ${r['max-num-seqs']}: a full batch of decodes would not fit (vLLM rejects this too)`,
+      { field: '--max-num-batched-tokens' },
+    );
   }
-  if (r['slo-ttft'] !== undefined) positive(r['slo-ttft'], '--slo-ttft');
-  if (r['slo-tpot'] !== undefined) positive(r['slo-tpot'], '--slo-tpot');
-  if (!Number.isInteger(r.seed)) throw new InputError(`must be an integer (got ${String(r.seed)})`, { field: '--seed' });
+  getRouter(r.router);
   const entry = getPolicy(r.policy);
   if (r.predictor !== undefined) getPredictor(r.predictor);
   if (entry.predictor === 'required' && r.predictor === undefined) {
@@ -206,7 +331,26 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   getModel(r.model);
   getGpu(r.gpu);
   parseCostModelSpec(r['cost-model']);
+  checkHardware(r);
+  buildComponents(r, 1);
   return r;
+}
+
+/**
+ * The policies (`count` fresh instances, one per replica), their predictor and the router factory
+ * of a run, built from their names and `key=value` options. With a trace, the predictor is
+ * attached to it (seeded from `--seed`) before the policies are built.
+ * @throws InputError (field `--policy-opt`, `--predictor-opt` or `--router-opt`) for a bad option.
+ */
+function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
+  const entry = getPolicy(r.policy);
+  const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
+  const predictor = predictorName === undefined ? undefined : getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
+  if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
+  const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
+  const policies = Array.from({ length: count }, () => entry.create(policyOpts, predictor));
+  const router = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
+  return { predictor, policies, router };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -223,9 +367,9 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
     const lengthsFrom = r['lengths-from'] ? await readTrace(r['lengths-from']) : undefined;
     trace = syntheticTrace({
       arrival,
-      rate: positive(r.rate ?? 1, '--rate'),
+      rate: r.rate ?? 1,
       cv: r.cv,
-      n: positiveInt(r['num-requests'] ?? 1000, '--num-requests'),
+      n: r['num-requests'] ?? 1000,
       prompt: r.prompt,
       output: r.output,
       lengths_from: lengthsFrom,
@@ -256,6 +400,19 @@ export async function resolveRun(r: RunOptions, log?: (message: string) => void)
  * @throws InputError for a model that does not fit the GPU or a bad policy option.
  */
 export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
+  const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
+  const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
+  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+}
+
+/**
+ * A run's cost model and engine settings: token budget, KV capacity (from the GPU's memory, or
+ * `--kv-tokens`), swap space, and the analytical, linear or profile cost model.
+ * @throws InputError for a model that does not fit the GPU, a bad tp, a KV capacity below one
+ *   block, a bad cost model or profile.
+ */
+function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
@@ -279,17 +436,6 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
       : spec.kind === 'linear'
         ? new LinearCostModel(spec)
         : new AnalyticalCostModel({ model, gpu, tp: r.tp });
-  const entry = getPolicy(r.policy);
-  const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
-  let predictor: Predictor | undefined;
-  if (predictorName !== undefined) {
-    predictor = getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
-    predictor.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
-  }
-  const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
-  const policies = Array.from({ length: r.replicas }, () => entry.create(policyOpts, predictor));
-  const makeRouter = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
-  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
   const engine: EngineConfig = {
     maxNumSeqs,
     maxNumBatchedTokens: budget,
@@ -303,5 +449,17 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     pcieBandwidth: gpu.pcieBandwidth,
     skipAhead: true,
   };
-  return { trace, policies, router, predictor, cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+  return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
+}
+
+/** Hardware settings already checked in this process (a sweep checks thousands of tasks that share a few). */
+const checkedHardware = new Set<string>();
+
+/** Checks a run's hardware settings once per distinct combination ({@link buildHardware}). */
+function checkHardware(r: RunOptions): void {
+  const keys = ['model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
+  const key = JSON.stringify(keys.map((k) => r[k] ?? null));
+  if (checkedHardware.has(key)) return;
+  buildHardware(r, () => {});
+  checkedHardware.add(key);
 }

@@ -72,17 +72,17 @@ export function makeDir(dir: string, field: string): void {
     try {
       st = fs.statSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`cannot use output folder: ${p}: ${reason(e)}`, { file: dir, field });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`cannot use ${p}: ${reason(e)}`, { file: dir, field });
     }
     if (st !== undefined) {
-      if (!st.isDirectory()) throw new InputError(`cannot use output folder: ${p} is a file, not a folder`, { file: dir, field });
+      if (!st.isDirectory()) throw new InputError(p === abs ? 'is a file, not a folder' : `${p} is a file, not a folder`, { file: dir, field });
       continue;
     }
     try {
       fs.mkdirSync(p);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(p).isDirectory()) continue;
-      throw new InputError(`cannot create output folder ${p}: ${reason(e)}`, { file: dir, field });
+      throw new InputError(p === abs ? `cannot create this folder: ${reason(e)}` : `cannot create its parent folder ${p}: ${reason(e)}`, { file: dir, field });
     }
   }
 }

@@ -7,6 +7,8 @@ import type { Summary, RequestMetrics, LatencyStats, ReplicaSummary } from './me
 import type { RequestTable } from './requests.ts';
 import type { IterationRecord } from './engine.ts';
 import { FINISHED, REJECTED } from './requests.ts';
+import { InputError } from './errors.ts';
+import { AtomicWriter, prepareOutputDir } from './files.ts';
 
 /** Columns of requests.csv, in order (units in the names). */
 export const REQUEST_COLUMNS = [
@@ -30,56 +32,119 @@ export const REQUEST_COLUMNS = [
 const fmtT = (x: number) => (x < 0 ? '' : String(x));
 
 /**
- * Writes one CSV row per request to `file` (header first). Undefined values (a rejected request's
- * latencies, the TPOT of a one-token output) are empty fields, never NaN.
+ * Writes one CSV row per request (header first) to `w`, in chunks of 8,192 rows, so memory does
+ * not grow with the table. Undefined values (a rejected request's latencies, the TPOT of a
+ * one-token output) are empty fields, never NaN.
  */
-export function writeRequestsCsv(file: string, R: RequestTable, m: RequestMetrics): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, REQUEST_COLUMNS.join(',') + '\n');
-    let buf: string[] = [];
-    for (let i = 0; i < R.n; i++) {
-      const status = R.state[i] === FINISHED ? 'completed' : R.state[i] === REJECTED ? 'rejected' : 'unfinished';
-      buf.push(
-        [
-          i,
-          R.arrival[i],
-          R.prompt[i],
-          R.output[i],
-          status,
-          fmtT(R.firstScheduled[i]),
-          fmtT(R.firstToken[i]),
-          fmtT(R.completion[i]),
-          fmtT(m.ttft[i]),
-          fmtT(m.tpot[i]),
-          fmtT(m.e2e[i]),
-          fmtT(m.normalized[i]),
-          fmtT(m.queueDelay[i]),
-          R.preemptions[i],
-          R.replica[i] < 0 ? '' : R.replica[i],
-        ].join(','),
-      );
-      if (buf.length === 8192) {
-        fs.writeSync(fd, buf.join('\n') + '\n');
-        buf = [];
-      }
+export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMetrics): void {
+  w.write(REQUEST_COLUMNS.join(',') + '\n');
+  let buf: string[] = [];
+  for (let i = 0; i < R.n; i++) {
+    const status = R.state[i] === FINISHED ? 'completed' : R.state[i] === REJECTED ? 'rejected' : 'unfinished';
+    buf.push(
+      [
+        i,
+        R.arrival[i],
+        R.prompt[i],
+        R.output[i],
+        status,
+        fmtT(R.firstScheduled[i]),
+        fmtT(R.firstToken[i]),
+        fmtT(R.completion[i]),
+        fmtT(m.ttft[i]),
+        fmtT(m.tpot[i]),
+        fmtT(m.e2e[i]),
+        fmtT(m.normalized[i]),
+        fmtT(m.queueDelay[i]),
+        R.preemptions[i],
+        R.replica[i] < 0 ? '' : R.replica[i],
+      ].join(','),
+    );
+    if (buf.length === 8192) {
+      w.write(buf.join('\n') + '\n');
+      buf = [];
     }
-    if (buf.length > 0) fs.writeSync(fd, buf.join('\n') + '\n');
-  } finally {
-    fs.closeSync(fd);
   }
+  if (buf.length > 0) w.write(buf.join('\n') + '\n');
 }
 
+/** The files a run writes into `--out DIR` (docs/output.md). */
+export const OUT_FILES = ['summary.json', 'config.json', 'requests.csv', 'replicas.csv', 'timeseries.csv'] as const;
+
 /**
- * Writes `summary.json`, `requests.csv`, `replicas.csv` and `config.json` into `dir` (created if
- * needed). `config` is the normalized option object that `sim run --config DIR/config.json` replays.
+ * The `--out DIR` folder of one run. Created and checked writable when constructed (before the
+ * simulation starts); a folder holding an earlier run's files ({@link OUT_FILES}) is refused unless
+ * `force`, which replaces all of them (files this run does not write, e.g. an old timeseries.csv,
+ * are removed), and nothing else in the folder is touched. Every file is written under a temporary
+ * name and renamed at {@link finish}, so a failed or interrupted run leaves the earlier files as
+ * they were; timeseries.csv is streamed to its temporary file during the run.
  */
-export function writeOutDir(dir: string, summary: Summary, R: RequestTable, m: RequestMetrics, config: object, replicas: readonly ReplicaSummary[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeRequestsCsv(path.join(dir, 'requests.csv'), R, m);
-  writeReplicasCsv(path.join(dir, 'replicas.csv'), replicas);
+export class OutDir {
+  readonly dir: string;
+  private readonly force: boolean;
+  private readonly wantSeries: boolean;
+  private series: TimeseriesWriter | undefined;
+  private writers: AtomicWriter[] = [];
+
+  /**
+   * @throws InputError (field `--out`) when the folder cannot be created or written, or holds an
+   *   earlier run's files and `force` is false.
+   */
+  constructor(dir: string, opts: { force?: boolean; timeseries?: boolean } = {}) {
+    this.dir = dir;
+    this.force = opts.force === true;
+    this.wantSeries = opts.timeseries === true;
+    prepareOutputDir(dir, '--out');
+    const earlier = OUT_FILES.filter((f) => fs.existsSync(path.join(dir, f)));
+    if (earlier.length > 0 && !this.force) {
+      throw new InputError(`holds an earlier run's ${earlier.join(', ')}: give --force to replace them, or another folder`, { file: dir, field: '--out' });
+    }
+  }
+
+  /** The streaming timeseries.csv writer (created on first call), or undefined without `timeseries`. */
+  timeseries(): TimeseriesWriter | undefined {
+    if (!this.wantSeries) return undefined;
+    if (!this.series) {
+      const w = this.open('timeseries.csv');
+      this.series = new TimeseriesWriter(w);
+    }
+    return this.series;
+  }
+
+  private open(name: string): AtomicWriter {
+    const w = new AtomicWriter(path.join(this.dir, name));
+    this.writers.push(w);
+    return w;
+  }
+
+  /**
+   * Writes summary.json, config.json, requests.csv and replicas.csv, then renames every file into
+   * place (and, with `force`, removes an earlier run's files this run did not write).
+   * `config` is the normalized option object that `sim run --config DIR/config.json` replays.
+   * @throws InputError naming the file that cannot be written (the temporary files are removed).
+   */
+  finish(summary: Summary, R: RequestTable, m: RequestMetrics, config: object, replicas: readonly ReplicaSummary[]): void {
+    try {
+      this.open('summary.json').write(JSON.stringify(summary, null, 2) + '\n');
+      this.open('config.json').write(JSON.stringify(config, null, 2) + '\n');
+      writeRequestsCsv(this.open('requests.csv'), R, m);
+      writeReplicasCsv(this.open('replicas.csv'), replicas);
+      for (const w of this.writers) w.flush();
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    const written = new Set(this.writers.map((w) => path.basename(w.file)));
+    for (const f of OUT_FILES) if (!written.has(f)) fs.rmSync(path.join(this.dir, f), { force: true });
+    for (const w of this.writers) w.commit();
+    this.writers = [];
+  }
+
+  /** Removes the temporary files; the folder keeps whatever it held before. */
+  abort(): void {
+    for (const w of this.writers) w.abort();
+    this.writers = [];
+  }
 }
 
 /** Columns of replicas.csv, in order (units in the names; rates per second of the run's makespan). */
@@ -101,8 +166,8 @@ export const REPLICA_COLUMNS = [
   'e2e_p99_s',
 ] as const;
 
-/** Writes one CSV row per replica to `file` (header first); undefined values are empty fields. */
-export function writeReplicasCsv(file: string, replicas: readonly ReplicaSummary[]): void {
+/** Writes one CSV row per replica to `w` (header first); undefined values are empty fields. */
+export function writeReplicasCsv(w: AtomicWriter, replicas: readonly ReplicaSummary[]): void {
   const f = (x: number | null) => (x === null ? '' : String(x));
   const lines = [REPLICA_COLUMNS.join(',')];
   for (const r of replicas) {
@@ -126,7 +191,7 @@ export function writeReplicasCsv(file: string, replicas: readonly ReplicaSummary
       ].join(','),
     );
   }
-  fs.writeFileSync(file, lines.join('\n') + '\n');
+  w.write(lines.join('\n') + '\n');
 }
 
 function num(x: number | null, digits = 3): string {
@@ -218,16 +283,26 @@ export const TIMESERIES_COLUMNS = [
 ] as const;
 
 /**
- * Writes the engine's iteration records to `file` as CSV (header first): one row per formed
- * batch; a row covering several identical decode iterations skipped over at once has
- * `iterations` > 1 and its end-of-record KV use (the largest during it).
+ * Streams the engine's iteration records as CSV rows (header first) into an {@link AtomicWriter}
+ * as the run goes, so memory stays flat however long the run: one row per formed batch; a row
+ * covering several identical decode iterations skipped over at once has `iterations` > 1 and its
+ * end-of-record KV use (the largest during it).
  */
-export function writeTimeseriesCsv(file: string, records: readonly IterationRecord[]): void {
-  const lines = [TIMESERIES_COLUMNS.join(',')];
-  for (const r of records) {
-    lines.push(
-      [r.start, r.end, r.steps, r.batchSize, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed, r.kvBlocksUsed / r.kvBlocks, r.waiting, r.running, r.swapped, r.replica].join(','),
-    );
+export class TimeseriesWriter {
+  private readonly w: AtomicWriter;
+  /** Rows written so far. */
+  rows = 0;
+
+  constructor(w: AtomicWriter) {
+    this.w = w;
+    w.write(TIMESERIES_COLUMNS.join(',') + '\n');
   }
-  fs.writeFileSync(file, lines.join('\n') + '\n');
+
+  /** Appends one record's row. */
+  add(r: IterationRecord): void {
+    this.w.write(
+      `${r.start},${r.end},${r.steps},${r.batchSize},${r.prefillTokens},${r.decodeSeqs},${r.kvBlocksUsed},${r.kvBlocksUsed / r.kvBlocks},${r.waiting},${r.running},${r.swapped},${r.replica}\n`,
+    );
+    this.rows++;
+  }
 }

@@ -39,16 +39,19 @@ export function showValue(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-/** "a positive integer"-style text for a spec. */
+/** "a positive integer", "a number in (0, 1]"-style text for a spec. */
 export function describeNumber(spec: NumberSpec): string {
   const kind = spec.integer ? 'integer' : 'number';
-  if (spec.min === 0 && spec.minExclusive && spec.max === undefined) return `a positive ${kind}`;
-  if (spec.min === 1 && spec.integer && !spec.minExclusive && spec.max === undefined) return 'a positive integer';
-  if (spec.min === 0 && !spec.minExclusive && spec.max === undefined) return `a non-negative ${kind}`;
-  const lo = spec.min === undefined ? '' : `${spec.minExclusive ? '>' : '>='} ${spec.min}`;
-  const hi = spec.max === undefined ? '' : `<= ${spec.max}`;
-  const range = [lo, hi].filter(Boolean).join(' and ');
-  return `a decimal ${kind}${range ? ` ${range}` : ''}`;
+  const article = spec.integer ? 'an' : 'a';
+  if (spec.max === undefined) {
+    if (spec.min === 0 && spec.minExclusive) return `a positive ${kind}`;
+    if (spec.min === 1 && spec.integer && !spec.minExclusive) return 'a positive integer';
+    if (spec.min === 0) return `a non-negative ${kind}`;
+    if (spec.min === undefined) return `${article} ${kind}`;
+    return `${article} ${kind} ${spec.minExclusive ? '>' : '>='} ${spec.min}`;
+  }
+  const lo = spec.min === undefined ? '(-inf' : `${spec.minExclusive ? '(' : '['}${spec.min}`;
+  return `${article} ${kind} in ${lo}, ${spec.max}]`;
 }
 
 /**
@@ -67,7 +70,7 @@ export function readNumber(raw: unknown, field: string, spec: NumberSpec = {}, w
   const fail = (what: string): never => {
     throw new InputError(`${what} (got ${showValue(raw)})`, { ...where, field });
   };
-  if (Number.isNaN(x)) fail(`must be ${describeNumber(spec)} in decimal notation`);
+  if (Number.isNaN(x)) fail(`must be ${describeNumber(spec)}, written in decimal`);
   if (!Number.isFinite(x)) fail(`must be a finite ${spec.integer ? 'integer' : 'number'}`);
   if (spec.integer && !Number.isInteger(x)) fail(`must be ${describeNumber(spec)}`);
   if (spec.min !== undefined && (spec.minExclusive ? !(x > spec.min) : !(x >= spec.min))) fail(`must be ${describeNumber(spec)}`);

@@ -270,7 +270,7 @@ describe('sim --replicas', () => {
     expect(summary.replicas.reduce((a: number, r: { completed: number }) => a + r.completed, 0)).toBe(summary.requests.completed);
     const bad = await runSim('--trace', 'traces/azure-conv-2000.csv', '--replicas', '0');
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--replicas: must be a positive integer/);
+    expect(bad.err).toMatch(/--replicas: must be an integer in \[1, 1024\]/);
     const badRouter = await runSim('--trace', 'traces/azure-conv-2000.csv', '--replicas', '2', '--router', 'nope');
     expect(badRouter.err).toMatch(/unknown router 'nope'/);
   });

@@ -15,6 +15,7 @@ import * as Plot from '@observablehq/plot';
 import { InputError } from '../../sim/errors.ts';
 import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGHT } from './figure.ts';
 import type { LegendEntry } from './figure.ts';
+import { parseDecimal } from '../../sim/values.ts';
 
 /** The figure kinds. */
 export const KINDS = ['cdf', 'rate', 'ttft-tpot', 'timeseries'] as const;
@@ -75,7 +76,7 @@ export function readTable(file: string): Table {
 /** Numeric value of a field, or null when empty or not a finite number. */
 function num(s: string | undefined): number | null {
   if (s === undefined || s === '') return null;
-  const x = Number(s);
+  const x = parseDecimal(s);
   return Number.isFinite(x) ? x : null;
 }
 

@@ -4,6 +4,7 @@
  * keys, choices or range.
  */
 import { InputError } from '../../sim/errors.ts';
+import { parseDecimal } from '../../sim/values.ts';
 import type { PredictionCost } from '../predictor.ts';
 
 /** The option field every predictor error names. */
@@ -64,7 +65,7 @@ export class PredictorOptions {
   number(key: string, def: number, range: NumberRange = {}): number {
     if (!this.has(key)) return def;
     const text = this.opts[key].trim();
-    const v = text === '' ? NaN : Number(text);
+    const v = parseDecimal(text);
     const ok =
       Number.isFinite(v) &&
       (!range.integer || Number.isInteger(v)) &&

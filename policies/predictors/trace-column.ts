@@ -7,6 +7,7 @@ import type { Trace } from '../../traces/trace.ts';
 import { InputError } from '../../sim/errors.ts';
 import { FixedPredictor } from './fixed.ts';
 import { PREDICTOR_OPT_FIELD, PredictorOptions } from './options.ts';
+import { parseDecimal } from '../../sim/values.ts';
 
 /** Default column name. */
 export const DEFAULT_PREDICTION_COLUMN = 'predicted_output_tokens';
@@ -45,7 +46,7 @@ export class TraceColumnPredictor extends FixedPredictor {
     const estimate = new Float64Array(trace.n);
     for (let i = 0; i < trace.n; i++) {
       const text = values[i] ?? '';
-      const v = text.trim() === '' ? NaN : Number(text);
+      const v = parseDecimal(text);
       if (!(Number.isFinite(v) && v > 0)) {
         throw new InputError(`predicted length '${text}' is not a positive number of tokens (--predictor trace)`, {
           file: trace.source,

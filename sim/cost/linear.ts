@@ -3,8 +3,15 @@
  */
 import { InputError } from '../errors.ts';
 import type { BatchShape, CostModel } from './cost-model.ts';
+import { parseDecimal } from '../values.ts';
 
 /** Keys accepted in `linear:key=value,...`. */
+/**
+ * Largest coefficient accepted, seconds (an hour per iteration, token, sequence or KV token): far
+ * above any real kernel, and small enough that no iteration time or simulated clock can overflow.
+ */
+export const LINEAR_MAX_S = 3600;
+
 export const LINEAR_KEYS = ['base', 'prefill', 'decode', 'kv'] as const;
 
 /** Coefficients of {@link LinearCostModel}; all finite and >= 0. */
@@ -41,8 +48,8 @@ export class LinearCostModel implements CostModel {
   constructor(c: LinearCoefficients) {
     for (const key of LINEAR_KEYS) {
       const v = c[key];
-      if (!(Number.isFinite(v) && v >= 0)) {
-        throw new InputError(`linear coefficient ${key} must be a finite number >= 0, got ${v}`, {
+      if (!(Number.isFinite(v) && v >= 0 && v <= LINEAR_MAX_S)) {
+        throw new InputError(`linear coefficient ${key} must be a number in [0, ${LINEAR_MAX_S}] seconds, got ${v}`, {
           field: '--cost-model',
         });
       }
@@ -108,10 +115,10 @@ export function parseCostModelSpec(spec: string): CostModelSpec {
     }
     if (seen.has(key)) throw new InputError(`linear cost-model key '${key}' given twice`, { field });
     seen.add(key);
-    const v = text === '' ? NaN : Number(text);
-    if (!(Number.isFinite(v) && v >= 0)) {
+    const v = parseDecimal(text);
+    if (!(Number.isFinite(v) && v >= 0 && v <= LINEAR_MAX_S)) {
       throw new InputError(
-        `linear cost-model ${key}='${text}' is not a finite number >= 0 (valid keys: ${LINEAR_KEYS.join(', ')})`,
+        `linear cost-model ${key}='${text}' is not a decimal number of seconds in [0, ${LINEAR_MAX_S}] (an hour; valid keys: ${LINEAR_KEYS.join(', ')})`,
         { field },
       );
     }

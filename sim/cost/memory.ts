@@ -107,8 +107,10 @@ export interface KvCapacity {
  * floor((memBytes · util − weights − activations) / (blockSize · kvBytesPerToken)).
  * Llama-2-7B on one A100-80GB at 0.9 with 16-token blocks: about 7,500 blocks (vLLM logs report
  * 7,000–8,000).
- * @throws InputError with field `--gpu` when not even one block fits ("model X with tp=N does not
- *   fit on GPU Y: ..."); with the option's name as field for a bad tp, utilization, block size,
+ * @throws InputError when not even one block fits ("model X with tp=N does not fit on GPU Y: ..."),
+ *   with the field of what takes the room: `--gpu` (the weights), `--max-num-seqs` or
+ *   `--max-num-batched-tokens` (their activations), `--block-size` (one block is larger than what
+ *   is left); with the option's name as field for a bad tp, utilization, block size,
  *   token budget or sequence budget.
  */
 export function kvCapacity(opts: KvCapacityOptions): KvCapacity {
@@ -125,11 +127,17 @@ export function kvCapacity(opts: KvCapacityOptions): KvCapacity {
   const blocks = Math.floor((budget - weights - activations) / (blockSize * perToken));
   if (!(blocks >= 1)) {
     const g = (x: number) => (x / GiB).toFixed(1);
+    // Blame what takes the room: the weights (model vs GPU), the activations of the token and
+    // sequence budgets, or a KV block too large for what is left.
+    const sampler = 4 * opts.maxNumSeqs * model.vocab * 3;
+    const field =
+      weights >= budget ? '--gpu' : weights + activations >= budget ? (sampler > activations - sampler ? '--max-num-seqs' : '--max-num-batched-tokens') : '--block-size';
     throw new InputError(
       `model ${model.name} with tp=${tp} does not fit on GPU ${gpu.name}: weights need ${g(weights)} GiB ` +
-        `of ${g(budget)} GiB (${g(gpu.memBytes)} GiB × ${util}) per GPU, activations ${g(activations)} GiB, ` +
-        `one KV block ${(blockSize * perToken / 2 ** 20).toFixed(1)} MiB`,
-      { field: '--gpu' },
+        `of ${g(budget)} GiB (${g(gpu.memBytes)} GiB × ${util}) per GPU, activations ${g(activations)} GiB ` +
+        `(--max-num-batched-tokens ${opts.maxNumBatchedTokens}, --max-num-seqs ${opts.maxNumSeqs}), ` +
+        `one KV block ${(blockSize * perToken / 2 ** 20).toFixed(1)} MiB (--block-size ${blockSize})`,
+      { field },
     );
   }
   return {
