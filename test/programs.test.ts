@@ -157,7 +157,7 @@ describe('program JSONL format', () => {
     { name: 'cached above prompt', lines: [R({ call_id: 'a', prompt_tokens: 4, cached_tokens: 5 })], at: 1, field: 'cached_tokens', call: 'a', msg: /exceeds prompt_tokens/ },
     { name: 'negative cached', lines: [R({ call_id: 'a', cached_tokens: -1 })], at: 1, field: 'cached_tokens', call: 'a', msg: /negative/ },
     { name: 'parents not an array', lines: [R({ call_id: 'a', parents: 'x' })], at: 1, field: 'parents', call: 'a', msg: /array of call ids/ },
-    { name: 'bad arrival', lines: [R({ call_id: 'a', arrival_s: 'soon' })], at: 1, field: 'arrival_s', call: 'a', msg: /finite number/ },
+    { name: 'bad arrival', lines: [R({ call_id: 'a', arrival_s: 'soon' })], at: 1, field: 'arrival_s', call: 'a', msg: /finite JSON number/ },
   ];
   for (const c of bad) {
     it(`rejects ${c.name}, naming file, line, program and call`, async () => {

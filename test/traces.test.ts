@@ -337,8 +337,8 @@ describe('bad input: InputError naming file, line and column', () => {
   });
 
   const badTokens: [string, RegExp][] = [
-    ['abc', /not a number/],
-    ['NaN', /not a number/],
+    ['abc', /not a decimal integer/],
+    ['NaN', /not a decimal integer/],
     ['', /empty/],
     ['-5', /negative/],
     ['1.5', /not an integer/],
@@ -409,7 +409,7 @@ describe('bad input: InputError naming file, line and column', () => {
       ['{"timestamp": 1, "input_length": 1,', 'json', /invalid JSON/],
       ['[1, 2]', 'json', /JSON object/],
       ['{"input_length": 1, "output_length": 1}', 'timestamp', /missing timestamp/],
-      ['{"timestamp": "noon", "input_length": 1, "output_length": 1}', 'timestamp', /unparsable timestamp/],
+      ['{"timestamp": "noon", "input_length": 1, "output_length": 1}', 'timestamp', /timestamp must be a JSON number of milliseconds, got the string 'noon'/],
       ['{"timestamp": 1, "output_length": 1}', 'input_length', /token count/],
       ['{"timestamp": 1, "input_length": 0, "output_length": 1}', 'input_length', /prompt tokens must be >= 1/],
       ['{"timestamp": 1, "input_length": 4, "output_length": 2.5}', 'output_length', /not an integer/],

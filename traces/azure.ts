@@ -4,7 +4,7 @@
  * Header `TIMESTAMP,ContextTokens,GeneratedTokens`. `TIMESTAMP` is absolute wall-clock time,
  * `YYYY-MM-DD HH:MM:SS.fffffff` (2023: no zone, read as UTC) or with a UTC offset such as `+00:00`
  * (2024: honoured). `ContextTokens` are prompt tokens, `GeneratedTokens` output tokens; both must be
- * integers >= 1.
+ * decimal integers >= 1.
  */
 import { InputError } from '../sim/errors.ts';
 import { columnIndex, sameColumns, type CsvFormat, type RowReader } from './csv-format.ts';
@@ -18,6 +18,7 @@ export const AZURE_COLUMNS = ['TIMESTAMP', 'ContextTokens', 'GeneratedTokens'] a
 export const azureFormat: CsvFormat = {
   name: 'azure',
   expected: AZURE_COLUMNS.join(','),
+  arrivalField: 'TIMESTAMP',
   matches: (header) => sameColumns(header, AZURE_COLUMNS),
   bind(header, file): RowReader {
     const [T, P, O] = AZURE_COLUMNS.map((c) => columnIndex(header, c, file, this.expected));
@@ -33,7 +34,7 @@ export const azureFormat: CsvFormat = {
       }
       const p = positiveTokenCount(rec[P], { file, line, field: 'ContextTokens' }, 'prompt');
       const o = positiveTokenCount(rec[O], { file, line, field: 'GeneratedTokens' }, 'output');
-      b.push(ts.sec, ts.ns, p, o);
+      b.push(ts.sec, ts.ns, p, o, line);
     };
   },
 };

@@ -3,6 +3,7 @@
  * and produces a {@link Trace} with arrivals relative to the first one.
  */
 import { InputError } from '../sim/errors.ts';
+import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import type { Trace, TraceFormat } from './trace.ts';
 
 const NS_PER_S = 1e9;
@@ -47,6 +48,13 @@ export class TraceBuilder {
   readonly skipped: Record<string, number> = {};
   /** Warnings met while reading. */
   readonly warnings: string[] = [];
+  // Earliest and latest arrival keys pushed, and their lines, for the span check in finish().
+  private minHi = Infinity;
+  private minLo = 0;
+  private minLine = 0;
+  private maxHi = -Infinity;
+  private maxLo = 0;
+  private maxLine = 0;
 
   constructor(initialCapacity = 4096) {
     this.cap = Math.max(16, initialCapacity);
@@ -61,8 +69,21 @@ export class TraceBuilder {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
   }
 
-  /** Appends one request: arrival `hi` s + `lo` ns, prompt and output tokens (already validated). */
-  push(hi: number, lo: number, prompt: number, output: number): void {
+  /**
+   * Appends one request: arrival `hi` s + `lo` ns (both finite), prompt and output tokens (already
+   * validated), read from `line` of the file (named if the arrivals span too long, see finish()).
+   */
+  push(hi: number, lo: number, prompt: number, output: number, line = 0): void {
+    if (hi < this.minHi || (hi === this.minHi && lo < this.minLo)) {
+      this.minHi = hi;
+      this.minLo = lo;
+      this.minLine = line;
+    }
+    if (hi > this.maxHi || (hi === this.maxHi && lo > this.maxLo)) {
+      this.maxHi = hi;
+      this.maxLo = lo;
+      this.maxLine = line;
+    }
     if (this.n === this.cap) this.grow();
     const i = this.n++;
     this.hi[i] = hi;
@@ -97,9 +118,12 @@ export class TraceBuilder {
    * @param format  the format read
    * @param file    file named in errors
    * @param emptyLine line named when no rows were kept
-   * @throws InputError when no rows were kept (empty trace, or every row skipped)
+   * @param arrivalField the arrival column or key, named when the arrivals span too long
+   * @throws InputError when no rows were kept (empty trace, or every row skipped); when the latest
+   *   arrival is more than {@link MAX_SPAN_S} (1e9 s) after the earliest, or so far that the
+   *   difference overflows (naming the latest row's line and `arrivalField`)
    */
-  finish(source: string, format: TraceFormat, file: string, emptyLine: number): Trace {
+  finish(source: string, format: TraceFormat, file: string, emptyLine: number, arrivalField = 'arrival'): Trace {
     const n = this.n;
     if (n === 0) {
       const skippedTotal = Object.values(this.skipped).reduce((a, b) => a + b, 0);
@@ -110,6 +134,14 @@ export class TraceBuilder {
               .join(', ')})`
           : 'empty trace: no data rows';
       throw new InputError(why, { file, line: emptyLine });
+    }
+    const span = keyDifferenceSeconds(this.maxHi - this.minHi, this.maxLo - this.minLo);
+    if (!(span <= MAX_SPAN_S)) {
+      const earliest = this.minLine > 0 ? ` (line ${this.minLine})` : '';
+      throw new InputError(
+        `this arrival is ${showSeconds(span)} s after the earliest one${earliest}; arrivals must lie within ${MAX_SPAN_TEXT} of the first`,
+        { file, line: this.maxLine > 0 ? this.maxLine : undefined, field: arrivalField },
+      );
     }
     const hi = this.hi;
     const lo = this.lo;

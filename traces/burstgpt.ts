@@ -23,6 +23,7 @@ export const BURSTGPT_COLUMNS = [
 export const burstgptFormat: CsvFormat = {
   name: 'burstgpt',
   expected: BURSTGPT_COLUMNS.join(','),
+  arrivalField: 'Timestamp',
   matches: (header) => sameColumns(header, BURSTGPT_COLUMNS),
   bind(header, file, b): RowReader {
     const [T, M, P, O, , L] = BURSTGPT_COLUMNS.map((c) => columnIndex(header, c, file, this.expected));
@@ -38,7 +39,7 @@ export const burstgptFormat: CsvFormat = {
         return;
       }
       const p = positiveTokenCount(rec[P], { file, line, field: 'Request tokens' }, 'prompt');
-      b.push(t, 0, p, o);
+      b.push(t, 0, p, o, line);
       model.push(rec[M]);
       logType.push(rec[L]);
     };

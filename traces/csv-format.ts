@@ -15,6 +15,8 @@ export interface CsvFormat {
   readonly name: 'azure' | 'burstgpt' | 'generic';
   /** The expected header, as shown in error messages. */
   readonly expected: string;
+  /** The arrival column, named when the arrivals span too long. */
+  readonly arrivalField: string;
   /** True when the (trimmed) header names are this format's. */
   matches(header: readonly string[]): boolean;
   /**

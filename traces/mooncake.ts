@@ -8,17 +8,19 @@
  */
 import { InputError } from '../sim/errors.ts';
 import { TraceBuilder } from './builder.ts';
-import { plainTimestamp, positiveTokenCount } from './fields.ts';
+import { describeJson, plainTimestamp, positiveTokenCount } from './fields.ts';
 import type { Trace } from './trace.ts';
-import { jsonLines } from './jsonl.ts';
+import { readJsonLines } from './jsonl.ts';
+import { asTraceSource, type TraceSource } from './source.ts';
 
 const EMPTY_IDS = new Int32Array(0);
+
 
 /** Converts a Mooncake `hash_ids` value to an Int32Array, or throws naming the line. */
 function hashIds(v: unknown, file: string, line: number): Int32Array {
   if (v === undefined || v === null) return EMPTY_IDS;
   if (!Array.isArray(v)) {
-    throw new InputError('hash_ids must be an array of integers', { file, line, field: 'hash_ids' });
+    throw new InputError(`hash_ids must be an array of integers, got ${describeJson(v)}`, { file, line, field: 'hash_ids' });
   }
   const out = new Int32Array(v.length);
   for (let k = 0; k < v.length; k++) {
@@ -37,34 +39,35 @@ function hashIds(v: unknown, file: string, line: number): Int32Array {
 
 /**
  * Reads a Mooncake JSONL trace line by line (line 1 is the first line; there is no header).
+ * @param file  a path (`-` for standard input), or a source already opened
  * @returns a Trace with format 'mooncake', arrivals in seconds relative to the earliest, and
  *   `hash_ids` (only when at least one row has `hash_ids`; rows without get an empty array)
- * @throws InputError for invalid JSON, a non-object line, a missing or non-numeric timestamp, a bad
- *   token count, bad hash ids, or a file with no rows
+ * @throws InputError for invalid JSON, a non-object line, a missing timestamp or token count, a
+ *   value of the wrong JSON type (a string where a number is needed), a bad token count, bad hash
+ *   ids, timestamps more than 1e9 s (1e12 ms) apart, or a file with no rows
  */
-export async function readMooncake(file: string): Promise<Trace> {
+export async function readMooncake(file: string | TraceSource): Promise<Trace> {
+  const source = await asTraceSource(file);
+  const name = source.name;
   const b = new TraceBuilder();
   const ids: Int32Array[] = [];
   let anyIds = false;
   let lastLine = 0;
-  for await (const { obj, line } of jsonLines(file)) {
+  await readJsonLines(source, (obj, line) => {
     lastLine = line;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      throw new InputError('each line must be a JSON object', { file, line, field: 'json' });
+      throw new InputError(`each line must be a JSON object, got ${describeJson(obj)}`, { file: name, line, field: 'json' });
     }
     const r = obj as Record<string, unknown>;
-    if (r.timestamp === undefined) {
-      throw new InputError('missing timestamp (ms)', { file, line, field: 'timestamp' });
-    }
-    const ms = plainTimestamp(r.timestamp, { file, line, field: 'timestamp' }, 'milliseconds');
-    const p = positiveTokenCount(r.input_length, { file, line, field: 'input_length' }, 'prompt');
-    const o = positiveTokenCount(r.output_length, { file, line, field: 'output_length' }, 'output');
+    const ms = plainTimestamp(r.timestamp, { file: name, line, field: 'timestamp', json: true }, 'milliseconds');
+    const p = positiveTokenCount(r.input_length, { file: name, line, field: 'input_length', json: true }, 'prompt');
+    const o = positiveTokenCount(r.output_length, { file: name, line, field: 'output_length', json: true }, 'output');
     if (r.hash_ids !== undefined) anyIds = true;
-    ids.push(hashIds(r.hash_ids, file, line));
+    ids.push(hashIds(r.hash_ids, name, line));
     // Split into whole seconds + nanoseconds so integer milliseconds become exact seconds.
     const sec = Math.floor(ms / 1000);
-    b.push(sec, (ms - sec * 1000) * 1e6, p, o);
-  }
+    b.push(sec, (ms - sec * 1000) * 1e6, p, o, line);
+  });
   if (anyIds) b.hashIds = ids;
-  return b.finish(file, 'mooncake', file, Math.max(1, lastLine));
+  return b.finish(name, 'mooncake', name, Math.max(1, lastLine), 'timestamp');
 }

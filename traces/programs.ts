@@ -3,13 +3,11 @@
  * `programs` set (Autellix, arXiv 2502.13965 §3: a program is a DAG of LLM calls). See
  * docs/programs.md for the format and every check.
  */
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { InputError } from '../sim/errors.ts';
-import { positiveTokenCount, tokenCount } from './fields.ts';
+import { describeJson, MAX_SPAN_S, MAX_SPAN_TEXT, positiveTokenCount, showSeconds, tokenCount } from './fields.ts';
 import type { Trace, TraceFormat } from './trace.ts';
-import { jsonLines } from './jsonl.ts';
+import { firstJsonLine, readJsonLines } from './jsonl.ts';
+import { asTraceSource, type TraceSource } from './source.ts';
 
 /**
  * One call of a program trace, as in a line of the JSONL file. Times in seconds, lengths in tokens.
@@ -35,11 +33,6 @@ export interface ProgramCall {
   line?: number;
 }
 
-/** Shows a JSON value in a message. */
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v));
-}
-
 /** Names a call in messages: `program 'P', call 'C'`. */
 export function callName(program: string, call: string): string {
   return `program '${program}', call '${call}'`;
@@ -49,7 +42,8 @@ export function callName(program: string, call: string): string {
 function idValue(v: unknown, what: string, file: string, line: number, field: string, prefix: string): string {
   if (typeof v === 'string' && v !== '') return v;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  throw new InputError(`${prefix}${what} must be a non-empty string or an integer, got ${show(v)}`, {
+  if (v === undefined) throw new InputError(`${prefix}missing ${what}`, { file, line, field });
+  throw new InputError(`${prefix}${what} must be a non-empty string or an integer, got ${describeJson(v)}`, {
     file,
     line,
     field,
@@ -65,23 +59,24 @@ function idValue(v: unknown, what: string, file: string, line: number, field: st
  * @param line  1-based line number, for errors
  * @throws InputError (file, line, field; the message names the program and the call when they
  *   could be read) for a non-object, a missing or bad `program_id`/`call_id`, a `parents` that is
- *   not an array of ids, a non-finite `arrival_s`, a negative or non-finite `delay_s`, a token
- *   count that is missing, non-integer, negative or (prompt/output) < 1, or `cached_tokens` above
+ *   not an array of ids, an `arrival_s` that is not a finite JSON number, a `delay_s` that is not
+ *   a JSON number in [0, 1e9] seconds, a token count that is missing, not a JSON number (a string
+ *   is refused), non-integer, negative or (prompt/output) < 1, or `cached_tokens` above
  *   `prompt_tokens`
  */
 export function parseProgramCall(obj: unknown, file: string, line: number): ProgramCall {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new InputError('each line must be a JSON object', { file, line, field: 'json' });
+    throw new InputError(`each line must be a JSON object, got ${describeJson(obj)}`, { file, line, field: 'json' });
   }
   const r = obj as Record<string, unknown>;
   const program_id = idValue(r.program_id, 'program_id', file, line, 'program_id', '');
   const call_id = idValue(r.call_id, 'call_id', file, line, 'call_id', `program '${program_id}': `);
   const who = `${callName(program_id, call_id)}: `;
-  const where = (field: string) => ({ file, line, field });
+  const where = (field: string) => ({ file, line, field, json: true });
   let parents: string[] = [];
   if (r.parents !== undefined && r.parents !== null) {
     if (!Array.isArray(r.parents)) {
-      throw new InputError(`${who}parents must be an array of call ids, got ${show(r.parents)}`, where('parents'));
+      throw new InputError(`${who}parents must be an array of call ids, got ${describeJson(r.parents)}`, where('parents'));
     }
     parents = r.parents.map((p: unknown) => idValue(p, 'each parent', file, line, 'parents', who));
   }
@@ -95,13 +90,16 @@ export function parseProgramCall(obj: unknown, file: string, line: number): Prog
   };
   if (r.arrival_s !== undefined && r.arrival_s !== null) {
     if (typeof r.arrival_s !== 'number' || !Number.isFinite(r.arrival_s)) {
-      throw new InputError(`${who}arrival_s must be a finite number of seconds, got ${show(r.arrival_s)}`, where('arrival_s'));
+      throw new InputError(`${who}arrival_s must be a finite JSON number of seconds, got ${describeJson(r.arrival_s)}`, where('arrival_s'));
     }
     call.arrival_s = r.arrival_s;
   }
   if (r.delay_s !== undefined && r.delay_s !== null) {
     if (typeof r.delay_s !== 'number' || !Number.isFinite(r.delay_s) || r.delay_s < 0) {
-      throw new InputError(`${who}delay_s must be a finite number of seconds >= 0, got ${show(r.delay_s)}`, where('delay_s'));
+      throw new InputError(`${who}delay_s must be a finite JSON number of seconds >= 0, got ${describeJson(r.delay_s)}`, where('delay_s'));
+    }
+    if (r.delay_s > MAX_SPAN_S) {
+      throw new InputError(`${who}delay_s ${r.delay_s} s is beyond the limit of ${MAX_SPAN_TEXT}`, where('delay_s'));
     }
     call.delay_s = r.delay_s;
   }
@@ -148,8 +146,9 @@ export function parseProgramCall(obj: unknown, file: string, line: number): Prog
  * @throws InputError (file, line, field; the message names the program and call) for no calls, a
  *   duplicate call id within a program, a parent listed twice, a parent that is not a call of the
  *   program, a root without `arrival_s`, a call with parents and an `arrival_s`, a root with a
- *   non-zero `delay_s`, roots of one program with different `arrival_s`, or a cycle (the message
- *   lists it)
+ *   non-zero `delay_s`, roots of one program with different `arrival_s`, a cycle (the message
+ *   lists it), a `delay_s` above 1e9 s, or a program arriving more than 1e9 s after the first
+ *   (a difference that could overflow)
  */
 export function buildProgramTrace(calls: ProgramCall[], file: string, source: string, format: TraceFormat): Trace {
   if (calls.length === 0) throw new InputError('no calls: the program trace is empty', { file, line: 1 });
@@ -168,6 +167,7 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
     order: number[]; // call indices (into `calls`), topological
     arrival: number;
     first: number; // order met in the file
+    root: ProgramCall; // the root whose arrival_s is the program's
   }
   const progs: Prog[] = [];
   const localParents = new Map<number, number[]>(); // call index -> parent call indices
@@ -193,6 +193,9 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
         ps.push(j);
       }
       localParents.set(i, ps);
+      if (c.delay_s !== undefined && !(c.delay_s <= MAX_SPAN_S)) {
+        throw err(c, 'delay_s', `delay_s ${showSeconds(c.delay_s)} s is beyond the limit of ${MAX_SPAN_TEXT}`);
+      }
       if (ps.length === 0) {
         if (c.arrival_s === undefined) throw err(c, 'arrival_s', 'a root call (no parents) needs arrival_s');
         if (c.delay_s !== undefined && c.delay_s !== 0) {
@@ -263,9 +266,18 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
       throw err(calls[cycle[0]], 'parents', `cycle in the program's calls (parent -> child): ${names}`);
     }
     if (arrival === undefined) throw new Error('unreachable: a program without roots has a cycle');
-    progs.push({ id: pid, order, arrival, first: progs.length });
+    progs.push({ id: pid, order, arrival, first: progs.length, root: arrivalCall! });
   }
   progs.sort((a, b) => a.arrival - b.arrival || a.first - b.first);
+  const last = progs[progs.length - 1];
+  const span = last.arrival - progs[0].arrival;
+  if (!(span <= MAX_SPAN_S)) {
+    throw err(
+      last.root,
+      'arrival_s',
+      `this program arrives ${showSeconds(span)} s after the first one (call '${progs[0].root.call_id}'${at(progs[0].root)}); arrivals must lie within ${MAX_SPAN_TEXT} of the first`,
+    );
+  }
 
   const n = calls.length;
   const t0 = progs[0].arrival;
@@ -323,18 +335,19 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
 
 /**
  * Reads a program JSONL trace (format in docs/programs.md) line by line; blank lines are skipped.
- * @param file  path of the `.jsonl` file
+ * @param file  a path (`-` for standard input), or a source already opened
  * @returns a Trace with format 'generic' and `programs` set; arrivals in seconds relative to the
  *   first root, lengths in tokens
  * @throws InputError for invalid JSON and every check of {@link parseProgramCall} and
  *   {@link buildProgramTrace}, naming the file, the line, the program and the call
  */
-export async function readPrograms(file: string): Promise<Trace> {
+export async function readPrograms(file: string | TraceSource): Promise<Trace> {
+  const source = await asTraceSource(file);
   const calls: ProgramCall[] = [];
-  for await (const { obj, line } of jsonLines(file)) {
-    calls.push(parseProgramCall(obj, file, line));
-  }
-  return buildProgramTrace(calls, file, file, 'generic');
+  await readJsonLines(source, (obj, line) => {
+    calls.push(parseProgramCall(obj, source.name, line));
+  });
+  return buildProgramTrace(calls, source.name, source.name, 'generic');
 }
 
 /**
@@ -398,33 +411,53 @@ export function traceToProgramCalls(trace: Trace): ProgramCall[] {
 /** Which JSONL reader a file's first line asks for (see {@link detectJsonlKind}). */
 export type JsonlKind = 'programs' | 'tracelab' | 'mooncake';
 
+/** Keys that mark each JSONL format (see {@link jsonlKindOf}). */
+export const JSONL_KEYS: Readonly<Record<JsonlKind, readonly string[]>> = {
+  programs: ['program_id', 'call_id', 'parents', 'arrival_s', 'delay_s', 'prompt_tokens', 'cached_tokens'],
+  tracelab: ['session_id', 'round_index', 'input_tokens_total', 'prefix_tokens', 'timing_events', 'tools'],
+  mooncake: ['timestamp', 'input_length', 'output_length', 'hash_ids'],
+};
+
+/** What each JSONL format looks like, for the message about an unrecognised line. */
+const JSONL_EXPECTED =
+  'expected a Mooncake line {"timestamp", "input_length", "output_length"}, a program call {"program_id", "call_id", "parents", "arrival_s" or "delay_s", "prompt_tokens", "output_tokens"} or a TraceLab round {"session_id", "round_index", "input_tokens_total", "output_tokens", "timing_events"}';
+
 /**
- * Picks the JSONL reader from the keys of the first non-blank line (read whole, however long):
- * `program_id` → program format; `session_id` and `round_index` → TraceLab; anything else
- * (including invalid JSON, which the Mooncake reader then reports) → Mooncake.
- * @throws nothing of its own; file-system errors propagate (readTrace has checked the file exists)
+ * The JSONL format a parsed first line belongs to: the one that has the most of its marking keys
+ * ({@link JSONL_KEYS}); a line with `program_id` is always a program call. A value that is not an
+ * object goes to the Mooncake reader, which reports it.
+ * @param file, line  named in the error
+ * @throws InputError (field `json`) for an object with none of the keys, or as many of one
+ *   format's as another's, listing the keys it has and what each format needs
  */
-export async function detectJsonlKind(file: string): Promise<JsonlKind> {
-  const fh = await open(file, 'r');
+export function jsonlKindOf(obj: unknown, file: string, line: number): JsonlKind {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'mooncake';
+  if ('program_id' in obj) return 'programs';
+  const keys = Object.keys(obj);
+  const score = (k: JsonlKind) => JSONL_KEYS[k].filter((key) => keys.includes(key)).length;
+  const ranked = (['programs', 'tracelab', 'mooncake'] as const).map((k) => ({ k, s: score(k) })).sort((a, b) => b.s - a.s);
+  if (ranked[0].s > 0 && ranked[0].s > ranked[1].s) return ranked[0].k;
+  const has = keys.length === 0 ? 'an empty object' : `keys ${keys.slice(0, 8).map((k) => JSON.stringify(k)).join(', ')}${keys.length > 8 ? ', ...' : ''}`;
+  throw new InputError(`cannot tell the JSONL format from ${has}; ${JSONL_EXPECTED}`, { file, line, field: 'json' });
+}
+
+/**
+ * Picks the JSONL reader from the keys of the first non-blank line (read whole, however long),
+ * with {@link jsonlKindOf}. A first line that is not valid JSON goes to the Mooncake reader, which
+ * reports it.
+ * @param file  a path, or a source already opened
+ * @throws InputError for a first line whose keys fit no format (see {@link jsonlKindOf}), and
+ *   the errors of opening the source
+ */
+export async function detectJsonlKind(file: string | TraceSource): Promise<JsonlKind> {
+  const source = await asTraceSource(file);
+  const first = await firstJsonLine(source);
+  if (first === undefined) return 'mooncake';
+  let obj: unknown;
   try {
-    const rl = createInterface({ input: fh.createReadStream({ autoClose: false }), crlfDelay: Infinity });
-    for await (const raw of rl) {
-      const text = raw.replace(/^\uFEFF/, '');
-      if (text.trim() === '') continue;
-      rl.close();
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch {
-        return 'mooncake';
-      }
-      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return 'mooncake';
-      if ('program_id' in obj) return 'programs';
-      if ('session_id' in obj && 'round_index' in obj) return 'tracelab';
-      return 'mooncake';
-    }
+    obj = JSON.parse(first.text);
+  } catch {
     return 'mooncake';
-  } finally {
-    await fh.close();
   }
+  return jsonlKindOf(obj, source.name, first.line);
 }

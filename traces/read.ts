@@ -1,15 +1,15 @@
 /**
- * readTrace: reads a trace file of any supported format into a {@link Trace}.
+ * readTrace: reads a trace of any supported format into a {@link Trace}.
  *
+ * Sources (traces/source.ts): a file, plain or gzip-compressed (detected by its magic bytes
+ * whatever the extension), standard input (`-`), a FIFO, `/dev/stdin` or a process substitution.
  * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV and generic CSV, detected by the exact
- * header row; JSONL, detected by a `.jsonl` extension or a first non-blank character `{`, then by
- * the keys of its first line: program traces (`program_id`) and TraceLab round traces
- * (`session_id` + `round_index`), see docs/programs.md, else Mooncake. `opts.format` forces a
- * format (`mooncake` forces the Mooncake reader).
+ * header row; JSONL, detected by a `.jsonl` extension (after removing `.gz`) or a first non-blank
+ * character `{`, then by the keys of its first line: program traces (`program_id`), TraceLab round
+ * traces (`session_id`, `round_index`, ...), see docs/programs.md, or Mooncake (`timestamp`,
+ * `input_length`, ...). `opts.format` forces a format (`mooncake` forces the Mooncake reader).
  */
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { extname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { checkChoice, InputError } from '../sim/errors.ts';
@@ -20,6 +20,7 @@ import type { CsvFormat, RowReader } from './csv-format.ts';
 import { genericFormat } from './generic.ts';
 import { readMooncake } from './mooncake.ts';
 import { detectJsonlKind, readPrograms } from './programs.ts';
+import { MAX_LINE_CHARS, openTraceSource, type TraceSource } from './source.ts';
 import { readTraceLab } from './tracelab.ts';
 import { TRACE_FORMATS, type Trace } from './trace.ts';
 
@@ -27,6 +28,8 @@ import { TRACE_FORMATS, type Trace } from './trace.ts';
 export interface ReadOptions {
   /** Force a format instead of detecting it (`--format`). */
   format?: 'azure' | 'burstgpt' | 'mooncake' | 'generic';
+  /** The stream read for the file `-` (default `process.stdin`). */
+  stdin?: Readable;
 }
 
 /** CSV formats, in detection order. */
@@ -36,25 +39,6 @@ const CSV_FORMATS: readonly CsvFormat[] = [azureFormat, burstgptFormat, genericF
 const EXPECTED_HEADERS =
   CSV_FORMATS.map((f) => `${f.name}: ${f.expected}`).join('; ') +
   '; mooncake: JSONL lines {"timestamp", "input_length", "output_length", "hash_ids"} (.jsonl or first character {)';
-
-/** Reads up to 4 KiB from the start of the file; turns file-system errors into InputErrors. */
-async function sniff(file: string): Promise<string> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-    const buf = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return buf.toString('utf8', 0, bytesRead);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new InputError('no such file', { file });
-    if (err.code === 'EISDIR') throw new InputError('is a directory, not a trace file', { file });
-    if (err.code === 'EACCES') throw new InputError('permission denied', { file });
-    throw new InputError(`cannot read: ${err.message}`, { file });
-  } finally {
-    await fh?.close();
-  }
-}
 
 /** Picks the CSV format for a header row (trimmed names), or throws an InputError on line 1. */
 function csvFormatFor(header: string[], file: string, forced: string | undefined): CsvFormat {
@@ -102,7 +86,8 @@ function innerLineBreaks(rec: string[]): number {
  * line numbers are counted here: a blank line comes out as `['']` and a quoted field may hold line
  * breaks.
  */
-async function readCsv(file: string, forced: string | undefined): Promise<Trace> {
+async function readCsv(source: TraceSource, forced: string | undefined): Promise<Trace> {
+  const file = source.name;
   const b = new TraceBuilder();
   let header: string[] = [];
   let format: CsvFormat | undefined;
@@ -142,7 +127,7 @@ async function readCsv(file: string, forced: string | undefined): Promise<Trace>
     }
   };
   try {
-    await pipeline(createReadStream(file), parse({ bom: true, relax_column_count: true }), consume);
+    await pipeline(source.open(), parse({ bom: true, relax_column_count: true, max_record_size: MAX_LINE_CHARS }), consume);
   } catch (caught) {
     const e = failure ?? caught;
     if (e instanceof InputError) throw e;
@@ -156,19 +141,23 @@ async function readCsv(file: string, forced: string | undefined): Promise<Trace>
         field: col ?? (typeof e.column === 'string' ? e.column : 'csv'),
       });
     }
-    throw new InputError(`cannot read: ${(e as Error).message}`, { file });
+    throw source.readError(e, nextLine - 1);
   }
   if (format === undefined) throw new InputError('empty file: no header and no data rows', { file, line: 1 });
-  return b.finish(file, format.name, file, 2);
+  return b.finish(file, format.name, file, 2, format.arrivalField);
 }
 
 /**
- * Streams a trace file into a {@link Trace}: csv-parse for CSV, line by line for JSONL.
+ * Streams a trace into a {@link Trace}: csv-parse for CSV, line by line for JSONL.
  *
- * Detection (unless `opts.format` forces one): JSONL when the extension is `.jsonl` or the first
- * non-blank character is `{` (then a first line with `program_id` is a program trace, one with
- * `session_id` and `round_index` a TraceLab round trace, anything else Mooncake); otherwise CSV,
- * whose format is chosen by its exact header row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
+ * Source: a path, or `-` for standard input (named `stdin` in messages); gzip content (magic bytes
+ * 1f 8b) is decompressed on the fly whatever the extension; standard input, FIFOs and character
+ * devices are buffered once in memory (see traces/source.ts).
+ *
+ * Detection (unless `opts.format` forces one): JSONL when the extension (without `.gz`) is
+ * `.jsonl` or the first non-blank character is `{` (then the keys of the first line pick the
+ * reader, see {@link detectJsonlKind}); otherwise CSV, whose format is chosen by its exact header
+ * row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
  * `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`; generic: contains
  * `arrival_s,prompt_tokens,output_tokens`).
  *
@@ -176,22 +165,30 @@ async function readCsv(file: string, forced: string | undefined): Promise<Trace>
  * were out of order) and arrivals are made relative to the first, which is exactly 0. Units:
  * seconds for arrivals, tokens for lengths.
  *
- * @param file  path of the trace file
- * @throws InputError (with file, 1-based line counting the header, and column) for a missing file,
- *   an empty trace, an unknown or mismatching header, a wrong number of fields, a bad token count
- *   (non-numeric, negative, non-integer, or < 1; BurstGPT's 0 response tokens mark a failed request,
- *   skipped and counted in `skipped.failed`), an unparsable timestamp, malformed CSV or JSON
+ * @param file  path of the trace file, or `-` for standard input
+ * @throws InputError (with file, 1-based line counting the header, and column) for a missing or
+ *   unreadable file, a directory, compressed (other than gzip) or binary content, corrupt gzip,
+ *   an empty trace, a JSON array, an unknown or mismatching header, a wrong number of fields, a
+ *   bad token count (non-decimal, negative, non-integer, or < 1; BurstGPT's 0 response tokens
+ *   mark a failed request, skipped and counted in `skipped.failed`), an unparsable timestamp,
+ *   arrivals spanning more than 1e9 s, a line over 64 Mi characters, malformed CSV or JSON
  */
 export async function readTrace(file: string, opts: ReadOptions = {}): Promise<Trace> {
   const forced = opts.format === undefined ? undefined : checkChoice('--format', opts.format, TRACE_FORMATS);
-  const head = await sniff(file);
-  const first = head.replace(/^\uFEFF/, '').trimStart().charAt(0);
-  const jsonl =
-    forced !== undefined ? forced === 'mooncake' : extname(file).toLowerCase() === '.jsonl' || first === '{';
-  if (!jsonl) return readCsv(file, forced);
-  if (forced === 'mooncake') return readMooncake(file);
-  // JSONL: the first line's keys pick the reader (program_id → programs; session_id and
-  // round_index → TraceLab; otherwise Mooncake). See docs/programs.md.
-  const kind = await detectJsonlKind(file);
-  return kind === 'programs' ? readPrograms(file) : kind === 'tracelab' ? readTraceLab(file) : readMooncake(file);
+  const source = await openTraceSource(file, { stdin: opts.stdin });
+  const first = source.head.replace(/^\uFEFF/, '').trimStart().charAt(0);
+  const jsonl = forced !== undefined ? forced === 'mooncake' : source.extension === '.jsonl' || first === '{';
+  if (!jsonl) {
+    if (first === '[' && forced === undefined) {
+      throw new InputError(`a JSON array; JSONL traces have one JSON object per line (e.g. convert with 'jq -c .[]')`, {
+        file: source.name,
+        line: 1,
+        field: 'json',
+      });
+    }
+    return readCsv(source, forced);
+  }
+  if (forced === 'mooncake') return readMooncake(source);
+  const kind = await detectJsonlKind(source);
+  return kind === 'programs' ? readPrograms(source) : kind === 'tracelab' ? readTraceLab(source) : readMooncake(source);
 }

@@ -4,10 +4,11 @@
  * read as program traces. See docs/programs.md, "TraceLab".
  */
 import { InputError } from '../sim/errors.ts';
-import { positiveTokenCount, tokenCount } from './fields.ts';
+import { describeJson, MAX_SPAN_S, MAX_SPAN_TEXT, positiveTokenCount, tokenCount } from './fields.ts';
 import { buildProgramTrace, callName, type ProgramCall } from './programs.ts';
 import type { Trace } from './trace.ts';
-import { jsonLines } from './jsonl.ts';
+import { readJsonLines } from './jsonl.ts';
+import { asTraceSource, type TraceSource } from './source.ts';
 
 /** Timing-event types that are inputs of a round (they arrive before the model answers). */
 export const TRACELAB_INPUT_EVENTS: readonly string[] = ['user_message', 'tool_result'];
@@ -35,9 +36,10 @@ interface Round {
 
 /** Parses an ISO-8601 UTC timestamp to epoch ms, or throws naming the place. */
 function isoMs(v: unknown, file: string, line: number, field: string, who: string): number {
+  if (v === undefined) throw new InputError(`${who}missing timestamp; expected ISO-8601 like 2026-06-01T05:40:20.151Z`, { file, line, field });
   const ms = typeof v === 'string' && ISO.test(v) ? Date.parse(v) : NaN;
   if (!Number.isFinite(ms)) {
-    throw new InputError(`${who}unparsable timestamp ${JSON.stringify(v)}; expected ISO-8601 like 2026-06-01T05:40:20.151Z`, {
+    throw new InputError(`${who}unparsable timestamp ${typeof v === 'string' ? JSON.stringify(v) : describeJson(v)}; expected ISO-8601 like 2026-06-01T05:40:20.151Z`, {
       file,
       line,
       field,
@@ -49,11 +51,12 @@ function isoMs(v: unknown, file: string, line: number, field: string, who: strin
 /** Reads one TraceLab line into a Round, or throws naming file, line, session and round. */
 function parseRound(obj: unknown, file: string, line: number): Round {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new InputError('each line must be a JSON object', { file, line, field: 'json' });
+    throw new InputError(`each line must be a JSON object, got ${describeJson(obj)}`, { file, line, field: 'json' });
   }
   const r = obj as Record<string, unknown>;
+  if (r.session_id === undefined) throw new InputError('missing session_id', { file, line, field: 'session_id' });
   if (typeof r.session_id !== 'string' || r.session_id === '') {
-    throw new InputError(`session_id must be a non-empty string, got ${JSON.stringify(r.session_id)}`, {
+    throw new InputError(`session_id must be a non-empty string, got ${describeJson(r.session_id)}`, {
       file,
       line,
       field: 'session_id',
@@ -61,15 +64,16 @@ function parseRound(obj: unknown, file: string, line: number): Round {
   }
   const session = r.session_id;
   const index = r.round_index;
+  if (index === undefined) throw new InputError(`program '${session}': missing round_index`, { file, line, field: 'round_index' });
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
-    throw new InputError(`program '${session}': round_index must be an integer >= 0, got ${JSON.stringify(index)}`, {
+    throw new InputError(`program '${session}': round_index must be a JSON integer >= 0, got ${describeJson(index)}`, {
       file,
       line,
       field: 'round_index',
     });
   }
   const who = `${callName(session, String(index))}: `;
-  const where = (field: string) => ({ file, line, field });
+  const where = (field: string) => ({ file, line, field, json: true });
   const wrap = <T>(f: () => T, field: string): T => {
     try {
       return f();
@@ -90,8 +94,9 @@ function parseRound(obj: unknown, file: string, line: number): Round {
     throw new InputError(`${who}prefix_tokens ${cached} exceeds input_tokens_total ${prompt}`, where('prefix_tokens'));
   }
   const events = r.timing_events;
+  if (events === undefined) throw new InputError(`${who}missing timing_events`, where('timing_events'));
   if (!Array.isArray(events) || events.length === 0) {
-    throw new InputError(`${who}timing_events must be a non-empty array`, where('timing_events'));
+    throw new InputError(`${who}timing_events must be a non-empty array, got ${Array.isArray(events) ? 'an empty array' : describeJson(events)}`, where('timing_events'));
   }
   let first = Infinity;
   let end = -Infinity;
@@ -100,7 +105,7 @@ function parseRound(obj: unknown, file: string, line: number): Round {
   for (let k = 0; k < events.length; k++) {
     const e: unknown = events[k];
     if (typeof e !== 'object' || e === null) {
-      throw new InputError(`${who}timing_events[${k}] must be an object`, where('timing_events'));
+      throw new InputError(`${who}timing_events[${k}] must be an object, got ${describeJson(e)}`, where('timing_events'));
     }
     const ev = e as Record<string, unknown>;
     const t = isoMs(ev.timestamp, file, line, `timing_events[${k}].timestamp`, who);
@@ -112,14 +117,17 @@ function parseRound(obj: unknown, file: string, line: number): Round {
   }
   let toolsDone = -Infinity;
   if (r.tools !== undefined && r.tools !== null) {
-    if (!Array.isArray(r.tools)) throw new InputError(`${who}tools must be an array`, where('tools'));
+    if (!Array.isArray(r.tools)) throw new InputError(`${who}tools must be an array, got ${describeJson(r.tools)}`, where('tools'));
     for (let k = 0; k < r.tools.length; k++) {
       const tl = r.tools[k] as Record<string, unknown> | null;
-      if (typeof tl !== 'object' || tl === null) throw new InputError(`${who}tools[${k}] must be an object`, where('tools'));
+      if (typeof tl !== 'object' || tl === null || Array.isArray(tl)) throw new InputError(`${who}tools[${k}] must be an object, got ${describeJson(tl)}`, where('tools'));
       const lat = tl.tool_wall_latency_ms;
       if (lat === undefined || lat === null) continue; // no result recorded
       if (typeof lat !== 'number' || !Number.isFinite(lat) || lat < 0) {
-        throw new InputError(`${who}tools[${k}].tool_wall_latency_ms must be a number >= 0, got ${JSON.stringify(lat)}`, where('tools'));
+        throw new InputError(`${who}tools[${k}].tool_wall_latency_ms must be a JSON number >= 0, got ${describeJson(lat)}`, where('tools'));
+      }
+      if (lat > MAX_SPAN_S * 1000) {
+        throw new InputError(`${who}tools[${k}].tool_wall_latency_ms ${lat} is beyond the limit of ${MAX_SPAN_TEXT} (1e12 ms)`, where('tools'));
       }
       const emitted = isoMs(tl.emitted_at, file, line, `tools[${k}].emitted_at`, who);
       toolsDone = Math.max(toolsDone, emitted + lat);
@@ -162,16 +170,20 @@ function parseRound(obj: unknown, file: string, line: number): Round {
  * @throws InputError (file, line, field; naming the program and call) for invalid JSON, a missing
  *   session_id, a bad round_index, a duplicate round index in a session, a bad token count,
  *   prefix_tokens above input_tokens_total, missing or empty timing_events, an unparsable
- *   timestamp, a bad tool latency, or an empty file
+ *   timestamp, a bad tool latency (or one above 1e12 ms), sessions or rounds more than 1e9 s
+ *   apart (field `timing_events`), or an empty file
+ * @param file  a path (`-` for standard input), or a source already opened
  */
-export async function readTraceLab(file: string): Promise<Trace> {
+export async function readTraceLab(file: string | TraceSource): Promise<Trace> {
+  const source = await asTraceSource(file);
+  file = source.name;
   const rounds: Round[] = [];
   const models: string[] = [];
-  for await (const { obj, line } of jsonLines(file)) {
-    rounds.push(parseRound(obj, file, line));
+  await readJsonLines(source, (obj, line) => {
+    rounds.push(parseRound(obj, source.name, line));
     const m = (obj as Record<string, unknown>).model;
     models.push(typeof m === 'string' ? m : '');
-  }
+  });
   if (rounds.length === 0) throw new InputError('no rounds: the TraceLab trace is empty', { file, line: 1 });
 
   const sessions = new Map<string, number[]>();
@@ -213,6 +225,12 @@ export async function readTraceLab(file: string): Promise<Trace> {
       if (prev === undefined) call.arrival_s = ready; // epoch ms for now; made relative below
       else {
         const gap = (ready - prev.end_ms) / 1000;
+        if (gap > MAX_SPAN_S) {
+          throw new InputError(
+            `${callName(session, String(r.index))}: ready ${gap} s after the previous round (line ${prev.line}) ended, beyond the limit of ${MAX_SPAN_TEXT}`,
+            { file, line: r.line, field: 'timing_events' },
+          );
+        }
         if (gap < 0) clamped++;
         call.delay_s = Math.max(0, gap);
       }
@@ -222,7 +240,21 @@ export async function readTraceLab(file: string): Promise<Trace> {
   }
   // Root arrivals relative to the earliest, in whole milliseconds before dividing (exact to the ms).
   let t0 = Infinity;
-  for (const c of calls) if (c.arrival_s !== undefined) t0 = Math.min(t0, c.arrival_s);
+  let first: ProgramCall | undefined;
+  for (const c of calls) {
+    if (c.arrival_s !== undefined && c.arrival_s < t0) {
+      t0 = c.arrival_s;
+      first = c;
+    }
+  }
+  for (const c of calls) {
+    if (c.arrival_s !== undefined && (c.arrival_s - t0) / 1000 > MAX_SPAN_S) {
+      throw new InputError(
+        `${callName(c.program_id, c.call_id)}: this session starts ${(c.arrival_s - t0) / 1000} s after the first one (line ${first!.line}), beyond the limit of ${MAX_SPAN_TEXT}`,
+        { file, line: c.line, field: 'timing_events' },
+      );
+    }
+  }
   for (const c of calls) if (c.arrival_s !== undefined) c.arrival_s = (c.arrival_s - t0) / 1000;
   const trace = buildProgramTrace(calls, file, file, 'generic');
   const pr = trace.programs!;
