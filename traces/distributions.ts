@@ -10,7 +10,14 @@ import {
   randomPareto,
 } from 'd3-random';
 import { InputError } from '../sim/errors.ts';
+import { parseDecimal } from '../sim/values.ts';
 import { MAX_TOKENS } from './fields.ts';
+
+/** Largest |MU| of `lognormal:MU,SIGMA`: ln(2^31 − 1) ≈ 21.49, the ln of the token limit. */
+export const MAX_LOGNORMAL_MU = Math.log(MAX_TOKENS);
+
+/** Largest SIGMA of `lognormal:MU,SIGMA`: at 10, a draw one σ from the median is e^10 ≈ 22,000 times it. */
+export const MAX_LOGNORMAL_SIGMA = 10;
 
 /** The accepted DIST forms, for help texts and error messages. */
 export const DIST_FORMS =
@@ -40,6 +47,9 @@ function toTokens(x: number): number {
  *   exp(MU + SIGMA²/2);
  * - `pareto:XM,ALPHA` — Pareto with scale XM (> 0) and shape ALPHA (> 0); mean ALPHA·XM/(ALPHA − 1)
  *   when ALPHA > 1.
+ * Parameters are plain decimals (no hex, `1_000`, `Infinity`), and bounded so that no draw is
+ * NaN or infinite: V, A, B, MEAN and XM at most 2^31 − 1 tokens, |MU| at most ln(2^31 − 1) ≈ 21.49,
+ * SIGMA at most 10.
  * Samples are integers >= 1: rounded to the nearest integer, then clamped to [1, 2^31 − 1].
  * The returned sampler draws one value per call from `rng` (d3-random generators with
  * `.source(rng)`; the generator is kept while the same `rng` is passed, so that stateful ones such as
@@ -47,7 +57,8 @@ function toTokens(x: number): number {
  * @param spec   the DIST text (names are case-insensitive; spaces are ignored)
  * @param field  option name reported in errors (e.g. `--prompt`)
  * @throws InputError naming `field` and the valid forms for an unknown name, a wrong number of
- *   parameters, a non-numeric parameter or one out of range
+ *   parameters, a parameter that is not a plain decimal (`0x10`, `1_0`, empty) or one out of range
+ *   (with the bound named)
  */
 export function parseLengthDistribution(spec: string, field: string): LengthSampler {
   const bad = (why: string): InputError =>
@@ -57,14 +68,17 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
   const colon = text.indexOf(':');
   if (colon < 0) throw bad("expected NAME:PARAMS");
   const name = text.slice(0, colon).toLowerCase();
-  const params = text
-    .slice(colon + 1)
-    .split(',')
-    .map((s) => (s === '' ? NaN : Number(s)));
+  const raw = text.slice(colon + 1).split(',');
+  const params = raw.map((s) => parseDecimal(s));
   const want = (k: number): void => {
     if (params.length !== k) throw bad(`${name} takes ${k} parameter${k > 1 ? 's' : ''}, got ${params.length}`);
-    if (params.some((v) => !Number.isFinite(v))) throw bad('parameters must be finite numbers');
+    const i = params.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) throw bad(`parameter '${raw[i]}' is not a finite decimal number`);
   };
+  const atMost = (v: number, max: number, what: string, why: string): void => {
+    if (v > max) throw bad(`${what} must be at most ${why}, got ${v}`);
+  };
+  const tokenLimit = `${MAX_TOKENS} (the token limit, 2^31 − 1)`;
 
   let make: Make;
   switch (name) {
@@ -72,6 +86,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(1);
       const v = params[0];
       if (v < 1) throw bad('V must be >= 1');
+      atMost(v, MAX_TOKENS, 'V', tokenLimit);
       const r = toTokens(v);
       make = () => () => r;
       break;
@@ -82,6 +97,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       if (!Number.isInteger(a) || !Number.isInteger(b) || a < 1 || b < a) {
         throw bad('A and B must be integers with 1 <= A <= B');
       }
+      atMost(b, MAX_TOKENS, 'B', tokenLimit);
       make = (s) => randomInt.source(s)(a, b + 1);
       break;
     }
@@ -89,6 +105,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(1);
       const mean = params[0];
       if (mean <= 0) throw bad('MEAN must be > 0');
+      atMost(mean, MAX_TOKENS, 'MEAN', tokenLimit);
       make = (s) => randomExponential.source(s)(1 / mean);
       break;
     }
@@ -96,6 +113,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(1);
       const mean = params[0];
       if (mean < 1) throw bad('MEAN must be >= 1');
+      atMost(mean, MAX_TOKENS, 'MEAN', tokenLimit);
       make = (s) => randomGeometric.source(s)(1 / mean);
       break;
     }
@@ -103,6 +121,10 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(2);
       const [mu, sigma] = params;
       if (sigma < 0) throw bad('SIGMA must be >= 0');
+      if (Math.abs(mu) > MAX_LOGNORMAL_MU) {
+        throw bad(`MU must be within ±${MAX_LOGNORMAL_MU.toFixed(2)} (ln of the ${MAX_TOKENS}-token limit), got ${mu}`);
+      }
+      atMost(sigma, MAX_LOGNORMAL_SIGMA, 'SIGMA', String(MAX_LOGNORMAL_SIGMA));
       make = (s) => randomLogNormal.source(s)(mu, sigma);
       break;
     }
@@ -110,6 +132,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(2);
       const [xm, alpha] = params;
       if (xm <= 0 || alpha <= 0) throw bad('XM and ALPHA must be > 0');
+      atMost(xm, MAX_TOKENS, 'XM', tokenLimit);
       make = (s) => {
         const g = randomPareto.source(s)(alpha);
         return () => xm * g();

@@ -6,8 +6,9 @@
 import { randomExponential } from 'd3-random';
 import seedrandom from 'seedrandom';
 import { checkChoice, InputError } from '../sim/errors.ts';
+import { showValue } from '../sim/values.ts';
 import { parseLengthDistribution, type LengthSampler, type UniformSource } from './distributions.ts';
-import { MAX_TOKENS } from './fields.ts';
+import { MAX_SPAN_S, MAX_SPAN_TEXT, MAX_TOKENS } from './fields.ts';
 import { buildProgramTrace, type ProgramCall } from './programs.ts';
 import type { Trace } from './trace.ts';
 
@@ -114,11 +115,19 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
   },
 };
 
-/** Checks a number option, or throws naming it. */
-function numberOption(v: unknown, field: string, ok: (x: number) => boolean, want: string): number {
+/** Most programs {@link generatePrograms} generates in one workload: 1e7. */
+export const MAX_PROGRAMS = 1e7;
+/** Most calls of one generated workload (they are held in memory): 1e7. */
+export const MAX_GENERATED_CALLS = 1e7;
+/** Most calls of one generated program (`--max-calls`, a tree's size): 1e6. */
+export const MAX_CALLS_PER_PROGRAM = 1e6;
+
+/** Checks a number option, or throws naming it (and `max`, with why, when it is above). */
+function numberOption(v: unknown, field: string, ok: (x: number) => boolean, want: string, max = Infinity, why = ''): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-    throw new InputError(`must be ${want}, got ${String(v)}`, { field });
+    throw new InputError(`must be ${want}, got ${showValue(v)}`, { field });
   }
+  if (v > max) throw new InputError(`must be at most ${max}${why ? ` (${why})` : ''}, got ${v}`, { field });
   return v;
 }
 
@@ -147,12 +156,15 @@ const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
  *
  * @throws InputError (field = the option, e.g. `--rate`) for an unknown kind, a non-positive-integer
  *   programs count, a non-positive rate, an option the kind does not take, a bad DIST, a negative
- *   delay, max_calls or branching < 1, depth < 0, or expand_p outside [0, 1]
+ *   delay, max_calls or branching < 1, depth < 0, or expand_p outside [0, 1]; above the limits
+ *   (each named in the message): programs > 1e7, rate > 1e9/s, delay > 1e9 s, max_calls > 1e6,
+ *   a tree of more than 1e6 calls, more than 1e7 calls in all (`--programs`), or programs
+ *   arriving more than 1e9 s apart (a rate too low for the count; `--rate`)
  */
 export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
   const kind = checkChoice('--kind', spec.kind, PROGRAM_KINDS);
-  const programs = numberOption(spec.programs, '--programs', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-  const rate = numberOption(spec.rate, '--rate', (x) => x > 0, 'a positive finite number of programs/s');
+  const programs = numberOption(spec.programs, '--programs', (x) => Number.isInteger(x) && x >= 1, 'a positive integer', MAX_PROGRAMS, 'programs are held in memory');
+  const rate = numberOption(spec.rate, '--rate', (x) => x > 0, 'a positive finite number of programs/s', 1e9, 'programs per second');
   const defaults = KIND_DEFAULTS[kind];
   const s = spec as unknown as Record<string, unknown>;
   for (const k of ['calls', 'max_calls', 'prompt', 'output', 'append', 'delay_s', 'width', 'branching', 'depth', 'expand_p']) {
@@ -171,24 +183,48 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
   const promptRng = stream('prompt');
   const outputRng = stream('output');
   const appendRng = stream('append');
-  const delayMean = 'delay_s' in defaults ? numberOption(opt<number>('delay_s'), '--delay-s', (x) => x >= 0, 'a number of seconds >= 0') : 0;
+  const delayMean = 'delay_s' in defaults ? numberOption(opt<number>('delay_s'), '--delay-s', (x) => x >= 0, 'a number of seconds >= 0', MAX_SPAN_S, 'seconds, about 31.7 years') : 0;
   const delayGap = delayMean > 0 ? randomExponential.source(stream('delay'))(1 / delayMean) : () => 0;
   const prompt = dist('prompt');
   const output = dist('output');
   const append = 'append' in defaults ? dist('append') : undefined;
   const calls = 'calls' in defaults ? dist('calls') : undefined;
   const maxCalls =
-    'max_calls' in defaults ? numberOption(opt<number>('max_calls'), '--max-calls', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1') : 0;
+    'max_calls' in defaults ? numberOption(opt<number>('max_calls'), '--max-calls', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1', MAX_CALLS_PER_PROGRAM, 'calls per program') : 0;
   const width = 'width' in defaults ? dist('width') : undefined;
   const branching =
-    'branching' in defaults ? numberOption(opt<number>('branching'), '--branching', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1') : 0;
-  const depth = 'depth' in defaults ? numberOption(opt<number>('depth'), '--depth', (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0') : 0;
+    'branching' in defaults ? numberOption(opt<number>('branching'), '--branching', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1', MAX_CALLS_PER_PROGRAM, 'calls per program') : 0;
+  const depth = 'depth' in defaults ? numberOption(opt<number>('depth'), '--depth', (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0', MAX_CALLS_PER_PROGRAM, 'calls per program') : 0;
+  if (kind === 'tree-search') {
+    // Calls of a fully expanded tree: 1 + b + b² + ... + b^depth.
+    let size = 1;
+    let level = 1;
+    for (let d = 0; d < depth && size <= MAX_CALLS_PER_PROGRAM; d++) {
+      level *= branching;
+      size += level;
+    }
+    if (size > MAX_CALLS_PER_PROGRAM) {
+      throw new InputError(
+        `a tree with --branching ${branching} and --depth ${depth} has more than ${MAX_CALLS_PER_PROGRAM} calls (the limit per program)`,
+        { field: '--depth' },
+      );
+    }
+  }
   const expandP = 'expand_p' in defaults ? numberOption(opt<number>('expand_p'), '--expand-p', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') : 0;
 
   const out: ProgramCall[] = [];
   let t = 0;
   for (let p = 0; p < programs; p++) {
     if (p > 0) t += arrivalGap();
+    if (t > MAX_SPAN_S) {
+      throw new InputError(
+        `${programs} programs at ${rate} programs/s arrive over more than ${MAX_SPAN_TEXT}, the limit; raise the rate or generate fewer programs`,
+        { field: '--rate' },
+      );
+    }
+    if (out.length > MAX_GENERATED_CALLS) {
+      throw new InputError(`the workload has more than ${MAX_GENERATED_CALLS} calls (the limit; they are held in memory) after ${p} programs`, { field: '--programs' });
+    }
     const pid = `p${p}`;
     let k = 0;
     const call = (parents: number[], promptTokens: number): ProgramCall => {

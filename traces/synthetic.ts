@@ -6,6 +6,7 @@ import { randomExponential, randomGamma, randomInt } from 'd3-random';
 import seedrandom from 'seedrandom';
 import { checkChoice, InputError } from '../sim/errors.ts';
 import { parseLengthDistribution } from './distributions.ts';
+import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import type { Trace } from './trace.ts';
 
 /** Default prompt-length DIST: log-normal with mean about 1,100 tokens (near Azure conv's 1,155). */
@@ -14,6 +15,13 @@ export const DEFAULT_PROMPT_DIST = 'lognormal:6.6,0.9';
 export const DEFAULT_OUTPUT_DIST = 'lognormal:4.9,1';
 /** Default coefficient of variation of Gamma inter-arrival gaps. */
 export const DEFAULT_GAMMA_CV = 2;
+
+/** Most requests {@link syntheticTrace} generates (they are held in memory): 1e8. */
+export const MAX_SYNTHETIC_REQUESTS = 1e8;
+/** Largest rate, requests per second: 1e9. */
+export const MAX_SYNTHETIC_RATE = 1e9;
+/** Largest Gamma coefficient of variation: 1000 (shape 1e-6). */
+export const MAX_GAMMA_CV = 1000;
 
 /** What {@link syntheticTrace} generates. */
 export interface SyntheticSpec {
@@ -49,20 +57,26 @@ export interface SyntheticSpec {
  * @returns a Trace with format 'synthetic', `source` describing the spec, arrivals in seconds
  * @throws InputError (fields `--arrival`, `--rate`, `--cv`, `--n`, `--prompt`, `--output`,
  *   `--lengths-from`) for an unknown arrival process, a non-positive or non-finite rate or cv, a
- *   non-positive-integer n, a bad DIST, `lengths_from` together with prompt/output, or an empty
- *   `lengths_from` trace
+ *   rate above 1e9 req/s, a cv above 1000, n not an integer in [1, 1e8], a bad DIST,
+ *   `lengths_from` together with prompt/output, an empty `lengths_from` trace, or arrivals that
+ *   would span more than 1e9 s (a rate too low for n requests; field `--rate`)
  */
 export function syntheticTrace(spec: SyntheticSpec): Trace {
   const arrival = checkChoice('--arrival', spec.arrival, ['poisson', 'gamma'] as const);
   const { rate, n } = spec;
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
-    throw new InputError(`must be a positive finite number of requests/s, got ${rate}`, { field: '--rate' });
+    throw new InputError(`must be a positive finite number of requests/s, got ${String(rate)}`, { field: '--rate' });
   }
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`must be a positive integer, got ${n}`, { field: '--n' });
+  if (rate > MAX_SYNTHETIC_RATE) throw new InputError(`must be at most ${MAX_SYNTHETIC_RATE} requests/s, got ${rate}`, { field: '--rate' });
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`must be a positive integer, got ${String(n)}`, { field: '--n' });
+  if (n > MAX_SYNTHETIC_REQUESTS) {
+    throw new InputError(`must be at most ${MAX_SYNTHETIC_REQUESTS} (synthetic requests are held in memory), got ${n}`, { field: '--n' });
+  }
   const cv = spec.cv ?? DEFAULT_GAMMA_CV;
   if (typeof cv !== 'number' || !Number.isFinite(cv) || cv <= 0) {
-    throw new InputError(`must be a positive finite number, got ${cv}`, { field: '--cv' });
+    throw new InputError(`must be a positive finite number, got ${String(cv)}`, { field: '--cv' });
   }
+  if (cv > MAX_GAMMA_CV) throw new InputError(`must be at most ${MAX_GAMMA_CV} (Gamma shape 1/cv² = 1e-6), got ${cv}`, { field: '--cv' });
   const from = spec.lengths_from;
   if (from !== undefined && (spec.prompt !== undefined || spec.output !== undefined)) {
     throw new InputError('give either --lengths-from or --prompt/--output, not both', { field: '--lengths-from' });
@@ -83,6 +97,13 @@ export function syntheticTrace(spec: SyntheticSpec): Trace {
           return randomGamma.source(stream('arrival'))(k, 1 / (rate * k));
         })();
   for (let i = 1; i < n; i++) arrival_s[i] = arrival_s[i - 1] + gap();
+  const last = arrival_s[n - 1];
+  if (!(last <= MAX_SPAN_S)) {
+    throw new InputError(
+      `${rate} requests/s for ${n} requests gives arrivals up to ${Number.isNaN(last) ? 'a time that is not a number (a Gamma scale that overflows)' : `${showSeconds(last)} s`}, beyond the limit of ${MAX_SPAN_TEXT}; raise the rate or generate fewer requests`,
+      { field: '--rate' },
+    );
+  }
 
   // Lengths.
   const prompt_tokens = new Int32Array(n);

@@ -3,6 +3,7 @@
  */
 import { bisectLeft } from 'd3-array';
 import { InputError } from '../sim/errors.ts';
+import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import { meanRate } from './stats.ts';
 import type { Trace } from './trace.ts';
 
@@ -20,12 +21,27 @@ export interface TraceTransform {
   rate?: number;
 }
 
-function checkPositive(v: number | undefined, field: string, integer = false): void {
+function checkPositive(v: number | undefined, field: string, integer = false, max = Infinity, maxReason = ''): void {
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new InputError(`must be a positive finite number, got ${v}`, { field });
+    throw new InputError(`must be a positive finite number, got ${String(v)}`, { field });
   }
   if (integer && !Number.isInteger(v)) throw new InputError(`must be a positive integer, got ${v}`, { field });
+  if (v > max) throw new InputError(`must be at most ${maxReason}, got ${v}`, { field });
+}
+
+/**
+ * Checks the arrivals after `--rate-scale` or `--rate`: the last (they are sorted, the first is 0)
+ * must be finite and within {@link MAX_SPAN_S}.
+ * @param before  the span of the arrivals before scaling, seconds
+ * @throws InputError naming `field`, its value and the limit
+ */
+function checkScaled(last: number, before: number, field: string, value: number, what: string): void {
+  if (last <= MAX_SPAN_S) return;
+  throw new InputError(
+    `${value} stretches the ${before} s between the first and last ${what} to ${showSeconds(last)} s, beyond the limit of ${MAX_SPAN_TEXT}`,
+    { field },
+  );
 }
 
 /** Copies requests [lo, hi) of `t` with arrivals mapped by `f` (all other columns kept). */
@@ -65,16 +81,21 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
  * its DAG is kept).
  * @throws InputError (field `--start`, `--duration`, `--limit`, `--rate-scale` or `--rate`) for a
  *   non-finite value, a value <= 0 (`--start` < 0; `--start 0` is allowed and is the default), a
- *   non-integer limit, `rate_scale` together with `rate`, `rate` on a trace whose arrivals are all
- *   at one instant, or an empty result ("no requests left after ..."); `start_s`, `duration_s` or
- *   `limit` on a program trace
+ *   `--start` or `--duration` above 1e9 s, a non-integer limit or one above 2^53 − 1,
+ *   `rate_scale` together with `rate`, `rate` on a trace whose arrivals are all at one instant, a
+ *   `rate_scale` or `rate` that stretches the arrivals beyond 1e9 s (e.g. `--rate-scale 1e-309`,
+ *   whose arrivals / k overflow), or an empty result ("no requests left after ..."); `start_s`,
+ *   `duration_s` or `limit` on a program trace
  */
 export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (x.start_s !== undefined && (typeof x.start_s !== 'number' || !Number.isFinite(x.start_s) || x.start_s < 0)) {
-    throw new InputError(`must be a finite number >= 0, got ${x.start_s}`, { field: '--start' });
+    throw new InputError(`must be a finite number >= 0, got ${String(x.start_s)}`, { field: '--start' });
   }
-  checkPositive(x.duration_s, '--duration');
-  checkPositive(x.limit, '--limit', true);
+  if (x.start_s !== undefined && x.start_s > MAX_SPAN_S) {
+    throw new InputError(`must be at most ${MAX_SPAN_TEXT}, got ${x.start_s}`, { field: '--start' });
+  }
+  checkPositive(x.duration_s, '--duration', false, MAX_SPAN_S, MAX_SPAN_TEXT);
+  checkPositive(x.limit, '--limit', true, Number.MAX_SAFE_INTEGER, `${Number.MAX_SAFE_INTEGER} (the largest safe integer)`);
   checkPositive(x.rate_scale, '--rate-scale');
   checkPositive(x.rate, '--rate');
   if (x.rate_scale !== undefined && x.rate !== undefined) {
@@ -105,6 +126,8 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   const rateScale = x.rate_scale;
   const out = slice(t, lo, hi, rateScale !== undefined ? (v) => (v - a0) / rateScale : (v) => (v - a0) * factor);
   out.arrival_s[0] = 0;
+  if (rateScale !== undefined) checkScaled(out.arrival_s[out.n - 1], a[hi - 1] - a0, '--rate-scale', rateScale, 'requests');
+  else if (x.rate !== undefined) checkScaled(out.arrival_s[out.n - 1], a[hi - 1] - a0, '--rate', x.rate, 'requests');
   out.warnings.push(...warnings);
   return out;
 }
@@ -146,6 +169,11 @@ function scalePrograms(t: Trace, x: TraceTransform): Trace {
   const a0 = roots[0];
   const arrival_s = new Float64Array(t.n);
   for (let i = 0; i < t.n; i++) arrival_s[i] = (t.arrival_s[i] - a0) * factor;
+  if (x.rate_scale !== undefined || x.rate !== undefined) {
+    const last = (roots[roots.length - 1] - a0) * factor;
+    const [field, value] = x.rate_scale !== undefined ? ['--rate-scale', x.rate_scale] : ['--rate', x.rate!];
+    checkScaled(roots.length > 1 ? last : 0, roots[roots.length - 1] - a0, field, value, 'programs');
+  }
   return { ...t, arrival_s, warnings: [...t.warnings, ...warnings] };
 }
 
@@ -155,7 +183,8 @@ function scalePrograms(t: Trace, x: TraceTransform): Trace {
  * inter-arrival gap span/(n − 1) (g = 1 s when n < 2 or span = 0). The result has n·copies requests,
  * non-decreasing arrivals starting at 0; token counts, `extra` and `hash_ids` repeat (hash id arrays
  * are shared, not copied); `skipped` and `warnings` are those of `t`.
- * @throws InputError (field `copies`) unless `copies` is a positive integer
+ * @throws InputError (field `copies`) unless `copies` is a positive integer, or when the tiled
+ *   trace would span more than 1e9 s
  */
 export function tileTrace(t: Trace, copies: number): Trace {
   if (!Number.isInteger(copies) || copies < 1) {
@@ -166,6 +195,9 @@ export function tileTrace(t: Trace, copies: number): Trace {
   const span = n > 0 ? a[n - 1] - a[0] : 0;
   const gap = n >= 2 && span > 0 ? span / (n - 1) : 1;
   const period = span + gap;
+  if (!((copies - 1) * period + span <= MAX_SPAN_S)) {
+    throw new InputError(`${copies} copies of ${span} s would span ${showSeconds((copies - 1) * period + span)} s, beyond the limit of ${MAX_SPAN_TEXT}`, { field: 'copies' });
+  }
   const total = n * copies;
   const arrival = new Float64Array(total);
   const prompt = new Int32Array(total);
