@@ -13,6 +13,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { getModel } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
 import { writeProfile } from './profile.ts';
+import { numberFlag, singleFlag } from '../sim/values.ts';
+import { prepareOutputFile } from '../sim/files.ts';
 import type { Logger } from './profile-cost-model.ts';
 import { adapterSlug, planSweep, runSweep, shrinkArchitecture, sweepDefaults, type KernelApi, type SweepOptions } from './sweep.ts';
 import { formatValidation, validateAgainstVidur } from './validate.ts';
@@ -69,16 +71,16 @@ function builder(y: Argv): Argv<CalibrateArgs> {
         '$0 calibrate --validate PROFILE|analytical --against DIR [--json]',
     )
     .option('model', { type: 'string', describe: 'model (sim models); for --import-vidur/--validate default: told from the Vidur folder' })
-    .option('tp', { type: 'number', default: 1, describe: 'tensor-parallel degree the shapes are cut for (per-GPU widths)' })
+    .option('tp', { type: 'string', describe: 'tensor-parallel degree the shapes are cut for (per-GPU widths; default 1)' })
     .option('out', { type: 'string', describe: 'profile file to write (default calibrate/profiles/<model>-<adapter>.json)' })
     .option('quick', { type: 'boolean', default: false, describe: 'small sweep: powers of two, tokens to 64, prefill to 64, decode 8 x 64, 5 runs' })
-    .option('max-tokens', { type: 'number', describe: 'largest token count of the linear layers and small ops (default 8192, quick 64)' })
-    .option('max-seq-len', { type: 'number', describe: 'largest prefill length of prefill attention (default 8192 capped at the model context, quick 64)' })
-    .option('max-batch', { type: 'number', describe: 'largest decode batch and lm_head batch (default 256, quick 8)' })
-    .option('max-context', { type: 'number', describe: 'largest decode context (default 4096 capped at the model context, quick 64)' })
-    .option('shrink', { type: 'number', default: 1, describe: 'divide the model widths (heads, hidden, intermediate, vocab) by N: a scaled-down model for slow adapters' })
-    .option('warmup', { type: 'number', describe: 'untimed runs per shape (default 3, quick 1)' })
-    .option('repeats', { type: 'number', describe: 'timed runs per shape (default 20, quick 5)' })
+    .option('max-tokens', { type: 'string', describe: 'largest token count of the linear layers and small ops (default 8192, quick 64)' })
+    .option('max-seq-len', { type: 'string', describe: 'largest prefill length of prefill attention (default 8192 capped at the model context, quick 64)' })
+    .option('max-batch', { type: 'string', describe: 'largest decode batch and lm_head batch (default 256, quick 8)' })
+    .option('max-context', { type: 'string', describe: 'largest decode context (default 4096 capped at the model context, quick 64)' })
+    .option('shrink', { type: 'string', describe: 'divide the model widths (heads, hidden, intermediate, vocab) by N: a scaled-down model for slow adapters (default 1)' })
+    .option('warmup', { type: 'string', describe: 'untimed runs per shape (default 3, quick 1)' })
+    .option('repeats', { type: 'string', describe: 'timed runs per shape (default 20, quick 5)' })
     .option('dtype', { type: 'string', choices: ['f32', 'f16'], default: 'f32', describe: 'element type of the matmuls (f16 needs shader-f16)' })
     .option('backend', { type: 'string', array: true, describe: 'WebGPU backends to try in order (default: vulkan, default, opengles)' })
     .option('import-vidur', { type: 'string', describe: 'import a Vidur model folder (compute/<gpu>/<org>/<model>/, its mlp.csv) as a profile' })
@@ -92,8 +94,35 @@ function builder(y: Argv): Argv<CalibrateArgs> {
     .example('$0 calibrate --validate analytical --against ../shared/reference/vidur-profiles/compute/a100/meta-llama/Meta-Llama-3-8B', 'fitted analytical model vs Vidur') as unknown as Argv<CalibrateArgs>;
 }
 
-function positiveInt(v: number | undefined, field: string): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new InputError(`must be a positive integer, got ${v}`, { field });
+/**
+ * The command's options read strictly from yargs' strings: decimal integers within bounds, each
+ * flag at most once (sim/values.ts).
+ * @throws InputError naming the flag.
+ */
+function readArgs(argv: Record<string, unknown>): CalibrateArgs {
+  const int = (name: string, min: number, max: number, maxReason: string, dflt?: number) => numberFlag(argv, name, { integer: true, min, max, maxReason }, dflt);
+  const str = (name: string) => singleFlag(argv, name) as string | undefined;
+  return {
+    model: str('model'),
+    tp: int('tp', 1, 64, 'GPUs per replica', 1)!,
+    out: str('out'),
+    quick: argv.quick === true,
+    'max-tokens': int('max-tokens', 1, 2 ** 20, 'tokens per kernel call'),
+    'max-seq-len': int('max-seq-len', 1, 2 ** 20, 'tokens'),
+    'max-batch': int('max-batch', 1, 2 ** 16, 'sequences'),
+    'max-context': int('max-context', 1, 2 ** 20, 'tokens'),
+    shrink: int('shrink', 1, 1024, 'width divisor', 1)!,
+    warmup: int('warmup', 0, 10_000, 'runs per shape'),
+    repeats: int('repeats', 1, 10_000, 'runs per shape'),
+    dtype: str('dtype') as CalibrateArgs['dtype'],
+    backend: argv.backend as string[] | undefined,
+    'import-vidur': str('import-vidur'),
+    network: str('network'),
+    validate: str('validate'),
+    against: str('against'),
+    gpu: str('gpu'),
+    json: argv.json === true,
+  };
 }
 
 async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<void> {
@@ -116,6 +145,8 @@ async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<vo
   const ctx = await api.createGpu(a.backend ? { backends: a.backend } : {});
   try {
     if (o.dtype === 'f16' && !ctx.features.shaderF16) throw new InputError(`the adapter (${ctx.adapter.description}) has no shader-f16`, { field: '--dtype' });
+    const out = a.out ?? defaultSweepOut(model.name, a.shrink, a.tp, adapterSlug(ctx.adapter));
+    prepareOutputFile(out, '--out');
     const limits = ctx.device.limits;
     const plan = planSweep(arch, name, a.tp, o, Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize));
     for (const s of plan.skipped) log(`calibrate: ${s}`);
@@ -134,7 +165,6 @@ async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<vo
     } finally {
       bar?.stop();
     }
-    const out = a.out ?? defaultSweepOut(model.name, a.shrink, a.tp, adapterSlug(ctx.adapter));
     writeProfile(out, profile);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     io.out.write(`wrote ${out}: ${Object.keys(profile.operators).length} operators, ${plan.points.length} shapes in ${secs} s on ${ctx.adapter.description || ctx.adapter.backend} (${profile.timer})\n`);
@@ -143,12 +173,12 @@ async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<vo
   }
 }
 
-async function handle(a: CalibrateArgs, io: CalibrateIo): Promise<void> {
+async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<void> {
+  const a = readArgs(argv);
   const log: Logger = (m) => {
     io.err.write(`sim: warning: ${m}\n`);
   };
-  positiveInt(a.tp, '--tp');
-  positiveInt(a.shrink, '--shrink');
+  if (a.out !== undefined) prepareOutputFile(a.out, '--out');
   const modes = [a['import-vidur'] !== undefined && '--import-vidur', a.validate !== undefined && '--validate'].filter(Boolean);
   if (modes.length > 1) throw new InputError('--import-vidur and --validate are exclusive', { field: '--validate' });
   if (a.against !== undefined && a.validate === undefined) throw new InputError('--against goes with --validate PROFILE', { field: '--against' });
@@ -179,7 +209,7 @@ export function makeCalibrateCommand(io: CalibrateIo): CommandModule<object, Cal
     command: 'calibrate',
     describe: 'time kernels into a profile, import Vidur tables, or validate a profile',
     builder,
-    handler: (argv) => handle(argv, io),
+    handler: (argv) => handle(argv as unknown as Record<string, unknown>, io),
   };
 }
 

@@ -193,6 +193,12 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'router-opt': list,
 };
 
+/**
+ * Largest replicas x requests product of one run: each replica's engine sizes its per-request
+ * arrays by the whole trace (about 20 bytes per request), so this bounds that state near 4 GB.
+ */
+export const MAX_REPLICA_REQUESTS = 2e8;
+
 /** Largest KV capacity `--kv-tokens` may name (use `unlimited` beyond). */
 export const MAX_KV_TOKENS = 2 ** 40;
 
@@ -397,9 +403,16 @@ export async function resolveRun(r: RunOptions, log?: (message: string) => void)
  * Builds a run's policy (a fresh instance), cost model and engine settings for a trace already
  * in memory. The trace options of `r` are ignored. `log` receives warnings (e.g. a profile
  * extrapolated beyond its grid); default stderr.
- * @throws InputError for a model that does not fit the GPU or a bad policy option.
+ * @throws InputError for a model that does not fit the GPU, a bad policy option, or more than
+ *   {@link MAX_REPLICA_REQUESTS} replicas x requests.
  */
 export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
+  if (r.replicas * trace.n > MAX_REPLICA_REQUESTS) {
+    throw new InputError(
+      `${r.replicas} replicas x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica keeps per-request state for the whole trace, about 20 bytes each): use fewer replicas or --limit`,
+      { field: '--replicas' },
+    );
+  }
   const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });

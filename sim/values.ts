@@ -101,3 +101,26 @@ export function readString(raw: unknown, field: string, where: { file?: string; 
   if (typeof raw !== 'string' || raw.trim() === '') throw new InputError(`must be a non-empty string (got ${showValue(raw)})`, { ...where, field });
   return raw;
 }
+
+/**
+ * The value of command-line flag `--name` as yargs parsed it, given at most once.
+ * @returns the raw value, or undefined when the flag is absent
+ * @throws InputError naming the flag when it was given more than once (yargs collects a repeated
+ *   flag into an array; for a one-value flag that is a mistake, never silently joined or overridden).
+ */
+export function singleFlag(argv: Readonly<Record<string, unknown>>, name: string): unknown {
+  const v = argv[name];
+  if (Array.isArray(v)) throw new InputError(`given ${v.length} times; give it once`, { field: `--${name}` });
+  return v;
+}
+
+/**
+ * A numeric flag (declared to yargs as `type: 'string'`, so hex or empty values reach this check
+ * instead of yargs' `Number()`), read with {@link readNumber}.
+ * @returns the number, or `dflt` when the flag is absent
+ * @throws InputError naming the flag for a repeated flag or a bad value.
+ */
+export function numberFlag(argv: Readonly<Record<string, unknown>>, name: string, spec: NumberSpec, dflt?: number): number | undefined {
+  const v = singleFlag(argv, name);
+  return v === undefined ? dflt : readNumber(v, `--${name}`, spec);
+}

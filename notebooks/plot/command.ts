@@ -7,6 +7,8 @@ import { InputError, checkChoice } from '../../sim/errors.ts';
 import { KINDS, plotInput } from './kinds.ts';
 import type { Kind } from './kinds.ts';
 import { writeFigure } from './figure.ts';
+import { singleFlag } from '../../sim/values.ts';
+import { prepareOutputFile } from '../../sim/files.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -23,7 +25,7 @@ export function makePlotCommand(io: CommandIo): CommandModule {
       y
         .positional('TABLE', { type: 'string', describe: 'requests.csv, run directory (or directory of runs), merged sweep CSV, or timeseries.csv' })
         .option('out', { type: 'string', demandOption: true, describe: 'SVG file to write' })
-        .option('kind', { type: 'string', choices: [...KINDS], describe: 'figure kind (default: picked from the columns)' })
+        .option('kind', { type: 'string', describe: `figure kind: ${KINDS.join(', ')} (default: picked from the columns)` })
         .option('png', { type: 'boolean', default: false, describe: 'also write a PNG beside the SVG (same name, .png)' })
         .option('metric', { type: 'string', describe: 'cdf: latency column (default e2e_s); rate: metric prefix of <m>.mean and <m>.p99' })
         .option('x', { type: 'string', describe: 'rate: x column (default rate_scale, rate, or throughput.requests_per_s)' })
@@ -32,15 +34,18 @@ export function makePlotCommand(io: CommandIo): CommandModule {
         .option('title', { type: 'string', describe: 'figure title' }),
     handler: (argv) => {
       const a = argv as Record<string, unknown>;
-      const out = String(a.out);
+      const one = (name: string) => singleFlag(a, name) as string | undefined;
+      const out = String(one('out'));
       if (!/\.svg$/i.test(out)) throw new InputError(`must end in .svg (got ${out})`, { field: '--out' });
-      const kind = a.kind === undefined ? undefined : checkChoice('kind', String(a.kind), KINDS);
+      prepareOutputFile(out, '--out');
+      const kindName = one('kind');
+      const kind = kindName === undefined ? undefined : checkChoice('kind', kindName, KINDS);
       const { kind: drawn, svg } = plotInput(String(a.TABLE), kind as Kind | undefined, {
-        metric: a.metric as string | undefined,
-        x: a.x as string | undefined,
-        series: a.series as string | undefined,
+        metric: one('metric'),
+        x: one('x'),
+        series: one('series'),
         log: Boolean(a.log),
-        title: a.title as string | undefined,
+        title: one('title'),
       });
       const files = writeFigure(out, svg, Boolean(a.png));
       io.out.write(`${drawn}: wrote ${files.join(', ')}\n`);

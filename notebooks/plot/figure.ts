@@ -7,8 +7,7 @@
 import * as Plot from '@observablehq/plot';
 import { JSDOM } from 'jsdom';
 import { Resvg } from '@resvg/resvg-js';
-import fs from 'node:fs';
-import path from 'node:path';
+import { prepareOutputFile, writeFileAtomic } from '../../sim/files.ts';
 
 /** Figure size in CSS px (one-column: 3.3 in × 2.4 in at ~96 px/in). */
 export const WIDTH = 320;
@@ -139,14 +138,19 @@ export function svgToPng(svg: string, scale = 3): Buffer {
   return r.render().asPng();
 }
 
-/** Writes `svg` to `file` (directories created) and, with `png`, the PNG beside it (same name, .png). Returns the files written. */
+/**
+ * Writes `svg` to `file` (folders created) and, with `png`, the PNG beside it (same name, .png),
+ * each atomically (temporary name, then rename). Returns the files written.
+ * @throws InputError (field `--out`) when a file cannot be written.
+ */
 export function writeFigure(file: string, svg: string, png = false): string[] {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, svg);
+  prepareOutputFile(file, '--out');
   const out = [file];
-  if (png) {
+  const bytes = png ? svgToPng(svg) : undefined;
+  writeFileAtomic(file, svg);
+  if (bytes) {
     const p = file.replace(/\.svg$/i, '') + '.png';
-    fs.writeFileSync(p, svgToPng(svg));
+    writeFileAtomic(p, bytes);
     out.push(p);
   }
   return out;
