@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import { InputError } from './errors.ts';
-import { readBoolean } from './values.ts';
+import { readBoolean, readString } from './values.ts';
 import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
 import type { RunOptions } from './config.ts';
 import { runResolved } from './run.ts';
@@ -95,6 +95,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   if (argv.timeseries && argv.out === undefined) throw new InputError('needs --out DIR', { field: '--timeseries' });
   if (argv.force && argv.out === undefined) throw new InputError('goes with --out DIR', { field: '--force' });
   // The output folder is checked before anything long starts, so a bad --out costs nothing.
+  if (argv.out !== undefined) readString(argv.out, '--out');
   const outDir = argv.out === undefined ? undefined : new OutDir(String(argv.out), { force: argv.force === true, timeseries: argv.timeseries === true });
   try {
     const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));

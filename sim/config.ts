@@ -15,7 +15,7 @@ import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, get
 import type { EngineConfig } from './engine.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
-import { InputError, checkChoice } from './errors.ts';
+import { InputError, checkChoice, locate } from './errors.ts';
 import { readBoolean, readNumber, readString, showValue } from './values.ts';
 import type { NumberSpec } from './values.ts';
 import { readTextFile } from './files.ts';
@@ -325,17 +325,17 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
       { field: '--max-num-batched-tokens' },
     );
   }
-  getRouter(r.router);
-  const entry = getPolicy(r.policy);
-  if (r.predictor !== undefined) getPredictor(r.predictor);
+  locate({ field: '--router' }, () => getRouter(r.router));
+  const entry = locate({ field: '--policy' }, () => getPolicy(r.policy));
+  if (r.predictor !== undefined) locate({ field: '--predictor' }, () => getPredictor(r.predictor!));
   if (entry.predictor === 'required' && r.predictor === undefined) {
     throw new InputError(`policy ${r.policy} needs a length predictor: give --predictor NAME (sim predictors)`, { field: '--predictor' });
   }
   if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
     throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
   }
-  getModel(r.model);
-  getGpu(r.gpu);
+  locate({ field: '--model' }, () => getModel(r.model));
+  locate({ field: '--gpu' }, () => getGpu(r.gpu));
   parseCostModelSpec(r['cost-model']);
   checkHardware(r);
   buildComponents(r, 1);

@@ -14,6 +14,8 @@ export class InputError extends Error {
   readonly line: number | undefined;
   /** Column, field or option name, if known. */
   readonly field: string | undefined;
+  /** The message without its location prefix. */
+  readonly reason: string;
 
   constructor(message: string, where: { file?: string; line?: number; field?: string } = {}) {
     const loc = [where.file, where.line !== undefined ? String(where.line) : undefined]
@@ -22,6 +24,7 @@ export class InputError extends Error {
     const prefix = [loc, where.field].filter((s) => s).join(': ');
     super(prefix ? `${prefix}: ${message}` : message);
     this.name = 'InputError';
+    this.reason = message;
     this.file = where.file;
     this.line = where.line;
     this.field = where.field;
@@ -37,4 +40,18 @@ export function checkChoice<T extends string>(what: string, name: string, choice
     throw new InputError(`unknown ${what} '${name}'; valid: ${choices.join(', ')}`, { field: what });
   }
   return name as T;
+}
+
+/**
+ * Runs `f`; an InputError it throws is thrown again located at `where` instead (e.g. a registry's
+ * "unknown policy" error, located at the `--policy` flag or a grid's line).
+ * @returns what `f` returns.
+ */
+export function locate<T>(where: { file?: string; line?: number; field?: string }, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.reason, where);
+    throw e;
+  }
 }
