@@ -186,7 +186,7 @@ function listPredictors(): string {
  */
 export async function main(args: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
   let code = 0;
-  const parser = yargs(args)
+  const parser = yargs()
     .scriptName('sim')
     .usage('$0 [run] --policy NAME --trace FILE [options]\n\nTrace-driven simulator of LLM-serving scheduling policies.')
     .command(['run', '$0'], 'simulate a trace through continuous-batching replicas', runOptions, async (argv) => {
@@ -233,8 +233,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
       throw e ?? new InputError(msg);
     });
   try {
-    checkBooleanFlags(args);
-    await parser.parseAsync();
+    await parser.parseAsync(prepareArgs(args));
   } catch (e) {
     if (e instanceof InputError) {
       err.write(`sim: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
@@ -253,17 +252,38 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
 const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'help', 'version']);
 
 /**
- * yargs reads `--chunked-prefill=yes` (or `=1`, `=on`) as false and runs the other mode without a
- * word; this refuses such a value before yargs sees it.
- * @throws InputError naming the flag for `--flag=VALUE` with VALUE other than true/false, or any
- *   value on `--no-flag`.
+ * Checks and rewrites the raw arguments where yargs would misread them: `--chunked-prefill=yes`
+ * (or `=1`, `=on`) would be read as false and run the other mode without a word, so a boolean's
+ * `=VALUE` must say true or false; `--trace -` (standard input) would leave `-` as a stray
+ * positional, so it becomes `--trace=-`; `--start -1e-3` would be split into flags, so a negative
+ * value that yargs does not take as a number must be attached with `=`.
+ * @returns the arguments to parse.
+ * @throws InputError naming the flag.
  */
-function checkBooleanFlags(args: readonly string[]): void {
-  for (const a of args) {
-    if (a === '--') break;
+function prepareArgs(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const valueFlag = /^--[^=]+$/.test(a) && !BOOLEAN_FLAGS.has(a.slice(2)) && !a.startsWith('--no-');
+    if (valueFlag && next === '-') {
+      out.push(`${a}=-`);
+      i++;
+      continue;
+    }
+    if (valueFlag && next !== undefined && /^-[\d.]/.test(next) && !/^-(\d+(\.\d+)?|\.\d+)$/.test(next)) {
+      throw new InputError(`a value starting with '-' must be attached with '=': ${a}=${next}`, { field: a });
+    }
     const m = /^--(no-)?([^=]+)=(.*)$/s.exec(a);
-    if (!m || !BOOLEAN_FLAGS.has(m[2])) continue;
-    if (m[1]) throw new InputError(`takes no value (got '${m[3]}')`, { field: `--no-${m[2]}` });
-    readBoolean(m[3], `--${m[2]}`);
+    if (m && BOOLEAN_FLAGS.has(m[2])) {
+      if (m[1]) throw new InputError(`takes no value (got '${m[3]}')`, { field: `--no-${m[2]}` });
+      readBoolean(m[3], `--${m[2]}`);
+    }
+    out.push(a);
   }
+  return out;
 }
