@@ -1,0 +1,131 @@
+/**
+ * Output that is never lost or mixed: `--out` checked before the run, an earlier run's folder
+ * refused unless `--force` (which replaces all of its files), atomic writes that leave the old
+ * files in place on failure, timeseries.csv streamed row for row as the engine reports it, and a
+ * warning when requests are rejected.
+ */
+import { describe, it, expect } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runSim } from './helpers.ts';
+import { AtomicWriter, makeDir, prepareOutputDir, writeFileAtomic } from '../sim/files.ts';
+import { OutDir, TIMESERIES_COLUMNS } from '../sim/report.ts';
+import { normalizeOptions, resolveRun } from '../sim/config.ts';
+import { runResolved } from '../sim/run.ts';
+import type { IterationRecord } from '../sim/engine.ts';
+import { InputError } from '../sim/errors.ts';
+
+const SAMPLE = path.resolve('traces/azure-conv-2000.csv');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-out-'));
+const ls = (d: string) => fs.readdirSync(d).sort();
+
+describe('--out', () => {
+  it('refuses a folder holding an earlier run; --force replaces every file and removes the ones this run does not write', async () => {
+    const d = tmp();
+    const first = await runSim('--trace', SAMPLE, '--limit', '40', '--out', d, '--timeseries');
+    expect(first.code).toBe(0);
+    expect(ls(d)).toEqual(['config.json', 'replicas.csv', 'requests.csv', 'summary.json', 'timeseries.csv']);
+    fs.writeFileSync(path.join(d, 'notes.txt'), 'mine');
+    const before = fs.readFileSync(path.join(d, 'requests.csv'), 'utf8');
+
+    const refused = await runSim('--trace', SAMPLE, '--limit', '20', '--out', d);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toBe('');
+    expect(refused.err).toMatch(/--out: holds an earlier run's summary\.json, config\.json, requests\.csv, replicas\.csv, timeseries\.csv: give --force/);
+    expect(fs.readFileSync(path.join(d, 'requests.csv'), 'utf8')).toBe(before);
+
+    const forced = await runSim('--trace', SAMPLE, '--limit', '20', '--out', d, '--force');
+    expect(forced.code).toBe(0);
+    // The old timeseries.csv is gone (this run wrote none); the user's own file stays; no temporary file is left.
+    expect(ls(d)).toEqual(['config.json', 'notes.txt', 'replicas.csv', 'requests.csv', 'summary.json']);
+    expect(fs.readFileSync(path.join(d, 'requests.csv'), 'utf8').trim().split('\n')).toHaveLength(21);
+    expect(fs.readFileSync(path.join(d, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('fails in the first second, before the trace is read, when the folder cannot be made', async () => {
+    const d = tmp();
+    fs.writeFileSync(path.join(d, 'file'), 'x');
+    // The trace does not exist: an --out error first proves the folder is checked before reading it.
+    const r = await runSim('--trace', path.join(d, 'missing.csv'), '--out', path.join(d, 'file', 'run'));
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`sim: ${path.join(d, 'file', 'run')}: --out: ${path.join(d, 'file')} is a file, not a folder\n`);
+  });
+
+  it('an aborted OutDir leaves the earlier files as they were and no temporary file behind', () => {
+    const d = tmp();
+    fs.writeFileSync(path.join(d, 'summary.json'), 'old');
+    const o = new OutDir(d, { force: true, timeseries: true });
+    o.timeseries()!.add({ start: 0, end: 1, steps: 1, batchSize: 1, prefillTokens: 1, decodeSeqs: 0, kvBlocksUsed: 1, kvBlocks: 2, waiting: 0, running: 1, swapped: 0, replica: 0 } as IterationRecord);
+    expect(ls(d)).toEqual(['.timeseries.csv.tmp-' + process.pid, 'summary.json']);
+    o.abort();
+    expect(ls(d)).toEqual(['summary.json']);
+    expect(fs.readFileSync(path.join(d, 'summary.json'), 'utf8')).toBe('old');
+  });
+
+  it('timeseries.csv holds exactly the records the engine reports, one row each, in order', async () => {
+    const d = tmp();
+    const r = await runSim('--trace', SAMPLE, '--limit', '300', '--chunked-prefill', '--replicas', '2', '--out', d, '--timeseries');
+    expect(r.code).toBe(0);
+    const records: IterationRecord[] = [];
+    const run = await resolveRun(normalizeOptions({ trace: SAMPLE, limit: 300, 'chunked-prefill': true, replicas: 2 }));
+    runResolved(run, { observer: (x) => records.push({ ...x }) });
+    const lines = fs.readFileSync(path.join(d, 'timeseries.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(TIMESERIES_COLUMNS.join(','));
+    expect(lines.length - 1).toBe(records.length);
+    for (const k of [0, 1, Math.floor(records.length / 2), records.length - 1]) {
+      const x = records[k];
+      const cells = lines[k + 1].split(',').map(Number);
+      expect(cells).toEqual([x.start, x.end, x.steps, x.batchSize, x.prefillTokens, x.decodeSeqs, x.kvBlocksUsed, x.kvBlocksUsed / x.kvBlocks, x.waiting, x.running, x.swapped, x.replica]);
+    }
+  });
+});
+
+describe('sim/files.ts', () => {
+  it('AtomicWriter: chunks written across many small buffers read back exactly; nothing at the final name until commit', () => {
+    const d = tmp();
+    const f = path.join(d, 'out.txt');
+    const w = new AtomicWriter(f, 64);
+    let want = '';
+    for (let i = 0; i < 1000; i++) {
+      const s = `row ${i} ${'é'.repeat(i % 7)}\n`;
+      w.write(s);
+      want += s;
+    }
+    w.write(Buffer.from('bytes\n'));
+    want += 'bytes\n';
+    expect(fs.existsSync(f)).toBe(false);
+    w.commit();
+    expect(fs.readFileSync(f, 'utf8')).toBe(want);
+    expect(ls(d)).toEqual(['out.txt']);
+  });
+
+  it('writeFileAtomic replaces a file; prepareOutputDir creates parents and names a file in the way', () => {
+    const d = tmp();
+    const f = path.join(d, 'a', 'b', 'x.json');
+    prepareOutputDir(path.dirname(f), '--out');
+    writeFileAtomic(f, '1');
+    writeFileAtomic(f, '2');
+    expect(fs.readFileSync(f, 'utf8')).toBe('2');
+    expect(() => makeDir(path.join(f, 'sub'), '--out')).toThrow(InputError);
+    expect(() => makeDir(path.join(f, 'sub'), '--out')).toThrow(`${f} is a file, not a folder`);
+  });
+
+  it('makeDir under /proc fails at once instead of looping (Node 20 mkdirSync recursive bug)', () => {
+    if (!fs.existsSync('/proc/self')) return;
+    expect(() => makeDir('/proc/llmsched-test/x/y', '--out')).toThrow(/cannot create/);
+  });
+});
+
+describe('rejected requests', () => {
+  it('a run where every request is rejected exits 0 with a warning that says so; a partial one counts them', async () => {
+    const all = await runSim('--trace', SAMPLE, '--limit', '10', '--kv-tokens', '16', '--json');
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.out).requests).toEqual({ total: 10, completed: 0, rejected: 10 });
+    expect(all.err).toBe('sim: warning: every request (10) was rejected: they can never fit the KV cache of 16 tokens (prompt + output); the latency figures are empty\n');
+    const some = await runSim('--trace', SAMPLE, '--limit', '200', '--kv-tokens', '1024', '--json');
+    const s = JSON.parse(some.out);
+    expect(s.requests.rejected).toBeGreaterThan(0);
+    expect(some.err).toBe(`sim: warning: ${s.requests.rejected} of 200 requests rejected: they can never fit the KV cache of 1024 tokens (prompt + output)\n`);
+  });
+});
