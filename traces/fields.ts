@@ -5,7 +5,12 @@
  * `1_000`, `Infinity` or blank); in JSONL they must be JSON numbers (a string is refused).
  */
 import { InputError } from '../sim/errors.ts';
-import { parseDecimal, showValue } from '../sim/values.ts';
+import { parseDecimal, showValue as showAny } from '../sim/values.ts';
+
+/** Shows a raw value in a message: strings quoted, numbers as JS writes them (`Infinity` for 1e999), others as JSON. */
+function showValue(v: unknown): string {
+  return typeof v === 'number' ? String(v) : showAny(v);
+}
 
 /** Largest token count a trace may hold (Int32Array storage). */
 export const MAX_TOKENS = 2147483647;

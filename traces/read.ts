@@ -38,7 +38,7 @@ const CSV_FORMATS: readonly CsvFormat[] = [azureFormat, burstgptFormat, genericF
 /** What every format expects, for the unknown-header message. */
 const EXPECTED_HEADERS =
   CSV_FORMATS.map((f) => `${f.name}: ${f.expected}`).join('; ') +
-  '; mooncake: JSONL lines {"timestamp", "input_length", "output_length", "hash_ids"} (.jsonl or first character {)';
+  '; or JSONL (a .jsonl name or a first character {): mooncake {"timestamp", "input_length", "output_length", "hash_ids"}, program calls {"program_id", ...} or TraceLab rounds {"session_id", "round_index", ...}';
 
 /** Picks the CSV format for a header row (trimmed names), or throws an InputError on line 1. */
 function csvFormatFor(header: string[], file: string, forced: string | undefined): CsvFormat {
@@ -134,6 +134,9 @@ async function readCsv(source: TraceSource, forced: string | undefined): Promise
     if (e instanceof CsvError) {
       const line = typeof e.lines === 'number' ? e.lines : nextLine;
       const col = typeof e.column === 'number' ? header[e.column] : undefined;
+      if (e.code === 'CSV_MAX_RECORD_SIZE') {
+        throw new InputError(`a record longer than ${MAX_LINE_CHARS} characters; is this a trace?`, { file, line, field: 'csv' });
+      }
       const message = e.message.replace(/^[^:]*: /, '');
       throw new InputError(`malformed CSV (${e.code}): ${message}`, {
         file,

@@ -305,7 +305,7 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
       if (isZlibError(e)) {
         return new InputError(`corrupt or truncated gzip data${after} (${(e as Error).message})`, { file: name });
       }
-      if ((e as NodeJS.ErrnoException | null)?.code === 'ERR_STRING_TOO_LONG' || e instanceof RangeError) {
+      if ((e as NodeJS.ErrnoException | null)?.code === 'ERR_STRING_TOO_LONG' || (e instanceof RangeError && e.message.includes('Invalid string length'))) {
         return new InputError(`a line${after} is too long to read (more than ${MAX_LINE_CHARS} characters)`, { file: name });
       }
       if ((e as NodeJS.ErrnoException | null)?.code !== undefined) return fsError(e, name);
