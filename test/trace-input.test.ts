@@ -484,6 +484,7 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
       ['uniform:1,3e9', /B must be at most 2147483647/],
       ['geometric:1e300', /MEAN must be at most/],
       ['pareto:3e9,2', /XM must be at most/],
+      ['pareto:10,0.01', /ALPHA must be at least 0\.1/],
       ['const:Infinity', /not a finite decimal number/],
     ];
     for (const [spec, msg] of bad) {
@@ -494,7 +495,7 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
     // At the bounds: still valid, and every draw an integer in [1, 2^31 − 1].
     let k = 0;
     const rng = () => ((k = (k * 9301 + 49297) % 233280) / 233280);
-    for (const spec of ['lognormal:21.48,10', 'lognormal:-21.48,0', 'const:2147483647', 'uniform:1,2147483647', 'exponential:2147483647', 'pareto:2147483647,0.001']) {
+    for (const spec of ['lognormal:21.48,10', 'lognormal:-21.48,0', 'const:2147483647', 'uniform:1,2147483647', 'exponential:2147483647', 'pareto:2147483647,0.1']) {
       const s = parseLengthDistribution(spec, '--prompt');
       for (let i = 0; i < 200; i++) {
         const x = s(rng);

@@ -16,6 +16,9 @@ import { MAX_TOKENS } from './fields.ts';
 /** Largest |MU| of `lognormal:MU,SIGMA`: ln(2^31 − 1) ≈ 21.49, the ln of the token limit. */
 export const MAX_LOGNORMAL_MU = Math.log(MAX_TOKENS);
 
+/** Smallest ALPHA of `pareto:XM,ALPHA`: 0.1 (at 0.01, XM·U^(−100) exceeds 2^31 − 1 for most draws). */
+export const MIN_PARETO_ALPHA = 0.1;
+
 /** Largest SIGMA of `lognormal:MU,SIGMA`: at 10, a draw one σ from the median is e^10 ≈ 22,000 times it. */
 export const MAX_LOGNORMAL_SIGMA = 10;
 
@@ -49,7 +52,7 @@ function toTokens(x: number): number {
  *   when ALPHA > 1.
  * Parameters are plain decimals (no hex, `1_000`, `Infinity`), and bounded so that no draw is
  * NaN or infinite: V, A, B, MEAN and XM at most 2^31 − 1 tokens, |MU| at most ln(2^31 − 1) ≈ 21.49,
- * SIGMA at most 10.
+ * SIGMA at most 10, ALPHA at least 0.1.
  * Samples are integers >= 1: rounded to the nearest integer, then clamped to [1, 2^31 − 1].
  * The returned sampler draws one value per call from `rng` (d3-random generators with
  * `.source(rng)`; the generator is kept while the same `rng` is passed, so that stateful ones such as
@@ -132,6 +135,7 @@ export function parseLengthDistribution(spec: string, field: string): LengthSamp
       want(2);
       const [xm, alpha] = params;
       if (xm <= 0 || alpha <= 0) throw bad('XM and ALPHA must be > 0');
+      if (alpha < MIN_PARETO_ALPHA) throw bad(`ALPHA must be at least ${MIN_PARETO_ALPHA} (below it nearly every draw overflows the token limit), got ${alpha}`);
       atMost(xm, MAX_TOKENS, 'XM', tokenLimit);
       make = (s) => {
         const g = randomPareto.source(s)(alpha);
