@@ -206,6 +206,23 @@ describe('standard input, FIFOs and process substitution', () => {
     expect(file.head.length).toBe(4096); // ASCII: one character per byte
   });
 
+  it('buffered input is checked as it arrives: binary refused at once, a size cap instead of exhaustion', async () => {
+    // An endless stream of NUL bytes (like /dev/zero): refused after its first 4 KiB.
+    let pulled = 0;
+    const zeros = new Readable({
+      read() {
+        pulled++;
+        this.push(Buffer.alloc(1024));
+      },
+    });
+    const e = await inputError(openTraceSource('-', { stdin: zeros }));
+    expect(e.message).toBe('stdin: binary content (a NUL byte at offset 0); llmsched reads CSV or JSONL traces, plain or gzip (.gz)');
+    expect(pulled).toBeLessThan(100);
+    expect((await inputError(readTrace('/dev/zero'))).message).toMatch(/^\/dev\/zero: binary content \(a NUL byte at offset 0\)/);
+    const big = await inputError(openTraceSource('-', { stdin: Readable.from([Buffer.from(GN + '0,1,1\n'.repeat(100))]), maxBufferedBytes: 500 }));
+    expect(big.message).toMatch(/^stdin: more than 500 bytes: input that can be read only once is buffered in memory/);
+  });
+
   it('reads a FIFO (buffered once)', async () => {
     const fifo = join(tmp, 'trace.fifo');
     const mk = spawnSync('mkfifo', [fifo]);

@@ -5,6 +5,15 @@
 export type { Trace, TraceFormat } from './trace.ts';
 export { TRACE_FORMATS } from './trace.ts';
 export { readTrace, type ReadOptions } from './read.ts';
+export {
+  openTraceSource,
+  STDIN_NAME,
+  MAX_LINE_CHARS,
+  MAX_BUFFERED_BYTES,
+  type TraceSource,
+  type SourceOptions,
+} from './source.ts';
+export { MAX_SPAN_S, MAX_SPAN_TEXT, MAX_TOKENS } from './fields.ts';
 export { transformTrace, tileTrace, type TraceTransform } from './transform.ts';
 export {
   syntheticTrace,
@@ -25,6 +34,7 @@ export {
   formatProgramJsonl,
   traceToProgramCalls,
   detectJsonlKind,
+  jsonlKindOf,
   type ProgramCall,
   type JsonlKind,
 } from './programs.ts';

@@ -28,6 +28,12 @@ export const HEAD_BYTES = 4096;
  */
 export const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
+/**
+ * Most bytes read from standard input, a FIFO or a device, which are buffered in memory (they can
+ * be read only once): 4 GiB (compressed size, for gzip). A regular file has no such limit.
+ */
+export const MAX_BUFFERED_BYTES = 4 * 1024 ** 3;
+
 /** What llmsched reads, for messages about unreadable content. */
 export const READABLE_FORMATS = 'llmsched reads CSV or JSONL traces, plain or gzip (.gz)';
 
@@ -67,6 +73,8 @@ export interface TraceSource {
 export interface SourceOptions {
   /** The stream read for `-` (default `process.stdin`); tests pass their own. */
   stdin?: Readable;
+  /** Most bytes buffered from input readable only once (default {@link MAX_BUFFERED_BYTES}); tests pass a small one. */
+  maxBufferedBytes?: number;
 }
 
 /** A compressed or binary format recognised by its first bytes, with how to make it readable. */
@@ -154,10 +162,37 @@ function isZlibError(e: unknown): boolean {
   return typeof code === 'string' && code.startsWith('Z_');
 }
 
-/** Reads a stream to the end as a list of buffers. */
-async function collect(stream: Readable): Promise<Buffer[]> {
+/**
+ * Reads a stream to the end as a list of buffers, calling `onHead` with its first
+ * {@link HEAD_BYTES} bytes as soon as they have arrived (or with all of it, `ended`, when it is
+ * shorter), so that binary content is refused without reading it all (e.g. `/dev/zero`).
+ * @throws InputError naming `name` beyond `max` bytes; whatever `onHead` throws;
+ *   the stream's errors, as they are
+ */
+async function collect(stream: Readable, name: string, max: number, onHead: (head: Buffer, ended: boolean) => void): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  let total = 0;
+  let checked = false;
+  try {
+    for await (const c of stream) {
+      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+      chunks.push(b);
+      total += b.length;
+      if (!checked && total >= HEAD_BYTES) {
+        checked = true;
+        onHead(firstBytes(chunks, HEAD_BYTES), false);
+      }
+      if (total > max) {
+        throw new InputError(
+          `more than ${max >= 1024 ** 3 ? `${max / 1024 ** 3} GiB` : `${max} bytes`}: input that can be read only once is buffered in memory, up to that limit; save the trace to a file and read that`,
+          { file: name },
+        );
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (!checked) onHead(Buffer.concat(chunks), true);
   return chunks;
 }
 
@@ -215,12 +250,14 @@ function contentExtension(path: string): string {
  * content (a NUL byte or invalid UTF-8 in the first 4 KiB, after gunzip for gzip) are refused.
  * A regular file is streamed anew on each `open()`; standard input, a FIFO (e.g. `<(cat x)`), a
  * character device or a socket is buffered once in memory (still compressed), as it can be read
- * only once.
+ * only once, up to {@link MAX_BUFFERED_BYTES} (its first bytes are checked as soon as they arrive,
+ * so `/dev/zero` is refused at once).
  * @param file  the path as given, or `-` for standard input (named `stdin` in messages)
  * @throws InputError naming the file: no such file, a directory, permission denied, any other
  *   read error (`cannot read: ...`); `compressed with zstd; llmsched reads CSV or JSONL traces,
  *   plain or gzip (.gz): decompress with 'zstd -d FILE'` and the like; `binary content (...)`;
- *   `corrupt gzip data (...)` when the start of a gzip stream cannot be decompressed
+ *   `corrupt gzip data (...)` when the start of a gzip stream cannot be decompressed; more than
+ *   4 GiB of buffered input
  */
 export async function openTraceSource(file: string, opts: SourceOptions = {}): Promise<TraceSource> {
   const stdin = file === '-';
@@ -228,10 +265,27 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
   let raw: () => Readable;
   let rawHead: Buffer;
   let buffered: boolean;
+  // Refuses other compressions and (unless gzip) binary content from the first raw bytes.
+  const checkRaw = (head: Buffer, ended: boolean): void => {
+    const magic = magicOf(head);
+    if (magic !== undefined) {
+      const what = magic.name === 'Parquet' ? 'a Parquet file' : magic.name === 'zip' || magic.name === '7z' ? `a ${magic.name} archive` : `compressed with ${magic.name}`;
+      const fix = stdin ? `${magic.verb} it before piping it in` : magic.fix.replace('FILE', file);
+      throw new InputError(`${what}; ${READABLE_FORMATS}: ${fix}`, { file: name });
+    }
+    if (isGzip(head)) return; // checked once decompressed
+    const why = notTextReason(head, !ended);
+    if (why !== undefined) throw new InputError(`${why}; ${READABLE_FORMATS}`, { file: name });
+  };
+  const buffer = async (stream: Readable): Promise<Buffer[]> => {
+    try {
+      return await collect(stream, name, opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES, checkRaw);
+    } catch (e) {
+      throw e instanceof InputError ? e : fsError(e, name);
+    }
+  };
   if (stdin) {
-    const chunks = await collect(opts.stdin ?? process.stdin).catch((e: unknown) => {
-      throw fsError(e, name);
-    });
+    const chunks = await buffer(opts.stdin ?? process.stdin);
     raw = () => Readable.from(chunks, { objectMode: false });
     rawHead = firstBytes(chunks, HEAD_BYTES);
     buffered = true;
@@ -257,23 +311,16 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
       }
       raw = () => createReadStream(file);
       buffered = false;
+      checkRaw(rawHead, rawHead.length < HEAD_BYTES);
     } else {
       // A FIFO, character device or socket: readable once, so buffered.
-      const chunks = await collect(createReadStream(file)).catch((e: unknown) => {
-        throw fsError(e, name);
-      });
+      const chunks = await buffer(createReadStream(file));
       raw = () => Readable.from(chunks, { objectMode: false });
       rawHead = firstBytes(chunks, HEAD_BYTES);
       buffered = true;
     }
   }
 
-  const magic = magicOf(rawHead);
-  if (magic !== undefined) {
-    const what = magic.name === 'Parquet' ? 'a Parquet file' : magic.name === 'zip' || magic.name === '7z' ? `a ${magic.name} archive` : `compressed with ${magic.name}`;
-    const fix = stdin ? `${magic.verb} it before piping it in` : magic.fix.replace('FILE', file);
-    throw new InputError(`${what}; ${READABLE_FORMATS}: ${fix}`, { file: name });
-  }
   const gzip = isGzip(rawHead);
   let head = rawHead;
   if (gzip) {
@@ -283,10 +330,8 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
       if (isZlibError(e)) throw new InputError(`corrupt gzip data (${(e as Error).message})`, { file: name });
       throw fsError(e, name);
     }
-  }
-  const why = notTextReason(head, head.length === HEAD_BYTES || gzip);
-  if (why !== undefined) {
-    throw new InputError(`${gzip ? 'gzip-compressed ' : ''}${why}; ${READABLE_FORMATS}`, { file: name });
+    const why = notTextReason(head, true);
+    if (why !== undefined) throw new InputError(`gzip-compressed ${why}; ${READABLE_FORMATS}`, { file: name });
   }
   const decoder = new StringDecoder('utf8');
   const headText = decoder.write(head);
