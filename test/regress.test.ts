@@ -9,7 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import yargs from 'yargs';
-import { regress, loadScenarios, defaultBaselineFile, defaultScenariosFile, withinTolerance, formatDrifts } from '../sim/regress/regress.ts';
+import { regress, loadScenarios, readBaseline, defaultBaselineFile, defaultScenariosFile, withinTolerance, formatDrifts, SUMMARY_METRICS } from '../sim/regress/regress.ts';
+import { normalizeOptions, resolveRun } from '../sim/config.ts';
+import { runResolved } from '../sim/run.ts';
+import { runSim } from './helpers.ts';
 import { makeRegressCommand } from '../sim/regress/command.ts';
 import { InputError } from '../sim/errors.ts';
 
@@ -110,7 +113,132 @@ describe('sim regress', () => {
     const f = path.join(dir, 's.json');
     fs.writeFileSync(f, JSON.stringify({ metrics: { 'e2e_s.mean': { rel: -1, abs: 0 } }, groups: [] }));
     expect(() => loadScenarios(f)).toThrow(InputError);
-    expect(() => loadScenarios(f)).toThrow(/s\.json: metrics\.e2e_s\.mean/);
+    expect(() => loadScenarios(f)).toThrow(/s\.json:1: metrics\.e2e_s\.mean\.rel: must be a non-negative number/);
     await expect(regress({ baseline: path.join(dir, 'none.json') })).rejects.toThrow(/none\.json: no baseline/);
+  });
+});
+
+/** The checked-in scenario set with its trace paths made absolute, for writing elsewhere. */
+function shippedSet(): { metrics: Record<string, unknown>; groups: { name: string; options: Record<string, unknown>; seeds?: number[]; cases: Record<string, unknown>[] }[] } {
+  const j = JSON.parse(fs.readFileSync(defaultScenariosFile(), 'utf8'));
+  for (const g of j.groups) g.options.trace = path.resolve(path.dirname(defaultScenariosFile()), g.options.trace);
+  return j;
+}
+
+/** A small scenario set (one group, two cases of the Azure sample's first 100 requests). */
+function smallSet(): ReturnType<typeof shippedSet> {
+  const j = shippedSet();
+  return { metrics: j.metrics, groups: [{ name: 'small', options: { trace: j.groups[0].options.trace, limit: 100 }, seeds: [1], cases: [{ policy: 'fcfs' }, { policy: 'sjf', predictor: 'oracle' }] }] };
+}
+
+describe('sim regress checks its files before running', () => {
+  it('knows every metric path a summary has: the catalog equals the numeric fields of real runs', async () => {
+    // Independent truth: the dotted paths of number or null leaves of actual summaries, with a
+    // predictor, with programs and with SLOs (per-replica lists, names and wall time left out).
+    const leaves = new Set<string>();
+    const walk = (x: unknown, prefix: string) => {
+      for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+        const key = prefix + k;
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v, key + '.');
+        else if (v === null || typeof v === 'number') leaves.add(key);
+      }
+    };
+    const trace = path.join(path.dirname(defaultScenariosFile()), '..', '..', 'traces', 'azure-conv-2000.csv');
+    const react = path.join(path.dirname(defaultScenariosFile()), '..', '..', 'traces', 'react-100.jsonl');
+    for (const o of [
+      { policy: 'ssjf', predictor: 'ssjf-buckets', trace, limit: 100, 'slo-ttft': 1, 'slo-tpot': 0.1 },
+      { policy: 'plas', trace: react, model: 'llama-3-8b', replicas: 2 },
+    ]) {
+      walk(runResolved(await resolveRun(normalizeOptions(o))).summary, '');
+    }
+    leaves.delete('sim.wall_s');
+    expect([...SUMMARY_METRICS].sort()).toEqual([...leaves].sort());
+  });
+
+  it('an unknown metric path in the set is an input error naming file, line and path; --update writes nothing', async () => {
+    const dir = tmp();
+    const scen = path.join(dir, 's.json');
+    const j = smallSet();
+    j.metrics['e2e_s.p999'] = { rel: 0, abs: 0 };
+    fs.writeFileSync(scen, JSON.stringify(j, null, 2));
+    const base = path.join(dir, 'b.json');
+    let ran = 0;
+    const err = await regress({ scenarios: scen, baseline: base, update: true, override: (s) => (ran++, s.options) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    const e = err as InputError;
+    expect([e.file, e.field]).toEqual([scen, 'metrics.e2e_s.p999']);
+    expect(e.line).toBe(fs.readFileSync(scen, 'utf8').split('\n').findIndex((l) => l.includes('"e2e_s.p999"')) + 1);
+    expect(e.message).toContain("unknown metric path 'e2e_s.p999' (did you mean 'e2e_s.p99'?)");
+    expect(ran).toBe(0);
+    expect(fs.existsSync(base)).toBe(false);
+    // Wall time is a real path but never a regression metric.
+    j.metrics = { 'sim.wall_s': { rel: 1, abs: 1 } };
+    fs.writeFileSync(scen, JSON.stringify(j));
+    expect(() => loadScenarios(scen)).toThrow(/sim\.wall_s.*wall-clock/);
+  });
+
+  it('an unknown metric path in the baseline is an input error naming the scenario and path, not a drift', async () => {
+    const dir = tmp();
+    const base = path.join(dir, 'b.json');
+    const b = JSON.parse(fs.readFileSync(defaultBaselineFile(), 'utf8'));
+    b.scenarios['azure-conv/fcfs/s2']['ttft_s.p99x'] = 1;
+    fs.writeFileSync(base, JSON.stringify(b, null, 2));
+    const e = (await regress({ baseline: base }).catch((x: unknown) => x)) as InputError;
+    expect(e).toBeInstanceOf(InputError);
+    expect([e.file, e.field]).toEqual([base, 'scenarios.azure-conv/fcfs/s2']);
+    expect(e.line).toBe(fs.readFileSync(base, 'utf8').split('\n').findIndex((l) => l.includes('"ttft_s.p99x"')) + 1);
+    expect(e.message).toContain("'ttft_s.p99x'");
+    b.scenarios['azure-conv/fcfs/s2']['ttft_s.p99x'] = undefined;
+    b.scenarios['azure-conv/fcfs/s2']['ttft_s.p99'] = 'fast';
+    fs.writeFileSync(base, JSON.stringify(b, null, 2));
+    expect(() => readBaseline(base)).toThrow(/scenarios\.azure-conv\/fcfs\/s2: metric 'ttft_s\.p99': expected a number or null/);
+  });
+
+  it.each([
+    ['a bad policy-opt', (j: ReturnType<typeof smallSet>) => (j.groups[0].cases[1]['policy-opt'] = ['bogus=1']), 'groups[0].cases[1].policy-opt', 'scenario small/sjf+oracle/s1: --policy-opt: unknown sjf option bogus'],
+    ['a hex number', (j: ReturnType<typeof smallSet>) => (j.groups[0].options['max-num-seqs'] = '0x10'), 'groups[0].options.max-num-seqs', 'written in decimal'],
+    ['an unknown option', (j: ReturnType<typeof smallSet>) => (j.groups[0].cases[0]['polcy'] = 'fcfs'), 'groups[0].cases[0].polcy', 'unknown run option'],
+    ['a seed in the options', (j: ReturnType<typeof smallSet>) => (j.groups[0].options.seed = 3), 'groups[0].options.seed', '"seeds" list'],
+    ['a missing trace', (j: ReturnType<typeof smallSet>) => (j.groups[0].options.trace = 'nope.csv'), 'groups[0].options.trace', 'no such file'],
+    ['a model that does not fit', (j: ReturnType<typeof smallSet>) => (j.groups[0].cases[0].model = 'llama-2-70b'), 'groups[0].cases[0]', 'scenario small/fcfs/s1: --gpu: model llama-2-70b'],
+    ['a negative tolerance', (j: ReturnType<typeof smallSet>) => (j.metrics['e2e_s.mean'] = { rel: 0.1, abs: -1 }), 'metrics.e2e_s.mean.abs', 'non-negative'],
+    ['a bad seed', (j: ReturnType<typeof smallSet>) => (j.groups[0].seeds = [1, 1.5]), 'groups[0].seeds[1]', 'integer'],
+  ])('%s: one line with file, line, field and scenario, before anything runs', async (_what, edit, field, says) => {
+    const dir = tmp();
+    const scen = path.join(dir, 's.json');
+    const j = smallSet();
+    edit(j);
+    fs.writeFileSync(scen, JSON.stringify(j, null, 2));
+    const r = await runSim('regress', '--scenarios', scen, '--baseline', path.join(dir, 'b.json'), '--update');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    const lines = r.err.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^sim: ${scen.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: ${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    expect(lines[0]).toContain(says);
+    expect(fs.existsSync(path.join(dir, 'b.json'))).toBe(false);
+  });
+
+  it('--update checks the baseline is writable before running, and writes it atomically', async () => {
+    const dir = tmp();
+    const scen = path.join(dir, 's.json');
+    fs.writeFileSync(scen, JSON.stringify(smallSet()));
+    fs.writeFileSync(path.join(dir, 'a-file'), 'x');
+    let ran = 0;
+    const count = (s: { options: object }) => (ran++, s.options);
+    for (const bad of [path.join(dir, 'a-file', 'b.json'), dir]) {
+      const e = (await regress({ scenarios: scen, baseline: bad, update: true, override: count }).catch((x: unknown) => x)) as InputError;
+      expect(e).toBeInstanceOf(InputError);
+      expect(e.field).toBe('--baseline');
+    }
+    expect(ran).toBe(0);
+    const base = path.join(dir, 'new', 'b.json');
+    await regress({ scenarios: scen, baseline: base, update: true, override: count });
+    expect(ran).toBe(2);
+    expect(fs.readdirSync(path.dirname(base))).toEqual(['b.json']);
+    expect(Object.keys(readBaseline(base).scenarios)).toEqual(['small/fcfs/s1', 'small/sjf+oracle/s1']);
+    expect((await regress({ scenarios: scen, baseline: base })).drifts).toEqual([]);
+    const twice = await runSim('regress', '--scenarios', scen, '--scenarios', scen);
+    expect([twice.code, twice.err]).toEqual([2, 'sim: --scenarios: given 2 times; give it once\n']);
   });
 });

@@ -4,7 +4,7 @@
  * independent: summaries are checked against an in-process `sim run` equivalent, ids against a
  * hand-computed hash, the CSV through csv-parse, Parquet by its magic bytes.
  */
-import { inputError } from './helpers.ts';
+import { inputError, runSim } from './helpers.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,12 +15,14 @@ import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../sim/errors.ts';
 import { parseGrid, loadGrid } from '../sim/sweep/grid.ts';
-import { expandGrid, canonicalJson } from '../sim/sweep/tasks.ts';
+import { expandGrid, canonicalJson, taskId, GridPlan, CONFIRM_TASKS, MAX_TASKS } from '../sim/sweep/tasks.ts';
 import { parseShard, resolveShard, shardTasks } from '../sim/sweep/shard.ts';
-import { runSweep, workerFile } from '../sim/sweep/sweep.ts';
+import { runSweep, workerFile, checkGridSize } from '../sim/sweep/sweep.ts';
+import { checkRecord } from '../sim/sweep/record.ts';
 import type { TaskRecord } from '../sim/sweep/sweep.ts';
 import { mergeSweep } from '../sim/sweep/merge.ts';
-import { normalizeOptions, resolveRun } from '../sim/config.ts';
+import { normalizeOptions, resolveRun, readRunOption } from '../sim/config.ts';
+import type { RunOptions } from '../sim/config.ts';
 import { simulate } from '../sim/simulator.ts';
 import { requestMetrics, summarize } from '../sim/metrics.ts';
 import { main } from '../sim/cli.ts';
@@ -120,7 +122,7 @@ describe('grid parsing', () => {
 
   it('JSON errors name the file and key too; other extensions are refused', () => {
     const e = inputError(() => parseGrid('{"policies": ["fcfs"], "traces": ["t"], "rate_scale": [2]}', 'g.json'));
-    expect(e.message).toMatch(/^g\.json: rate_scale: unknown grid key/);
+    expect(e.message).toMatch(/^g\.json:1: rate_scale: unknown grid key/);
     expect(inputError(() => parseGrid('{', 'g.json')).file).toBe('g.json');
     expect(inputError(() => parseGrid('a: [', 'g.yaml')).file).toBe('g.yaml');
     expect(inputError(() => parseGrid('{}', 'g.toml')).message).toContain('.yaml');
@@ -129,9 +131,11 @@ describe('grid parsing', () => {
 
   it('an unknown policy or an invalid combination fails at expansion, naming the grid file', () => {
     const bad = parseGrid('traces: [t.csv]\npolicies: [fifo]\n', '/x/g.yaml');
-    expect(inputError(() => expandGrid(bad, '0')).message).toMatch(/^\/x\/g\.yaml: policies: unknown policy 'fifo'/);
-    const fit = parseGrid('traces: [t.csv]\npolicies: [fcfs]\nengine: {tp: 0}\n', '/x/g.yaml');
-    expect(inputError(() => expandGrid(fit, '0')).message).toContain('--tp');
+    expect(inputError(() => expandGrid(bad, '0')).message).toMatch(/^\/x\/g\.yaml:2: policies\[0\]: unknown policy 'fifo'/);
+    const fit = parseGrid('traces: [t.csv]\npolicies: [fcfs]\nengine: {tp: 3}\n', '/x/g.yaml');
+    const e = inputError(() => expandGrid(fit, '0'));
+    expect(e.message).toContain('--tp');
+    expect([e.file, e.line, e.field]).toEqual(['/x/g.yaml', 3, 'engine.tp']);
   });
 });
 
@@ -283,14 +287,18 @@ describe('running a sweep', () => {
     expect(inputError(() => mergeSweep(path.join(tmp, 'nothing'), csv)).file).toContain('nothing');
   });
 
-  it('a task that fails writes no result and is reported; a re-run retries it', async () => {
-    const g = gridFile('missing.yaml', `traces: [nope.csv, ${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nengine: {limit: 50}\n`);
+  it('a task that fails while running writes no result and is reported; a re-run retries it', async () => {
+    // The file exists and is readable (checked up front) but is not a trace: only reading it fails.
+    const dir = fs.mkdtempSync(path.join(tmp, 'grid-'));
+    fs.writeFileSync(path.join(dir, 'garbage.csv'), 'this,is\nnot,a trace\n');
+    const g = path.join(dir, 'failing.yaml');
+    fs.writeFileSync(g, `traces: [garbage.csv, ${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nengine: {limit: 50}\n`);
     const out = path.join(tmp, 'failing');
     const r = await runSweep({ grid: g, out, workers: 1 });
     expect(r).toMatchObject({ total: 2, ran: 1 });
     expect(r.failed.length).toBe(1);
     expect(r.failed[0].inputError).toBe(true);
-    expect(r.failed[0].message).toContain('nope.csv');
+    expect(r.failed[0].message).toContain('garbage.csv');
     expect(fs.readdirSync(path.join(out, 'tasks')).length).toBe(1);
     expect((await runSweep({ grid: g, out, workers: 1 })).failed.length).toBe(1);
   }, 120_000);
@@ -310,5 +318,359 @@ describe('running a sweep', () => {
     expect(await main(['sweep', bad, '--out', path.join(tmp, 'bad')], ...io)).toBe(2);
     expect(errText).toBe(`sim: ${bad}:3: engine.chunk: unknown engine option; valid: ${errText.split('valid: ')[1]}`);
     expect(errText.split('\n').length).toBe(2);
+  }, 120_000);
+});
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The result files (`<id>.json`) of a sweep folder, sorted. */
+function results(out: string): string[] {
+  const dir = path.join(out, 'tasks');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => /^[0-9a-f]{16}\.json$/.test(n)).sort() : [];
+}
+
+/** Runs `f`, expects a rejected InputError, returns it. */
+async function rejectsInput(f: () => Promise<unknown>): Promise<InputError> {
+  try {
+    await f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('grid cells are read as sim run reads its flags', () => {
+  // Each (option, text as written in YAML): the grid accepts it exactly when readRunOption (what
+  // the CLI and --config use) accepts the same text, and refuses it for the same reason.
+  it.each([
+    ['max-num-seqs', '0'],
+    ['max-num-seqs', '0x10'],
+    ['max-num-seqs', '64'],
+    ['limit', '1.5'],
+    ['limit', '-3'],
+    ['limit', '1e3'],
+    ['tp', '65'],
+    ['gpu-memory-utilization', '1.5'],
+    ['gpu-memory-utilization', '0.5'],
+    ['swap-space', '1e400'],
+    ['swap-space', '.inf'],
+    ['chunked-prefill', 'yes'],
+    ['chunked-prefill', '1'],
+    ['chunked-prefill', 'true'],
+    ['kv-tokens', 'unlimited'],
+    ['kv-tokens', '0o17'],
+    ['kv-tokens', '4096'],
+    ['preemption', 'drop'],
+    ['slo-ttft', '0'],
+    ['replicas', '1025'],
+  ])('engine.%s: %s', (key, text) => {
+    let cli: string | undefined;
+    try {
+      readRunOption(key, text);
+    } catch (e) {
+      cli = (e as InputError).message;
+    }
+    let grid: InputError | undefined;
+    try {
+      parseGrid(`traces: [t.csv]\npolicies: [fcfs]\nengine:\n  ${key}: ${text}\n`, '/x/g.yaml');
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      grid = e as InputError;
+    }
+    expect(grid === undefined, `${key}: ${text}: cli ${cli}, grid ${grid?.message}`).toBe(cli === undefined);
+    if (grid && cli) {
+      expect([grid.file, grid.line, grid.field]).toEqual(['/x/g.yaml', 4, `engine.${key}`]);
+      const reason = (m: string) => m.replace(/^.*?: (must|unknown)/, '$1').replace(/ \(got .*\)$/, '');
+      expect(reason(grid.message)).toBe(reason(cli));
+    }
+  });
+
+  it('refuses hex, octal and .inf wherever a grid holds a number, naming the line and key', () => {
+    const cases: [string, number, string][] = [
+      ['traces: [t.csv]\npolicies: [fcfs]\nrate_scales: [1, 0x2]\n', 3, 'rate_scales[1]'],
+      ['traces: [t.csv]\npolicies: [fcfs]\nseeds:\n  - 1\n  - 0o7\n', 5, 'seeds[1]'],
+      ['traces: [t.csv]\npolicies: [fcfs]\nengine:\n  limit: [10, .inf]\n', 4, 'engine.limit[1]'],
+      ['{"traces": ["t.csv"],\n "policies": ["fcfs"],\n "seeds": [1, 2.5]}', 3, 'seeds[1]'],
+    ];
+    for (const [text, line, field] of cases) {
+      const e = inputError(() => parseGrid(text, text.startsWith('{') ? '/x/g.json' : '/x/g.yaml'));
+      expect([e.line, e.field], text).toEqual([line, field]);
+    }
+    // In policy and predictor options the text is kept as written, so their own readers refuse it.
+    const g = parseGrid('traces: [t.csv]\npolicies: [sjf]\npredictors:\n  - {name: noisy-length, opts: {mae: 0x10}}\n', '/x/g.yaml');
+    expect(g.predictors![0].opts.mae).toBe('0x10');
+    const e = inputError(() => expandGrid(g, '0'));
+    expect([e.line, e.field]).toEqual([4, 'predictors[0].opts']);
+    expect(e.message).toContain("'0x10'");
+  });
+
+  it("refuses standard input ('-') as a trace and an empty trace path", () => {
+    expect(inputError(() => parseGrid('traces: [t.csv, "-"]\npolicies: [fcfs]\n', '/x/g.yaml')).field).toBe('traces[1]');
+    expect(inputError(() => parseGrid('traces: [""]\npolicies: [fcfs]\n', '/x/g.yaml')).field).toBe('traces[0]');
+  });
+
+  it('takes router-opt as an engine axis, one key=value string per value', () => {
+    const g = parseGrid('traces: [t.csv]\npolicies: [fcfs]\nengine:\n  replicas: 2\n  router: power-of-two\n  router-opt: [a=1, b=2]\n', '/x/g.yaml');
+    expect(g.engine).toContainEqual(['router-opt', ['a=1', 'b=2']]);
+    const e = inputError(() => expandGrid(g, '0'));
+    expect([e.line, e.field]).toEqual([6, 'engine.router-opt[0]']);
+    expect(e.message).toContain('unknown power-of-two option a');
+  });
+
+  it('refuses a YAML alias bomb with one InputError naming the file and line', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [p, c] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h'], ['h', 'i']]) rows.push(`${c}: &${c} [${Array(9).fill('*' + p).join(', ')}]`);
+    const e = inputError(() => parseGrid(rows.join('\n') + '\npolicies: [fcfs]\n', '/x/bomb.yaml'));
+    expect([e.file, e.line]).toEqual(['/x/bomb.yaml', 2]);
+    expect(e.message).toContain('alias');
+    // A few aliases are fine.
+    expect(parseGrid('traces: &t [a.csv]\npolicies: [fcfs]\nx_: 1\n'.replace('x_: 1\n', ''), '/x/g.yaml').traces).toEqual(['/x/a.csv']);
+  });
+});
+
+describe('every task is checked before the first runs', () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'upfront-'));
+  fs.mkdirSync(path.join(dir, 'a-folder.csv'));
+  fs.writeFileSync(path.join(dir, 'locked.csv'), 'x');
+  fs.chmodSync(path.join(dir, 'locked.csv'), 0o000);
+  // The bad value is always the last of its axis, so a sweep checking lazily would run tasks first.
+  const T = JSON.stringify(TRACE);
+  it.each([
+    ['a bad policy-opt', `traces: [${T}]\npolicies:\n  - fcfs\n  - {name: ssjf, opts: {starve: off}}\n`, 4, 'policies[1].opts', '--policy-opt'],
+    ['a bad predictor-opt', `traces: [${T}]\npolicies: [sjf]\npredictors:\n  - oracle\n  - {name: noisy-length, opts: {mae: -1}}\n`, 5, 'predictors[1].opts', '--predictor-opt'],
+    ['a bad router-opt', `traces: [${T}]\npolicies: [fcfs]\nengine:\n  replicas: 2\n  router-opt: ["", x=1]\n`, 5, 'engine.router-opt[0]', 'router-opt'],
+    ['a bad limit', `traces: [${T}]\npolicies: [fcfs]\nengine:\n  limit: [100, 0]\n`, 4, 'engine.limit[1]', 'integer'],
+    ['a combination refused', `traces: [${T}]\npolicies: [fcfs]\nengine:\n  max-num-seqs: [64, 512]\n  max-num-batched-tokens: 300\n`, 5, 'engine.max-num-batched-tokens', 'below --max-num-seqs 512'],
+    ['a model that does not fit', `traces: [${T}]\npolicies: [fcfs]\nengine:\n  model: [llama-2-7b, llama-2-70b]\n`, 3, 'engine', 'does not fit'],
+    ['a missing trace', `traces:\n  - ${T}\n  - nope.csv\npolicies: [fcfs]\n`, 3, 'traces[1]', 'no such file'],
+    ['a folder as trace', `traces: [${T}, a-folder.csv]\npolicies: [fcfs]\n`, 1, 'traces[1]', 'is a folder'],
+    ['a missing profile', `traces: [${T}]\npolicies: [fcfs]\nengine:\n  profile: [nope.json]\n`, 4, 'engine.profile[0]', 'no such file'],
+    ['an unreadable trace', `traces: [${T}, locked.csv]\npolicies: [fcfs]\n`, 1, 'traces[1]', 'permission denied'],
+  ])('%s', async (what, text, line, field, says) => {
+    if (what === 'an unreadable trace' && isRoot) return;
+    const g = path.join(dir, `${what.replaceAll(' ', '-')}.yaml`);
+    fs.writeFileSync(g, text);
+    const out = path.join(dir, `out-${what.replaceAll(' ', '-')}`);
+    const e = await rejectsInput(() => runSweep({ grid: g, out, workers: 1 }));
+    expect([e.file, e.line, e.field]).toEqual([g, line, field]);
+    expect(e.message).toContain(says);
+    expect(results(out)).toEqual([]);
+  }, 120_000);
+});
+
+describe('task counts and limits', () => {
+  it('counts the tasks from the axes, equal to the expansion, and numbers them in order', () => {
+    // 2 traces x (fcfs, sjf x 2 predictors) x (2 x 3 engine) x 2 rate scales x 3 seeds = 216.
+    const g = parseGrid('traces: [a.csv, b.csv]\npolicies: [fcfs, sjf]\npredictors: [oracle, ssjf-buckets]\nrate_scales: [1, 2]\nseeds: [1, 2, 3]\nengine:\n  chunked-prefill: [false, true]\n  limit: [10, 20, 30]\n', '/x/g.yaml');
+    const plan = new GridPlan(g, '0');
+    expect(plan.combinations).toBe(216);
+    expect(plan.describe()).toBe('2 traces x 3 policy/predictor pairs x 6 engine settings x 2 rate scales x 3 seeds');
+    const tasks = expandGrid(g, '0');
+    expect(tasks.length).toBe(216);
+    expect(tasks.map((t) => t.index)).toEqual([...tasks.keys()]);
+    // A policy listed twice: combinations count it twice, the tasks once, indices stay consecutive.
+    const dup = parseGrid('traces: [a.csv]\npolicies: [fcfs, las, fcfs]\nseeds: [1, 2]\n', '/x/g.yaml');
+    expect(new GridPlan(dup, '0').combinations).toBe(6);
+    const dt = expandGrid(dup, '0');
+    expect(dt.map((t) => [t.index, t.options.policy, t.options.seed])).toEqual([[0, 'fcfs', 1], [1, 'fcfs', 2], [2, 'las', 1], [3, 'las', 2]]);
+  });
+
+  it('gives every task the id of its options normalized on their own', () => {
+    const g = parseGrid('traces: [a.csv]\npolicies: [fcfs, sjf]\npredictors: [oracle]\nrate_scales: [1, 2.5]\nseeds: [3, -1]\nengine: {limit: [10, 20]}\n', '/x/g.yaml');
+    const seen: string[] = [];
+    new GridPlan(g, '7').scan((t) => seen.push(t.id));
+    // The expansion order written out by hand, each task normalized and hashed independently.
+    const want: string[] = [];
+    for (const [policy, predictor] of [['fcfs', undefined], ['sjf', 'oracle']] as const) {
+      for (const limit of [10, 20]) {
+        for (const scale of [1, 2.5]) {
+          for (const seed of [3, -1]) {
+            const o = normalizeOptions({ policy, predictor, trace: '/x/a.csv', limit, 'rate-scale': scale, seed });
+            const config = Object.fromEntries(Object.entries({ ...o, trace: 'a.csv' }).filter(([, v]) => v !== undefined)) as unknown as RunOptions;
+            want.push(taskId(config, '7'));
+          }
+        }
+      }
+    }
+    expect(seen).toEqual(want);
+  });
+
+  it(`refuses more than ${CONFIRM_TASKS} tasks without --yes and more than ${MAX_TASKS} always, before creating anything`, async () => {
+    const seeds = (n: number) => `[${Array.from({ length: n }, (_, i) => i + 1).join(', ')}]`;
+    const over = gridFile('over.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nseeds: ${seeds(CONFIRM_TASKS + 1)}\n`);
+    const out = path.join(tmp, 'over-out');
+    const e = await rejectsInput(() => runSweep({ grid: over, out }));
+    expect(e.file).toBe(over);
+    expect(e.message).toContain(`${CONFIRM_TASKS + 1} tasks (1 trace x 1 policy/predictor pair x 1 rate scale x ${CONFIRM_TASKS + 1} seeds): more than ${CONFIRM_TASKS} need --yes`);
+    expect(fs.existsSync(out)).toBe(false);
+    const at = (n: number) => new GridPlan(parseGrid(`traces: [a.csv]\npolicies: [fcfs]\nseeds: ${seeds(n)}\n`, '/x/g.yaml'), '0');
+    expect(() => checkGridSize(at(CONFIRM_TASKS), false)).not.toThrow();
+    expect(() => checkGridSize(at(CONFIRM_TASKS + 1), true)).not.toThrow();
+    // 101 x 9901 = 1,000,001 tasks: refused even with --yes.
+    const huge = gridFile('huge.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nrate_scales: ${seeds(101)}\nseeds: ${seeds(9901)}\n`);
+    const h = await rejectsInput(() => runSweep({ grid: huge, out, yes: true }));
+    expect(h.message).toContain(`1000001 tasks`);
+    expect(h.message).toContain(`more than ${MAX_TASKS}, the most one grid may have`);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(() => checkGridSize(new GridPlan(parseGrid(`traces: [a.csv]\npolicies: [fcfs]\nrate_scales: ${seeds(1000)}\nseeds: ${seeds(1000)}\n`, '/x/g.yaml'), '0'), true)).not.toThrow();
+  });
+
+  it(`walks the largest grid allowed (${MAX_TASKS} tasks) keeping only ids`, () => {
+    const seq = (n: number, f: (i: number) => number) => `[${Array.from({ length: n }, (_, i) => f(i)).join(', ')}]`;
+    // 5 policy/predictor pairs x 4 engine settings x 50 rate scales x 1000 seeds.
+    const g = parseGrid(`traces: [a.csv]\npolicies: [fcfs, sjf, srpt]\npredictors: [oracle, ssjf-buckets]\nrate_scales: ${seq(50, (i) => (i + 1) / 10)}\nseeds: ${seq(1000, (i) => i)}\nengine: {chunked-prefill: [false, true], max-num-seqs: [128, 256]}\n`, '/x/g.yaml');
+    const plan = new GridPlan(g, '0');
+    expect(plan.combinations).toBe(MAX_TASKS);
+    let n = 0;
+    let last = -1;
+    let ordered = true;
+    let lastId = '';
+    let reports = 0;
+    const distinct = plan.scan(
+      (t) => {
+        if (t.combo <= last) ordered = false; // no expect() here: a million calls
+        last = t.combo;
+        lastId = t.id;
+        n++;
+      },
+      () => reports++,
+    );
+    expect([distinct, n, ordered, reports]).toEqual([MAX_TASKS, MAX_TASKS, true, 10]);
+    // Holding only ids: far below the 2 GB the expansion into option objects took.
+    expect(process.memoryUsage().heapUsed).toBeLessThan(1e9);
+    // Spot check: the last task built on its own has the id the scan gave it.
+    expect(plan.task(MAX_TASKS - 1, MAX_TASKS - 1).id).toBe(lastId);
+  }, 120_000);
+});
+
+describe('resume and merge check every result file', () => {
+  const grid = gridFile('resume.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nseeds: [1, 2, 3, 4, 5, 6]\nengine: {limit: 30}\n`);
+  const out = path.join(tmp, 'resume');
+  let original: Map<string, string>;
+
+  it('re-runs a cut-short, empty, foreign, summary-less or wrong-config result, with one warning naming each file', async () => {
+    expect((await runSweep({ grid, out, workers: 1 })).ran).toBe(6);
+    const names = results(out);
+    expect(names.length).toBe(6);
+    const file = (i: number) => path.join(out, 'tasks', names[i]);
+    original = new Map(names.map((n, i) => [n, fs.readFileSync(file(i), 'utf8')]));
+    const rec = (i: number) => JSON.parse(original.get(names[i])!) as TaskRecord;
+    fs.writeFileSync(file(0), original.get(names[0])!.slice(0, 200)); // cut short
+    fs.writeFileSync(file(1), ''); // empty
+    fs.writeFileSync(file(2), JSON.stringify({ ...rec(2), id: rec(3).id })); // another id
+    fs.writeFileSync(file(3), JSON.stringify({ ...rec(3), summary: undefined })); // no summary
+    fs.writeFileSync(file(4), JSON.stringify({ ...rec(5), id: rec(4).id })); // another task's config under this id
+    const warnings: string[] = [];
+    const r = await runSweep({ grid, out, workers: 2, onWarning: (m) => warnings.push(m) });
+    expect(r).toMatchObject({ total: 6, skipped: 1, ran: 5, invalid: 5, failed: [] });
+    expect(warnings.length).toBe(5);
+    for (let i = 0; i < 5; i++) {
+      const w = warnings.find((x) => x.startsWith(file(i) + ':'));
+      expect(w, names[i]).toBeDefined();
+      expect(w).toMatch(/running the task again$/);
+    }
+    expect(warnings.find((w) => w.startsWith(file(0)))).toContain('not valid JSON');
+    expect(warnings.find((w) => w.startsWith(file(1)))).toContain('empty file');
+    expect(warnings.find((w) => w.startsWith(file(2)))).toContain('is not its file name');
+    expect(warnings.find((w) => w.startsWith(file(3)))).toContain('no summary');
+    expect(warnings.find((w) => w.startsWith(file(4)))).toContain('hash to another id');
+    // Redone: the same results as the first time (but for the wall time).
+    for (const [i, n] of names.entries()) {
+      const now = JSON.parse(fs.readFileSync(file(i), 'utf8')) as TaskRecord;
+      expect(withoutWall(now)).toEqual(withoutWall(JSON.parse(original.get(n)!) as TaskRecord));
+      expect('record' in checkRecord(fs.readFileSync(file(i), 'utf8'), n.slice(0, 16))).toBe(true);
+    }
+  }, 120_000);
+
+  it('removes stale temporary files, leaves fresh ones (another shard may be writing), counts neither', async () => {
+    const names = results(out);
+    const stale = path.join(out, 'tasks', `.${names[0]}.tmp-4242`);
+    const legacy = path.join(out, 'tasks', `${names[1]}.tmp-4243`);
+    const fresh = path.join(out, 'tasks', `.${names[2]}.tmp-4244`);
+    for (const f of [stale, legacy, fresh]) fs.writeFileSync(f, '{"id": "cut');
+    const old = new Date(Date.now() - 3600_000);
+    fs.utimesSync(stale, old, old);
+    fs.utimesSync(legacy, old, old);
+    const r = await runSweep({ grid, out, workers: 1 });
+    expect(r).toMatchObject({ skipped: 6, ran: 0, invalid: 0 });
+    expect([fs.existsSync(stale), fs.existsSync(legacy), fs.existsSync(fresh)]).toEqual([false, false, true]);
+    const csv = path.join(tmp, 'resume.csv');
+    expect(mergeSweep(out, csv)).toBe(6);
+    fs.rmSync(fresh);
+  }, 120_000);
+
+  it('merge refuses a corrupt result with one line naming the file, leaving an earlier table as it was', async () => {
+    const csv = path.join(tmp, 'resume.csv');
+    const before = fs.readFileSync(csv, 'utf8');
+    const victim = path.join(out, 'tasks', results(out)[3]);
+    fs.writeFileSync(victim, fs.readFileSync(victim, 'utf8').slice(0, 50));
+    const e = inputError(() => mergeSweep(out, csv));
+    expect(e.file).toBe(victim);
+    expect(e.message).toContain('not a valid sweep result');
+    expect(e.message.split('\n').length).toBe(1);
+    expect(fs.readFileSync(csv, 'utf8')).toBe(before);
+    expect(fs.readdirSync(tmp).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    const r = await runSim('merge', out, '--out', csv);
+    expect([r.code, r.out, r.err]).toEqual([2, '', `sim: ${victim}: ${e.message.slice(victim.length + 2)}\n`]);
+  });
+});
+
+describe('output and flags of sweep and merge', () => {
+  const grid = gridFile('flags.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nengine: {limit: 20}\n`);
+
+  it('an --out that cannot be written fails with one line before anything runs', async () => {
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'x');
+    for (const out of [file, path.join(file, 'sub')]) {
+      const r = await runSim('sweep', grid, '--out', out);
+      expect(r.code).toBe(2);
+      expect(r.err.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(r.err).toMatch(/^sim: .*a-file.*: --out: .*is a file, not a folder\n$/);
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('merge --out is checked before any result is read, and written atomically', async () => {
+    // The folder has no tasks/: reading would fail too, but --out is named first.
+    const r = await runSim('merge', path.join(tmp, 'no-sweep-here'), '--out', tmp);
+    expect([r.code, r.err]).toEqual([2, `sim: ${tmp}: --out: is a folder, not a file\n`]);
+    const sweepOut = path.join(tmp, 'flags-out');
+    expect((await runSim('sweep', grid, '--out', sweepOut, '--workers', '1')).code).toBe(0);
+    const csvDir = path.join(tmp, 'merged-here');
+    expect((await runSim('merge', sweepOut, '--out', path.join(csvDir, 'deep', 't.csv'))).code).toBe(0);
+    expect(fs.readdirSync(path.join(csvDir, 'deep'))).toEqual(['t.csv']);
+  }, 120_000);
+
+  it.each([
+    [['--workers', '0x2'], '--workers: must be an integer in [1, 256], written in decimal'],
+    [['--workers', '0'], '--workers: must be an integer in [1, 256]'],
+    [['--workers', '257'], '--workers: must be at most 256 (worker threads)'],
+    [['--workers', '1', '--workers', '2'], '--workers: given 2 times; give it once'],
+    [['--out', 'b'], '--out: given 2 times; give it once'],
+    [['--shard-count', '0b11'], '--shard-count: must be an integer in [1, 1000000], written in decimal'],
+    [['--shard', '0/2', '--shard', '1/2'], '--shard: given 2 times'],
+  ])('sweep %j: one line, exit 2', async (extra, says) => {
+    const r = await runSim('sweep', grid, '--out', path.join(tmp, 'never'), ...extra);
+    expect([r.code, r.out, r.err]).toEqual([2, '', `sim: ${says}${r.err.slice(5 + says.length)}`]);
+    expect(r.err.split('\n')).toHaveLength(2);
+    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
+  });
+
+  it('--yes runs a grid above the confirmation limit, its size reported first', async () => {
+    const n = CONFIRM_TASKS + 1;
+    const big = gridFile('big.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nseeds: [${Array.from({ length: n }, (_, i) => i).join(', ')}]\nengine: {limit: 20}\n`);
+    const out = path.join(tmp, 'big-out');
+    const no = await runSim('sweep', big, '--out', out, '--shard', '0/5001');
+    expect(no.code).toBe(2);
+    expect(no.err).toBe(`sim: ${big}: ${n} tasks (1 trace x 1 policy/predictor pair x 1 engine setting x 1 rate scale x ${n} seeds): more than ${CONFIRM_TASKS} need --yes (check the grid, then give --yes to run them all)\n`);
+    // Shard 0 of 5001 holds tasks 0 and 5001 of the 10001.
+    const yes = await runSim('sweep', big, '--out', out, '--shard', '0/5001', '--yes', '--workers', '1');
+    expect(yes.code).toBe(0);
+    const lines = yes.err.split('\n');
+    expect(lines[0]).toBe(`sweep: ${big}: ${n} tasks (1 trace x 1 policy/predictor pair x 1 engine setting x 1 rate scale x ${n} seeds); checking each before running`);
+    expect(lines[1]).toBe(`sweep: ${n} tasks, 2 in shard 0/5001, 0 done already, running 2 on 1 workers`);
+    const seeds = results(out).map((f) => (JSON.parse(fs.readFileSync(path.join(out, 'tasks', f), 'utf8')) as TaskRecord).config.seed).sort((a, b) => a - b);
+    expect(seeds).toEqual([0, 5001]);
   }, 120_000);
 });

@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { regress, formatDrifts } from './regress.ts';
+import { checkSingleFlags } from '../sweep/command.ts';
 
 /** Output streams of the command, and how it reports a non-zero exit code. */
 export interface CommandIo {
@@ -24,12 +25,13 @@ export function makeRegressCommand(io: CommandIo): CommandModule {
     describe: 'compare policy metrics on the checked-in scenarios with the baseline',
     builder: (y) =>
       y
-        .option('update', { type: 'boolean', default: false, describe: 'rewrite the baseline with the current values' })
+        .option('update', { type: 'boolean', default: false, describe: 'rewrite the baseline with the current values (checked writable first, written atomically)' })
         .option('json', { type: 'boolean', default: false, describe: 'print the report as one JSON object' })
         .option('baseline', { type: 'string', describe: 'baseline file (default sim/regress/baseline.json)' })
         .option('scenarios', { type: 'string', describe: 'scenario file (default sim/regress/scenarios.json)' }),
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
+      checkSingleFlags(a, ['baseline', 'scenarios']);
       const report = await regress({
         update: Boolean(a.update),
         baseline: a.baseline === undefined ? undefined : String(a.baseline),

@@ -8,8 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normalizeOptions, buildRun, loadTrace } from '../config.ts';
+import { normalizeOptions, buildRun, loadTrace, readRunOption, RUN_KEYS } from '../config.ts';
 import type { RunOptions } from '../config.ts';
+import { readNumber, readString } from '../values.ts';
+import { readTextFile, prepareOutputFile, writeFileAtomic } from '../files.ts';
+import { parseStructured, fieldName, checkReadableFile } from '../sweep/source.ts';
+import type { KeyPath, Structured } from '../sweep/source.ts';
 import type { Summary } from '../metrics.ts';
 import type { Trace } from '../../traces/trace.ts';
 import { InputError } from '../errors.ts';
@@ -89,61 +93,168 @@ export const defaultScenariosFile = (): string => path.join(repoRoot(), 'sim', '
 /** Default baseline file: `sim/regress/baseline.json` under the repository root. */
 export const defaultBaselineFile = (): string => path.join(repoRoot(), 'sim', 'regress', 'baseline.json');
 
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read: ${(e as Error).message}`, { file });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`not valid JSON: ${(e as Error).message}`, { file });
-  }
-}
-
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
+const STATS = ['mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+
 /**
- * Reads and expands a scenario file (format: docs/regress.md). Trace paths are relative to the file.
- * @throws InputError naming the file and field for a malformed set, a bad tolerance, or a duplicate name.
+ * Every metric a scenario set or baseline may name: the dotted paths of the run summary's numeric
+ * fields (docs/output.md; sim/metrics.ts `Summary`), `programs.*` and `predictor.*` included (null
+ * in runs without programs or a predictor). Not `sim.wall_s`, which differs between identical
+ * runs, nor the per-replica list.
+ */
+export const SUMMARY_METRICS: readonly string[] = [
+  'requests.total',
+  'requests.completed',
+  'requests.rejected',
+  ...['ttft_s', 'tpot_s', 'e2e_s', 'normalized_latency_s', 'queue_delay_s'].flatMap((m) => STATS.map((q) => `${m}.${q}`)),
+  'throughput.requests_per_s',
+  'throughput.output_tokens_per_s',
+  'goodput.requests_per_s',
+  'goodput.slo_attainment',
+  'goodput.slo_ttft_s',
+  'goodput.slo_tpot_s',
+  'makespan_s',
+  'batch_size_mean',
+  'kv_utilization.mean',
+  'kv_utilization.max',
+  'preemptions',
+  'swaps.out',
+  'swaps.in',
+  'swaps.bytes',
+  'swaps.recompute_fallbacks',
+  'sim.events',
+  'sim.iterations',
+  'programs.count',
+  'programs.completed',
+  ...['e2e_s', 'normalized_latency_s', 'waiting_s'].flatMap((m) => STATS.map((q) => `programs.${m}.${q}`)),
+  'programs.throughput_per_s',
+  'predictor.kendall_tau',
+  'predictor.mae_tokens',
+  'predictor.bucket_accuracy',
+];
+
+/** Levenshtein distance (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Checks that `metric` is one of {@link SUMMARY_METRICS}.
+ * @throws InputError at `where`: an unknown path (with the nearest known one), or `sim.wall_s`.
+ */
+export function checkMetric(metric: string, where: { file?: string; line?: number; field?: string }): void {
+  if (SUMMARY_METRICS.includes(metric)) return;
+  if (metric === 'sim.wall_s') throw new InputError("'sim.wall_s' is wall-clock time, different in every run: not a regression metric", where);
+  const near = [...SUMMARY_METRICS].sort((x, y) => distance(metric, x) - distance(metric, y))[0];
+  throw new InputError(`unknown metric path '${metric}'${distance(metric, near) <= 3 ? ` (did you mean '${near}'?)` : ''}; valid: the summary's numeric fields, e.g. e2e_s.p99, throughput.requests_per_s (docs/regress.md)`, where);
+}
+
+/** Reads and parses a JSON file, keeping the lines of its keys. */
+function readJson(file: string, what: string): Structured {
+  return parseStructured(readTextFile(file, what), file, 'json', what);
+}
+
+/** Run options holding file paths: relative to the scenario file, checked readable up front. */
+const PATH_OPTIONS = { trace: 'trace', 'lengths-from': 'lengths-from trace', profile: 'profile' } as const;
+
+/**
+ * Reads, checks and expands a scenario file (format: docs/regress.md), all before anything runs:
+ * every key known, every option value read as `sim run` reads that flag, every scenario's options
+ * normalized together (a bad `policy-opt` or a model that does not fit fails here), every trace
+ * and profile it names readable, every metric a known summary path. Paths are relative to the file.
+ * @throws InputError naming the file, line, field (and scenario) for the first problem.
  */
 export function loadScenarios(file: string): ScenarioSet {
   const abs = path.resolve(file);
-  const j = readJson(abs);
-  if (!isObj(j)) throw new InputError('expected a JSON object', { file: abs });
-  if (!isObj(j.metrics)) throw new InputError('expected an object of metric → {rel, abs}', { file: abs, field: 'metrics' });
+  const { value: j, lineOf } = readJson(abs, 'scenario set');
+  const at = (keys: KeyPath) => ({ file: abs, line: lineOf(keys), field: fieldName(keys) });
+  const fail = (message: string, keys: KeyPath): never => {
+    throw new InputError(message, at(keys));
+  };
+  if (!isObj(j)) fail('expected a JSON object {description, metrics, groups}', []);
+  const top = j as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (!['description', 'metrics', 'groups'].includes(k)) fail('unknown key; valid: description, metrics, groups', [k]);
+  if (!isObj(top.metrics) || Object.keys(top.metrics).length === 0) fail('expected a non-empty object of metric → {rel, abs}', ['metrics']);
   const metrics: Record<string, Tolerance> = {};
-  for (const [k, t] of Object.entries(j.metrics)) {
-    if (!isObj(t) || typeof t.rel !== 'number' || typeof t.abs !== 'number' || !(t.rel >= 0) || !(t.abs >= 0)) {
-      throw new InputError('expected {rel, abs} with non-negative numbers', { file: abs, field: `metrics.${k}` });
-    }
-    metrics[k] = { rel: t.rel, abs: t.abs };
+  for (const [k, t] of Object.entries(top.metrics as Record<string, unknown>)) {
+    checkMetric(k, at(['metrics', k]));
+    if (!isObj(t)) fail('expected {rel, abs} with non-negative numbers', ['metrics', k]);
+    const tol = t as Record<string, unknown>;
+    for (const tk of Object.keys(tol)) if (tk !== 'rel' && tk !== 'abs') fail('unknown key; valid: rel, abs', ['metrics', k, tk]);
+    const read = (tk: 'rel' | 'abs') => {
+      const keys = ['metrics', k, tk];
+      if (tol[tk] === undefined) fail('required: a non-negative number', keys);
+      return readNumber(tol[tk], fieldName(keys), { min: 0 }, { file: abs, line: lineOf(keys) });
+    };
+    metrics[k] = { rel: read('rel'), abs: read('abs') };
   }
-  if (!Array.isArray(j.groups) || j.groups.length === 0) throw new InputError('expected a non-empty array', { file: abs, field: 'groups' });
+  if (!Array.isArray(top.groups) || top.groups.length === 0) fail('expected a non-empty array', ['groups']);
+  const dir = path.dirname(abs);
+  const checkedFiles = new Set<string>();
+  /** Reads a group's or case's run options (each as its flag), paths resolved and checked readable. */
+  const readOptions = (o: Record<string, unknown>, keys: KeyPath, skip: readonly string[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) {
+      if (skip.includes(k)) continue;
+      const kk = [...keys, k];
+      if (k === 'seed') fail("give seeds in the group's \"seeds\" list", kk);
+      if (!(RUN_KEYS as readonly string[]).includes(k)) fail(`unknown run option; valid: ${RUN_KEYS.join(', ')}${skip.length > 0 ? `, ${skip.join(', ')}` : ''}`, kk);
+      let val = readRunOption(k, v, at(kk));
+      if (k in PATH_OPTIONS) {
+        if (val === '-') fail('standard input cannot be read by every scenario: give a file', kk);
+        val = path.resolve(dir, val as string);
+        if (!checkedFiles.has(val as string)) {
+          checkReadableFile(val as string, PATH_OPTIONS[k as keyof typeof PATH_OPTIONS], at(kk));
+          checkedFiles.add(val as string);
+        }
+      }
+      out[k] = val;
+    }
+    return out;
+  };
   const scenarios: Scenario[] = [];
   const seen = new Set<string>();
-  j.groups.forEach((g: unknown, gi: number) => {
-    const where = `groups[${gi}]`;
-    if (!isObj(g) || typeof g.name !== 'string') throw new InputError('expected {name, options, seeds, cases}', { file: abs, field: where });
-    const base = isObj(g.options) ? { ...g.options } : {};
-    for (const k of ['trace', 'lengths-from', 'profile']) {
-      if (typeof base[k] === 'string') base[k] = path.resolve(path.dirname(abs), base[k] as string);
-    }
-    const seeds = g.seeds ?? [1];
-    if (!Array.isArray(seeds) || !seeds.every((s) => Number.isInteger(s))) throw new InputError('expected an array of integers', { file: abs, field: `${where}.seeds` });
-    if (!Array.isArray(g.cases) || g.cases.length === 0) throw new InputError('expected a non-empty array', { file: abs, field: `${where}.cases` });
-    g.cases.forEach((c: unknown, ci: number) => {
-      if (!isObj(c) || typeof c.policy !== 'string') throw new InputError('expected {policy, ...options}', { file: abs, field: `${where}.cases[${ci}]` });
-      const label = typeof c.label === 'string' ? c.label : `${c.policy}${typeof c.predictor === 'string' ? `+${c.predictor}` : ''}`;
-      const { label: _drop, ...copts } = c;
-      void _drop;
-      for (const seed of seeds as number[]) {
-        const name = `${g.name}/${label}/s${seed}`;
-        if (seen.has(name)) throw new InputError(`duplicate scenario '${name}' (give the case a distinct "label")`, { file: abs, field: `${where}.cases[${ci}]` });
-        seen.add(name);
-        scenarios.push({ name, options: { ...base, ...copts, seed } as Partial<RunOptions> });
+  (top.groups as unknown[]).forEach((g: unknown, gi: number) => {
+    const gk = ['groups', gi];
+    if (!isObj(g)) fail('expected {name, options, seeds, cases}', gk);
+    const grp = g as Record<string, unknown>;
+    for (const k of Object.keys(grp)) if (!['name', 'description', 'options', 'seeds', 'cases'].includes(k)) fail('unknown key; valid: name, description, options, seeds, cases', [...gk, k]);
+    const name = readString(grp.name, fieldName([...gk, 'name']), { file: abs, line: lineOf([...gk, 'name']) ?? lineOf(gk) });
+    if (grp.options !== undefined && !isObj(grp.options)) fail('expected an object of run options by flag name', [...gk, 'options']);
+    const base = readOptions((grp.options as Record<string, unknown> | undefined) ?? {}, [...gk, 'options'], []);
+    const seedsRaw = grp.seeds ?? [1];
+    if (!Array.isArray(seedsRaw) || seedsRaw.length === 0) fail('expected a non-empty array of integers', [...gk, 'seeds']);
+    const seeds = (seedsRaw as unknown[]).map((x, i) => readRunOption('seed', x, at([...gk, 'seeds', i])) as number);
+    if (!Array.isArray(grp.cases) || grp.cases.length === 0) fail('expected a non-empty array', [...gk, 'cases']);
+    (grp.cases as unknown[]).forEach((c: unknown, ci: number) => {
+      const ck = [...gk, 'cases', ci];
+      if (!isObj(c)) fail('expected {policy, ...options}', ck);
+      const cas = c as Record<string, unknown>;
+      if (cas.policy === undefined) fail('required: a policy', ck);
+      const copts = readOptions(cas, ck, ['label']);
+      const label = cas.label === undefined ? `${String(copts.policy)}${typeof copts.predictor === 'string' ? `+${copts.predictor}` : ''}` : readString(cas.label, fieldName([...ck, 'label']), { file: abs, line: lineOf([...ck, 'label']) });
+      for (const seed of seeds) {
+        const sname = `${name}/${label}/s${seed}`;
+        if (seen.has(sname)) fail(`duplicate scenario '${sname}' (give the case a distinct "label")`, ck);
+        seen.add(sname);
+        const options = { ...base, ...copts, seed } as Partial<RunOptions>;
+        try {
+          normalizeOptions(options);
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          // Point at the option responsible when the case or its group sets it, else at the case.
+          const f = (e.field ?? '').replace(/^--/, '');
+          const keys = f in cas ? [...ck, f] : isObj(grp.options) && f in grp.options ? [...gk, 'options', f] : ck;
+          throw new InputError(`scenario ${sname}: ${e.message}`, at(keys));
+        }
+        scenarios.push({ name: sname, options });
       }
     });
   });
@@ -235,22 +346,33 @@ export function compare(set: ScenarioSet, baseline: Baseline, values: Record<str
 }
 
 /**
- * Reads a baseline file.
- * @throws InputError naming the file for a missing or malformed baseline (hint: `sim regress --update`).
+ * Reads a baseline file: `{note, scenarios: {name: {metric: number | null}}}`, every metric a known
+ * summary path ({@link SUMMARY_METRICS}).
+ * @throws InputError naming the file (line) and scenario for a missing or malformed baseline (hint:
+ *   `sim regress --update`), an unknown metric path or a value that is not a number or null.
  */
 export function readBaseline(file: string): Baseline {
   if (!fs.existsSync(file)) throw new InputError('no baseline: create it with `sim regress --update`', { file });
-  const j = readJson(file);
-  if (!isObj(j) || !isObj(j.scenarios)) throw new InputError('expected {"scenarios": {name: {metric: value}}}', { file, field: 'scenarios' });
+  const { value: j, lineOf } = readJson(file, 'baseline');
+  const at = (keys: KeyPath) => ({ file, line: lineOf(keys), field: fieldName(keys) });
+  if (!isObj(j) || !isObj(j.scenarios)) throw new InputError('expected {"scenarios": {name: {metric: value}}}', at(['scenarios']));
+  for (const k of Object.keys(j)) if (k !== 'note' && k !== 'scenarios') throw new InputError('unknown key; valid: note, scenarios', at([k]));
   for (const [name, v] of Object.entries(j.scenarios)) {
-    if (!isObj(v) || !Object.values(v).every((x) => x === null || typeof x === 'number')) {
-      throw new InputError('expected an object of metric → number or null', { file, field: `scenarios.${name}` });
+    const where = (m?: string) => ({ file, line: lineOf(m === undefined ? ['scenarios', name] : ['scenarios', name, m]), field: `scenarios.${name}` });
+    if (!isObj(v)) throw new InputError('expected an object of metric → number or null', where());
+    for (const [m, x] of Object.entries(v)) {
+      checkMetric(m, where(m));
+      if (x !== null && (typeof x !== 'number' || !Number.isFinite(x))) throw new InputError(`metric '${m}': expected a number or null (got ${JSON.stringify(x)})`, where(m));
     }
   }
   return { note: typeof j.note === 'string' ? j.note : '', scenarios: j.scenarios as Record<string, MetricValues> };
 }
 
-/** Writes a baseline file (scenarios in set order, metrics in set order; 2-space JSON, trailing newline). */
+/**
+ * Writes a baseline file atomically (scenarios in set order, metrics in set order; 2-space JSON,
+ * trailing newline); its folder is created if needed.
+ * @throws InputError (field `--baseline`) when the file cannot be written.
+ */
 export function writeBaseline(file: string, set: ScenarioSet, values: Record<string, MetricValues>): void {
   const scenarios: Record<string, MetricValues> = {};
   for (const sc of set.scenarios) {
@@ -259,8 +381,8 @@ export function writeBaseline(file: string, set: ScenarioSet, values: Record<str
     scenarios[sc.name] = v;
   }
   const b: Baseline = { note: 'Written by `sim regress --update` from sim/regress/scenarios.json; review the diff before committing (docs/regress.md).', scenarios };
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(b, null, 2) + '\n');
+  prepareOutputFile(file, '--baseline');
+  writeFileAtomic(file, JSON.stringify(b, null, 2) + '\n');
 }
 
 const num = (x: number | null | undefined): string => (x === undefined ? '(absent)' : x === null ? 'null' : Math.abs(x) >= 1000 || Number.isInteger(x) ? String(Math.round(x * 1000) / 1000) : x.toPrecision(6));
@@ -294,12 +416,15 @@ export interface RegressOptions extends RunScenariosOptions {
 
 /**
  * Runs the scenario set and compares it with the baseline (or, with `update`, rewrites the
- * baseline and reports no drift).
- * @throws InputError for a bad scenario or baseline file.
+ * baseline atomically and reports no drift). Both files are checked before anything runs.
+ * @throws InputError for a bad scenario or baseline file, or (with `update`) a baseline that
+ *   cannot be written.
  */
 export async function regress(o: RegressOptions = {}): Promise<RegressReport> {
   const set = loadScenarios(o.scenarios ?? defaultScenariosFile());
   const baselineFile = o.baseline ?? defaultBaselineFile();
+  // With --update, the baseline is checked writable before anything runs; else it is read first.
+  if (o.update) prepareOutputFile(baselineFile, '--baseline');
   const baseline = o.update ? undefined : readBaseline(baselineFile);
   const { values, wall_s } = await runScenarios(set, o);
   if (o.update || !baseline) {

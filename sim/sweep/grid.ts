@@ -1,12 +1,15 @@
 /**
  * Sweep grids: the YAML or JSON file `sim sweep GRID` reads (format in docs/sweeps.md), parsed and
- * checked into a {@link Grid} before any task runs.
+ * checked into a {@link Grid} before any task runs. Every value is read by the same strict readers
+ * as `sim run`'s flags (sim/config.ts `readRunOption`), so a grid cell obeys exactly the CLI's rules
+ * and a bad one is named by file, line and key.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument, LineCounter, isNode } from 'yaml';
-import type { Node } from 'yaml';
 import { InputError } from '../errors.ts';
+import { RUN_KEYS, readRunOption } from '../config.ts';
+import { readString, showValue } from '../values.ts';
+import { loadStructured, fieldName, checkReadableFile } from './source.ts';
+import type { KeyPath, Structured } from './source.ts';
 
 /** A scalar option value as a grid may give it. */
 export type Scalar = string | number | boolean;
@@ -34,102 +37,60 @@ export interface Grid {
   rateScales: number[];
   /** Seeds (`--seed`); default [1]. */
   seeds: number[];
-  /** Engine and workload options by CLI flag name, each a list of values (cartesian product), in file order. */
+  /**
+   * Engine and workload options by CLI flag name, each a list of values (cartesian product), in
+   * file order; values as `readRunOption` read them (paths absolute).
+   */
   engine: [string, Scalar[]][];
+  /**
+   * The keys written as a list in the file, top-level (`seeds`) or `engine.KEY`: their values are
+   * named with an index (`seeds[2]`, `engine.limit[0]`), the others without.
+   */
+  lists: ReadonlySet<string>;
+  /** 1-based line of a key path of the file (`['engine', 'limit']`), when known. */
+  lineOf(keys: KeyPath): number | undefined;
 }
 
 /** The top-level keys of a grid. */
 export const GRID_KEYS = ['traces', 'policies', 'predictors', 'rate_scales', 'seeds', 'engine'] as const;
 
+/** Run options that are the grid's own axes, given by top-level keys, not in `engine`. */
+export const AXIS_KEYS = ['policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'rate-scale', 'seed'] as const;
+
 /**
- * Value type of every `sim run` option a grid's `engine` block may set, by flag name. The grid's
- * own axes (policy, predictor and their options, trace, rate scale, seed) are not among them.
+ * Every `sim run` option a grid's `engine` block may set, by flag name: all run options except the
+ * grid's own axes ({@link AXIS_KEYS}). Each value is read as `sim run` reads that flag.
  */
-export const ENGINE_KEYS: Readonly<Record<string, 'string' | 'number' | 'boolean' | 'string|number'>> = {
-  format: 'string',
-  synthetic: 'string',
-  'num-requests': 'number',
-  rate: 'number',
-  cv: 'number',
-  prompt: 'string',
-  output: 'string',
-  'lengths-from': 'string',
-  limit: 'number',
-  start: 'number',
-  duration: 'number',
-  model: 'string',
-  gpu: 'string',
-  tp: 'number',
-  'cost-model': 'string',
-  profile: 'string',
-  'max-num-seqs': 'number',
-  'max-num-batched-tokens': 'number',
-  'block-size': 'number',
-  'gpu-memory-utilization': 'number',
-  'kv-tokens': 'string|number',
-  'chunked-prefill': 'boolean',
-  preemption: 'string',
-  'swap-space': 'number',
-  'slo-ttft': 'number',
-  'slo-tpot': 'number',
-  replicas: 'number',
-  router: 'string',
-};
+export const ENGINE_KEYS: readonly string[] = RUN_KEYS.filter((k) => !(AXIS_KEYS as readonly string[]).includes(k));
 
 /** Engine options holding file paths: resolved against the grid file's folder. */
 export const PATH_KEYS = ['lengths-from', 'profile'] as const;
 
 /**
- * Reads and checks a grid file: YAML (`.yaml`, `.yml`) or JSON (`.json`), by extension.
- * @throws InputError naming the file (and line, for YAML) and the offending key.
+ * Reads and checks a grid file: YAML (`.yaml`, `.yml`) or JSON (`.json`), by extension. Does not
+ * look at the trace or profile files it names ({@link checkGridFiles} does).
+ * @throws InputError naming the file (and line) and the offending key.
  */
 export function loadGrid(file: string): Grid {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read grid: ${(e as Error).message}`, { file });
-  }
-  return parseGrid(text, file);
+  return gridFrom(loadStructured(file, 'grid'));
 }
 
 /**
  * Parses and checks the text of a grid file named `file` (its extension picks YAML or JSON; its
  * folder anchors relative paths).
- * @throws InputError naming the file, line (YAML) and key for a syntax error, an unknown key, a
- *   missing `policies`, or a value of the wrong type.
+ * @throws InputError naming the file, line and key for a syntax error, an alias bomb, an unknown
+ *   key, a missing `policies`, or a value `sim run` would refuse for that option.
  */
 export function parseGrid(text: string, file: string): Grid {
-  const ext = path.extname(file).toLowerCase();
-  let raw: unknown;
-  let lineOf: (keys: (string | number)[]) => number | undefined = () => undefined;
-  if (ext === '.json') {
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new InputError(`invalid JSON: ${(e as Error).message}`, { file });
-    }
-  } else if (ext === '.yaml' || ext === '.yml') {
-    const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc });
-    if (doc.errors.length > 0) {
-      const e = doc.errors[0];
-      throw new InputError(`invalid YAML: ${e.message.split('\n')[0]}`, { file, line: e.linePos?.[0].line });
-    }
-    raw = doc.toJS();
-    lineOf = (keys) => {
-      // The line of the deepest node along `keys` that exists.
-      for (let n = keys.length; n >= 0; n--) {
-        const node: unknown = n === 0 ? doc.contents : doc.getIn(keys.slice(0, n), true);
-        if (isNode(node) && (node as Node).range) return lc.linePos((node as Node).range![0]).line;
-      }
-      return undefined;
-    };
-  } else {
-    throw new InputError(`grid must be .yaml, .yml or .json (got '${ext || 'no extension'}')`, { file });
-  }
-  const fail = (message: string, keys: (string | number)[]): never => {
-    throw new InputError(message, { file, line: lineOf(keys), field: keys.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[') });
+  return gridFrom(loadStructured(file, 'grid', text));
+}
+
+/** Checks a parsed grid file into a Grid. */
+function gridFrom(src: Structured): Grid {
+  const { file, value: raw, lineOf } = src;
+  const at = (keys: KeyPath) => ({ file, line: lineOf(keys), field: fieldName(keys) });
+  const fail = (message: string, keys: KeyPath): never => {
+    throw new InputError(message, at(keys));
   };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('a grid must be a mapping of keys (traces, policies, ...)', []);
   const g = raw as Record<string, unknown>;
@@ -138,78 +99,113 @@ export function parseGrid(text: string, file: string): Grid {
   }
   const dir = path.resolve(path.dirname(file));
 
-  const list = (key: string, dflt?: unknown[]): unknown[] => {
+  /** The items of a list key (a single value counts as a list of one), each with its key path. */
+  const lists = new Set<string>();
+  const list = (key: string, required: boolean): { x: unknown; keys: KeyPath }[] | undefined => {
     const v = g[key];
     if (v === undefined || v === null) {
-      if (dflt === undefined) fail('required: a non-empty list', [key]);
-      return dflt!;
+      if (required) fail('required: a non-empty list', [key]);
+      return undefined;
     }
-    const xs = Array.isArray(v) ? v : [v];
-    if (xs.length === 0) fail('must not be empty', [key]);
-    return xs;
+    if (!Array.isArray(v)) return [{ x: v, keys: [key] }];
+    if (v.length === 0) fail('must not be empty', [key]);
+    lists.add(key);
+    return v.map((x, i) => ({ x, keys: [key, i] }));
   };
-  const named = (key: string, x: unknown, i: number): NamedSpec => {
-    if (typeof x === 'string' && x !== '') return { name: x, opts: {} };
-    if (x === null || typeof x !== 'object' || Array.isArray(x)) fail('expected a name or {name, opts}', [key, i]);
+  const named = ({ x, keys }: { x: unknown; keys: KeyPath }): NamedSpec => {
+    if (typeof x === 'string') return { name: readString(x, fieldName(keys), { file, line: lineOf(keys) }), opts: {} };
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) fail(`expected a name or {name, opts} (got ${showValue(x)})`, keys);
     const o = x as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (k !== 'name' && k !== 'opts') fail(`unknown key; valid: name, opts`, [key, i, k]);
-    if (typeof o.name !== 'string' || o.name === '') fail('required: a name', [key, i, 'name']);
+    for (const k of Object.keys(o)) if (k !== 'name' && k !== 'opts') fail(`unknown key; valid: name, opts`, [...keys, k]);
+    if (typeof o.name !== 'string' || o.name.trim() === '') fail(`required: a name (got ${showValue(o.name)})`, [...keys, 'name']);
     const opts: Record<string, Scalar> = {};
     if (o.opts !== undefined && o.opts !== null) {
-      if (typeof o.opts !== 'object' || Array.isArray(o.opts)) fail('expected a mapping of option: value', [key, i, 'opts']);
+      if (typeof o.opts !== 'object' || Array.isArray(o.opts)) fail('expected a mapping of option: value', [...keys, 'opts']);
       for (const [k, v] of Object.entries(o.opts as Record<string, unknown>)) {
-        if (!['string', 'number', 'boolean'].includes(typeof v)) fail('expected a string, number or boolean', [key, i, 'opts', k]);
-        if (/[,=]/.test(k) || /,/.test(String(v))) fail("option names and values must not contain ',' (or '=' in names)", [key, i, 'opts', k]);
+        if (!['string', 'number', 'boolean'].includes(typeof v)) fail(`expected a string, number or boolean (got ${showValue(v)})`, [...keys, 'opts', k]);
+        if (k === '' || /[,=]/.test(k) || /,/.test(String(v))) fail("option names must be non-empty without ',' or '=', values without ','", [...keys, 'opts', k]);
         opts[k] = v as Scalar;
       }
     }
     return { name: o.name as string, opts };
   };
-  const numbers = (key: string, dflt: number[], integer: boolean): number[] =>
-    list(key, dflt).map((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x) || (integer && !Number.isInteger(x)) || (!integer && x <= 0)) {
-        fail(integer ? 'expected an integer' : 'expected a positive number', [key, i]);
-      }
-      return x as number;
-    });
+  const numbers = (key: string, option: 'rate-scale' | 'seed'): number[] | undefined =>
+    list(key, false)?.map(({ x, keys }) => readRunOption(option, x, { file, line: lineOf(keys), field: fieldName(keys) }) as number);
 
   const engine: [string, Scalar[]][] = [];
   if (g.engine !== undefined && g.engine !== null) {
     if (typeof g.engine !== 'object' || Array.isArray(g.engine)) fail('expected a mapping of option: value or [values]', ['engine']);
     for (const [k, v] of Object.entries(g.engine as Record<string, unknown>)) {
-      const type = ENGINE_KEYS[k];
-      if (type === undefined) {
-        const hint = ['policy', 'predictor', 'trace', 'rate-scale', 'seed', 'policy-opt', 'predictor-opt'].includes(k) ? ' (a grid axis: use the top-level key)' : '';
-        fail(`unknown engine option${hint}; valid: ${Object.keys(ENGINE_KEYS).join(', ')}`, ['engine', k]);
+      if (!ENGINE_KEYS.includes(k)) {
+        const hint = (AXIS_KEYS as readonly string[]).includes(k) ? ' (a grid axis: use the top-level key)' : '';
+        fail(`unknown engine option${hint}; valid: ${ENGINE_KEYS.join(', ')}`, ['engine', k]);
       }
-      const xs = Array.isArray(v) ? v : [v];
-      if (xs.length === 0) fail('must not be empty', ['engine', k]);
-      const vals = xs.map((x, i) => {
-        const ok = type === 'string|number' ? typeof x === 'string' || typeof x === 'number' : typeof x === type;
-        if (!ok) fail(`expected a ${type.replace('|', ' or ')} (got ${JSON.stringify(x)})`, Array.isArray(v) ? ['engine', k, i] : ['engine', k]);
-        return (PATH_KEYS as readonly string[]).includes(k) ? path.resolve(dir, x as string) : (x as Scalar);
+      const isList = Array.isArray(v);
+      if (isList && v.length === 0) fail('must not be empty', ['engine', k]);
+      if (isList) lists.add(`engine.${k}`);
+      const vals = (isList ? v : [v]).map((x: unknown, i: number) => {
+        const keys = isList ? ['engine', k, i] : ['engine', k];
+        const where = { file, line: lineOf(keys), field: fieldName(keys) };
+        // One value of a list option (router-opt) is one `key=value[,key=value]` string.
+        if (k === 'router-opt' && typeof x !== 'string') fail(`expected a key=value[,key=value] string (got ${showValue(x)})`, keys);
+        const val = readRunOption(k, x, where);
+        const scalar = (Array.isArray(val) ? val[0] : val) as Scalar;
+        return (PATH_KEYS as readonly string[]).includes(k) ? path.resolve(dir, scalar as string) : scalar;
       });
       engine.push([k, vals]);
     }
   }
   const synthetic = engine.some(([k]) => k === 'synthetic');
-  const traces =
-    g.traces === undefined && synthetic
-      ? []
-      : list('traces').map((x, i) => {
-          if (typeof x !== 'string' || x === '') fail('expected a file path', ['traces', i]);
-          return path.resolve(dir, x as string);
-        });
+  let traces: string[] = [];
+  if (!(g.traces === undefined && synthetic)) {
+    traces = list('traces', true)!.map(({ x, keys }) => {
+      const t = readString(x, fieldName(keys), { file, line: lineOf(keys) });
+      if (t.trim() === '-') fail("standard input ('-') cannot be read by every task of a grid: give a file", keys);
+      return path.resolve(dir, t);
+    });
+  }
   if (traces.length > 0 && synthetic) fail('traces and engine.synthetic are exclusive', ['traces']);
-  const predictors = g.predictors === undefined || g.predictors === null ? undefined : list('predictors').map((x, i) => named('predictors', x, i));
+  const predictors = list('predictors', false)?.map(named);
   return {
     file,
     dir,
     traces,
-    policies: list('policies').map((x, i) => named('policies', x, i)),
+    policies: list('policies', true)!.map(named),
     predictors,
-    rateScales: numbers('rate_scales', [1], false),
-    seeds: numbers('seeds', [1], true),
+    rateScales: numbers('rate_scales', 'rate-scale') ?? [1],
+    seeds: numbers('seeds', 'seed') ?? [1],
     engine,
+    lists,
+    lineOf,
   };
+}
+
+/** The key path of item `i` of a top-level list key (`seeds` → `seeds[2]`, or `seeds` for a single value). */
+export function itemKeys(grid: Grid, key: (typeof GRID_KEYS)[number], i: number): KeyPath {
+  return grid.lists.has(key) ? [key, i] : [key];
+}
+
+/** The key path of value `i` of engine option `key` (`engine.limit[1]`, or `engine.limit`). */
+export function engineKeys(grid: Grid, key: string, i: number): KeyPath {
+  return grid.lists.has(`engine.${key}`) ? ['engine', key, i] : ['engine', key];
+}
+
+/**
+ * Checks every file a grid names, each distinct path once: traces, `lengths-from` traces and
+ * profiles exist, are regular files and can be opened for reading. Their contents are read by the
+ * tasks (a malformed trace fails the tasks that use it).
+ * @throws InputError naming the grid file, the line and key that named the file, and the reason.
+ */
+export function checkGridFiles(grid: Grid): void {
+  const seen = new Set<string>();
+  const check = (file: string, what: string, keys: KeyPath) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    checkReadableFile(file, what, { file: grid.file, line: grid.lineOf(keys), field: fieldName(keys) });
+  };
+  grid.traces.forEach((t, i) => check(t, 'trace', itemKeys(grid, 'traces', i)));
+  for (const [k, vals] of grid.engine) {
+    if (!(PATH_KEYS as readonly string[]).includes(k)) continue;
+    vals.forEach((v, i) => check(v as string, k === 'profile' ? 'profile' : 'lengths-from trace', engineKeys(grid, k, i)));
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { mergeSweep } from './merge.ts';
+import { checkSingleFlags } from './command.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -19,9 +20,10 @@ export function makeMergeCommand(io: CommandIo): CommandModule {
     builder: (y) =>
       y
         .positional('DIR', { type: 'string', describe: 'the --out folder of sim sweep' })
-        .option('out', { type: 'string', demandOption: true, describe: 'table file: .csv, or .parquet for Parquet' }),
+        .option('out', { type: 'string', demandOption: true, describe: 'table file: .csv, or .parquet for Parquet (checked writable first, written atomically)' }),
     handler: (argv) => {
       const a = argv as Record<string, unknown>;
+      checkSingleFlags(a, ['out', 'DIR']);
       const n = mergeSweep(String(a.DIR), String(a.out));
       io.out.write(`merge: ${n} rows to ${String(a.out)}\n`);
     },

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import { InputError } from '../errors.ts';
-import type { TaskRecord } from './sweep.ts';
+import { prepareOutputFile, writeFileAtomic } from '../files.ts';
+import { checkRecord, isResultName } from './record.ts';
+import type { TaskRecord } from './record.ts';
 import { ENGINE_KEYS } from './grid.ts';
 
 /** A cell of the merged table: null where a task has no such value. */
@@ -22,28 +24,35 @@ export interface Table {
 }
 
 /** Config columns in this order (others, if any, after them, sorted). */
-const CONFIG_ORDER = ['policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'rate-scale', 'seed', ...Object.keys(ENGINE_KEYS)];
+const CONFIG_ORDER = ['policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'rate-scale', 'seed', ...ENGINE_KEYS];
 
 /**
- * Reads every `DIR/tasks/*.json` result, sorted by id.
- * @throws InputError naming the folder when it has no tasks/ folder, or the file for an unreadable result.
+ * Reads every result file `DIR/tasks/<id>.json`, sorted by id, each checked as a resumed sweep
+ * checks it (sim/sweep/record.ts). Other names in tasks/ (temporary files of an interrupted write,
+ * anything else) are not results and are ignored.
+ * @throws InputError naming the folder when it has no tasks/ folder, or the first file that is
+ *   not a valid result (cut short, empty, not its task's), with the way to redo it.
  */
 export function readResults(dir: string): TaskRecord[] {
   const tasks = path.join(dir, 'tasks');
-  if (!fs.existsSync(tasks)) throw new InputError(`no tasks/ folder: is this the --out folder of sim sweep?`, { file: dir });
+  let names: string[];
+  try {
+    names = fs.readdirSync(tasks);
+  } catch {
+    throw new InputError(`no readable tasks/ folder: is this the --out folder of sim sweep?`, { file: dir });
+  }
   const out: TaskRecord[] = [];
-  for (const name of fs.readdirSync(tasks).filter((n) => n.endsWith('.json')).sort()) {
+  for (const name of names.filter(isResultName).sort()) {
     const file = path.join(tasks, name);
-    let r: TaskRecord;
+    let text: string;
     try {
-      r = JSON.parse(fs.readFileSync(file, 'utf8')) as TaskRecord;
+      text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new InputError(`not a sweep result: ${(e as Error).message}`, { file });
+      throw new InputError(`cannot read result: ${(e as Error).message.split('\n')[0]}`, { file });
     }
-    if (typeof r?.id !== 'string' || typeof r.config !== 'object' || typeof r.summary !== 'object') {
-      throw new InputError('not a sweep result (needs id, config, summary)', { file });
-    }
-    out.push(r);
+    const c = checkRecord(text, name.slice(0, 16));
+    if ('problem' in c) throw new InputError(`not a valid sweep result: ${c.problem}; re-run the sweep (it redoes such files) or delete it`, { file });
+    out.push(c.record);
   }
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -104,14 +113,15 @@ export function toParquet(t: Table): ArrayBuffer {
 }
 
 /**
- * Merges sweep folder `dir` into `file`: Parquet when it ends in `.parquet`, else CSV.
+ * Merges sweep folder `dir` into `file`: Parquet when it ends in `.parquet`, else CSV. The output
+ * file is checked writable before any result is read, and written atomically.
  * @returns the number of rows written.
- * @throws InputError as {@link readResults}.
+ * @throws InputError (field `--out`) for an output that cannot be written, or as {@link readResults}.
  */
 export function mergeSweep(dir: string, file: string): number {
+  prepareOutputFile(file, '--out');
   const table = mergeTable(readResults(dir));
   const body = file.toLowerCase().endsWith('.parquet') ? new Uint8Array(toParquet(table)) : toCsv(table);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, body);
+  writeFileAtomic(file, body);
   return table.rows.length;
 }

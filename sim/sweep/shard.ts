@@ -5,6 +5,7 @@
  * (JOB_COMPLETION_INDEX of `--shard-count` or JOB_COMPLETION_COUNT).
  */
 import { InputError } from '../errors.ts';
+import { MAX_TASKS } from './tasks.ts';
 
 /** Shard `index` of `count` (0 <= index < count). */
 export interface Shard {
@@ -19,6 +20,7 @@ function int(s: string, field: string): number {
 
 function check(index: number, count: number, field: string): Shard {
   if (count < 1) throw new InputError(`shard count must be at least 1 (got ${count})`, { field });
+  if (count > MAX_TASKS) throw new InputError(`shard count must be at most ${MAX_TASKS}, the most tasks a grid may have (got ${count})`, { field });
   if (index >= count) throw new InputError(`shard index ${index} must be below the count ${count}`, { field });
   return { index, count };
 }
