@@ -158,7 +158,9 @@ export function checkMetric(metric: string, where: { file?: string; line?: numbe
 
 /** Reads and parses a JSON file, keeping the lines of its keys. */
 function readJson(file: string, what: string): Structured {
-  return parseStructured(readTextFile(file, what), file, 'json', what);
+  const text = readTextFile(file, what, true);
+  if (text.trim() === '') throw new InputError(`empty ${what} file`, { file, line: 1 });
+  return parseStructured(text, file, 'json', what);
 }
 
 /** Run options holding file paths: relative to the scenario file, checked readable up front. */
@@ -355,8 +357,8 @@ export function readBaseline(file: string): Baseline {
   if (!fs.existsSync(file)) throw new InputError('no baseline: create it with `sim regress --update`', { file });
   const { value: j, lineOf } = readJson(file, 'baseline');
   const at = (keys: KeyPath) => ({ file, line: lineOf(keys), field: fieldName(keys) });
-  if (!isObj(j) || !isObj(j.scenarios)) throw new InputError('expected {"scenarios": {name: {metric: value}}}', at(['scenarios']));
-  for (const k of Object.keys(j)) if (k !== 'note' && k !== 'scenarios') throw new InputError('unknown key; valid: note, scenarios', at([k]));
+  if (isObj(j)) for (const k of Object.keys(j)) if (k !== 'note' && k !== 'scenarios') throw new InputError('unknown key; valid: note, scenarios', at([k]));
+  if (!isObj(j) || !isObj(j.scenarios)) throw new InputError('expected {"scenarios": {name: {metric: value}}}', at(isObj(j) ? ['scenarios'] : []));
   for (const [name, v] of Object.entries(j.scenarios)) {
     const where = (m?: string) => ({ file, line: lineOf(m === undefined ? ['scenarios', name] : ['scenarios', name, m]), field: `scenarios.${name}` });
     if (!isObj(v)) throw new InputError('expected an object of metric → number or null', where());

@@ -70,10 +70,24 @@ function locator(doc: Document, lc: LineCounter): (keys: KeyPath) => number | un
   };
 }
 
-/** The line of a JSON.parse error's `position N`, if the message has one. */
+/**
+ * The line of a JSON.parse error: from its `position N` when the message has one, else where the
+ * YAML parser (which reads JSON too) finds its first error, if it does.
+ */
 function jsonErrorLine(text: string, message: string): number | undefined {
   const m = /position (\d+)/.exec(message);
-  return m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
+  if (m) return text.slice(0, Number(m[1])).split('\n').length;
+  try {
+    const doc = parseDocument(text, { prettyErrors: true });
+    return doc.errors[0]?.linePos?.[0].line;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A JSON.parse message on one line, without the excerpt of the text V8 may quote. */
+function jsonMessage(message: string): string {
+  return message.replace(/, (\.\.\.)?".*$/s, '').replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -90,8 +104,8 @@ export function parseStructured(text: string, file: string, kind: 'yaml' | 'json
     try {
       value = JSON.parse(text);
     } catch (e) {
-      const msg = (e as Error).message.split('\n')[0];
-      throw new InputError(`invalid JSON ${what}: ${msg}`, { file, line: jsonErrorLine(text, msg) });
+      const msg = (e as Error).message;
+      throw new InputError(`invalid JSON ${what}: ${jsonMessage(msg)}`, { file, line: jsonErrorLine(text, msg) });
     }
     let lineOf: (keys: KeyPath) => number | undefined = () => undefined;
     try {
