@@ -255,6 +255,14 @@ describe('standard input, FIFOs and process substitution', () => {
     }
   }, 120_000);
 
+  // util-linux `script` gives the child a terminal as standard input.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!hasScript)('sim --trace - on a terminal says to pipe a trace in instead of waiting', () => {
+    const r = spawnSync('script', ['-qec', `node "${SIM}" --trace=-`, '/dev/null'], { encoding: 'utf8', timeout: 110_000, input: '' });
+    expect(r.stdout.trim()).toBe("sim: stdin: standard input is a terminal: pipe a trace in, e.g. 'zcat trace.csv.gz | sim --trace -'");
+    expect(r.status).toBe(2);
+  }, 120_000);
+
   it('sim --trace - names stdin in a one-line error, exit code 2', () => {
     const r = shell(`printf 'arrival_s,prompt_tokens,output_tokens\\n0,5,0b11\\n' | node "$SIM" --trace=-`);
     expect(r.code).toBe(2);

@@ -257,7 +257,7 @@ function contentExtension(path: string): string {
  *   read error (`cannot read: ...`); `compressed with zstd; llmsched reads CSV or JSONL traces,
  *   plain or gzip (.gz): decompress with 'zstd -d FILE'` and the like; `binary content (...)`;
  *   `corrupt gzip data (...)` when the start of a gzip stream cannot be decompressed; more than
- *   4 GiB of buffered input
+ *   4 GiB of buffered input; `-` when standard input is a terminal (nothing piped in)
  */
 export async function openTraceSource(file: string, opts: SourceOptions = {}): Promise<TraceSource> {
   const stdin = file === '-';
@@ -285,6 +285,9 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
     }
   };
   if (stdin) {
+    if (opts.stdin === undefined && process.stdin.isTTY) {
+      throw new InputError("standard input is a terminal: pipe a trace in, e.g. 'zcat trace.csv.gz | sim --trace -'", { file: name });
+    }
     const chunks = await buffer(opts.stdin ?? process.stdin);
     raw = () => Readable.from(chunks, { objectMode: false });
     rawHead = firstBytes(chunks, HEAD_BYTES);
