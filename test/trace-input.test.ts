@@ -243,7 +243,7 @@ describe('standard input, FIFOs and process substitution', () => {
   it('sim --trace - (gzip on stdin), /dev/stdin and <(cat x) all read the whole trace', () => {
     const gz = write(gzipSync(readFileSync(SAMPLE)), 'stdin.csv.gz');
     for (const script of [
-      `node "$SIM" --trace=- --json < '${gz}'`,
+      `node "$SIM" --trace - --json < '${gz}'`,
       `cat '${SAMPLE}' | node "$SIM" --trace /dev/stdin --json`,
       `node "$SIM" --trace <(cat '${SAMPLE}') --json`,
       `node "$SIM" --trace <(cat '${gz}') --json`,
