@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Trace } from '../traces/trace.ts';
-import { readTrace, transformTrace, syntheticTrace } from '../traces/index.ts';
+import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../policies/policy.ts';
 import { getPolicy } from '../policies/index.ts';
@@ -146,9 +146,6 @@ const int = (min: number, max: number, maxReason: string): RunOptionSpec => ({ k
 const pos = (max: number, maxReason: string): RunOptionSpec => ({ kind: 'number', spec: { min: 0, minExclusive: true, max, maxReason } });
 const str: RunOptionSpec = { kind: 'string' };
 const list: RunOptionSpec = { kind: 'list' };
-
-/** Largest simulated time span a run option may name, seconds (about 31.7 years). */
-export const MAX_SPAN_S = 1e9;
 
 /**
  * Every run option, by flag name: kind and bounds. Upper bounds keep a run within what one
@@ -308,7 +305,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (!r.trace && !r.synthetic) throw new InputError('give --trace FILE or --synthetic poisson|gamma', { field: '--trace' });
   if (r.trace && r.synthetic) throw new InputError('--trace and --synthetic are exclusive', { field: '--synthetic' });
   if (r.trace && r.trace !== '-') r.trace = path.resolve(r.trace);
-  if (r['lengths-from']) r['lengths-from'] = path.resolve(r['lengths-from']);
+  if (r['lengths-from'] && r['lengths-from'] !== '-') r['lengths-from'] = path.resolve(r['lengths-from']);
   if (r.profile) r.profile = path.resolve(r.profile);
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   // Options that would be silently ignored.
