@@ -642,6 +642,28 @@ describe('output and flags of sweep and merge', () => {
     expect(fs.readdirSync(path.join(csvDir, 'deep'))).toEqual(['t.csv']);
   }, 120_000);
 
+  it('a result that cannot be written stops the sweep with an InputError naming it, no task started after', async () => {
+    const g3 = gridFile('three.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nseeds: [1, 2, 3]\nengine: {limit: 20}\n`);
+    const out = path.join(tmp, 'unwritable');
+    let done = 0;
+    const e = await rejectsInput(() =>
+      runSweep({
+        grid: g3,
+        out,
+        workers: 1,
+        // After the checks: tasks/ becomes a file, so writing any result fails (also as root).
+        onStart: () => {
+          fs.rmSync(path.join(out, 'tasks'), { recursive: true });
+          fs.writeFileSync(path.join(out, 'tasks'), 'x');
+        },
+        onTask: () => done++,
+      }),
+    );
+    expect(e.file).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tasks/[0-9a-f]{16}\\.json$`));
+    expect(e.message).toContain('cannot write');
+    expect(done).toBe(0);
+  }, 120_000);
+
   it.each([
     [['--workers', '0x2'], '--workers: must be an integer in [1, 256], written in decimal'],
     [['--workers', '0'], '--workers: must be an integer in [1, 256]'],
