@@ -7,7 +7,7 @@
 import type { CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import { InputError } from '../errors.ts';
-import { readNumber } from '../values.ts';
+import { readNumber, readString } from '../values.ts';
 import { runSweep, MAX_WORKERS } from './sweep.ts';
 import { resolveShard } from './shard.ts';
 import { MAX_TASKS, CONFIRM_TASKS } from './tasks.ts';
@@ -48,6 +48,7 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
       checkSingleFlags(a, ['out', 'workers', 'shard', 'shard-count', 'GRID']);
+      readString(a.out, '--out');
       const workers = a.workers === undefined ? undefined : readNumber(a.workers, '--workers', { integer: true, min: 1, max: MAX_WORKERS, maxReason: 'worker threads' });
       const shardCount = a['shard-count'] === undefined ? undefined : readNumber(a['shard-count'], '--shard-count', { integer: true, min: 1, max: MAX_TASKS, maxReason: 'the most tasks a grid may have' });
       const shard = resolveShard(a.shard as string | undefined, shardCount);

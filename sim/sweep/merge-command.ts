@@ -5,6 +5,7 @@
 import type { CommandModule } from 'yargs';
 import { mergeSweep } from './merge.ts';
 import { checkSingleFlags } from './command.ts';
+import { readString } from '../values.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -24,6 +25,7 @@ export function makeMergeCommand(io: CommandIo): CommandModule {
     handler: (argv) => {
       const a = argv as Record<string, unknown>;
       checkSingleFlags(a, ['out', 'DIR']);
+      readString(a.out, '--out');
       const n = mergeSweep(String(a.DIR), String(a.out));
       io.out.write(`merge: ${n} rows to ${String(a.out)}\n`);
     },

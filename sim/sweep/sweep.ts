@@ -184,7 +184,13 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       try {
         const task = plan.task(todoCombo[k], todoIndex[k]);
         if (task.id !== todoId[k]) throw new Error(`sweep: task ${task.index} has id ${task.id} when built on its own but ${todoId[k]} when checked`);
-        const r = await pool.run({ options: task.options });
+        let r: WorkerOutput;
+        try {
+          r = await pool.run({ options: task.options });
+        } catch (e) {
+          // The worker thread itself died (out of memory, a crash): this task failed, the others go on.
+          r = { ok: false, message: `worker thread failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, inputError: false };
+        }
         done++;
         if (r.ok) {
           for (const w of r.warnings) {
