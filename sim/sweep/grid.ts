@@ -99,8 +99,8 @@ function gridFrom(src: Structured): Grid {
   }
   const dir = path.resolve(path.dirname(file));
 
-  /** The items of a list key (a single value counts as a list of one), each with its key path. */
   const lists = new Set<string>();
+  /** The items of a list key (a single value counts as a list of one), each with its key path. */
   const list = (key: string, required: boolean): { x: unknown; keys: KeyPath }[] | undefined => {
     const v = g[key];
     if (v === undefined || v === null) {
