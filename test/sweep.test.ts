@@ -408,6 +408,9 @@ describe('grid cells are read as sim run reads its flags', () => {
   it("refuses standard input ('-') as a trace and an empty trace path", () => {
     expect(inputError(() => parseGrid('traces: [t.csv, "-"]\npolicies: [fcfs]\n', '/x/g.yaml')).field).toBe('traces[1]');
     expect(inputError(() => parseGrid('traces: [""]\npolicies: [fcfs]\n', '/x/g.yaml')).field).toBe('traces[0]');
+    const e = inputError(() => parseGrid('policies: [fcfs]\nengine:\n  synthetic: poisson\n  lengths-from: "-"\n', '/x/g.yaml'));
+    expect([e.line, e.field]).toEqual([4, 'engine.lengths-from']);
+    expect(e.message).toContain('standard input');
   });
 
   it('takes router-opt as an engine axis, one key=value string per value', () => {

@@ -150,7 +150,9 @@ function gridFrom(src: Structured): Grid {
         if (k === 'router-opt' && typeof x !== 'string') fail(`expected a key=value[,key=value] string (got ${showValue(x)})`, keys);
         const val = readRunOption(k, x, where);
         const scalar = (Array.isArray(val) ? val[0] : val) as Scalar;
-        return (PATH_KEYS as readonly string[]).includes(k) ? path.resolve(dir, scalar as string) : scalar;
+        if (!(PATH_KEYS as readonly string[]).includes(k)) return scalar;
+        if ((scalar as string).trim() === '-') fail("standard input ('-') cannot be read by every task of a grid: give a file", keys);
+        return path.resolve(dir, scalar as string);
       });
       engine.push([k, vals]);
     }
