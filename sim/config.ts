@@ -471,5 +471,6 @@ function checkHardware(r: RunOptions): void {
   const key = JSON.stringify(keys.map((k) => r[k] ?? null));
   if (checkedHardware.has(key)) return;
   buildHardware(r, () => {});
+  if (checkedHardware.size >= 10_000) checkedHardware.clear(); // bounded: a cache, not a record
   checkedHardware.add(key);
 }

@@ -72,7 +72,7 @@ describe('bad-input corpus', () => {
   it.each(CASES.map((c) => [`${c.table}: ${c.name}`, c] as const))('%s', async (_label, c) => {
     if (c.root_skip && isRoot) return;
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-bad-'));
-    const sub = (s: string) => s.replaceAll('@tmp/', tmp + '/').replaceAll('@/', CORPUS + '/');
+    const sub = (s: string) => s.replace(/@tmp(?=\/|$)/g, tmp).replace(/@(?=\/)/g, CORPUS);
     try {
       for (const step of c.setup ?? []) {
         if ('dir' in step) fs.mkdirSync(sub(step.dir), { recursive: true });
