@@ -1,22 +1,23 @@
 /**
  * Vitest settings for `npm test`, chosen so the suite is dependable on a slow, busy machine (CI has
- * 2 cores, and `.ci/run` runs the suite while two busy loops take both of them).
+ * 2 cores, and `.ci/run` runs the suite three times while two busy loops take both of them).
  *
- * Timeouts: the slowest tests (the FB/LAS oracles, `sim regress` run five times, the engine's
- * property checks) take 4–6 s each on 2 cores under two busy loops, 1–2 s on an idle machine;
- * vitest's default of 5 s failed 1 to 7 of them. 120 s is 20x the slowest under load: room for a
- * machine several times slower and more loaded than CI, while a test that truly hangs is still
- * reported within two minutes (the CI job's own limit is 90 min). Hooks get the same (sweep's
- * `beforeAll` may compile dist/ with tsc). No test may rely on these to catch slowness: speed
+ * Timeouts: the slowest tests (`sim regress` run five times, the FB/LAS oracles, the engine's
+ * property checks, stdin/FIFO traces through `bin/sim.js`) took 4–7 s each on 2 cores under two
+ * busy loops, and up to 28 s when other work loaded the machine further (load average 11);
+ * vitest's default of 5 s failed 1 to 7 of them. 120 s is over 4x the worst seen and 17x the
+ * two-busy-loop figure: room for a slower or busier machine than CI, while a test that truly hangs
+ * is still reported within two minutes (the CI job's limit is 90 min). Hooks get the same (sweep's
+ * `beforeAll` may compile dist/ with tsc). No test may rely on a timeout to catch slowness: speed
  * targets live in `npm run bench`.
  *
- * Pool: `forks`, one process per test file (vitest's default, stated here because it matters): the
+ * Pool: `forks`, one process per test file (vitest's default, stated because it matters): the
  * WebGPU tests need a process of their own (Dawn on llvmpipe allows one device per process, see
  * test/calibrate.test.ts), and a crash or hang in one file cannot take the others with it.
- * Workers: at least 2. Vitest's default is one fewer than the cores, so a 2-core CI machine ran the
- * files one at a time; measured here on 2 cores under two busy loops, the whole suite took 104 s
- * with 1 worker and 68 s with 2 (each test a little slower, well inside the timeout). More cores
- * get the default.
+ * Workers: at least 2. Vitest's default is one fewer than the cores, so a 2-core machine ran the
+ * files one at a time. On 2 cores under two busy loops the whole suite (745 tests) took 100 and
+ * 101 s with 1 worker, 67 and 68 s with 2 (each test a little slower, far inside the timeout).
+ * Machines with more cores keep vitest's default.
  */
 import os from 'node:os';
 import { defineConfig } from 'vitest/config';

@@ -162,7 +162,7 @@ describe('PLAS with one-call programs and vanishing quanta is FB (§12.7)', () =
     const a = simulate({ trace: prefix, policy: new ProgramLas({ mode: 'plas', queues: 8000, q0: tau / 2, ratio: 1.001 }), cost, engine }).requests.completion;
     const b = simulate({ trace: prefix, policy: new Las(), cost, engine }).requests.completion;
     expect(Array.from(a)).toEqual(Array.from(b));
-  }, 120_000); // the heaviest test here: 3–12 s measured on 2 cores under two busy loops (vitest.config.ts)
+  }, 120_000); // the heaviest test here: 3–20 s measured on 2 busy cores (vitest.config.ts)
 });
 
 describe('anti-starvation (β)', () => {
