@@ -16,6 +16,7 @@ import { CsvError } from 'csv-parse';
 import type { OperatorName } from '../sim/cost/analytical.ts';
 import { MODELS, checkTp, getModel, type ModelSpec } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
+import { readTextFile } from '../sim/files.ts';
 import { PROFILE_FORMAT, PROFILE_VERSION, projectVersion, type OperatorProfile, type Profile } from './profile.ts';
 import { stderrLogger, type Logger } from './profile-cost-model.ts';
 import { parseDecimal } from '../sim/values.ts';
@@ -84,12 +85,7 @@ export function msToS(ms: number): number {
 }
 
 function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new InputError(err.code === 'ENOENT' ? 'no such file' : `cannot read: ${err.message}`, { file });
-  }
+  return readTextFile(file, 'Vidur table', true);
 }
 
 /** Parses CSV text into the header and rows of strings; InputError with the line on malformed CSV. */

@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from './errors.ts';
 
-/** A one-line reason for a file-system error code (falls back to the error's own message). */
-function reason(e: unknown): string {
+/** A one-line reason for a file-system error (`no such file`, `permission denied`, ...); falls back to the error's own first line. */
+export function fileProblem(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   switch (err.code) {
     case 'ENOENT':
-      return 'no such file or folder';
+      return 'no such file';
     case 'EISDIR':
       return 'is a folder, not a file';
     case 'ENOTDIR':
@@ -29,10 +29,12 @@ function reason(e: unknown): string {
       return 'disk quota exceeded';
     case 'ENAMETOOLONG':
       return 'file name too long';
+    case 'ELOOP':
+      return 'too many symbolic links';
     case 'EEXIST':
       return 'already exists';
     default:
-      return (err.message ?? String(e)).split('\n')[0];
+      return (err?.message ?? String(e)).split('\n')[0];
   }
 }
 
@@ -47,7 +49,7 @@ export function readTextFile(file: string, what: string, allowEmpty = false): st
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError(`cannot read ${what}: ${reason(e)}`, { file });
+    throw new InputError(`cannot read ${what}: ${fileProblem(e)}`, { file });
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (!allowEmpty && text.trim() === '') throw new InputError(`empty ${what} file`, { file });
@@ -72,7 +74,7 @@ export function makeDir(dir: string, field: string): void {
     try {
       st = fs.statSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`cannot use ${p}: ${reason(e)}`, { file: dir, field });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`cannot use ${p}: ${fileProblem(e)}`, { file: dir, field });
     }
     if (st !== undefined) {
       if (!st.isDirectory()) throw new InputError(p === abs ? 'is a file, not a folder' : `${p} is a file, not a folder`, { file: dir, field });
@@ -82,7 +84,7 @@ export function makeDir(dir: string, field: string): void {
       fs.mkdirSync(p);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(p).isDirectory()) continue;
-      throw new InputError(p === abs ? `cannot create this folder: ${reason(e)}` : `cannot create its parent folder ${p}: ${reason(e)}`, { file: dir, field });
+      throw new InputError(p === abs ? `cannot create this folder: ${fileProblem(e)}` : `cannot create its parent folder ${p}: ${fileProblem(e)}`, { file: dir, field });
     }
   }
 }
@@ -99,7 +101,7 @@ export function prepareOutputDir(dir: string, field: string): void {
     fs.writeFileSync(probe, '');
     fs.unlinkSync(probe);
   } catch (e) {
-    throw new InputError(`cannot write into output folder: ${reason(e)}`, { file: dir, field });
+    throw new InputError(`cannot write into output folder: ${fileProblem(e)}`, { file: dir, field });
   }
 }
 
@@ -157,7 +159,7 @@ export class AtomicWriter {
     try {
       this.fd = fs.openSync(this.tmp, 'w');
     } catch (e) {
-      throw new InputError(`cannot write: ${reason(e)}`, { file });
+      throw new InputError(`cannot write: ${fileProblem(e)}`, { file });
     }
   }
 
@@ -188,7 +190,7 @@ export class AtomicWriter {
       for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd, buf, off);
     } catch (e) {
       this.abort();
-      throw new InputError(`cannot write: ${reason(e)}`, { file: this.file });
+      throw new InputError(`cannot write: ${fileProblem(e)}`, { file: this.file });
     }
   }
 
@@ -201,7 +203,7 @@ export class AtomicWriter {
       fs.renameSync(this.tmp, this.file);
     } catch (e) {
       this.abort();
-      throw new InputError(`cannot write: ${reason(e)}`, { file: this.file });
+      throw new InputError(`cannot write: ${fileProblem(e)}`, { file: this.file });
     }
   }
 

@@ -88,6 +88,17 @@ export function inputError(f: () => unknown): InputError {
   throw new Error('expected an InputError');
 }
 
+/** Awaits `p`, expects it to reject with an InputError, and returns the error. */
+export async function inputErrorAsync(p: Promise<unknown>): Promise<InputError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('expected an InputError, but it resolved');
+}
+
 /** A writable stream (not a TTY) that hands each chunk written to `f`. */
 export function sink(f: (s: string) => void): NodeJS.WriteStream {
   return Object.assign(new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;

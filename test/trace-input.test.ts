@@ -12,14 +12,13 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, plainTimestamp, tokenCount } from '../traces/fields.ts';
 import { forEachLine } from '../traces/jsonl.ts';
 import { jsonlKindOf } from '../traces/programs.ts';
 import { openTraceSource } from '../traces/source.ts';
 import { parseLengthDistribution, readTrace, syntheticTrace, tileTrace, transformTrace, type Trace } from '../traces/index.ts';
 import { generatePrograms } from '../traces/generators.ts';
-import { makeTrace } from './helpers.ts';
+import { inputError, inputErrorAsync, makeTrace } from './helpers.ts';
 
 const SAMPLE = resolve('traces/azure-conv-2000.csv');
 const SIM = resolve('bin/sim.js');
@@ -33,28 +32,6 @@ function write(content: string | Uint8Array, name: string): string {
   const p = join(tmp, `${fileNo++}-${name}`);
   writeFileSync(p, content);
   return p;
-}
-
-/** The InputError `p` rejects with (fails the test if it resolves or throws something else). */
-async function inputError(p: Promise<unknown>): Promise<InputError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError, but it resolved');
-}
-
-/** The InputError `f` throws. */
-function thrown(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
 }
 
 function columns(t: Trace) {
@@ -105,13 +82,13 @@ describe('gzip traces', () => {
     const rows = Array.from({ length: 3000 }, (_, i) => `${i},${100 + ((i * 37) % 900)},${1 + ((i * 11) % 300)}`).join('\n');
     const full = gzipSync(GN + rows + '\n');
     const cut = write(full.subarray(0, Math.floor(full.length / 2)), 'cut.csv.gz');
-    const e1 = await inputError(readTrace(cut));
+    const e1 = await inputErrorAsync(readTrace(cut));
     expect(e1.file).toBe(cut);
     expect(e1.message).toMatch(/corrupt or truncated gzip data after line \d+ \(unexpected end of file\)/);
     const bad = Buffer.from(full);
     bad.fill(0xff, 12, 40);
     const f2 = write(bad, 'bad.csv.gz');
-    const e2 = await inputError(readTrace(f2));
+    const e2 = await inputErrorAsync(readTrace(f2));
     expect(e2.file).toBe(f2);
     expect(e2.message).toMatch(/corrupt (or truncated )?gzip data/);
     expect(e2.message).not.toMatch(/[\u0000-\u0008\ufffd]/); // no binary bytes in the message
@@ -135,7 +112,7 @@ describe('compressed and binary files are refused, naming the formats', () => {
   for (const [name, bytes, msg] of cases) {
     it(name, async () => {
       const f = write(bytes, `${name.replace(/ /g, '-')}.csv`);
-      const e = await inputError(readTrace(f));
+      const e = await inputErrorAsync(readTrace(f));
       expect(e.file).toBe(f);
       expect(e.line).toBeUndefined();
       expect(e.message.startsWith(`${f}: `)).toBe(true);
@@ -170,7 +147,7 @@ describe('standard input, FIFOs and process substitution', () => {
     const t = await readTrace('-', { stdin: Readable.from([Buffer.from(GN + '0,5,2\n'), Buffer.from('1.5,7,3\n')]) });
     expect(columns(t)).toEqual({ n: 2, arrival: [0, 1.5], prompt: [5, 7], output: [2, 3] });
     expect(t.source).toBe('stdin');
-    const e = await inputError(readTrace('-', { stdin: Readable.from([Buffer.from(GN + '0,5,2\n1,0x10,3\n')]) }));
+    const e = await inputErrorAsync(readTrace('-', { stdin: Readable.from([Buffer.from(GN + '0,5,2\n1,0x10,3\n')]) }));
     expect(e.file).toBe('stdin');
     expect(e.message).toBe("stdin:3: prompt_tokens: token count '0x10' is not a decimal integer");
   });
@@ -215,11 +192,11 @@ describe('standard input, FIFOs and process substitution', () => {
         this.push(Buffer.alloc(1024));
       },
     });
-    const e = await inputError(openTraceSource('-', { stdin: zeros }));
+    const e = await inputErrorAsync(openTraceSource('-', { stdin: zeros }));
     expect(e.message).toBe('stdin: binary content (a NUL byte at offset 0); llmsched reads CSV or JSONL traces, plain or gzip (.gz)');
     expect(pulled).toBeLessThan(100);
-    expect((await inputError(readTrace('/dev/zero'))).message).toMatch(/^\/dev\/zero: binary content \(a NUL byte at offset 0\)/);
-    const big = await inputError(openTraceSource('-', { stdin: Readable.from([Buffer.from(GN + '0,1,1\n'.repeat(100))]), maxBufferedBytes: 500 }));
+    expect((await inputErrorAsync(readTrace('/dev/zero'))).message).toMatch(/^\/dev\/zero: binary content \(a NUL byte at offset 0\)/);
+    const big = await inputErrorAsync(openTraceSource('-', { stdin: Readable.from([Buffer.from(GN + '0,1,1\n'.repeat(100))]), maxBufferedBytes: 500 }));
     expect(big.message).toMatch(/^stdin: more than 500 bytes: input that can be read only once is buffered in memory/);
   });
 
@@ -273,27 +250,27 @@ describe('standard input, FIFOs and process substitution', () => {
 describe('file-system errors', () => {
   it('missing file, directory, a path under a file', async () => {
     const missing = join(tmp, 'nope.csv');
-    expect((await inputError(readTrace(missing))).message).toBe(`${missing}: no such file`);
+    expect((await inputErrorAsync(readTrace(missing))).message).toBe(`${missing}: no such file`);
     const dir = join(tmp, 'a-dir');
     mkdirSync(dir);
-    expect((await inputError(readTrace(dir))).message).toBe(`${dir}: is a directory, not a trace file`);
+    expect((await inputErrorAsync(readTrace(dir))).message).toBe(`${dir}: is a folder, not a trace file`);
     const f = write(GN, 'file.csv');
-    expect((await inputError(readTrace(join(f, 'x.csv')))).message).toBe(`${join(f, 'x.csv')}: no such file (a part of the path is not a folder)`);
+    expect((await inputErrorAsync(readTrace(join(f, 'x.csv')))).message).toBe(`${join(f, 'x.csv')}: a part of the path is a file, not a folder`);
   });
 
   it.skipIf(isRoot)('permission denied (root bypasses it, so skipped as root)', async () => {
     const f = write(GN + '0,1,1\n', 'secret.csv');
     chmodSync(f, 0o000);
-    expect((await inputError(readTrace(f))).message).toBe(`${f}: permission denied`);
+    expect((await inputErrorAsync(readTrace(f))).message).toBe(`${f}: permission denied`);
   });
 
   it('empty file, header only, BOM and CRLF', async () => {
-    const e0 = await inputError(readTrace(write('', 'empty.csv')));
+    const e0 = await inputErrorAsync(readTrace(write('', 'empty.csv')));
     expect(e0.line).toBe(1);
     expect(e0.message).toMatch(/empty file: no header and no data rows/);
-    const e1 = await inputError(readTrace(write(GN, 'header.csv')));
+    const e1 = await inputErrorAsync(readTrace(write(GN, 'header.csv')));
     expect([e1.line, e1.message.endsWith('empty trace: no data rows')]).toEqual([2, true]);
-    const e2 = await inputError(readTrace(write('', 'empty.jsonl')));
+    const e2 = await inputErrorAsync(readTrace(write('', 'empty.jsonl')));
     expect(e2.message).toMatch(/empty trace: no data rows/);
     const bomCrlf = write('\ufeff' + (GN + '0,5,2\n1.5,7,3\n').replace(/\n/g, '\r\n'), 'bom-crlf.csv');
     expect(columns(await readTrace(bomCrlf))).toEqual({ n: 2, arrival: [0, 1.5], prompt: [5, 7], output: [2, 3] });
@@ -304,11 +281,11 @@ describe('file-system errors', () => {
   it('a line over 64 Mi characters is refused with its line number, not read into memory', async () => {
     const big = 'x'.repeat(65 * 1024 * 1024);
     const f = write(MOON + `{"timestamp": 2, "input_length": 1, "output_length": 1, "pad": "${big}"}\n`, 'long.jsonl');
-    const e = await inputError(readTrace(f));
+    const e = await inputErrorAsync(readTrace(f));
     expect([e.line, e.field]).toEqual([3, 'line']);
     expect(e.message).toMatch(/line longer than 67108864 characters/);
     const c = write(GN + `0,5,2\n1,5,"${big}"\n`, 'long.csv');
-    const e2 = await inputError(readTrace(c, { format: 'generic' }));
+    const e2 = await inputErrorAsync(readTrace(c, { format: 'generic' }));
     expect(e2.file).toBe(c);
     expect(e2.message).toMatch(/a record longer than 67108864 characters/);
   }, 120_000);
@@ -363,7 +340,7 @@ describe('strict decimal fields', () => {
       ['-1', /negative/],
       ['1.5', /not an integer/],
     ] as const) {
-      const e = thrown(() => tokenCount(v, csv));
+      const e = inputError(() => tokenCount(v, csv));
       expect(e.message).toMatch(msg);
       expect(e.message.startsWith('f.csv:3: c: ')).toBe(true);
     }
@@ -371,12 +348,12 @@ describe('strict decimal fields', () => {
 
   it('JSON token counts: numbers only, strings and other types refused, missing named', () => {
     expect(tokenCount(42, json)).toBe(42);
-    expect(thrown(() => tokenCount('42', json)).message).toBe("f.csv:3: c: token count must be a JSON number, got the string '42'");
-    expect(thrown(() => tokenCount(null, json)).message).toBe('f.csv:3: c: token count must be a JSON number, got null');
-    expect(thrown(() => tokenCount(undefined, json)).message).toBe('f.csv:3: c: missing token count');
-    expect(thrown(() => tokenCount([1], json)).message).toMatch(/got an array$/);
-    expect(thrown(() => tokenCount({}, json)).message).toMatch(/got an object$/);
-    expect(thrown(() => tokenCount(Infinity, json)).message).toMatch(/token count Infinity is not finite/);
+    expect(inputError(() => tokenCount('42', json)).message).toBe("f.csv:3: c: token count must be a JSON number, got the string '42'");
+    expect(inputError(() => tokenCount(null, json)).message).toBe('f.csv:3: c: token count must be a JSON number, got null');
+    expect(inputError(() => tokenCount(undefined, json)).message).toBe('f.csv:3: c: missing token count');
+    expect(inputError(() => tokenCount([1], json)).message).toMatch(/got an array$/);
+    expect(inputError(() => tokenCount({}, json)).message).toMatch(/got an object$/);
+    expect(inputError(() => tokenCount(Infinity, json)).message).toMatch(/token count Infinity is not finite/);
   });
 
   it('timestamps: CSV decimals, JSON numbers', () => {
@@ -384,15 +361,15 @@ describe('strict decimal fields', () => {
     expect(plainTimestamp('17', csv)).toBe(17);
     expect(plainTimestamp(1e308, json)).toBe(1e308); // finite: the span check comes later
     for (const v of ['0x10', '1_0', '', ' ', 'NaN', 'Infinity', '1e309']) {
-      expect(thrown(() => plainTimestamp(v, csv)).message).toMatch(/unparsable timestamp/);
+      expect(inputError(() => plainTimestamp(v, csv)).message).toMatch(/unparsable timestamp/);
     }
-    expect(thrown(() => plainTimestamp('5', json, 'milliseconds')).message).toBe(
+    expect(inputError(() => plainTimestamp('5', json, 'milliseconds')).message).toBe(
       "f.csv:3: c: timestamp must be a JSON number of milliseconds, got the string '5'",
     );
   });
 
   it('a hex token count in a real CSV row is refused (it used to read 0x10 as 16)', async () => {
-    const e = await inputError(readTrace(write(GN + '0,0x10,2\n', 'hex.csv')));
+    const e = await inputErrorAsync(readTrace(write(GN + '0,0x10,2\n', 'hex.csv')));
     expect([e.line, e.field]).toEqual([2, 'prompt_tokens']);
   });
 });
@@ -402,38 +379,38 @@ describe('arrival spans: within 1e9 s of the first, never Infinity', () => {
     expect(MAX_SPAN_S).toBe(1e9);
     const ok = await readTrace(write(GN + '5,1,1\n1000000005,1,1\n', 'edge.csv'));
     expect(Array.from(ok.arrival_s)).toEqual([0, 1e9]);
-    const e = await inputError(readTrace(write(GN + '5,1,1\n1000000006,1,1\n7,1,1\n', 'over.csv')));
+    const e = await inputErrorAsync(readTrace(write(GN + '5,1,1\n1000000006,1,1\n7,1,1\n', 'over.csv')));
     expect([e.line, e.field]).toEqual([3, 'arrival_s']);
     expect(e.message).toMatch(/this arrival is 1000000001 s after the earliest one \(line 2\); arrivals must lie within 1e9 s \(about 31\.7 years\)/);
   });
 
   it('±1e308 (generic, BurstGPT, Mooncake) is refused instead of an Infinity arrival', async () => {
-    const g = await inputError(readTrace(write(GN + '1e308,1,1\n-1e308,1,1\n', 'g.csv')));
+    const g = await inputErrorAsync(readTrace(write(GN + '1e308,1,1\n-1e308,1,1\n', 'g.csv')));
     expect([g.line, g.field]).toEqual([2, 'arrival_s']);
     expect(g.message).toMatch(/more than 1\.8e308 s after the earliest one \(line 3\)/);
-    const b = await inputError(
+    const b = await inputErrorAsync(
       readTrace(write('Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n-1e308,M,1,1,2,L\n1e308,M,1,1,2,L\n', 'b.csv')),
     );
     expect([b.line, b.field]).toEqual([3, 'Timestamp']);
-    const m = await inputError(readTrace(write('{"timestamp":-1e308,"input_length":1,"output_length":1}\n{"timestamp":1e308,"input_length":1,"output_length":1}\n', 'm.jsonl')));
+    const m = await inputErrorAsync(readTrace(write('{"timestamp":-1e308,"input_length":1,"output_length":1}\n{"timestamp":1e308,"input_length":1,"output_length":1}\n', 'm.jsonl')));
     expect([m.line, m.field]).toEqual([2, 'timestamp']);
   });
 
   it('Azure: timestamps centuries apart are refused', async () => {
-    const e = await inputError(readTrace(write('TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n1990-01-01 00:00:00,1,1\n', 'az.csv')));
+    const e = await inputErrorAsync(readTrace(write('TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n1990-01-01 00:00:00,1,1\n', 'az.csv')));
     expect([e.line, e.field]).toEqual([2, 'TIMESTAMP']);
     expect(e.message).toMatch(/after the earliest one \(line 3\)/);
   });
 
   it('program traces: arrival span and delay_s within 1e9 s', async () => {
     const root = (p: string, a: number) => JSON.stringify({ program_id: p, call_id: 'a', parents: [], arrival_s: a, prompt_tokens: 1, output_tokens: 1 });
-    const e = await inputError(readTrace(write(`${root('P', 1e308)}\n${root('Q', -1e308)}\n`, 'p.jsonl')));
+    const e = await inputErrorAsync(readTrace(write(`${root('P', 1e308)}\n${root('Q', -1e308)}\n`, 'p.jsonl')));
     expect([e.line, e.field]).toEqual([1, 'arrival_s']);
     expect(e.message).toMatch(/program 'P', call 'a': this program arrives more than 1\.8e308 s after the first one \(call 'a' \(line 2\)\)/);
     const child = (d: number) => JSON.stringify({ program_id: 'P', call_id: 'b', parents: ['a'], delay_s: d, prompt_tokens: 1, output_tokens: 1 });
     const ok = await readTrace(write(`${root('P', 0)}\n${child(1e9)}\n`, 'd-ok.jsonl'));
     expect(ok.programs!.delay_s[1]).toBe(1e9);
-    const d = await inputError(readTrace(write(`${root('P', 0)}\n${child(1e9 + 1)}\n`, 'd.jsonl')));
+    const d = await inputErrorAsync(readTrace(write(`${root('P', 0)}\n${child(1e9 + 1)}\n`, 'd.jsonl')));
     expect([d.line, d.field]).toEqual([2, 'delay_s']);
   });
 });
@@ -444,14 +421,14 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
   it('--rate-scale: arrivals / k may reach 1e9 s, not beyond; 1e-309 is refused', () => {
     const edge = transformTrace(makeTrace([0, 5e8], [1, 1], [1, 1]), { rate_scale: 0.5 });
     expect(Array.from(edge.arrival_s)).toEqual([0, 1e9]); // exactly the limit
-    expect(thrown(() => transformTrace(makeTrace([0, 5e8 + 1], [1, 1], [1, 1]), { rate_scale: 0.5 })).message).toMatch(/to 1000000002 s, beyond/);
-    const e = thrown(() => transformTrace(t, { rate_scale: 1e-309 }));
+    expect(inputError(() => transformTrace(makeTrace([0, 5e8 + 1], [1, 1], [1, 1]), { rate_scale: 0.5 })).message).toMatch(/to 1000000002 s, beyond/);
+    const e = inputError(() => transformTrace(t, { rate_scale: 1e-309 }));
     expect(e.field).toBe('--rate-scale');
     expect(e.message).toBe('--rate-scale: 1e-309 stretches the 3 s between the first and last requests to more than 1.8e308 s, beyond the limit of 1e9 s (about 31.7 years)');
   });
 
   it('--rate: a tiny rate is refused; a valid one gives finite arrivals', () => {
-    const e = thrown(() => transformTrace(t, { rate: 1e-300 }));
+    const e = inputError(() => transformTrace(t, { rate: 1e-300 }));
     expect(e.field).toBe('--rate');
     expect(e.message).toMatch(/beyond the limit of 1e9 s/);
     const r = transformTrace(t, { rate: 2 }); // mean rate 2/3 → 2: arrivals × 1/3
@@ -459,10 +436,10 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
   });
 
   it('--start, --duration, --limit: bounded', () => {
-    expect(thrown(() => transformTrace(t, { start_s: 2e9 })).message).toBe('--start: must be at most 1e9 s (about 31.7 years), got 2000000000');
-    expect(thrown(() => transformTrace(t, { duration_s: 1e300 })).field).toBe('--duration');
-    expect(thrown(() => transformTrace(t, { limit: 2 ** 60 })).field).toBe('--limit');
-    expect(thrown(() => transformTrace(t, { limit: NaN })).field).toBe('--limit');
+    expect(inputError(() => transformTrace(t, { start_s: 2e9 })).message).toBe('--start: must be at most 1e9 s (about 31.7 years), got 2000000000');
+    expect(inputError(() => transformTrace(t, { duration_s: 1e300 })).field).toBe('--duration');
+    expect(inputError(() => transformTrace(t, { limit: 2 ** 60 })).field).toBe('--limit');
+    expect(inputError(() => transformTrace(t, { limit: NaN })).field).toBe('--limit');
     expect(transformTrace(t, { start_s: 1, duration_s: 1e9, limit: 1 }).n).toBe(1);
   });
 
@@ -473,24 +450,24 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
         'scale.jsonl',
       ),
     );
-    expect(thrown(() => transformTrace(p, { rate_scale: 1e-309 })).message).toMatch(/the 2 s between the first and last programs/);
+    expect(inputError(() => transformTrace(p, { rate_scale: 1e-309 })).message).toMatch(/the 2 s between the first and last programs/);
     expect(Array.from(transformTrace(p, { rate_scale: 4 }).arrival_s)).toEqual([0, 0.5]);
   });
 
   it('tileTrace refuses a tiled trace spanning more than 1e9 s', () => {
-    expect(thrown(() => tileTrace(makeTrace([0, 1e8], [1, 1], [1, 1]), 20)).field).toBe('copies');
+    expect(inputError(() => tileTrace(makeTrace([0, 1e8], [1, 1], [1, 1]), 20)).field).toBe('copies');
     expect(tileTrace(makeTrace([0, 1e8], [1, 1], [1, 1]), 2).arrival_s[3]).toBe(3e8); // span + gap = 2e8 per copy
   });
 
   it('synthetic: rate too low for n, n and cv bounded, NaN never produced', () => {
-    const e = thrown(() => syntheticTrace({ arrival: 'poisson', rate: 1e-300, n: 10, seed: 1 }));
+    const e = inputError(() => syntheticTrace({ arrival: 'poisson', rate: 1e-300, n: 10, seed: 1 }));
     expect(e.field).toBe('--rate');
     expect(e.message).toMatch(/beyond the limit of 1e9 s/);
-    expect(thrown(() => syntheticTrace({ arrival: 'poisson', rate: 1, n: 1e8 + 1, seed: 1 })).field).toBe('--n');
-    expect(thrown(() => syntheticTrace({ arrival: 'gamma', rate: 1, cv: 1001, n: 10, seed: 1 })).field).toBe('--cv');
-    expect(thrown(() => syntheticTrace({ arrival: 'poisson', rate: 2e9, n: 10, seed: 1 })).field).toBe('--rate');
+    expect(inputError(() => syntheticTrace({ arrival: 'poisson', rate: 1, n: 1e8 + 1, seed: 1 })).field).toBe('--n');
+    expect(inputError(() => syntheticTrace({ arrival: 'gamma', rate: 1, cv: 1001, n: 10, seed: 1 })).field).toBe('--cv');
+    expect(inputError(() => syntheticTrace({ arrival: 'poisson', rate: 2e9, n: 10, seed: 1 })).field).toBe('--rate');
     // A Gamma scale 1/(rate·k) that overflows would give 0·∞ = NaN gaps: refused, not returned.
-    expect(thrown(() => syntheticTrace({ arrival: 'gamma', rate: 5e-324, cv: 1000, n: 3, seed: 1 })).field).toBe('--rate');
+    expect(inputError(() => syntheticTrace({ arrival: 'gamma', rate: 5e-324, cv: 1000, n: 3, seed: 1 })).field).toBe('--rate');
     const ok = syntheticTrace({ arrival: 'gamma', rate: 1, cv: 1000, n: 1000, seed: 1 });
     expect(ok.arrival_s.every((a) => Number.isFinite(a))).toBe(true);
   });
@@ -513,7 +490,7 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
       ['const:Infinity', /not a finite decimal number/],
     ];
     for (const [spec, msg] of bad) {
-      const e = thrown(() => parseLengthDistribution(spec, '--prompt'));
+      const e = inputError(() => parseLengthDistribution(spec, '--prompt'));
       expect(e.field, spec).toBe('--prompt');
       expect(e.message, spec).toMatch(msg);
     }
@@ -530,12 +507,12 @@ describe('transforms and generators: limits instead of Infinity or NaN', () => {
   });
 
   it('program generator: tree size, call count and arrival span bounded', () => {
-    const e = thrown(() => generatePrograms({ kind: 'tree-search', programs: 1, rate: 1, seed: 1, branching: 1000, depth: 3 }));
+    const e = inputError(() => generatePrograms({ kind: 'tree-search', programs: 1, rate: 1, seed: 1, branching: 1000, depth: 3 }));
     expect(e.field).toBe('--depth');
     expect(generatePrograms({ kind: 'tree-search', programs: 1, rate: 1, seed: 1, branching: 10, depth: 5, expand_p: 1 })).toHaveLength(111111);
-    expect(thrown(() => generatePrograms({ kind: 'chatbot', programs: 10, rate: 1e-300, seed: 1 })).field).toBe('--rate');
-    expect(thrown(() => generatePrograms({ kind: 'react', programs: 1, rate: 1, seed: 1, delay_s: 2e9 })).field).toBe('--delay-s');
-    expect(thrown(() => generatePrograms({ kind: 'chatbot', programs: 2e7, rate: 1, seed: 1 })).field).toBe('--programs');
+    expect(inputError(() => generatePrograms({ kind: 'chatbot', programs: 10, rate: 1e-300, seed: 1 })).field).toBe('--rate');
+    expect(inputError(() => generatePrograms({ kind: 'react', programs: 1, rate: 1, seed: 1, delay_s: 2e9 })).field).toBe('--delay-s');
+    expect(inputError(() => generatePrograms({ kind: 'chatbot', programs: 2e7, rate: 1, seed: 1 })).field).toBe('--programs');
   });
 });
 
@@ -547,13 +524,13 @@ describe('JSONL detection and messages that name the missing key', () => {
     expect(jsonlKindOf({ input_length: 1, output_length: 1 }, 'f', 1)).toBe('mooncake');
     expect(jsonlKindOf({ call_id: 'c', parents: [], prompt_tokens: 1, output_tokens: 1 }, 'f', 1)).toBe('programs');
     expect(jsonlKindOf(null, 'f', 1)).toBe('mooncake'); // the Mooncake reader reports it
-    expect(thrown(() => jsonlKindOf({}, 'f', 4)).message).toMatch(/^f:4: json: cannot tell the JSONL format from an empty object; expected a Mooncake line/);
-    expect(thrown(() => jsonlKindOf({ timestamp: 1, session_id: 's' }, 'f', 1)).message).toMatch(/keys "timestamp", "session_id"/);
+    expect(inputError(() => jsonlKindOf({}, 'f', 4)).message).toMatch(/^f:4: json: cannot tell the JSONL format from an empty object; expected a Mooncake line/);
+    expect(inputError(() => jsonlKindOf({ timestamp: 1, session_id: 's' }, 'f', 1)).message).toMatch(/keys "timestamp", "session_id"/);
   });
 
   it('a TraceLab line without session_id says so (it used to say "missing timestamp")', async () => {
     const round = { round_index: 0, input_tokens_total: 10, output_tokens: 2, timing_events: [{ event_type: 'user_message', timestamp: '2026-06-01T05:40:20.151Z' }] };
-    const e = await inputError(readTrace(write(JSON.stringify(round) + '\n', 'tl.jsonl')));
+    const e = await inputErrorAsync(readTrace(write(JSON.stringify(round) + '\n', 'tl.jsonl')));
     expect([e.line, e.field]).toEqual([1, 'session_id']);
     expect(e.message).toMatch(/: session_id: missing session_id$/);
   });
@@ -569,10 +546,10 @@ describe('JSONL detection and messages that name the missing key', () => {
   });
 
   it('a JSON array and a pretty-printed document get a hint', async () => {
-    const a = await inputError(readTrace(write('[{"timestamp": 0}]\n', 'arr.json')));
+    const a = await inputErrorAsync(readTrace(write('[{"timestamp": 0}]\n', 'arr.json')));
     expect([a.line, a.field]).toEqual([1, 'json']);
     expect(a.message).toMatch(/a JSON array; JSONL traces have one JSON object per line/);
-    const p = await inputError(readTrace(write('{\n  "timestamp": 0\n}\n', 'pretty.jsonl')));
+    const p = await inputErrorAsync(readTrace(write('{\n  "timestamp": 0\n}\n', 'pretty.jsonl')));
     expect(p.message).toMatch(/pretty-printed JSON document/);
   });
 });

@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../sim/errors.ts';
+import { fileProblem } from '../sim/files.ts';
 
 /** Name used in messages (and as the trace's `source`) for standard input, given as `-`. */
 export const STDIN_NAME = 'stdin';
@@ -147,13 +148,7 @@ export function notTextReason(buf: Buffer, partial: boolean): string | undefined
 
 /** Maps a file-system error of `path` to an InputError naming `name`. */
 function fsError(e: unknown, name: string): InputError {
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT') return new InputError('no such file', { file: name });
-  if (err.code === 'ENOTDIR') return new InputError('no such file (a part of the path is not a folder)', { file: name });
-  if (err.code === 'EISDIR') return new InputError('is a directory, not a trace file', { file: name });
-  if (err.code === 'EACCES' || err.code === 'EPERM') return new InputError('permission denied', { file: name });
-  if (err.code === 'ELOOP') return new InputError('too many levels of symbolic links', { file: name });
-  return new InputError(`cannot read: ${err.message}`, { file: name });
+  return new InputError((e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a folder, not a trace file' : fileProblem(e), { file: name });
 }
 
 /** True for zlib's errors (corrupt data, unexpected end of file). */
@@ -299,7 +294,7 @@ export async function openTraceSource(file: string, opts: SourceOptions = {}): P
     } catch (e) {
       throw fsError(e, name);
     }
-    if (st.isDirectory()) throw new InputError('is a directory, not a trace file', { file: name });
+    if (st.isDirectory()) throw new InputError('is a folder, not a trace file', { file: name });
     if (st.isFile()) {
       let fh;
       try {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import * as Plot from '@observablehq/plot';
 import { InputError } from '../../sim/errors.ts';
+import { readTextFile } from '../../sim/files.ts';
 import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGHT } from './figure.ts';
 import type { LegendEntry } from './figure.ts';
 import { parseDecimal } from '../../sim/values.ts';
@@ -57,12 +58,7 @@ export const labelOf = (col: string): string => LABELS[col] ?? col;
  * @throws InputError naming the file when it cannot be read or parsed, or has no rows.
  */
 export function readTable(file: string): Table {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read: ${(e as Error).message}`, { file });
-  }
+  const text = readTextFile(file, 'table', true);
   let rows: Record<string, string>[];
   try {
     rows = parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[];

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import { InputError } from '../errors.ts';
-import { prepareOutputFile, writeFileAtomic } from '../files.ts';
+import { fileProblem, prepareOutputFile, writeFileAtomic } from '../files.ts';
 import { checkRecord, isResultName } from './record.ts';
 import type { TaskRecord } from './record.ts';
 import { ENGINE_KEYS } from './grid.ts';
@@ -48,7 +48,7 @@ export function readResults(dir: string): TaskRecord[] {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new InputError(`cannot read result: ${(e as Error).message.split('\n')[0]}`, { file });
+      throw new InputError(`cannot read result: ${fileProblem(e)}`, { file });
     }
     const c = checkRecord(text, name.slice(0, 16));
     if ('problem' in c) throw new InputError(`not a valid sweep result: ${c.problem}; re-run the sweep (it redoes such files) or delete it`, { file });

@@ -15,6 +15,7 @@ import { parseDocument, LineCounter, isMap, isSeq, isScalar, visit } from 'yaml'
 import type { Document, Node } from 'yaml';
 import { InputError } from '../errors.ts';
 import { parseDecimal } from '../values.ts';
+import { fileProblem, readTextFile } from '../files.ts';
 
 /** A path into a structured value: map keys and list indices. */
 export type KeyPath = readonly (string | number)[];
@@ -159,37 +160,10 @@ export function loadStructured(file: string, what: string, text?: string): Struc
   const ext = path.extname(file).toLowerCase();
   const kind = ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined;
   if (kind === undefined) throw new InputError(`a ${what} must be .yaml, .yml or .json (got '${ext || 'no extension'}')`, { file });
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InputError(`cannot read ${what}: ${fileProblem(e)}`, { file });
-    }
-  }
+  if (text === undefined) text = readTextFile(file, what, true);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') throw new InputError(`empty ${what} file`, { file, line: 1 });
   return parseStructured(text, file, kind, what);
-}
-
-/** A one-line reason for a file-system error. */
-export function fileProblem(e: unknown): string {
-  switch ((e as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EISDIR':
-      return 'is a folder, not a file';
-    case 'ENOTDIR':
-      return 'a part of the path is a file, not a folder';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENAMETOOLONG':
-      return 'file name too long';
-    case 'ELOOP':
-      return 'too many symbolic links';
-    default:
-      return ((e as Error).message ?? String(e)).split('\n')[0];
-  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { RunOptions } from '../config.ts';
 import { InputError } from '../errors.ts';
-import { prepareOutputDir, writeFileAtomic } from '../files.ts';
+import { fileProblem, prepareOutputDir, writeFileAtomic } from '../files.ts';
 import { loadGrid, checkGridFiles } from './grid.ts';
 import { GridPlan, canonicalJson, projectVersion, CONFIRM_TASKS, MAX_TASKS } from './tasks.ts';
 import type { Task } from './tasks.ts';
@@ -149,7 +149,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (e) {
-        problem = `cannot read it (${(e as Error).message.split('\n')[0]})`;
+        problem = `cannot read it (${fileProblem(e)})`;
       }
       if (text !== undefined) {
         const c = checkRecord(text, t.id, t.canonical);
