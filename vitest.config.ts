@@ -18,6 +18,9 @@
  * files one at a time. On 2 cores under two busy loops the whole suite (745 tests) took 100 and
  * 101 s with 1 worker, 67 and 68 s with 2 (each test a little slower, far inside the timeout).
  * Machines with more cores keep vitest's default.
+ *
+ * Global setup: test/global-setup.ts rebuilds dist/ when it is older than the sources, for the
+ * tests that run the compiled CLI or sweep workers.
  */
 import os from 'node:os';
 import { defineConfig } from 'vitest/config';
@@ -29,5 +32,6 @@ export default defineConfig({
     teardownTimeout: 60_000,
     pool: 'forks',
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../sim/errors.ts';
@@ -30,33 +29,10 @@ import { main } from '../sim/cli.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-sweep-'));
 
-/** Newest modification time of the .ts files under the given folders. */
-function newestSource(dirs: string[]): number {
-  let t = 0;
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-    }
-  };
-  for (const d of dirs) walk(path.join(root, d));
-  return t;
-}
-
-// The pool's threads load compiled JS: build dist/ when missing or older than the sources.
+// The pool's threads load compiled JS: test/global-setup.ts builds dist/ when stale.
 beforeAll(() => {
-  const worker = path.join(root, 'dist', 'sim', 'sweep', 'worker.js');
-  const stale = !fs.existsSync(worker) || fs.statSync(worker).mtimeMs < newestSource(['sim', 'policies', 'traces', 'calibrate']);
-  if (stale) {
-    try {
-      execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
-    } catch {
-      // Type errors elsewhere still emit JS (noEmitOnError is off); the check below is what matters.
-    }
-  }
   expect(fs.existsSync(workerFile())).toBe(true);
-}, 120_000); // may compile dist/ with tsc (vitest.config.ts)
+});
 
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
