@@ -238,8 +238,9 @@ export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOpti
 
 /**
  * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
- * of run options by flag name, each checked as {@link readRunOption} checks a flag; `null` values
- * are ignored, relative paths (`trace`, `lengths-from`, `profile`) resolve against the file's folder.
+ * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
+ * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
+ * resolve against the file's folder.
  * @throws InputError naming the file (and the line of the key, when found) for a missing, empty or
  *   malformed file, a value that is not an object, an unknown key or a bad value.
  */
@@ -263,7 +264,7 @@ export function readRunConfig(file: string): Partial<RunOptions> {
     if (!(RUN_KEYS as readonly string[]).includes(k)) {
       throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
     }
-    if (v === null) continue;
+    if (v === null) throw new InputError('null is not a value: leave the key out to use the default', { file, line: lineOf(k), field: k });
     out[k] = readRunOption(k, v, { file, line: lineOf(k), field: k });
   }
   // Relative paths in a config are relative to its folder (a previous run's config.json holds absolute ones).
