@@ -290,9 +290,8 @@ export const TIMESERIES_COLUMNS = [
  */
 export class TimeseriesWriter {
   private readonly w: AtomicWriter;
-  /** Rows written so far. */
-  rows = 0;
 
+  /** Writes the header row into `w` (an open temporary file, committed by its owner). */
   constructor(w: AtomicWriter) {
     this.w = w;
     w.write(TIMESERIES_COLUMNS.join(',') + '\n');
@@ -303,6 +302,5 @@ export class TimeseriesWriter {
     this.w.write(
       `${r.start},${r.end},${r.steps},${r.batchSize},${r.prefillTokens},${r.decodeSeqs},${r.kvBlocksUsed},${r.kvBlocksUsed / r.kvBlocks},${r.waiting},${r.running},${r.swapped},${r.replica}\n`,
     );
-    this.rows++;
   }
 }
