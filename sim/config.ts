@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Trace } from '../traces/trace.ts';
 import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
+import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../policies/policy.ts';
 import { getPolicy } from '../policies/index.ts';
@@ -15,7 +16,7 @@ import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, get
 import type { EngineConfig } from './engine.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
-import { InputError, checkChoice, locate } from './errors.ts';
+import { InputError, locate } from './errors.ts';
 import { readBoolean, readNumber, readString, showValue } from './values.ts';
 import type { NumberSpec } from './values.ts';
 import { readTextFile } from './files.ts';
@@ -367,7 +368,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 export async function loadTrace(r: RunOptions): Promise<Trace> {
   let trace: Trace;
   if (r.synthetic) {
-    const arrival = checkChoice('synthetic arrival process', r.synthetic, ['poisson', 'gamma']);
+    // The names were checked by normalizeOptions (RUN_OPTION_SPECS); the readers check them again.
+    const arrival = r.synthetic as 'poisson' | 'gamma';
     const lengthsFrom = r['lengths-from'] ? await readTrace(r['lengths-from']) : undefined;
     trace = syntheticTrace({
       arrival,
@@ -380,8 +382,7 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
       seed: r.seed,
     });
   } else {
-    const format = r.format === undefined ? undefined : checkChoice('format', r.format, ['azure', 'burstgpt', 'mooncake', 'generic']);
-    trace = await readTrace(r.trace!, { format });
+    trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'] });
   }
   const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);

@@ -13,7 +13,7 @@ import { readTrace } from '../traces/read.ts';
 import { buildProgramTrace, formatProgramJsonl, traceToProgramCalls, type ProgramCall } from '../traces/programs.ts';
 import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, type GeneratorSpec } from '../traces/generators.ts';
 import type { Trace } from '../traces/trace.ts';
-import { runSim } from './helpers.ts';
+import { inputErrorAsync, runSim } from './helpers.ts';
 
 /** The TraceLab sample in shared/ beside the repository (the checkout's parent), as in CI. */
 const BESIDE = path.resolve('../shared/traces/round_trace.jsonl');
@@ -27,17 +27,6 @@ function jsonl(text: string): string {
   return f;
 }
 const line = (o: Record<string, unknown>) => JSON.stringify(o);
-
-/** Awaits a promise that must reject with an InputError. */
-async function rejects(p: Promise<unknown>): Promise<InputError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
-}
 
 /** Checks the Trace invariants of a program trace; returns nothing, fails the test on a violation. */
 function checkProgramTrace(t: Trace): void {
@@ -162,7 +151,7 @@ describe('program JSONL format', () => {
   for (const c of bad) {
     it(`rejects ${c.name}, naming file, line, program and call`, async () => {
       const f = jsonl(c.lines.join('\n') + '\n');
-      const e = await rejects(readTrace(f));
+      const e = await inputErrorAsync(readTrace(f));
       expect(e.file).toBe(f);
       expect(e.line).toBe(c.at);
       expect(e.field).toBe(c.field);
@@ -174,9 +163,9 @@ describe('program JSONL format', () => {
 
   it('rejects invalid JSON, a missing call_id, and an empty program list with file and line', async () => {
     const f1 = jsonl(R({ call_id: 'a' }) + '\n{oops\n');
-    expect(await rejects(readTrace(f1))).toMatchObject({ file: f1, line: 2, field: 'json' });
+    expect(await inputErrorAsync(readTrace(f1))).toMatchObject({ file: f1, line: 2, field: 'json' });
     const f2 = jsonl(line({ program_id: 'P', arrival_s: 0, prompt_tokens: 1, output_tokens: 1 }) + '\n');
-    const e2 = await rejects(readTrace(f2));
+    const e2 = await inputErrorAsync(readTrace(f2));
     expect(e2).toMatchObject({ file: f2, line: 1, field: 'call_id' });
     expect(e2.message).toContain(`program 'P'`);
     expect(() => buildProgramTrace([], 'none', 'none', 'generic')).toThrow(InputError);
@@ -370,13 +359,13 @@ describe('TraceLab round_trace.jsonl', () => {
   it('rejects a duplicate round and a bad timestamp, naming file, line, program and call', async () => {
     const rows = fs.readFileSync(TRACELAB, 'utf8').split('\n').filter((l) => l !== '');
     const f1 = jsonl([rows[0], rows[1], rows[1]].join('\n'));
-    const e1 = await rejects(readTrace(f1));
+    const e1 = await inputErrorAsync(readTrace(f1));
     expect(e1).toMatchObject({ file: f1, line: 3, field: 'round_index' });
     expect(e1.message).toMatch(/program 'claude:.*', call '1': duplicate round_index \(first on line 2\)/);
     const o = JSON.parse(rows[1]);
     o.timing_events[0].timestamp = 'yesterday';
     const f2 = jsonl([rows[0], JSON.stringify(o)].join('\n'));
-    const e2 = await rejects(readTrace(f2));
+    const e2 = await inputErrorAsync(readTrace(f2));
     expect(e2).toMatchObject({ file: f2, line: 2, field: 'timing_events[0].timestamp' });
     expect(e2.message).toMatch(/program 'claude:.*', call '1': unparsable timestamp/);
   });
