@@ -2,6 +2,7 @@
  * FCFS: first come, first served, the vLLM default (shared/docs/policies.md §1).
  */
 import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
+import { ADMIT } from './policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { InputError } from '../sim/errors.ts';
 
@@ -12,7 +13,7 @@ import { InputError } from '../sim/errors.ts';
  */
 export class Fcfs implements Policy {
   readonly name = 'FCFS';
-  readonly preemptive = false;
+  readonly batching = ADMIT;
   private requests: RequestTable | undefined;
 
   attach(ctx: PolicyContext): void {

@@ -4,7 +4,7 @@
  * non-clairvoyant baseline behind PLAS/MLFQ, shared/docs/policies.md §6, §11, and its M/G/1 oracle
  * §12.7).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
@@ -25,8 +25,7 @@ import { PolicyOptions, DISPLACEMENTS } from './options.ts';
  */
 export class Las implements Policy {
   readonly name = 'LAS';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
+  readonly batching: RankBatching;
   private ctx!: PolicyContext;
   private R!: RequestTable;
   /** The key this policy gave each request (equal to the engine's). */
@@ -40,7 +39,7 @@ export class Las implements Policy {
 
   /** @param displacement fate of a displaced running request (default `pause`). */
   constructor(displacement: Displacement = 'pause') {
-    this.displacement = displacement;
+    this.batching = { mode: 'rank', displacement, stallFree: false };
   }
 
   attach(ctx: PolicyContext): void {

@@ -2,7 +2,7 @@
  * Learning-to-rank scheduling (Fu et al., "Efficient LLM Scheduling by Learning to Rank",
  * arXiv 2408.15792, NeurIPS'24; code hao-ai-lab/vllm-ltr; shared/docs/policies.md §4).
  */
-import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, RankBatching } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
@@ -50,8 +50,7 @@ const PROMOTION_OFFSET = 2 ** 32;
  */
 export class Ltr implements Policy {
   readonly name = 'LTR';
-  readonly preemptive = true;
-  readonly displacement = 'pause' as const;
+  readonly batching: RankBatching = { mode: 'rank', displacement: 'pause', stallFree: false };
   private readonly predictor: Predictor;
   private readonly o: LtrOptions;
   private ctx!: PolicyContext;

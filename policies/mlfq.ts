@@ -3,7 +3,8 @@
  * baseline (hao-ai-lab/vllm-ltr `vllm/core/mlfq_scheduler.py`; shared/docs/policies.md §4
  * "Baselines"; FastServe: Wu et al., arXiv 2305.05920).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
+import { deadlineBefore } from './policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
@@ -57,15 +58,17 @@ const LEVEL_STRIDE = 2 ** 36;
  * does). Found through a heap by last-run time (stale entries fixed when popped): O(log n) per
  * promotion, never a scan.
  *
- * Skip-ahead: demotion depends on time, which the engine's skip-ahead counts in iterations, so
- * while any request could still be demoted (it is not on the last level) the engine steps one
- * iteration at a time; with a finite `levels` and every request on the last level it skips up to
- * the next starvation check. Per iteration the work is O(batch · log n).
+ * Skip-ahead: demotion depends on processing time, so the engine bundles decode iterations only
+ * until the first batch member not on the last level could exceed its quantum (`stableUntil`),
+ * and, with starvation prevention, up to the next starvation check (`stableIterations`). Re-keying
+ * every batch member to the front of its level after each iteration keeps the batch's order once
+ * every member ran in the previous iteration (the bundle then schedules them in the order stepping
+ * would); a batch with a member that did not is stepped once. Per iteration the work is
+ * O(batch · log n).
  */
 export class Mlfq implements Policy {
   readonly name = 'MLFQ';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
+  readonly batching: RankBatching;
   private readonly o: MlfqOptions;
   private ctx!: PolicyContext;
   private R!: RequestTable;
@@ -86,7 +89,7 @@ export class Mlfq implements Policy {
   /** @param options quanta, levels, starvation prevention, displacement (defaults: MLFQ_DEFAULTS). */
   constructor(options: Partial<MlfqOptions> = {}) {
     this.o = { ...MLFQ_DEFAULTS, ...options };
-    this.displacement = this.o.displacement;
+    this.batching = { mode: 'rank', displacement: this.o.displacement, stallFree: false };
   }
 
   attach(ctx: PolicyContext): void {
@@ -181,8 +184,19 @@ export class Mlfq implements Policy {
     if (this.o.starvationControl) this.idleHeap.remove(id);
   }
 
+  stableUntil(now: number, batch: Int32Array, count: number): number {
+    const bottom = this.o.levels - 1;
+    let until = Infinity;
+    for (let i = 0; i < count; i++) {
+      const id = batch[i];
+      if (this.lastPush[id] !== this.it) return now;
+      const l = this.level[id];
+      if (l < bottom) until = Math.min(until, now + (this.o.quantum_s * this.o.thres ** l - this.proc[id]));
+    }
+    return until === Infinity ? Infinity : deadlineBefore(until);
+  }
+
   stableIterations(): number {
-    if (this.demotable > 0) return 1;
     if (!this.o.starvationControl) return Infinity;
     const p = this.o.starvationPeriod;
     return (Math.floor(this.it / p) + 1) * p - this.it;

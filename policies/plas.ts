@@ -5,7 +5,7 @@
  * multi-level queues, anti-starvation promotion and multi-step scheduling; and the paper's "MLFQ"
  * baseline, the same machinery with every call entering the first queue.
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, RankBatching } from './policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
@@ -143,10 +143,8 @@ const QUEUE_STRIDE = 1e9;
  */
 export class ProgramLas implements Policy {
   readonly name: string;
-  readonly preemptive = true;
-  readonly displacement: Displacement = 'swap';
-  /** With chunked prefill, decodes get their token before prefill chunks (vLLM's chunked scheduler, which Autellix extends; docs/engine.md). */
-  readonly stallFree = true;
+  /** Others swapped out; with chunked prefill, decodes get their token before prefill chunks (vLLM's chunked scheduler, which Autellix extends; docs/engine.md). */
+  readonly batching: RankBatching = { mode: 'rank', displacement: 'swap', stallFree: true };
   private readonly o: ProgramLasOptions;
   private ctx!: PolicyContext;
   private R!: RequestTable;

@@ -8,15 +8,15 @@
  * preemption) or just before each scheduling decision (`beforeSchedule`). The engine keeps its
  * queues as indexed heaps on those keys, so a change costs O(log n).
  *
- * Two batch-formation modes cover the literature (docs/policies.md in shared/):
- * - `preemptive: false` (vLLM v0 semantics; FCFS, SSJF, SJF): running requests keep running;
- *   waiting requests are admitted in key order, stopping at the first that does not fit; on KV
- *   exhaustion the running request with the largest key is preempted.
- * - `preemptive: true` (learning-to-rank, TRAIL, Autellix PLAS/ATLAS, SRPT, MLFQ): every
- *   iteration the batch is the prefix of all requests in key order that fits the budgets; a
- *   running request outside the prefix is *displaced* — paused with its KV kept (`'pause'`,
- *   LTR), or preempted by `'recompute'` (TRAIL) or `'swap'` (Autellix). `canDisplace` limits
- *   which running requests may be displaced (TRAIL's limited preemption).
+ * Two batch-formation modes cover the literature (`batching`, docs/engine.md):
+ * - `{ mode: 'admit' }` (vLLM v0 semantics; FCFS, SJF, SSJF, TRAIL): running requests keep
+ *   running; waiting requests are admitted in key order, stopping at the first that does not fit;
+ *   on KV exhaustion the running request with the largest key is preempted. A policy that defines
+ *   `mayPreemptForHead` also gets TRAIL's limited preemption on a full batch.
+ * - `{ mode: 'rank', displacement, stallFree }` (learning-to-rank, SRPT, SkipPredict, LAS, MLFQ,
+ *   Autellix PLAS/ATLAS): every iteration the batch is the prefix of all requests in key order
+ *   that fits the budgets; a running request outside the prefix is *displaced*: paused with its
+ *   KV kept (`'pause'`, LTR), or preempted by `'recompute'` or `'swap'` (Autellix).
  */
 import type { RequestTable } from '../sim/requests.ts';
 import type { Predictor } from './predictor.ts';
@@ -47,8 +47,34 @@ export interface PolicyContext {
   readonly shared: Map<string, unknown>;
 }
 
-/** Fate of a running request that falls out of a preemptive policy's selected prefix. */
+/** Fate of a running request that falls out of a rank-mode policy's selected prefix. */
 export type Displacement = 'pause' | 'recompute' | 'swap';
+
+/** Admit mode: vLLM v0's batch formation (see the module comment). */
+export interface AdmitBatching {
+  readonly mode: 'admit';
+}
+
+/** Rank mode: the batch is the prefix of all requests in key order (see the module comment). */
+export interface RankBatching {
+  readonly mode: 'rank';
+  /** What happens to a running request that falls out of the prefix. */
+  readonly displacement: Displacement;
+  /**
+   * With chunked prefill: `true` gives every selected decode its token before prefill chunks share
+   * the rest of the budget (Sarathi-Serve's stall-free batching, as vLLM's chunked scheduler that
+   * Autellix extends); `false` is the plain prefix walk, where a prefill chunk takes what is left
+   * of the budget and the walk stops at the first request that does not fit (learning-to-rank §4,
+   * step 4). docs/engine.md.
+   */
+  readonly stallFree: boolean;
+}
+
+/** How a policy's keys become a batch. */
+export type Batching = AdmitBatching | RankBatching;
+
+/** The admit-mode setting (no parameters), shared by the policies that use it. */
+export const ADMIT: AdmitBatching = Object.freeze({ mode: 'admit' });
 
 /**
  * A scheduling policy. One instance serves one replica for one run (policies may keep per-request
@@ -57,18 +83,8 @@ export type Displacement = 'pause' | 'recompute' | 'swap';
 export interface Policy {
   /** Name as the paper spells it, as shown in reports. */
   readonly name: string;
-  /** Batch-formation mode (see the module comment). */
-  readonly preemptive: boolean;
-  /** Preemptive mode only: what happens to a displaced running request. */
-  readonly displacement?: Displacement;
-  /**
-   * Preemptive mode with chunked prefill: `true` gives every selected decode its token before
-   * prefill chunks share the rest of the budget (Sarathi-Serve's stall-free batching, as vLLM's
-   * chunked scheduler that Autellix extends); default (`false`/absent) is the plain prefix walk,
-   * where a prefill chunk takes what is left of the budget and the walk stops at the first
-   * request that does not fit (learning-to-rank §4, step 4). docs/engine.md.
-   */
-  readonly stallFree?: boolean;
+  /** Batch-formation mode and its settings (see the module comment). */
+  readonly batching: Batching;
   /** Called once before the run, with the engine's context. */
   attach(ctx: PolicyContext): void;
   /** Priority key of request `id` arriving at `now` seconds (smaller first; finite or ±Infinity). */
@@ -81,18 +97,41 @@ export interface Policy {
    * iterations; a policy that must see every iteration bounds that with `stableIterations`).
    */
   onIterationEnd?(batch: Int32Array, count: number, steps: number, now: number): void;
-  /** Called when request `id` is preempted (its KV freed or swapped) at `now`. */
+  /**
+   * Called when request `id` is preempted (its KV freed or swapped) at `now`. It may re-key `id`
+   * itself, not other requests (the engine is forming a batch).
+   */
   onPreempt?(id: number, now: number): void;
   /** Called when request `id` completes at `now`. */
   onComplete?(id: number, now: number): void;
-  /** Preemptive mode: whether running request `id` may be displaced now (default: yes). */
-  canDisplace?(id: number): boolean;
+  /**
+   * Admit mode: whether running request `id` may be preempted (by recompute) to admit the waiting
+   * head when the batch is full (TRAIL's limited preemption, arXiv 2410.01035 §5). Absent: the
+   * engine preempts only when the KV cache cannot hold the running requests' next tokens.
+   */
+  mayPreemptForHead?(id: number): boolean;
   /**
    * How many further decode iterations may run, with no arrival, completion or preemption, before
    * this policy would change any priority key. The engine never skips past it. Default: Infinity
    * (keys change only at events).
    */
   stableIterations?(now: number): number;
+  /**
+   * For keys that change with time rather than with iterations (a quantum, a starvation guard):
+   * the time (s) before which no key changes while the batch `batch[0..count)` formed at `now`
+   * keeps running. The engine bundles a further decode iteration only if it starts before this
+   * time. Default: Infinity.
+   */
+  stableUntil?(now: number, batch: Int32Array, count: number): number;
+}
+
+/**
+ * A `stableUntil` deadline for a key change due once time passes `t_s` (s), moved earlier by a
+ * relative 1e-9 so that rounding in the policy's own accumulated times (a sum of iteration
+ * durations against one difference of end times) cannot put a change inside a bundle.
+ */
+export function deadlineBefore(t_s: number): number {
+  return t_s - 1e-9 * Math.max(1, Math.abs(t_s));
 }
 
 /** A registered policy: its constructor and what `sim policies` shows. */

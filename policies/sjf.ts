@@ -4,6 +4,7 @@
  * TRAIL with c = 0 all reduce to it).
  */
 import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
+import { ADMIT } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import { PolicyOptions, needPredictor, chargePrediction } from './options.ts';
 
@@ -17,7 +18,7 @@ import { PolicyOptions, needPredictor, chargePrediction } from './options.ts';
  */
 export class Sjf implements Policy {
   readonly name = 'SJF';
-  readonly preemptive = false;
+  readonly batching = ADMIT;
   private readonly predictor: Predictor;
   private ctx!: PolicyContext;
 

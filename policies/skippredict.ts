@@ -3,7 +3,7 @@
  * for the predicted-long ones (Shahout & Mitzenmacher, "SkipPredict: When to Invest in
  * Predictions for Scheduling", arXiv 2402.03564, NeurIPS'24; shared/docs/policies.md §7).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
@@ -51,8 +51,7 @@ export const SKIPPREDICT_DEFAULTS: SkipPredictOptions = { c1_s: 0, c2_s: 0, cost
  */
 export class SkipPredict implements Policy {
   readonly name = 'SkipPredict';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
+  readonly batching: RankBatching;
   private readonly predictor: Predictor;
   private readonly o: SkipPredictOptions;
   private ctx!: PolicyContext;
@@ -69,7 +68,7 @@ export class SkipPredict implements Policy {
   constructor(predictor: Predictor, options: Partial<SkipPredictOptions> = {}) {
     this.predictor = predictor;
     this.o = { ...SKIPPREDICT_DEFAULTS, ...options };
-    this.displacement = this.o.displacement;
+    this.batching = { mode: 'rank', displacement: this.o.displacement, stallFree: false };
   }
 
   attach(ctx: PolicyContext): void {

@@ -3,7 +3,7 @@
  * policy for mean response time with exact sizes (Schrage & Miller 1966; shared/docs/policies.md
  * §12.5), and SPRPT (shortest *predicted* remaining time) with a noisy predictor.
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
@@ -21,8 +21,7 @@ import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilAnyRefineme
  */
 export class Srpt implements Policy {
   readonly name = 'SRPT';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
+  readonly batching: RankBatching;
   private readonly predictor: Predictor;
   private ctx!: PolicyContext;
   private R!: RequestTable;
@@ -33,7 +32,7 @@ export class Srpt implements Policy {
    */
   constructor(predictor: Predictor, displacement: Displacement = 'pause') {
     this.predictor = predictor;
-    this.displacement = displacement;
+    this.batching = { mode: 'rank', displacement, stallFree: false };
   }
 
   attach(ctx: PolicyContext): void {

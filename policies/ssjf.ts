@@ -4,6 +4,7 @@
  * AIOps@ASPLOS'24; shared/docs/policies.md §3).
  */
 import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
+import { ADMIT, deadlineBefore } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { WAITING } from '../sim/requests.ts';
@@ -43,13 +44,12 @@ export const SSJF_DEFAULTS: SsjfOptions = { const_s: 0.1, perToken_s: 0.02, star
  * promotion, never a scan.
  *
  * Skip-ahead: a promotion can change which request the engine admits next (a shorter one may fit
- * the KV cache where the head did not), and it depends on time, which the engine's skip-ahead
- * counts in iterations; so while any non-promoted request waits (and the guard is on) the engine
- * steps one iteration at a time (stableIterations = 1), and otherwise skips freely.
+ * the KV cache where the head did not), so the engine bundles decode iterations only until the
+ * longest-waiting non-promoted request would starve (`stableUntil`).
  */
 export class Ssjf implements Policy {
   readonly name = 'SSJF';
-  readonly preemptive = false;
+  readonly batching = ADMIT;
   private readonly predictor: Predictor;
   private readonly o: SsjfOptions;
   private ctx!: PolicyContext;
@@ -109,11 +109,14 @@ export class Ssjf implements Policy {
     if (this.o.starvation && this.R.state[id] === WAITING && this.promoted[id] === 0 && !this.fifo.has(id)) this.fifo.push(id);
   }
 
-  stableIterations(): number {
+  stableUntil(): number {
     if (!this.o.starvation) return Infinity;
     const R = this.R;
     while (this.fifo.size > 0 && R.state[this.fifo.peek()] !== WAITING) this.fifo.pop();
-    return this.fifo.size > 0 ? 1 : Infinity;
+    const id = this.fifo.peek();
+    if (id < 0) return Infinity;
+    const wait = Math.min(this.o.starvationWait_s, this.o.starvationCoef * this.predictedExec_s(id));
+    return wait === Infinity ? Infinity : deadlineBefore(R.arrival[id] + wait);
   }
 }
 

@@ -5,6 +5,7 @@
  * §5, and its exact-prediction oracle §12.6).
  */
 import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
+import { ADMIT } from './policy.ts';
 import type { Predictor } from './predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
@@ -46,7 +47,7 @@ export const TRAIL_DEFAULTS: TrailOptions = { c: 0.8, margin: 0, maxPreemptions:
  */
 export class Trail implements Policy {
   readonly name = 'TRAIL';
-  readonly preemptive = false;
+  readonly batching = ADMIT;
   private readonly predictor: Predictor;
   private readonly o: TrailOptions;
   private ctx!: PolicyContext;
@@ -78,7 +79,7 @@ export class Trail implements Policy {
     return this.predictor.remaining(id, this.R.generated[id]);
   }
 
-  canDisplace(id: number): boolean {
+  mayPreemptForHead(id: number): boolean {
     return this.R.generated[id] <= this.limit[id] && (this.o.maxPreemptions === 0 || this.R.preemptions[id] < this.o.maxPreemptions);
   }
 

@@ -13,7 +13,7 @@ import type { Predictor } from '../policies/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from './cost/index.ts';
-import type { EngineConfig } from './engine.ts';
+import type { EngineConfig } from './engine-types.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from './metrics.ts';
 import { InputError, locate } from './errors.ts';

@@ -1,3 +1,5 @@
+import { grow } from './id-list.ts';
+
 /**
  * An indexed binary heap over integer request ids, ordered by a caller-owned key array.
  *
@@ -5,6 +7,11 @@
  * in one shared Float64Array (smaller = served first) and ties break on a second array (insertion
  * sequence), so equal keys keep FCFS order. Push, pop, remove and re-key are O(log n); `has` and
  * `peek` are O(1). Each id may be in at most one heap position; ids must be < `capacity`.
+ *
+ * Positions live in an array indexed by id. A heap may own it (sized by `capacity`), or share it
+ * with other heaps that never hold the same id at the same time (a request is in one queue of one
+ * replica at a time): then the heap's own storage starts small and grows with its size, so a
+ * replica's queues cost memory in proportion to the requests it holds, not to the whole trace.
  */
 export class IndexedHeap {
   private heap: Int32Array;
@@ -20,10 +27,12 @@ export class IndexedHeap {
    * @param key priority key per id (read at every comparison; call `update(id)` after changing it).
    * @param tie tie-break per id (smaller first), e.g. the sequence number at which it was queued.
    * @param max false: pop the smallest (key, tie); true: pop the largest key, ties by largest tie.
+   * @param sharedPos a position array (length >= capacity, all -1 for absent ids) shared with
+   *   heaps that never hold the same id at once; `has(id)` then means "in one of those heaps".
    */
-  constructor(capacity: number, key: Float64Array, tie: Float64Array, max = false) {
-    this.heap = new Int32Array(Math.max(1, capacity));
-    this.pos = new Int32Array(Math.max(1, capacity)).fill(-1);
+  constructor(capacity: number, key: Float64Array, tie: Float64Array, max = false, sharedPos?: Int32Array) {
+    this.heap = new Int32Array(sharedPos ? 16 : Math.max(1, capacity));
+    this.pos = sharedPos ?? new Int32Array(Math.max(1, capacity)).fill(-1);
     this.key = key;
     this.tie = tie;
     this.sign = max ? -1 : 1;
@@ -55,6 +64,7 @@ export class IndexedHeap {
    */
   push(id: number): void {
     if (this.pos[id] >= 0) throw new Error(`id ${id} already in heap`);
+    if (this.n === this.heap.length) this.heap = grow(this.heap, this.n + 1);
     const i = this.n++;
     this.heap[i] = id;
     this.pos[id] = i;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Summary, RequestMetrics, LatencyStats, ReplicaSummary } from './metrics.ts';
 import type { RequestTable } from './requests.ts';
-import type { IterationRecord } from './engine.ts';
+import type { IterationRecord } from './engine-types.ts';
 import { FINISHED, REJECTED } from './requests.ts';
 import { InputError } from './errors.ts';
 import { AtomicWriter, prepareOutputDir } from './files.ts';

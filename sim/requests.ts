@@ -62,6 +62,15 @@ export class RequestTable {
   readonly service: Float64Array;
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
+  /**
+   * Engine bookkeeping, shared by the engines of every replica (a request is on one replica):
+   * its slot in its replica's waiting or swapped heap, in its running heap and in its running set
+   * (-1 when absent), and a scratch mark used while one batch is formed.
+   */
+  readonly queuePos: Int32Array;
+  readonly runHeapPos: Int32Array;
+  readonly runSlot: Int32Array;
+  readonly mark: Uint8Array;
 
   constructor(trace: Trace) {
     const n = trace.n;
@@ -93,6 +102,10 @@ export class RequestTable {
     }
     this.service = new Float64Array(n);
     this.replica = new Int32Array(n).fill(-1);
+    this.queuePos = new Int32Array(Math.max(1, n)).fill(-1);
+    this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);
+    this.runSlot = new Int32Array(Math.max(1, n)).fill(-1);
+    this.mark = new Uint8Array(Math.max(1, n));
   }
 
   /** Prompt plus generated tokens of request `id`: the sequence length so far. */

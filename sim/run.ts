@@ -4,7 +4,7 @@
  * CLI, sweeps, regression, notebooks, benches — goes through here.
  */
 import type { ResolvedRun } from './config.ts';
-import type { IterationObserver } from './engine.ts';
+import type { IterationObserver } from './engine-types.ts';
 import { simulate } from './simulator.ts';
 import type { SimulationResult } from './simulator.ts';
 import { programMetrics, replicaMetrics, requestMetrics, summarize } from './metrics.ts';

@@ -7,8 +7,9 @@ import type { Trace } from '../traces/trace.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { EventQueue } from './event-queue.ts';
-import { Engine, emptyEngineStats } from './engine.ts';
-import type { EngineConfig, EngineStats, IterationObserver } from './engine.ts';
+import { Engine } from './engine.ts';
+import { emptyEngineStats } from './engine-types.ts';
+import type { EngineConfig, EngineStats, IterationObserver } from './engine-types.ts';
 import type { ReplicaLoad, Router } from '../policies/routers.ts';
 import { RequestTable } from './requests.ts';
 

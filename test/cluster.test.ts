@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import type { IterationRecord } from '../sim/engine.ts';
+import type { IterationRecord } from '../sim/engine-types.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { ROUTERS, getRouter } from '../policies/routers.ts';

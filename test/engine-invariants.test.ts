@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { simulate } from '../sim/simulator.ts';
-import type { IterationRecord, EngineConfig } from '../sim/engine.ts';
+import type { IterationRecord, EngineConfig } from '../sim/engine-types.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { AnalyticalCostModel, getModel, getGpu } from '../sim/cost/index.ts';
 import { Fcfs } from '../policies/fcfs.ts';

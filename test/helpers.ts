@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
 import { main } from '../sim/cli.ts';
 import type { Trace } from '../traces/trace.ts';
-import type { EngineConfig } from '../sim/engine.ts';
+import type { EngineConfig } from '../sim/engine-types.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 
 /** A trace from plain arrays (arrivals must be sorted). */

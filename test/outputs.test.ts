@@ -13,7 +13,7 @@ import { AtomicWriter, makeDir, prepareOutputDir, writeFileAtomic } from '../sim
 import { OutDir, TIMESERIES_COLUMNS } from '../sim/report.ts';
 import { normalizeOptions, resolveRun } from '../sim/config.ts';
 import { runResolved } from '../sim/run.ts';
-import type { IterationRecord } from '../sim/engine.ts';
+import type { IterationRecord } from '../sim/engine-types.ts';
 import { InputError } from '../sim/errors.ts';
 
 const SAMPLE = path.resolve('traces/azure-conv-2000.csv');

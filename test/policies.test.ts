@@ -16,7 +16,7 @@ import type { SimulationResult } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { InputError } from '../sim/errors.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
-import type { EngineConfig } from '../sim/engine.ts';
+import type { EngineConfig } from '../sim/engine-types.ts';
 import { normalizeOptions, buildRun } from '../sim/config.ts';
 import type { Policy } from '../policies/policy.ts';
 import type { Predictor, PredictorQuality } from '../policies/predictor.ts';

@@ -8,17 +8,16 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { simulate } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
-import type { Policy, PolicyContext, Displacement } from '../policies/policy.ts';
+import type { Policy, PolicyContext, Displacement, RankBatching } from '../policies/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
-import type { IterationRecord } from '../sim/engine.ts';
+import type { IterationRecord } from '../sim/engine-types.ts';
 import { engineConfig, makeTrace, poissonGeometricTrace, batchMeans } from './helpers.ts';
 
 /** SRPT on true remaining output tokens (clairvoyant), re-keyed as tokens are generated. */
 class Srpt implements Policy {
   readonly name = 'SRPT (test)';
-  readonly preemptive = true;
-  readonly displacement: Displacement = 'pause';
+  readonly batching: RankBatching = { mode: 'rank', displacement: 'pause', stallFree: false };
   private R!: RequestTable;
   private ctx!: PolicyContext;
   attach(ctx: PolicyContext): void {
@@ -33,29 +32,18 @@ class Srpt implements Policy {
   }
 }
 
-/** Random fixed keys; optionally pins requests past half their output (TRAIL-like limited preemption). */
+/** Random fixed keys. */
 class RandomRank implements Policy {
   readonly name = 'random-rank (test)';
-  readonly preemptive = true;
-  readonly displacement: Displacement;
-  private R!: RequestTable;
-  readonly stallFree: boolean;
+  readonly batching: RankBatching;
   private readonly keys: number[];
-  private readonly pin: boolean;
-  constructor(keys: number[], displacement: Displacement, pin: boolean, stallFree = false) {
+  constructor(keys: number[], displacement: Displacement, stallFree = false) {
     this.keys = keys;
-    this.displacement = displacement;
-    this.pin = pin;
-    this.stallFree = stallFree;
+    this.batching = { mode: 'rank', displacement, stallFree };
   }
-  attach(ctx: PolicyContext): void {
-    this.R = ctx.requests;
-  }
+  attach(): void {}
   priority(id: number): number {
     return this.keys[id];
-  }
-  canDisplace(id: number): boolean {
-    return !this.pin || this.R.generated[id] * 2 <= this.R.output[id];
   }
 }
 
@@ -70,7 +58,7 @@ describe('rank mode (preemptive policies)', () => {
       const records: IterationRecord[] = [];
       simulate({
         trace,
-        policy: new RandomRank([1, 2, 0], 'pause', false, stallFree),
+        policy: new RandomRank([1, 2, 0], 'pause', stallFree),
         cost: new LinearCostModel({ base: 0.1, prefill: 0, decode: 0, kv: 0 }),
         engine: engineConfig({ maxNumSeqs: 8, maxNumBatchedTokens: 8, chunkedPrefill: true, skipAhead: false }),
         observer: (r) => records.push(r),
@@ -120,14 +108,13 @@ describe('rank mode (preemptive policies)', () => {
     expect(mean).toBeLessThan(2.2 * EX);
   });
 
-  it('invariants hold under random ranks, all displacement modes, pinning, tight KV', () => {
+  it('invariants hold under random ranks, all displacement modes, tight KV', () => {
     const workload = fc.array(
       fc.record({ gap: fc.double({ min: 0, max: 2, noNaN: true }), prompt: fc.integer({ min: 1, max: 200 }), output: fc.integer({ min: 1, max: 80 }), key: fc.integer({ min: 0, max: 20 }) }),
       { minLength: 1, maxLength: 40 },
     );
     const cfg = fc.record({
       displacement: fc.constantFrom<Displacement>('pause', 'recompute', 'swap'),
-      pin: fc.boolean(),
       chunked: fc.boolean(),
       stallFree: fc.boolean(),
       blockSize: fc.constantFrom(1, 4, 16),
@@ -142,7 +129,7 @@ describe('rank mode (preemptive policies)', () => {
       fc.property(workload, cfg, (rows, c) => {
         let t = 0;
         const trace = makeTrace(rows.map((r) => (t += r.gap) - rows[0].gap), rows.map((r) => r.prompt), rows.map((r) => r.output));
-        const policy = new RandomRank(rows.map((r) => r.key), c.displacement, c.pin, c.stallFree);
+        const policy = new RandomRank(rows.map((r) => r.key), c.displacement, c.stallFree);
         const records: IterationRecord[] = [];
         const engine = engineConfig({
           blockSize: c.blockSize,
@@ -169,7 +156,7 @@ describe('rank mode (preemptive policies)', () => {
           prevEnd = r.end;
         }
         // Skip-ahead is exact in rank mode too.
-        const other = simulate({ trace, policy: new RandomRank(rows.map((r) => r.key), c.displacement, c.pin, c.stallFree), cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine: { ...engine, skipAhead: !c.skipAhead } });
+        const other = simulate({ trace, policy: new RandomRank(rows.map((r) => r.key), c.displacement, c.stallFree), cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), engine: { ...engine, skipAhead: !c.skipAhead } });
         expect(Array.from(other.requests.completion)).toEqual(Array.from(R.completion));
         expect(other.stats.iterations).toBe(res.stats.iterations);
       }),

@@ -1,0 +1,99 @@
+/**
+ * The engine's settings, counters and per-iteration record: what the simulator, the app shell
+ * and tests exchange with an engine (sim/engine.ts). Units: tokens, blocks, bytes, seconds.
+ */
+
+/** Engine settings, resolved (all sizes explicit). Units: tokens, blocks, bytes, bytes/s. */
+export interface EngineConfig {
+  /** Most requests in one iteration's batch (vLLM `max_num_seqs`, default 256). */
+  maxNumSeqs: number;
+  /** Token budget of one iteration (`max_num_batched_tokens`; Sarathi's token budget τ). */
+  maxNumBatchedTokens: number;
+  /** Tokens per KV block (vLLM `block_size`, default 16). */
+  blockSize: number;
+  /** GPU KV-cache capacity in blocks (may be huge for `--kv-tokens unlimited`). */
+  kvBlocks: number;
+  /** Blocks admission must leave free (vLLM: 1% of GPU blocks). */
+  watermarkBlocks: number;
+  /** Chunked prefill with stall-free mixed batches (Sarathi-Serve) instead of prefill priority. */
+  chunkedPrefill: boolean;
+  /** Preemption mechanism under KV pressure. */
+  preemption: 'recompute' | 'swap';
+  /** CPU swap space in blocks (vLLM `swap_space`, default 4 GiB). */
+  swapBlocks: number;
+  /** Bytes of one KV block on one GPU (for the swap cost). */
+  blockBytes: number;
+  /** Host-device bandwidth for swapping, bytes/s. */
+  pcieBandwidth: number;
+  /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
+  skipAhead: boolean;
+}
+
+/** Counters of one engine, for the run summary. Times in seconds. */
+export interface EngineStats {
+  /** Forward passes (iterations), counting each skipped-over decode iteration. */
+  iterations: number;
+  /** Σ batch size over iterations (requests scheduled per iteration). */
+  batchSizeSum: number;
+  /** ∫ KV blocks in use dt over busy time (block·seconds). */
+  kvBlockSeconds: number;
+  /** Most KV blocks in use at once. */
+  kvMaxBlocks: number;
+  /** Preemptions (recompute plus swap-out). */
+  preemptions: number;
+  /** Preemptions by recompute, including swap attempts that fell back for lack of swap space. */
+  recomputes: number;
+  /** Swap-outs and swap-ins, and the bytes they moved. */
+  swapOuts: number;
+  swapIns: number;
+  swapBytes: number;
+  /** Swap preemptions that fell back to recompute because the swap space was full. */
+  swapFallbacks: number;
+  /** Requests rejected because they can never fit in the KV cache. */
+  rejected: number;
+  /** Time the engine was running iterations. */
+  busy_s: number;
+}
+
+/** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
+export interface IterationRecord {
+  /** Replica index (0 with one replica). */
+  replica: number;
+  /** Start and end time (s). */
+  start: number;
+  end: number;
+  /** Consecutive identical decode iterations covered (1 unless skipped ahead). */
+  steps: number;
+  /** Requests in the batch. */
+  batchSize: number;
+  prefillTokens: number;
+  decodeSeqs: number;
+  /** KV blocks in use at the end (the most during the record), and the capacity. */
+  kvBlocksUsed: number;
+  kvBlocks: number;
+  /** Queue lengths after the batch was formed. */
+  waiting: number;
+  running: number;
+  swapped: number;
+}
+
+/** Called after each iteration is formed; for tests, time series and plots. */
+export type IterationObserver = (r: IterationRecord) => void;
+
+/** A fresh zeroed stats record. */
+export function emptyEngineStats(): EngineStats {
+  return {
+    iterations: 0,
+    batchSizeSum: 0,
+    kvBlockSeconds: 0,
+    kvMaxBlocks: 0,
+    preemptions: 0,
+    recomputes: 0,
+    swapOuts: 0,
+    swapIns: 0,
+    swapBytes: 0,
+    swapFallbacks: 0,
+    rejected: 0,
+    busy_s: 0,
+  };
+}

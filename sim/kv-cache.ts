@@ -1,0 +1,141 @@
+/**
+ * One replica's paged KV cache (vLLM's block manager, Kwon et al., SOSP 2023 §4; docs/engine.md):
+ * GPU blocks of `blockSize` token slots, an admission watermark, and CPU swap space. The single
+ * owner of every block counter: requests' block counts (`RequestTable.blocks`, `swappedBlocks`)
+ * change only through these methods. Units: blocks and tokens (integers), bytes.
+ */
+import type { RequestTable } from './requests.ts';
+
+/** Sizes of one replica's KV cache. */
+export interface KvCacheConfig {
+  /** Tokens per KV block (vLLM `block_size`). */
+  blockSize: number;
+  /** GPU KV-cache capacity in blocks. */
+  kvBlocks: number;
+  /** Blocks admission must leave free (vLLM: 1% of GPU blocks). */
+  watermarkBlocks: number;
+  /** CPU swap space in blocks. */
+  swapBlocks: number;
+  /** Bytes of one KV block on one GPU (what a swap moves). */
+  blockBytes: number;
+}
+
+/** GPU blocks, watermark and swap space of one replica. */
+export class KvCache {
+  /** Tokens per block. */
+  readonly blockSize: number;
+  /** GPU capacity, blocks. */
+  readonly capacity: number;
+  /** Blocks admission leaves free. */
+  readonly watermark: number;
+  /** Bytes per block. */
+  readonly blockBytes: number;
+  private readonly R: RequestTable;
+  private gpuFree: number;
+  private gpuUsed = 0;
+  private swapFree: number;
+
+  /** @param cfg sizes; @param requests the run's request table (its block columns are updated here). */
+  constructor(cfg: KvCacheConfig, requests: RequestTable) {
+    this.blockSize = cfg.blockSize;
+    this.capacity = cfg.kvBlocks;
+    this.watermark = cfg.watermarkBlocks;
+    this.blockBytes = cfg.blockBytes;
+    this.R = requests;
+    this.gpuFree = cfg.kvBlocks;
+    this.swapFree = cfg.swapBlocks;
+  }
+
+  /** Free GPU blocks. */
+  get freeBlocks(): number {
+    return this.gpuFree;
+  }
+
+  /** GPU blocks in use. */
+  get usedBlocks(): number {
+    return this.gpuUsed;
+  }
+
+  /** Ceil(tokens / blockSize): blocks that hold `tokens` KV slots. */
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.blockSize);
+  }
+
+  /** Whether `blocks` more GPU blocks can be taken leaving the watermark free (vLLM `can_allocate`). */
+  canAllocate(blocks: number): boolean {
+    return this.gpuFree - blocks >= this.watermark;
+  }
+
+  /** Whether a request needing `blocks` at most (its whole life) fits the GPU beside the watermark. */
+  canEverHold(blocks: number): boolean {
+    return blocks + this.watermark <= this.capacity;
+  }
+
+  /** Grows request `id`'s GPU blocks to cover `tokens` KV slots (never shrinks). The caller checked they are free. */
+  grow(id: number, tokens: number): void {
+    const want = Math.ceil(tokens / this.blockSize);
+    const add = want - this.R.blocks[id];
+    if (add > 0) {
+      this.R.blocks[id] = want;
+      this.gpuFree -= add;
+      this.gpuUsed += add;
+    }
+  }
+
+  /** Frees every GPU block of request `id`. */
+  release(id: number): void {
+    const b = this.R.blocks[id];
+    this.R.blocks[id] = 0;
+    this.gpuFree += b;
+    this.gpuUsed -= b;
+  }
+
+  /** Whether decoding request `id` needs one more block for its next token. */
+  needsBlock(id: number): boolean {
+    return this.R.computed[id] + 1 > this.R.blocks[id] * this.blockSize;
+  }
+
+  /** Whether request `id`'s GPU blocks fit the free swap space. */
+  canSwapOut(id: number): boolean {
+    return this.R.blocks[id] <= this.swapFree;
+  }
+
+  /** Moves request `id`'s blocks from the GPU to swap space (the caller checked `canSwapOut`). @returns bytes moved. */
+  swapOut(id: number): number {
+    const b = this.R.blocks[id];
+    this.swapFree -= b;
+    this.R.swappedBlocks[id] = b;
+    this.release(id);
+    return b * this.blockBytes;
+  }
+
+  /** Moves swapped-out request `id`'s blocks back to the GPU (the caller checked they are free). @returns bytes moved. */
+  swapIn(id: number): number {
+    const b = this.R.swappedBlocks[id];
+    this.swapFree += b;
+    this.R.swappedBlocks[id] = 0;
+    this.R.blocks[id] = b;
+    this.gpuFree -= b;
+    this.gpuUsed += b;
+    return b * this.blockBytes;
+  }
+
+  /**
+   * Free-slot histogram of a decode batch, for skip-ahead: `hist[r]` = members whose last block has
+   * `r` free slots after this iteration's token (`hist` has `blockSize` entries). Member i then
+   * needs a new block on step s + 1 exactly when (s − 1) mod blockSize = r.
+   * @returns false if some member holds a whole free block (not at block granularity).
+   */
+  slotHistogram(ids: Int32Array, count: number, hist: Int32Array): boolean {
+    const R = this.R;
+    const bs = this.blockSize;
+    hist.fill(0);
+    for (let i = 0; i < count; i++) {
+      const id = ids[i];
+      const r = R.blocks[id] * bs - (R.computed[id] + 1);
+      if (r >= bs) return false;
+      hist[r]++;
+    }
+    return true;
+  }
+}

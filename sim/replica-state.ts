@@ -1,0 +1,227 @@
+/**
+ * The state one replica's engine shares with its batch formers (sim/admit-batcher.ts,
+ * sim/rank-batcher.ts) and skip-ahead (sim/skip-ahead.ts): the queues, the KV cache, the batch
+ * being formed, and the primitive moves between them (admit, schedule, preempt, swap in).
+ * Request progress follows vLLM v1 (sim/requests.ts). Units: tokens, blocks, bytes, seconds.
+ */
+import type { BatchShape } from './cost/cost-model.ts';
+import { emptyBatchShape } from './cost/cost-model.ts';
+import type { Policy } from '../policies/policy.ts';
+import type { EngineConfig, EngineStats } from './engine-types.ts';
+import { emptyEngineStats } from './engine-types.ts';
+import { IndexedHeap } from './indexed-heap.ts';
+import { IdList, IdSet } from './id-list.ts';
+import { KvCache } from './kv-cache.ts';
+import { RequestTable, WAITING, RUNNING, SWAPPED } from './requests.ts';
+
+/** The batch of one iteration (or of several identical decode iterations after skip-ahead). */
+export class Batch {
+  /** Scheduled request ids, in scheduling order. */
+  readonly ids = new IdList(64);
+  /** Identical decode iterations it covers (1 unless skipped ahead). */
+  steps = 1;
+  /** What the cost model prices. */
+  readonly shape: BatchShape = emptyBatchShape();
+  /** Bytes swapped in or out while forming it (PCIe time). */
+  swapBytes = 0;
+
+  /** Number of scheduled requests. */
+  get count(): number {
+    return this.ids.count;
+  }
+
+  /** Empties the batch for the next iteration. */
+  reset(): void {
+    this.ids.clear();
+    this.steps = 1;
+    this.swapBytes = 0;
+    const sh = this.shape;
+    sh.prefillTokens = 0;
+    sh.prefillSeqs = 0;
+    sh.prefillAttnPairs = 0;
+    sh.prefillCachedTokens = 0;
+    sh.decodeSeqs = 0;
+    sh.decodeKvTokens = 0;
+    sh.sampledSeqs = 0;
+  }
+}
+
+/** Queues, KV cache and batch of one replica, with the moves batch formation is made of. */
+export class ReplicaState {
+  readonly cfg: EngineConfig;
+  readonly R: RequestTable;
+  readonly policy: Policy;
+  readonly kv: KvCache;
+  readonly stats: EngineStats = emptyEngineStats();
+  /** Replica index in the cluster. */
+  readonly index: number;
+  /** Requests without KV, by key. */
+  readonly waiting: IndexedHeap;
+  /** Requests whose KV is in swap space, by key. */
+  readonly swapped: IndexedHeap;
+  /** Requests holding GPU KV (decoding, prefilling or paused), unordered. */
+  readonly running: IdSet;
+  /** Admit mode: running requests by largest key first (the preemption victims); else null. */
+  readonly victims: IndexedHeap | null;
+  /** Rank mode: running requests by smallest key first (the walk's running stream); else null. */
+  readonly ranked: IndexedHeap | null;
+  /** The batch being formed. */
+  readonly batch = new Batch();
+  /** Requests preempted by recompute while forming this batch: they rejoin `waiting` after it. */
+  readonly deferred = new IdList();
+  /** Scratch list for a batch former (cleared by whoever uses it). */
+  readonly scratch = new IdList();
+  /** Time of the batch being formed (s). */
+  now = 0;
+  /** Whether any request was preempted while forming this batch. */
+  preempted = false;
+  /** Σ (prompt + generated) over this replica's unfinished requests. */
+  heldTokens = 0;
+
+  /**
+   * @param cfg resolved engine settings; @param requests the run's request table; @param policy
+   * the replica's policy (its `batching` picks which running heap is kept); @param index replica index.
+   */
+  constructor(cfg: EngineConfig, requests: RequestTable, policy: Policy, index: number) {
+    this.cfg = cfg;
+    this.R = requests;
+    this.policy = policy;
+    this.index = index;
+    this.kv = new KvCache(cfg, requests);
+    const n = requests.n;
+    const { key, tie } = requests;
+    this.waiting = new IndexedHeap(n, key, tie, false, requests.queuePos);
+    this.swapped = new IndexedHeap(n, key, tie, false, requests.queuePos);
+    this.running = new IdSet(requests.runSlot);
+    const rank = policy.batching.mode === 'rank';
+    this.victims = rank ? null : new IndexedHeap(n, key, tie, true, requests.runHeapPos);
+    this.ranked = rank ? new IndexedHeap(n, key, tie, false, requests.runHeapPos) : null;
+  }
+
+  /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */
+  get outstanding(): number {
+    return this.waiting.size + this.running.count + this.swapped.size;
+  }
+
+  /** Whether running request `id` is decoding (its next step is one token). */
+  isDecode(id: number): boolean {
+    const R = this.R;
+    return R.generated[id] >= 1 && R.computed[id] === R.prompt[id] + R.generated[id] - 1;
+  }
+
+  /** Tokens request `id` has left to compute before its next sample: 1 for a decode, else its prefill. */
+  remaining(id: number): number {
+    const R = this.R;
+    return R.prompt[id] + R.generated[id] - R.computed[id];
+  }
+
+  /**
+   * Sets request `id`'s key and re-orders the queue holding it.
+   * @throws Error for a NaN key, or a queued request of another replica (a policy bug).
+   */
+  setPriority(id: number, key: number): void {
+    const R = this.R;
+    if (Number.isNaN(key)) throw new Error(`policy ${this.policy.name} gave request ${id} a NaN priority`);
+    const st = R.state[id];
+    const queued = st === WAITING || st === SWAPPED || st === RUNNING;
+    if (queued && R.replica[id] !== this.index) throw new Error(`policy ${this.policy.name} re-keyed request ${id} of replica ${R.replica[id]} on replica ${this.index}`);
+    R.key[id] = key;
+    if (st === WAITING) this.waiting.update(id);
+    else if (st === SWAPPED) this.swapped.update(id);
+    else if (st === RUNNING) (this.victims ?? this.ranked)!.update(id);
+  }
+
+  /** Makes `id` running (it holds or is about to hold GPU KV). */
+  addRunning(id: number): void {
+    this.R.state[id] = RUNNING;
+    this.running.add(id);
+    this.victims?.push(id);
+    this.ranked?.push(id);
+  }
+
+  /** Takes `id` out of the running set (its state is set by the caller). */
+  removeRunning(id: number): void {
+    this.running.remove(id);
+    this.victims?.remove(id);
+    this.ranked?.remove(id);
+  }
+
+  /** Admits waiting request `id` (already out of `waiting`): running, with KV for its whole sequence so far. */
+  admit(id: number): void {
+    this.addRunning(id);
+    this.kv.grow(id, this.R.prompt[id] + this.R.generated[id]);
+  }
+
+  /** Adds `s` tokens of running request `id` to the batch and its shape, growing its KV to match. */
+  schedule(id: number, s: number): void {
+    const R = this.R;
+    const c = R.computed[id];
+    const nt = R.prompt[id] + R.generated[id];
+    R.scheduled[id] = s;
+    this.batch.ids.push(id);
+    if (R.firstScheduled[id] < 0) R.firstScheduled[id] = this.now;
+    const sh = this.batch.shape;
+    if (s === 1 && R.generated[id] >= 1 && c === nt - 1) {
+      sh.decodeSeqs++;
+      sh.decodeKvTokens += c + 1;
+    } else {
+      sh.prefillSeqs++;
+      sh.prefillTokens += s;
+      sh.prefillAttnPairs += s * (c + (s + 1) / 2);
+      sh.prefillCachedTokens += c;
+    }
+    if (c + s === nt) sh.sampledSeqs++;
+    this.kv.grow(id, c + s);
+  }
+
+  /**
+   * Preempts running request `id` by `mechanism`: swap it out if the swap space holds it, else
+   * recompute (its KV is freed and it rejoins `waiting` after this batch is formed).
+   */
+  preempt(id: number, mechanism: 'recompute' | 'swap'): void {
+    const R = this.R;
+    const st = this.stats;
+    this.removeRunning(id);
+    R.preemptions[id]++;
+    st.preemptions++;
+    this.preempted = true;
+    if (mechanism === 'swap' && this.kv.canSwapOut(id)) {
+      const bytes = this.kv.swapOut(id);
+      this.batch.swapBytes += bytes;
+      st.swapOuts++;
+      st.swapBytes += bytes;
+      R.state[id] = SWAPPED;
+      this.swapped.push(id);
+    } else {
+      if (mechanism === 'swap') st.swapFallbacks++;
+      st.recomputes++;
+      this.kv.release(id);
+      R.computed[id] = 0;
+      R.state[id] = WAITING;
+      this.deferred.push(id);
+    }
+    this.policy.onPreempt?.(id, this.now);
+  }
+
+  /** Moves swapped request `id` (already out of `swapped`) back to the GPU, costing PCIe time. */
+  swapIn(id: number): void {
+    const bytes = this.kv.swapIn(id);
+    this.batch.swapBytes += bytes;
+    this.stats.swapIns++;
+    this.stats.swapBytes += bytes;
+    this.addRunning(id);
+  }
+
+  /** As vLLM: requests preempted by recompute rejoin `waiting` (at their key's place) only after the batch is formed. */
+  requeueDeferred(): void {
+    const d = this.deferred;
+    for (let i = 0; i < d.count; i++) this.waiting.push(d.ids[i]);
+    d.clear();
+  }
+}
+
+/** Whether id a comes before id b in (key, tie) order. */
+export function before(a: number, b: number, R: RequestTable): boolean {
+  const key = R.key;
+  return key[a] < key[b] || (key[a] === key[b] && R.tie[a] < R.tie[b]);
+}
