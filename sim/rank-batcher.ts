@@ -80,10 +80,8 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   sel.count = 0;
   w.taken.clear();
   const budget = cfg.maxNumBatchedTokens;
-  if (cfg.chunkedPrefill && rank.stallFree) {
-    walkStallFree(s, w, budget);
-    walkPrefix(s, w, budget, false); // TEMPORARY: the old engine's walk continued over waiting and swapped
-  } else walkPrefix(s, w, budget, true);
+  if (cfg.chunkedPrefill && rank.stallFree) walkStallFree(s, w, budget);
+  else walkPrefix(s, w, budget);
 
   // Memory: free blocks, then evict unselected running (largest key first), then drop the tail.
   let need = 0;
@@ -130,12 +128,12 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
  * order, each taking its whole prefill (or, with chunked prefill, what is left of the budget), until
  * the first that does not fit the `budget` (tokens) or the sequence budget.
  */
-function walkPrefix(s: ReplicaState, w: RankScratch, budget: number, withRunning: boolean): void {
+function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
   const sel = w.selection;
   const chunked = s.cfg.chunkedPrefill;
   let tokens = budget;
   for (;;) {
-    const from = nextSource(s, true, withRunning);
+    const from = nextSource(s, true);
     if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0) break;
     const id = queueOf(s, from).peek();
     const rem = s.remaining(id);
@@ -164,7 +162,7 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
   let prefillTokens = 0;
   let prefillsOpen = true;
   for (;;) {
-    const from = nextSource(s, prefillsOpen, true);
+    const from = nextSource(s, prefillsOpen);
     if (from === NONE || sel.count >= s.cfg.maxNumSeqs || decodes >= budget) break;
     const q = queueOf(s, from);
     const id = q.peek();
@@ -215,9 +213,9 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
 }
 
 /** The queue whose head comes first in key order: running, waiting (if `withWaiting`) or swapped; NONE when all are empty. */
-function nextSource(s: ReplicaState, withWaiting: boolean, withRunning: boolean): Source | typeof NONE {
+function nextSource(s: ReplicaState, withWaiting: boolean): Source | typeof NONE {
   const R = s.R;
-  let id = withRunning ? s.ranked!.peek() : -1;
+  let id = s.ranked!.peek();
   let from: Source | typeof NONE = id >= 0 ? RUNNING : NONE;
   const wh = withWaiting ? s.waiting.peek() : -1;
   if (wh >= 0 && (id < 0 || before(wh, id, R))) {
