@@ -6,12 +6,12 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { normalizeOptions, buildRun } from '../sim/config.ts';
-import type { RunOptions } from '../sim/config.ts';
+import { normalizeOptions, buildRun } from '../app/config.ts';
+import type { RunOptions } from '../app/config.ts';
 import type { Summary } from '../sim/metrics.ts';
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import type { Table } from './plot/kinds.ts';
-import { runResolved } from '../sim/run.ts';
+import { runResolved } from '../app/run.ts';
 
 /** Repository root (the nearest ancestor holding package.json; works from notebooks/ and dist/notebooks/). */
 export function repoRoot(): string {

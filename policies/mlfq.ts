@@ -3,7 +3,7 @@
  * baseline (hao-ai-lab/vllm-ltr `vllm/core/mlfq_scheduler.py`; shared/docs/policies.md §4
  * "Baselines"; FastServe: Wu et al., arXiv 2305.05920).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

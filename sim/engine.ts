@@ -13,7 +13,7 @@
  */
 import type { CostModel, BatchShape } from './cost/cost-model.ts';
 import { emptyBatchShape } from './cost/cost-model.ts';
-import type { Policy, PolicyContext } from '../policies/policy.ts';
+import type { Policy, PolicyContext } from './policy.ts';
 import { IndexedHeap } from './indexed-heap.ts';
 import { RequestTable, WAITING, RUNNING, SWAPPED, FINISHED, REJECTED } from './requests.ts';
 

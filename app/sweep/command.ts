@@ -6,8 +6,8 @@
  */
 import type { CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
-import { InputError } from '../errors.ts';
-import { readNumber, readString } from '../values.ts';
+import { InputError } from '../../sim/errors.ts';
+import { readNumber, readString } from '../../sim/values.ts';
 import { runSweep, MAX_WORKERS } from './sweep.ts';
 import { resolveShard } from './shard.ts';
 import { MAX_TASKS, CONFIRM_TASKS } from './tasks.ts';

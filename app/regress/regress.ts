@@ -1,8 +1,8 @@
 /**
  * The policy regression check behind `sim regress`: runs a checked-in scenario set
- * (`sim/regress/scenarios.json`: the repo's Azure conv sample and a window of it × the key
+ * (`app/regress/scenarios.json`: the repo's Azure conv sample and a window of it × the key
  * policies × seeds) in process, and compares each scenario's summary metrics with a baseline
- * (`sim/regress/baseline.json`) within per-metric relative and absolute tolerances.
+ * (`app/regress/baseline.json`) within per-metric relative and absolute tolerances.
  * Format of both files: docs/regress.md.
  */
 import fs from 'node:fs';
@@ -10,13 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeOptions, buildRun, loadTrace, readRunOption, RUN_KEYS } from '../config.ts';
 import type { RunOptions } from '../config.ts';
-import { readNumber, readString } from '../values.ts';
-import { readTextFile, prepareOutputFile, writeFileAtomic } from '../files.ts';
+import { readNumber, readString } from '../../sim/values.ts';
+import { readTextFile, prepareOutputFile, writeFileAtomic } from '../../sim/files.ts';
 import { parseStructured, fieldName, checkReadableFile } from '../sweep/source.ts';
 import type { KeyPath, Structured } from '../sweep/source.ts';
-import type { Summary } from '../metrics.ts';
-import type { Trace } from '../../traces/trace.ts';
-import { InputError } from '../errors.ts';
+import type { Summary } from '../../sim/metrics.ts';
+import type { Trace } from '../../sim/trace.ts';
+import { InputError } from '../../sim/errors.ts';
 import { runResolved } from '../run.ts';
 
 /** Tolerance of one metric: a value passes when |now − baseline| ≤ max(abs, rel·|baseline|). Units: the metric's. */
@@ -77,7 +77,7 @@ export interface RegressReport {
   wall_s: number;
 }
 
-/** Repository root: the nearest ancestor of this module holding package.json (works from sim/ and dist/sim/). */
+/** Repository root: the nearest ancestor of this module holding package.json (works from app/ and dist/app/). */
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
@@ -88,10 +88,10 @@ export function repoRoot(): string {
   }
 }
 
-/** Default scenario file: `sim/regress/scenarios.json` under the repository root. */
-export const defaultScenariosFile = (): string => path.join(repoRoot(), 'sim', 'regress', 'scenarios.json');
-/** Default baseline file: `sim/regress/baseline.json` under the repository root. */
-export const defaultBaselineFile = (): string => path.join(repoRoot(), 'sim', 'regress', 'baseline.json');
+/** Default scenario file: `app/regress/scenarios.json` under the repository root. */
+export const defaultScenariosFile = (): string => path.join(repoRoot(), 'app', 'regress', 'scenarios.json');
+/** Default baseline file: `app/regress/baseline.json` under the repository root. */
+export const defaultBaselineFile = (): string => path.join(repoRoot(), 'app', 'regress', 'baseline.json');
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
@@ -382,7 +382,7 @@ export function writeBaseline(file: string, set: ScenarioSet, values: Record<str
     for (const m of Object.keys(set.metrics)) v[m] = values[sc.name][m];
     scenarios[sc.name] = v;
   }
-  const b: Baseline = { note: 'Written by `sim regress --update` from sim/regress/scenarios.json; review the diff before committing (docs/regress.md).', scenarios };
+  const b: Baseline = { note: 'Written by `sim regress --update` from app/regress/scenarios.json; review the diff before committing (docs/regress.md).', scenarios };
   prepareOutputFile(file, '--baseline');
   writeFileAtomic(file, JSON.stringify(b, null, 2) + '\n');
 }
@@ -408,9 +408,9 @@ export function formatDrifts(drifts: readonly Drift[]): string {
 
 /** Options of {@link regress}. */
 export interface RegressOptions extends RunScenariosOptions {
-  /** Scenario file; default sim/regress/scenarios.json. */
+  /** Scenario file; default app/regress/scenarios.json. */
   scenarios?: string;
-  /** Baseline file; default sim/regress/baseline.json. */
+  /** Baseline file; default app/regress/baseline.json. */
   baseline?: string;
   /** Rewrite the baseline with the current values instead of comparing. */
   update?: boolean;

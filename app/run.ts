@@ -1,14 +1,14 @@
 /**
- * One simulation run end to end: a resolved run (sim/config.ts) through the event loop into
+ * One simulation run end to end: a resolved run (app/config.ts) through the event loop into
  * per-request metrics and the summary, with the predictor's achieved quality. Every caller — the
  * CLI, sweeps, regression, notebooks, benches — goes through here.
  */
 import type { ResolvedRun } from './config.ts';
-import type { IterationObserver } from './engine.ts';
-import { simulate } from './simulator.ts';
-import type { SimulationResult } from './simulator.ts';
-import { programMetrics, replicaMetrics, requestMetrics, summarize } from './metrics.ts';
-import type { ReplicaSummary, RequestMetrics, Summary } from './metrics.ts';
+import type { IterationObserver } from '../sim/engine.ts';
+import { simulate } from '../sim/simulator.ts';
+import type { SimulationResult } from '../sim/simulator.ts';
+import { programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 
 /** What a run produces: the raw result, per-request metrics and the summary. */
 export interface RunOutput {

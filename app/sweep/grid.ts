@@ -1,13 +1,13 @@
 /**
  * Sweep grids: the YAML or JSON file `sim sweep GRID` reads (format in docs/sweeps.md), parsed and
  * checked into a {@link Grid} before any task runs. Every value is read by the same strict readers
- * as `sim run`'s flags (sim/config.ts `readRunOption`), so a grid cell obeys exactly the CLI's rules
+ * as `sim run`'s flags (app/config.ts `readRunOption`), so a grid cell obeys exactly the CLI's rules
  * and a bad one is named by file, line and key.
  */
 import path from 'node:path';
-import { InputError } from '../errors.ts';
+import { InputError } from '../../sim/errors.ts';
 import { RUN_KEYS, readRunOption } from '../config.ts';
-import { readString, showValue } from '../values.ts';
+import { readString, showValue } from '../../sim/values.ts';
 import { loadStructured, fieldName, checkReadableFile } from './source.ts';
 import type { KeyPath, Structured } from './source.ts';
 

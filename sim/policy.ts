@@ -18,7 +18,7 @@
  *   LTR), or preempted by `'recompute'` (TRAIL) or `'swap'` (Autellix). `canDisplace` limits
  *   which running requests may be displaced (TRAIL's limited preemption).
  */
-import type { RequestTable } from '../sim/requests.ts';
+import type { RequestTable } from './requests.ts';
 import type { Predictor } from './predictor.ts';
 
 /** What the engine lets a policy see and do. */

@@ -4,7 +4,7 @@
  * SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT), else a Kubernetes Indexed Job
  * (JOB_COMPLETION_INDEX of `--shard-count` or JOB_COMPLETION_COUNT).
  */
-import { InputError } from '../errors.ts';
+import { InputError } from '../../sim/errors.ts';
 import { MAX_TASKS } from './tasks.ts';
 
 /** Shard `index` of `count` (0 <= index < count). */

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { RunOptions } from '../config.ts';
-import { InputError } from '../errors.ts';
-import { fileProblem, prepareOutputDir, writeFileAtomic } from '../files.ts';
+import { InputError } from '../../sim/errors.ts';
+import { fileProblem, prepareOutputDir, writeFileAtomic } from '../../sim/files.ts';
 import { loadGrid, checkGridFiles } from './grid.ts';
 import { GridPlan, canonicalJson, projectVersion, CONFIRM_TASKS, MAX_TASKS } from './tasks.ts';
 import type { Task } from './tasks.ts';
@@ -77,7 +77,7 @@ export interface SweepResult {
 export function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   const file = here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '..', '..', 'dist', 'sim', 'sweep', 'worker.js')
+    ? path.resolve(path.dirname(here), '..', '..', 'dist', 'app', 'sweep', 'worker.js')
     : path.join(path.dirname(here), 'worker.js');
   if (!fs.existsSync(file)) throw new Error(`sweep worker ${file} not found: build with 'npm run build'`);
   return file;

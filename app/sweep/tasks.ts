@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { normalizeOptions } from '../config.ts';
 import type { RunOptions } from '../config.ts';
 import { getPolicy } from '../../policies/index.ts';
-import { InputError } from '../errors.ts';
+import { InputError } from '../../sim/errors.ts';
 import { fieldName } from './source.ts';
 import type { KeyPath } from './source.ts';
 import { itemKeys, engineKeys, PATH_KEYS } from './grid.ts';
@@ -97,7 +97,7 @@ let cachedVersion: string | undefined;
 
 /**
  * The project version from llmsched's package.json, found by walking up from this module (works
- * from sim/sweep/ and from dist/sim/sweep/).
+ * from app/sweep/ and from dist/app/sweep/).
  * @throws Error when no package.json named llmsched is found.
  */
 export function projectVersion(): string {

@@ -3,12 +3,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Summary, RequestMetrics, LatencyStats, ReplicaSummary } from './metrics.ts';
-import type { RequestTable } from './requests.ts';
-import type { IterationRecord } from './engine.ts';
-import { FINISHED, REJECTED } from './requests.ts';
-import { InputError } from './errors.ts';
-import { AtomicWriter, prepareOutputDir } from './files.ts';
+import type { Summary, RequestMetrics, LatencyStats, ReplicaSummary } from '../sim/metrics.ts';
+import type { RequestTable } from '../sim/requests.ts';
+import type { IterationRecord } from '../sim/engine.ts';
+import { FINISHED, REJECTED } from '../sim/requests.ts';
+import { InputError } from '../sim/errors.ts';
+import { AtomicWriter, prepareOutputDir } from '../sim/files.ts';
 
 /** Columns of requests.csv, in order (units in the names). */
 export const REQUEST_COLUMNS = [

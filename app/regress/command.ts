@@ -27,8 +27,8 @@ export function makeRegressCommand(io: CommandIo): CommandModule {
       y
         .option('update', { type: 'boolean', default: false, describe: 'rewrite the baseline with the current values (checked writable first, written atomically)' })
         .option('json', { type: 'boolean', default: false, describe: 'print the report as one JSON object' })
-        .option('baseline', { type: 'string', describe: 'baseline file (default sim/regress/baseline.json)' })
-        .option('scenarios', { type: 'string', describe: 'scenario file (default sim/regress/scenarios.json)' }),
+        .option('baseline', { type: 'string', describe: 'baseline file (default app/regress/baseline.json)' })
+        .option('scenarios', { type: 'string', describe: 'scenario file (default app/regress/scenarios.json)' }),
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
       checkSingleFlags(a, ['baseline', 'scenarios']);

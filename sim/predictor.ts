@@ -3,7 +3,7 @@
  * (and while) it runs. Predictors model the quality the papers measured (shared/docs/policies.md
  * §3–§7), or read predictions from the trace; each reports the quality it achieved on the run.
  */
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from './trace.ts';
 
 /** Quality a predictor achieved on a run's requests (null where it does not apply). */
 export interface PredictorQuality {

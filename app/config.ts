@@ -3,26 +3,26 @@
  * their resolution into a trace, a policy, a cost model and engine settings.
  */
 import path from 'node:path';
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
 import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
-import type { Policy } from '../policies/policy.ts';
+import type { Policy } from '../sim/policy.ts';
 import { getPolicy } from '../policies/index.ts';
-import type { Predictor } from '../policies/predictor.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
-import type { CostModel } from './cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from './cost/index.ts';
-import type { EngineConfig } from './engine.ts';
+import type { CostModel } from '../sim/cost/cost-model.ts';
+import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from '../sim/cost/index.ts';
+import type { EngineConfig } from '../sim/engine.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
-import type { Slo } from './metrics.ts';
-import { InputError, locate } from './errors.ts';
-import { readBoolean, readNumber, readString, showValue } from './values.ts';
-import type { NumberSpec } from './values.ts';
-import { readTextFile } from './files.ts';
+import type { Slo } from '../sim/metrics.ts';
+import { InputError, locate } from '../sim/errors.ts';
+import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
+import type { NumberSpec } from '../sim/values.ts';
+import { readTextFile } from '../sim/files.ts';
 import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
-import type { ReplicaLoad, Router, RouterContext } from '../policies/routers.ts';
-import type { RequestTable } from './requests.ts';
+import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
+import type { RequestTable } from '../sim/requests.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.

@@ -6,13 +6,13 @@
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
-import { InputError } from './errors.ts';
-import { readBoolean, readString } from './values.ts';
+import { InputError } from '../sim/errors.ts';
+import { readBoolean, readString } from '../sim/values.ts';
 import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
 import type { RunOptions } from './config.ts';
 import { runResolved } from './run.ts';
 import { formatSummary, OutDir } from './report.ts';
-import { MODELS, GPUS } from './cost/index.ts';
+import { MODELS, GPUS } from '../sim/cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { ROUTERS } from '../policies/routers.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';

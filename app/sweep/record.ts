@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { RunOptions } from '../config.ts';
-import type { Summary } from '../metrics.ts';
+import type { Summary } from '../../sim/metrics.ts';
 import { canonicalJson, taskId } from './tasks.ts';
 
 /** The content of `DIR/tasks/<id>.json`. */

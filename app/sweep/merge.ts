@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
-import { InputError } from '../errors.ts';
-import { fileProblem, prepareOutputFile, writeFileAtomic } from '../files.ts';
+import { InputError } from '../../sim/errors.ts';
+import { fileProblem, prepareOutputFile, writeFileAtomic } from '../../sim/files.ts';
 import { checkRecord, isResultName } from './record.ts';
 import type { TaskRecord } from './record.ts';
 import { ENGINE_KEYS } from './grid.ts';
@@ -28,7 +28,7 @@ const CONFIG_ORDER = ['policy', 'policy-opt', 'predictor', 'predictor-opt', 'tra
 
 /**
  * Reads every result file `DIR/tasks/<id>.json`, sorted by id, each checked as a resumed sweep
- * checks it (sim/sweep/record.ts). Other names in tasks/ (temporary files of an interrupted write,
+ * checks it (app/sweep/record.ts). Other names in tasks/ (temporary files of an interrupted write,
  * anything else) are not results and are ignored.
  * @throws InputError naming the folder when it has no tasks/ folder, or the first file that is
  *   not a valid result (cut short, empty, not its task's), with the way to redo it.

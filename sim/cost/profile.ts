@@ -3,12 +3,12 @@
  * by interpolation over their measured grids (docs/calibration.md §3).
  */
 import path from 'node:path';
-import type { BatchShape } from '../sim/cost/cost-model.ts';
-import type { ModelSpec } from '../sim/cost/models.ts';
-import type { GpuSpec } from '../sim/cost/gpus.ts';
-import { AnalyticalCostModel, type AnalyticalOptions, type OperatorName, type OperatorTimeFn } from '../sim/cost/analytical.ts';
+import type { BatchShape } from './cost-model.ts';
+import type { ModelSpec } from './models.ts';
+import type { GpuSpec } from './gpus.ts';
+import { AnalyticalCostModel, type AnalyticalOptions, type OperatorName, type OperatorTimeFn } from './analytical.ts';
 import { GridInterpolator1D, GridInterpolator2D } from './interpolate.ts';
-import type { OperatorProfile, Profile, TimeUnit } from './profile.ts';
+import type { OperatorProfile, Profile, TimeUnit } from './profile-format.ts';
 
 /** Receives one warning line (no trailing newline). */
 export type Logger = (message: string) => void;
@@ -20,7 +20,7 @@ export const stderrLogger: Logger = (m) => {
 
 /** Construction options of {@link ProfileCostModel}. */
 export interface ProfileCostModelOptions {
-  /** A validated profile (see readProfile / validateProfile). */
+  /** A validated profile (see readProfile / validateProfile in calibrate/profile.ts). */
   profile: Profile;
   /** File it came from, for names and warnings. */
   file: string;

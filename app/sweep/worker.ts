@@ -4,15 +4,15 @@
  * summarized). Raw traces are cached per worker thread, so a sweep reads each trace file once per
  * thread. Errors come back as data (piscina does not keep error classes across threads).
  *
- * Runs from compiled JS (dist/sim/sweep/worker.js): see {@link workerFile} in sweep.ts.
+ * Runs from compiled JS (dist/app/sweep/worker.js): see {@link workerFile} in sweep.ts.
  */
 import { readTrace, transformTrace } from '../../traces/index.ts';
 import type { ReadOptions } from '../../traces/index.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { buildRun, loadTrace } from '../config.ts';
 import type { RunOptions } from '../config.ts';
-import type { Summary } from '../metrics.ts';
-import { InputError } from '../errors.ts';
+import type { Summary } from '../../sim/metrics.ts';
+import { InputError } from '../../sim/errors.ts';
 import { runResolved } from '../run.ts';
 
 /** What the pool sends a worker: one task's normalized options (absolute paths). */

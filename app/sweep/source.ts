@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, visit } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { InputError } from '../errors.ts';
-import { parseDecimal } from '../values.ts';
-import { fileProblem, readTextFile } from '../files.ts';
+import { InputError } from '../../sim/errors.ts';
+import { parseDecimal } from '../../sim/values.ts';
+import { fileProblem, readTextFile } from '../../sim/files.ts';
 
 /** A path into a structured value: map keys and list indices. */
 export type KeyPath = readonly (string | number)[];

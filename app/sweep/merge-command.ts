@@ -5,7 +5,7 @@
 import type { CommandModule } from 'yargs';
 import { mergeSweep } from './merge.ts';
 import { checkSingleFlags } from './command.ts';
-import { readString } from '../values.ts';
+import { readString } from '../../sim/values.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
