@@ -4,12 +4,12 @@
  * the limited-preemption parameter c (0 = never preempt, 1 = SPRPT), with the `trail` predictor
  * (refined every 8 tokens) and with exact lengths, FCFS as a flat reference, on the shipped Azure
  * conv sample (Llama-2-7B, one A100-80GB) at ×1.2 rate with chunked prefill.
- * Writes notebooks/figures/trail-c.svg. Run: `npm run build && node dist/notebooks/trail-c.js`.
+ * Writes notebooks/figures/trail-c.svg. Run: `npm run build && node dist/bench/notebooks/trail-c.js`.
  */
-import { readTrace, transformTrace } from '../traces/index.ts';
+import { readTrace, transformTrace } from '../../traces/index.ts';
 import { runOnce, flatten, toTable, figurePath, azureSample } from './lib.ts';
-import { rateFigure } from './plot/kinds.ts';
-import { writeFigure } from './plot/figure.ts';
+import { rateFigure } from '../../notebooks/plot/kinds.ts';
+import { writeFigure } from '../../notebooks/plot/figure.ts';
 
 const CS = [0, 0.2, 0.5, 0.8, 1];
 const trace = transformTrace(await readTrace(azureSample()), { rate_scale: 1.2 });

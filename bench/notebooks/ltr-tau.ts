@@ -4,12 +4,12 @@
  * Kendall τ of its `rank-tau` predictor (τ = 0 random … 1 perfect ranking), FCFS as a flat
  * reference (log y), on the shipped Azure conv sample (Llama-2-7B, one A100-80GB) at ×1.2 rate (FCFS overloaded),
  * with chunked prefill (budget 512) as the authors' vLLM fork always runs.
- * Writes notebooks/figures/ltr-tau.svg. Run: `npm run build && node dist/notebooks/ltr-tau.js`.
+ * Writes notebooks/figures/ltr-tau.svg. Run: `npm run build && node dist/bench/notebooks/ltr-tau.js`.
  */
-import { readTrace, transformTrace } from '../traces/index.ts';
+import { readTrace, transformTrace } from '../../traces/index.ts';
 import { runOnce, flatten, toTable, figurePath, azureSample } from './lib.ts';
-import { rateFigure } from './plot/kinds.ts';
-import { writeFigure } from './plot/figure.ts';
+import { rateFigure } from '../../notebooks/plot/kinds.ts';
+import { writeFigure } from '../../notebooks/plot/figure.ts';
 
 const TAUS = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
 const trace = transformTrace(await readTrace(azureSample()), { rate_scale: 1.2 });

@@ -4,12 +4,12 @@
  * and ATLAS on a generated ReAct workload (300 BFCL-like chain programs, ~3,200 calls; seeded),
  * Llama-3-8B on one A100-80GB, chunked prefill (budget 512), 1 to 4 programs/s (the knee of FCFS
  * is near 1.8). Writes notebooks/figures/autellix-programs.svg.
- * Run: `npm run build && node dist/notebooks/autellix-programs.js`.
+ * Run: `npm run build && node dist/bench/notebooks/autellix-programs.js`.
  */
-import { generateProgramTrace } from '../traces/generators.ts';
+import { generateProgramTrace } from '../../traces/generators.ts';
 import { runOnce, flatten, toTable, figurePath } from './lib.ts';
-import { rateFigure } from './plot/kinds.ts';
-import { writeFigure } from './plot/figure.ts';
+import { rateFigure } from '../../notebooks/plot/kinds.ts';
+import { writeFigure } from '../../notebooks/plot/figure.ts';
 
 const RATES = [1, 1.5, 2, 2.5, 3, 3.5, 4];
 const POLICIES: [string, string][] = [

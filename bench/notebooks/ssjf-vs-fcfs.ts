@@ -4,12 +4,12 @@
  * latency against the request rate for FCFS, SSJF (proxy-model bucket predictor) and SJF with an
  * oracle, on the shipped Azure conv sample (Llama-2-7B, one A100-80GB, prefill priority), rate
  * scaled ×0.4…×1.2. Writes notebooks/figures/ssjf-vs-fcfs.svg.
- * Run: `npm run build && node dist/notebooks/ssjf-vs-fcfs.js`.
+ * Run: `npm run build && node dist/bench/notebooks/ssjf-vs-fcfs.js`.
  */
-import { readTrace, transformTrace } from '../traces/index.ts';
+import { readTrace, transformTrace } from '../../traces/index.ts';
 import { runOnce, flatten, toTable, figurePath, azureSample } from './lib.ts';
-import { rateFigure } from './plot/kinds.ts';
-import { writeFigure } from './plot/figure.ts';
+import { rateFigure } from '../../notebooks/plot/kinds.ts';
+import { writeFigure } from '../../notebooks/plot/figure.ts';
 
 const SCALES = [0.4, 0.6, 0.8, 1.0, 1.2];
 const CASES = [

@@ -4,12 +4,12 @@
  * vLLM's prefill priority, FCFS, on the shipped Azure conv sample (Llama-2-7B, one A100-80GB) at
  * ×0.4…×1.0 rate: mean TTFT against mean TPOT, one dot per rate, joined per mode (log x). Chunked prefill
  * trades TTFT for lower TPOT (fewer decode stalls). Writes notebooks/figures/sarathi-chunked.svg.
- * Run: `npm run build && node dist/notebooks/sarathi-chunked.js`.
+ * Run: `npm run build && node dist/bench/notebooks/sarathi-chunked.js`.
  */
-import { readTrace, transformTrace } from '../traces/index.ts';
+import { readTrace, transformTrace } from '../../traces/index.ts';
 import { runOnce, flatten, toTable, figurePath, azureSample } from './lib.ts';
-import { ttftTpotFigure } from './plot/kinds.ts';
-import { writeFigure } from './plot/figure.ts';
+import { ttftTpotFigure } from '../../notebooks/plot/kinds.ts';
+import { writeFigure } from '../../notebooks/plot/figure.ts';
 
 const SCALES = [0.4, 0.6, 0.8, 1.0];
 const trace0 = await readTrace(azureSample());

@@ -6,14 +6,14 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { normalizeOptions, buildRun } from '../app/config.ts';
-import type { RunOptions } from '../app/config.ts';
-import type { Summary } from '../sim/metrics.ts';
-import type { Trace } from '../sim/trace.ts';
-import type { Table } from './plot/kinds.ts';
-import { runResolved } from '../app/run.ts';
+import { normalizeOptions, buildRun } from '../../app/config.ts';
+import type { RunOptions } from '../../app/config.ts';
+import type { Summary } from '../../sim/metrics.ts';
+import type { Trace } from '../../sim/trace.ts';
+import type { Table } from '../../notebooks/plot/kinds.ts';
+import { runResolved } from '../../app/run.ts';
 
-/** Repository root (the nearest ancestor holding package.json; works from notebooks/ and dist/notebooks/). */
+/** Repository root (the nearest ancestor holding package.json; works from bench/notebooks/ and dist/bench/notebooks/). */
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
