@@ -19,10 +19,10 @@
 import path from 'node:path';
 import { readTrace, transformTrace } from '../traces/index.ts';
 import { generateProgramTrace } from '../traces/generators.ts';
-import type { Trace } from '../traces/trace.ts';
-import { normalizeOptions, buildRun } from '../sim/config.ts';
-import type { RunOptions } from '../sim/config.ts';
-import { runResolved } from '../sim/run.ts';
+import type { Trace } from '../sim/trace.ts';
+import { normalizeOptions, buildRun } from '../app/config.ts';
+import type { RunOptions } from '../app/config.ts';
+import { runResolved } from '../app/run.ts';
 import type { LatencyStats } from '../sim/metrics.ts';
 
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');

@@ -11,10 +11,10 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { generateProgramTrace } from '../traces/generators.ts';
 import { readTrace, tileTrace, transformTrace } from '../traces/index.ts';
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { simulate } from '../sim/simulator.ts';
-import { normalizeOptions, buildRun } from '../sim/config.ts';
-import type { RunOptions } from '../sim/config.ts';
+import { normalizeOptions, buildRun } from '../app/config.ts';
+import type { RunOptions } from '../app/config.ts';
 import { POLICIES } from '../policies/index.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
 

@@ -9,11 +9,11 @@
  */
 import path from 'node:path';
 import { readTrace, transformTrace } from '../traces/index.ts';
-import type { Trace } from '../traces/trace.ts';
-import { normalizeOptions, buildRun } from '../sim/config.ts';
-import type { RunOptions } from '../sim/config.ts';
+import type { Trace } from '../sim/trace.ts';
+import { normalizeOptions, buildRun } from '../app/config.ts';
+import type { RunOptions } from '../app/config.ts';
 import type { Summary } from '../sim/metrics.ts';
-import { runResolved } from '../sim/run.ts';
+import { runResolved } from '../app/run.ts';
 
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');
 

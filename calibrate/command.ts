@@ -15,7 +15,7 @@ import { InputError } from '../sim/errors.ts';
 import { writeProfile } from './profile.ts';
 import { numberFlag, singleFlag } from '../sim/values.ts';
 import { prepareOutputFile } from '../sim/files.ts';
-import type { Logger } from './profile-cost-model.ts';
+import type { Logger } from '../sim/cost/profile.ts';
 import { adapterSlug, planSweep, runSweep, shrinkArchitecture, sweepDefaults, type KernelApi, type SweepOptions } from './sweep.ts';
 import { formatValidation, validateAgainstVidur } from './validate.ts';
 import { importVidur } from './vidur.ts';
@@ -200,7 +200,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
 }
 
 /**
- * Builds the `sim calibrate` command writing to the given streams (sim/cli.ts passes its own
+ * Builds the `sim calibrate` command writing to the given streams (app/cli.ts passes its own
  * `out` and `err`). Errors are thrown as InputError (exit 2 through `sim`), the
  * kernels' NoAdapterError included.
  */

@@ -1,6 +1,7 @@
 /**
- * Measured operator profiles (`sim --profile FILE`): the JSON format (version 1), its validation,
- * reading and writing, and {@link loadProfileCostModel}, the cost model that interpolates it.
+ * Measured operator profiles (`sim --profile FILE`): validation of the JSON format (version 1;
+ * its types are in sim/cost/profile-format.ts), reading and writing, and
+ * {@link loadProfileCostModel}, the cost model that interpolates it (sim/cost/profile.ts).
  * The format is documented field by field in docs/calibration.md §2.
  */
 import fs from 'node:fs';
@@ -12,27 +13,8 @@ import type { GpuSpec } from '../sim/cost/gpus.ts';
 import { OPERATORS, type OperatorName } from '../sim/cost/analytical.ts';
 import { InputError } from '../sim/errors.ts';
 import { prepareOutputFile, readTextFile, writeFileAtomic } from '../sim/files.ts';
-import { ProfileCostModel, type Logger } from './profile-cost-model.ts';
-
-/** Value of a profile's `format` field. */
-export const PROFILE_FORMAT = 'llmsched-profile';
-/** The profile format version this code reads and writes. */
-export const PROFILE_VERSION = 1;
-
-/**
- * Axis names: `tokens` = tokens through the layer in the iteration (prefillTokens + decodeSeqs);
- * `seqs` = sequences sampled (lm_head); `seq_len` = the length of one request's prefill (prefill
- * attention time is per request, summed over the batch's prefills); `batch` = decoding requests
- * and `context` = their mean context length (decode attention, a 2-D grid).
- */
-export type AxisName = 'tokens' | 'seqs' | 'seq_len' | 'batch' | 'context';
-
-/**
- * What one profiled time covers: `layer` = one decoder layer (multiplied by the model's layers);
- * `iteration` = the whole iteration, once; `call` = one all-reduce call (multiplied by the calls
- * per iteration, 2·layers + 1 at tp > 1, 0 at tp = 1; all_reduce only).
- */
-export type TimeUnit = 'layer' | 'iteration' | 'call';
+import { ProfileCostModel, type Logger } from '../sim/cost/profile.ts';
+import { PROFILE_FORMAT, PROFILE_VERSION, type AxisName, type OperatorProfile, type Profile, type ProfileArchitecture, type TimeUnit } from '../sim/cost/profile-format.ts';
 
 /** The axes each operator is profiled over, in order. */
 export const OPERATOR_AXES: Readonly<Record<OperatorName, readonly AxisName[]>> = Object.freeze({
@@ -63,65 +45,6 @@ export const OPERATOR_UNITS: Readonly<Record<OperatorName, readonly TimeUnit[]>>
   all_reduce: ['call'],
   lm_head: ['iteration'],
 });
-
-/** The adapter (GPU and API) the times were measured on. Strings may be empty where unknown. */
-export interface ProfileAdapter {
-  vendor: string;
-  architecture: string;
-  description: string;
-  /** API or backend: `vulkan`, `metal`, `d3d12`, `opengles`, … for WebGPU sweeps; `cuda` for Vidur. */
-  backend: string;
-}
-
-/** Architecture numbers of the model swept (counts; the fields of ModelSpec that shape the kernels). */
-export type ProfileArchitecture = Pick<ModelSpec, 'layers' | 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'intermediate' | 'vocab'>;
-
-/**
- * Times of one operator over its grid. 1-D operators: `grid = [xs]`, `times_s` a list with one
- * value per grid point. 2-D (decode_attn): `grid = [batches, contexts]`, `times_s[i][j]` at
- * (batches[i], contexts[j]). Times are medians in seconds for the unit `per`. Spread, optional,
- * same shape as times_s: `p10_s`/`p90_s` (10th and 90th percentiles of the repeats) and/or
- * `min_s`/`max_s` (extremes, as Vidur's tables give).
- */
-export interface OperatorProfile {
-  per: TimeUnit;
-  axes: AxisName[];
-  grid: number[][];
-  times_s: number[] | number[][];
-  p10_s?: number[] | number[][];
-  p90_s?: number[] | number[][];
-  min_s?: number[] | number[][];
-  max_s?: number[] | number[][];
-}
-
-/** A profile file (format `llmsched-profile`, version 1). */
-export interface Profile {
-  format: typeof PROFILE_FORMAT;
-  version: typeof PROFILE_VERSION;
-  adapter: ProfileAdapter;
-  /** How times were taken: `timestamp-query`, `wall-clock` (WebGPU sweeps), `cuda-timer` (Vidur). */
-  timer: string;
-  /** Element type of the measured kernels: `f32`, `f16` (WebGPU), `fp16` (Vidur). */
-  dtype: string;
-  /** Model name the times are for (a `sim models` name, or e.g. `llama-2-7b/16` for a shrunk sweep). */
-  model: string;
-  /** Tensor-parallel degree the per-GPU shapes were cut for. */
-  tp: number;
-  /** When the profile was made, ISO 8601. */
-  date: string;
-  /** llmsched version (package.json) that made it. */
-  project_version: string;
-  /** `measured` for a sweep on this adapter, `vidur:<path> (licence)` for an import. */
-  source: string;
-  /** The architecture swept, when known. */
-  architecture?: ProfileArchitecture;
-  /** Sweep settings, when measured. */
-  sweep?: { warmup: number; repeats: number };
-  /** Free-form remarks. */
-  notes?: string;
-  /** Operators covered; the rest fall back to the analytical model. */
-  operators: Partial<Record<OperatorName, OperatorProfile>>;
-}
 
 const TOP_KEYS = new Set([
   'format', 'version', 'adapter', 'timer', 'dtype', 'model', 'tp', 'date', 'project_version', 'source',

@@ -9,16 +9,8 @@
 import type { OperatorName } from '../sim/cost/analytical.ts';
 import type { ModelSpec } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
-import {
-  OPERATOR_AXES,
-  OPERATOR_UNITS,
-  PROFILE_FORMAT,
-  PROFILE_VERSION,
-  projectVersion,
-  type OperatorProfile,
-  type Profile,
-  type ProfileArchitecture,
-} from './profile.ts';
+import { OPERATOR_AXES, OPERATOR_UNITS, projectVersion } from './profile.ts';
+import { PROFILE_FORMAT, PROFILE_VERSION, type OperatorProfile, type Profile, type ProfileArchitecture } from '../sim/cost/profile-format.ts';
 
 /** One timing as kernels/ reports it: seconds over `repeats` runs. */
 export interface SweepTiming {

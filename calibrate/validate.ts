@@ -10,7 +10,7 @@ import type { ModelSpec } from '../sim/cost/models.ts';
 import { checkTp } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
 import { readProfile } from './profile.ts';
-import { ProfileCostModel, stderrLogger, type Logger } from './profile-cost-model.ts';
+import { ProfileCostModel, stderrLogger, type Logger } from '../sim/cost/profile.ts';
 import { readVidurTable, resolveVidurModel, vidurSeries, VIDUR_OPERATORS, type Series } from './vidur.ts';
 
 /** The linear operators whose efficiencies are fitted (GEMMs). */

@@ -17,8 +17,9 @@ import type { OperatorName } from '../sim/cost/analytical.ts';
 import { MODELS, checkTp, getModel, type ModelSpec } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
 import { readTextFile } from '../sim/files.ts';
-import { PROFILE_FORMAT, PROFILE_VERSION, projectVersion, type OperatorProfile, type Profile } from './profile.ts';
-import { stderrLogger, type Logger } from './profile-cost-model.ts';
+import { projectVersion } from './profile.ts';
+import { PROFILE_FORMAT, PROFILE_VERSION, type OperatorProfile, type Profile } from '../sim/cost/profile-format.ts';
+import { stderrLogger, type Logger } from '../sim/cost/profile.ts';
 import { parseDecimal } from '../sim/values.ts';
 
 /** Attribution carried by every imported profile's `source` and by calibrate/README.md. */

@@ -1,8 +1,8 @@
 /**
  * FCFS: first come, first served, the vLLM default (shared/docs/policies.md §1).
  */
-import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
-import { ADMIT } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
+import { ADMIT } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { InputError } from '../sim/errors.ts';
 

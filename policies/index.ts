@@ -2,7 +2,7 @@
  * The policy table: every policy the simulator knows, by CLI name. A new policy is one file plus
  * one line here.
  */
-import type { PolicyEntry } from './policy.ts';
+import type { PolicyEntry } from '../sim/policy.ts';
 import { checkChoice } from '../sim/errors.ts';
 import { fcfs } from './fcfs.ts';
 import { sjf } from './sjf.ts';
@@ -15,7 +15,7 @@ import { las } from './las.ts';
 import { mlfq } from './mlfq.ts';
 import { plas, atlas, autellixMlfq } from './plas.ts';
 
-export type { Policy, PolicyContext, PolicyEntry, Displacement } from './policy.ts';
+export type { Policy, PolicyContext, PolicyEntry, Displacement } from '../sim/policy.ts';
 export { Fcfs } from './fcfs.ts';
 
 /** All registered policies, in the order `sim policies` lists them. */

@@ -4,7 +4,7 @@
  * non-clairvoyant baseline behind PLAS/MLFQ, shared/docs/policies.md §6, §11, and its M/G/1 oracle
  * §12.7).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

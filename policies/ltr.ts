@@ -2,8 +2,8 @@
  * Learning-to-rank scheduling (Fu et al., "Efficient LLM Scheduling by Learning to Rank",
  * arXiv 2408.15792, NeurIPS'24; code hao-ai-lab/vllm-ltr; shared/docs/policies.md §4).
  */
-import type { Policy, PolicyContext, PolicyEntry, RankBatching } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry, RankBatching } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

@@ -3,8 +3,8 @@
  * baseline (hao-ai-lab/vllm-ltr `vllm/core/mlfq_scheduler.py`; shared/docs/policies.md §4
  * "Baselines"; FastServe: Wu et al., arXiv 2305.05920).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
-import { deadlineBefore } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
+import { deadlineBefore } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

@@ -4,8 +4,8 @@
  */
 import { InputError } from '../sim/errors.ts';
 import { parseDecimal } from '../sim/values.ts';
-import type { Displacement, PolicyContext } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Displacement, PolicyContext } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 
 /** Range of a numeric option; bounds are inclusive unless marked exclusive. */
 export interface NumberRange {
@@ -19,7 +19,7 @@ export interface NumberRange {
   allowInfinity?: boolean;
 }
 
-/** The displacement choices of a preemptive policy (policies/policy.ts). */
+/** The displacement choices of a preemptive policy (sim/policy.ts). */
 export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'swap'];
 
 /** `on`/`off` switches. */
@@ -40,7 +40,7 @@ export class PolicyOptions {
 
   /**
    * @param policy the policy's (or router's) CLI name.
-   * @param opts the `key=value` pairs as parsed by the CLI (sim/config.ts `parseKeyValues`).
+   * @param opts the `key=value` pairs as parsed by the CLI (app/config.ts `parseKeyValues`).
    * @param field the flag the pairs came from, named in errors (default `--policy-opt`).
    */
   constructor(policy: string, opts: Record<string, string>, field = '--policy-opt') {
@@ -163,7 +163,7 @@ export function iterationsUntilAnyRefinement(ctx: PolicyContext, predictor: Pred
  * prediction is made (`ctx.addIterationTime` at arrival): the predictor's per-request `costOf(id)`
  * when it has one (cheap-bit: c1 + bit · c2), else `cost.perRequest_s`; 0 when the predictor has
  * no cost or runs off the server (`onServer` false: the external cost model, reported only).
- * Source: the predictor interface's `PredictionCost` (policies/predictor.ts), SkipPredict's
+ * Source: the predictor interface's `PredictionCost` (sim/predictor.ts), SkipPredict's
  * server-time model and LTR's predictor overhead (shared/docs/policies.md §4, §7).
  */
 export function serverPredictionTime(predictor: Predictor, id: number): number {

@@ -5,7 +5,7 @@
  * multi-level queues, anti-starvation promotion and multi-step scheduling; and the paper's "MLFQ"
  * baseline, the same machinery with every call entering the first queue.
  */
-import type { Policy, PolicyContext, PolicyEntry, RankBatching } from './policy.ts';
+import type { Policy, PolicyContext, PolicyEntry, RankBatching } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

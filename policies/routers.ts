@@ -7,37 +7,9 @@
  * (Llumnix's freeness dispatch), and the common load-balancing baselines (round-robin, random,
  * least outstanding requests/tokens, power of two choices: Mitzenmacher, IEEE TPDS 2001).
  */
-import type { RequestTable } from '../sim/requests.ts';
+import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { checkChoice } from '../sim/errors.ts';
 import { PolicyOptions } from './options.ts';
-
-/** What a router may read of one replica at submission time (sim/engine.ts implements it). */
-export interface ReplicaLoad {
-  /** Unfinished requests on the replica: waiting, running (incl. paused) and swapped. */
-  readonly outstandingRequests: number;
-  /** Σ (prompt + generated so far) tokens over the replica's unfinished requests. */
-  readonly outstandingTokens: number;
-  /** Llumnix freeness: (free KV blocks − head-of-line demand) / (requests + 1); higher is freer. */
-  readonly freeness: number;
-}
-
-/** What a router is given when it is built. */
-export interface RouterContext {
-  /** The replicas, by index (length ≥ 1). */
-  readonly replicas: readonly ReplicaLoad[];
-  /** The run's request table (prompt lengths, program ids). */
-  readonly requests: RequestTable;
-  /** Seeded uniform [0, 1) generator (the run's `--seed`). */
-  readonly random: () => number;
-}
-
-/** A router: one instance per run. */
-export interface Router {
-  /** CLI name. */
-  readonly name: string;
-  /** Replica index in [0, replicas) for request `id` submitted at `now` seconds. */
-  route(id: number, now: number): number;
-}
 
 /** A registered router: its constructor and what `sim routers` shows. */
 export interface RouterEntry {

@@ -3,9 +3,9 @@
  * schedulers approach with perfect predictions (shared/docs/policies.md §12.3: SSJF, LTR and
  * TRAIL with c = 0 all reduce to it).
  */
-import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
-import { ADMIT } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
+import { ADMIT } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import { PolicyOptions, needPredictor, chargePrediction } from './options.ts';
 
 /**

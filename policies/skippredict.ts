@@ -3,8 +3,8 @@
  * for the predicted-long ones (Shahout & Mitzenmacher, "SkipPredict: When to Invest in
  * Predictions for Scheduling", arXiv 2402.03564, NeurIPS'24; shared/docs/policies.md §7).
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
 import { PolicyOptions, DISPLACEMENTS, needPredictor, chargePrediction } from './options.ts';

@@ -3,8 +3,8 @@
  * policy for mean response time with exact sizes (Schrage & Miller 1966; shared/docs/policies.md
  * §12.5), and SPRPT (shortest *predicted* remaining time) with a noisy predictor.
  */
-import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';

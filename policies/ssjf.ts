@@ -3,9 +3,9 @@
  * Interactive LLM Serving with Proxy Model-based Sequence Length Prediction", arXiv 2404.08509,
  * AIOps@ASPLOS'24; shared/docs/policies.md §3).
  */
-import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
-import { ADMIT, deadlineBefore } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
+import { ADMIT, deadlineBefore } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { WAITING } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';

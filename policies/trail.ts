@@ -4,9 +4,9 @@
  * LLMs", arXiv 2410.01035, ICLR'25; code harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md
  * §5, and its exact-prediction oracle §12.6).
  */
-import type { Policy, PolicyContext, PolicyEntry } from './policy.ts';
-import { ADMIT } from './policy.ts';
-import type { Predictor } from './predictor.ts';
+import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
+import { ADMIT } from '../sim/policy.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
 import { PolicyOptions, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';

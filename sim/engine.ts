@@ -10,7 +10,7 @@
  * request; a request whose `computed` reaches `prompt + generated` samples one output token.
  */
 import type { CostModel } from './cost/cost-model.ts';
-import type { Policy, PolicyContext } from '../policies/policy.ts';
+import type { Policy, PolicyContext } from './policy.ts';
 import type { EngineConfig, EngineStats, IterationObserver } from './engine-types.ts';
 import { formAdmitBatch } from './admit-batcher.ts';
 import { formRankBatch, RankScratch } from './rank-batcher.ts';

@@ -8,8 +8,8 @@ import { quantileSorted } from 'd3-array';
 import type { SimulationResult } from './simulator.ts';
 import { FINISHED, REJECTED } from './requests.ts';
 import type { RequestTable } from './requests.ts';
-import type { PredictorQuality } from '../policies/predictor.ts';
-import type { TracePrograms } from '../traces/trace.ts';
+import type { PredictorQuality } from './predictor.ts';
+import type { TracePrograms } from './trace.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {

@@ -12,7 +12,7 @@
  * the selected requests (O(selected · log running)), not every paused one; only memory pressure
  * and preemptive displacement look further, at the requests they evict.
  */
-import type { RankBatching } from '../policies/policy.ts';
+import type { RankBatching } from './policy.ts';
 import { IdList } from './id-list.ts';
 import type { IndexedHeap } from './indexed-heap.ts';
 import { before } from './replica-state.ts';

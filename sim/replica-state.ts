@@ -6,7 +6,7 @@
  */
 import type { BatchShape } from './cost/cost-model.ts';
 import { emptyBatchShape } from './cost/cost-model.ts';
-import type { Policy } from '../policies/policy.ts';
+import type { Policy } from './policy.ts';
 import type { EngineConfig, EngineStats } from './engine-types.ts';
 import { emptyEngineStats } from './engine-types.ts';
 import { IndexedHeap } from './indexed-heap.ts';

@@ -5,7 +5,7 @@
  * schedules some tokens, and whenever `computed` reaches `numTokens` one output token is sampled.
  * Prefill, chunked prefill, decode and recompute after preemption all fall out of that one pair.
  */
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from './trace.ts';
 
 /** Request lifecycle states (values of `RequestTable.state`). */
 export const PENDING = 0;

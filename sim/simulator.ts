@@ -3,14 +3,14 @@
  * engines, program calls released as their parents finish, all on one clock. The core knows only
  * time and events (SimPy's shape); engines, policies, the router and the metrics sit on it.
  */
-import type { Trace } from '../traces/trace.ts';
-import type { Policy } from '../policies/policy.ts';
+import type { Trace } from './trace.ts';
+import type { Policy } from './policy.ts';
 import type { CostModel } from './cost/cost-model.ts';
 import { EventQueue } from './event-queue.ts';
 import { Engine } from './engine.ts';
 import { emptyEngineStats } from './engine-types.ts';
 import type { EngineConfig, EngineStats, IterationObserver } from './engine-types.ts';
-import type { ReplicaLoad, Router } from '../policies/routers.ts';
+import type { ReplicaLoad, Router } from './router.ts';
 import { RequestTable } from './requests.ts';
 
 /** Event kinds. */

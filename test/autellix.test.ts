@@ -19,9 +19,9 @@ import { Las } from '../policies/las.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { getPolicy } from '../policies/index.ts';
 import { getRouter } from '../policies/routers.ts';
-import type { Policy, PolicyContext } from '../policies/policy.ts';
+import type { Policy, PolicyContext } from '../sim/policy.ts';
 import { buildProgramTrace, type ProgramCall } from '../traces/programs.ts';
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { engineConfig, makeTrace, batchMeans, inputError, geometricLattice, latticeMoments, sampleLatticeTrace, expectSameRun } from './helpers.ts';
 import type { Lattice } from './helpers.ts';
 

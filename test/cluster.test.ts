@@ -14,9 +14,9 @@ import type { IterationRecord } from '../sim/engine-types.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { ROUTERS, getRouter } from '../policies/routers.ts';
-import type { ReplicaLoad, RouterContext } from '../policies/routers.ts';
+import type { ReplicaLoad, RouterContext } from '../sim/router.ts';
 import { FINISHED, REJECTED, RequestTable } from '../sim/requests.ts';
-import type { Trace, TracePrograms } from '../traces/trace.ts';
+import type { Trace, TracePrograms } from '../sim/trace.ts';
 import { makeTrace, engineConfig, poissonGeometricTrace, batchMeans, runSim, expectSameRun } from './helpers.ts';
 
 /** A router of `name` over `replicas`, with default options and a seeded generator. */

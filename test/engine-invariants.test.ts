@@ -10,7 +10,7 @@ import type { IterationRecord, EngineConfig } from '../sim/engine-types.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { AnalyticalCostModel, getModel, getGpu } from '../sim/cost/index.ts';
 import { Fcfs } from '../policies/fcfs.ts';
-import type { Policy } from '../policies/policy.ts';
+import type { Policy } from '../sim/policy.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
 import { makeTrace, engineConfig, poissonGeometricTrace, expectSameRun } from './helpers.ts';
 

@@ -26,8 +26,8 @@ function newestSource(dirs: string[]): number {
 
 /** Builds dist/ when stale; type errors elsewhere still emit JS (noEmitOnError is off). */
 export default function setup(): void {
-  const marker = path.join(root, 'dist', 'sim', 'cli.js');
-  const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < newestSource(['sim', 'policies', 'traces', 'calibrate', 'kernels', 'notebooks']);
+  const marker = path.join(root, 'dist', 'app', 'cli.js');
+  const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < newestSource(['sim', 'policies', 'traces', 'kernels', 'calibrate', 'notebooks', 'app']);
   if (!stale) return;
   try {
     execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });

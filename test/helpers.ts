@@ -6,8 +6,8 @@ import seedrandom from 'seedrandom';
 import { expect } from 'vitest';
 import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
-import { main } from '../sim/cli.ts';
-import type { Trace } from '../traces/trace.ts';
+import { main } from '../app/cli.ts';
+import type { Trace } from '../sim/trace.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { runSim } from './helpers.ts';
 import { AtomicWriter, makeDir, prepareOutputDir, writeFileAtomic } from '../sim/files.ts';
-import { OutDir, TIMESERIES_COLUMNS } from '../sim/report.ts';
-import { normalizeOptions, resolveRun } from '../sim/config.ts';
-import { runResolved } from '../sim/run.ts';
+import { OutDir, TIMESERIES_COLUMNS } from '../app/report.ts';
+import { normalizeOptions, resolveRun } from '../app/config.ts';
+import { runResolved } from '../app/run.ts';
 import type { IterationRecord } from '../sim/engine-types.ts';
 import { InputError } from '../sim/errors.ts';
 

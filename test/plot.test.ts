@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { JSDOM } from 'jsdom';
 import yargs from 'yargs';
-import { main } from '../sim/cli.ts';
+import { main } from '../app/cli.ts';
 import { makePlotCommand } from '../notebooks/plot/command.ts';
 import { plotInput, detectKind, loadCdfSeries } from '../notebooks/plot/kinds.ts';
 import { FONT_FAMILY } from '../notebooks/plot/figure.ts';

@@ -14,7 +14,7 @@ import seedrandom from 'seedrandom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../sim/errors.ts';
 import { readTrace, type Trace } from '../traces/index.ts';
-import type { Predictor } from '../policies/predictor.ts';
+import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor, PREDICTORS } from '../policies/predictors/index.ts';
 import { bucketAccuracy, kendallTauB, meanAbsoluteError } from '../policies/predictors/quality.ts';
 import { normalCdf, normalQuantile } from '../policies/predictors/normal.ts';

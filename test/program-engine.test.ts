@@ -8,10 +8,10 @@ import { simulate } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { ProgramLas } from '../policies/plas.ts';
-import type { Policy } from '../policies/policy.ts';
+import type { Policy } from '../sim/policy.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
 import { programMetrics } from '../sim/metrics.ts';
-import type { Trace, TracePrograms } from '../traces/trace.ts';
+import type { Trace, TracePrograms } from '../sim/trace.ts';
 import { makeTrace, engineConfig } from './helpers.ts';
 
 /** A program trace from calls listed parents-first: [program, parents (indices), arrival or delay, prompt, output]. */

@@ -12,7 +12,7 @@ import { InputError } from '../sim/errors.ts';
 import { readTrace } from '../traces/read.ts';
 import { buildProgramTrace, formatProgramJsonl, traceToProgramCalls, type ProgramCall } from '../traces/programs.ts';
 import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, type GeneratorSpec } from '../traces/generators.ts';
-import type { Trace } from '../traces/trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { inputErrorAsync, runSim } from './helpers.ts';
 
 /** The TraceLab sample in shared/ beside the repository (the checkout's parent), as in CI. */

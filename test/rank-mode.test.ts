@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { simulate } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
-import type { Policy, PolicyContext, Displacement, RankBatching } from '../policies/policy.ts';
+import type { Policy, PolicyContext, Displacement, RankBatching } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
 import type { IterationRecord } from '../sim/engine-types.ts';

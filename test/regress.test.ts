@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import yargs from 'yargs';
-import { regress, loadScenarios, readBaseline, defaultBaselineFile, defaultScenariosFile, withinTolerance, formatDrifts, SUMMARY_METRICS } from '../sim/regress/regress.ts';
-import { normalizeOptions, resolveRun } from '../sim/config.ts';
-import { runResolved } from '../sim/run.ts';
+import { regress, loadScenarios, readBaseline, defaultBaselineFile, defaultScenariosFile, withinTolerance, formatDrifts, SUMMARY_METRICS } from '../app/regress/regress.ts';
+import { normalizeOptions, resolveRun } from '../app/config.ts';
+import { runResolved } from '../app/run.ts';
 import { runSim } from './helpers.ts';
-import { makeRegressCommand } from '../sim/regress/command.ts';
+import { makeRegressCommand } from '../app/regress/command.ts';
 import { InputError } from '../sim/errors.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-regress-'));

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
-import type { Trace, TraceFormat } from './trace.ts';
+import type { Trace, TraceFormat } from '../sim/trace.ts';
 
 const NS_PER_S = 1e9;
 

@@ -10,7 +10,7 @@ import { showValue } from '../sim/values.ts';
 import { parseLengthDistribution, type LengthSampler, type UniformSource } from './distributions.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, MAX_TOKENS } from './fields.ts';
 import { buildProgramTrace, type ProgramCall } from './programs.ts';
-import type { Trace } from './trace.ts';
+import type { Trace } from '../sim/trace.ts';
 
 /** The workload kinds. */
 export type ProgramKind = 'chatbot' | 'multi-turn' | 'react' | 'map-reduce' | 'tree-search' | 'coding-agent';

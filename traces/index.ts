@@ -2,8 +2,8 @@
  * Public API of the trace layer: reading trace files, transforming them, and generating synthetic
  * traces. See docs/traces.md.
  */
-export type { Trace, TraceFormat } from './trace.ts';
-export { TRACE_FORMATS } from './trace.ts';
+export type { Trace, TraceFormat } from '../sim/trace.ts';
+export { TRACE_FORMATS } from '../sim/trace.ts';
 export { readTrace, type ReadOptions } from './read.ts';
 export {
   openTraceSource,

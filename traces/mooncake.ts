@@ -9,7 +9,7 @@
 import { InputError } from '../sim/errors.ts';
 import { TraceBuilder } from './builder.ts';
 import { describeJson, plainTimestamp, positiveTokenCount } from './fields.ts';
-import type { Trace } from './trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { readJsonLines } from './jsonl.ts';
 import { asTraceSource, type TraceSource } from './source.ts';
 

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../sim/errors.ts';
 import { describeJson, MAX_SPAN_S, MAX_SPAN_TEXT, positiveTokenCount, showSeconds, tokenCount } from './fields.ts';
-import type { Trace, TraceFormat } from './trace.ts';
+import type { Trace, TraceFormat } from '../sim/trace.ts';
 import { firstJsonLine, readJsonLines } from './jsonl.ts';
 import { asTraceSource, type TraceSource } from './source.ts';
 

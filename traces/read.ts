@@ -22,7 +22,7 @@ import { readMooncake } from './mooncake.ts';
 import { detectJsonlKind, readPrograms } from './programs.ts';
 import { MAX_LINE_CHARS, openTraceSource, type TraceSource } from './source.ts';
 import { readTraceLab } from './tracelab.ts';
-import { TRACE_FORMATS, type Trace } from './trace.ts';
+import { TRACE_FORMATS, type Trace } from '../sim/trace.ts';
 
 /** Options of {@link readTrace}. */
 export interface ReadOptions {

@@ -7,7 +7,7 @@ import seedrandom from 'seedrandom';
 import { checkChoice, InputError } from '../sim/errors.ts';
 import { parseLengthDistribution } from './distributions.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
-import type { Trace } from './trace.ts';
+import type { Trace } from '../sim/trace.ts';
 
 /** Default prompt-length DIST: log-normal with mean about 1,100 tokens (near Azure conv's 1,155). */
 export const DEFAULT_PROMPT_DIST = 'lognormal:6.6,0.9';

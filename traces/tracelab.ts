@@ -6,7 +6,7 @@
 import { InputError } from '../sim/errors.ts';
 import { describeJson, MAX_SPAN_S, MAX_SPAN_TEXT, positiveTokenCount, tokenCount } from './fields.ts';
 import { buildProgramTrace, callName, type ProgramCall } from './programs.ts';
-import type { Trace } from './trace.ts';
+import type { Trace } from '../sim/trace.ts';
 import { readJsonLines } from './jsonl.ts';
 import { asTraceSource, type TraceSource } from './source.ts';
 

@@ -5,7 +5,7 @@ import { bisectLeft } from 'd3-array';
 import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import { meanRate } from './stats.ts';
-import type { Trace } from './trace.ts';
+import type { Trace } from '../sim/trace.ts';
 
 /** Options of {@link transformTrace}; all optional. Times in seconds, rates in requests/second. */
 export interface TraceTransform {

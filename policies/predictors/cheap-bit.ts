@@ -4,8 +4,8 @@
  * request and an expensive length prediction, both from the paper's exponential predictor.
  */
 import { quantileSorted } from 'd3-array';
-import type { PredictionCost, PredictorEntry } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { PredictorOptions } from './options.ts';
 import { sortedValues } from './ranks.ts';

@@ -2,8 +2,8 @@
  * Shared machinery of predictors whose predictions are all fixed at attach time (every predictor
  * here but TRAIL): storage, the `Predictor` accessors, and the quality report.
  */
-import type { PredictionCost, Predictor, PredictorQuality } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictionCost, Predictor, PredictorQuality } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { bucketAccuracy, finiteOrNull, kendallTauB, meanAbsoluteError } from './quality.ts';
 
 /**

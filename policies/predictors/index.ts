@@ -2,7 +2,7 @@
  * The predictor table: every predictor the simulator knows, by CLI name. A new predictor is one
  * file plus one line here.
  */
-import type { PredictorEntry } from '../predictor.ts';
+import type { PredictorEntry } from '../../sim/predictor.ts';
 import { checkChoice } from '../../sim/errors.ts';
 import { oracle } from './oracle.ts';
 import { ssjfBuckets } from './ssjf-buckets.ts';
@@ -12,7 +12,7 @@ import { trail } from './trail.ts';
 import { cheapBit } from './cheap-bit.ts';
 import { traceColumn } from './trace-column.ts';
 
-export type { Predictor, PredictorEntry, PredictorQuality, PredictionCost } from '../predictor.ts';
+export type { Predictor, PredictorEntry, PredictorQuality, PredictionCost } from '../../sim/predictor.ts';
 export { OraclePredictor } from './oracle.ts';
 
 /** All registered predictors, in the order `sim predictors` lists them. */

@@ -3,8 +3,8 @@
  * log-normal noise ([OURS]; the default target is SSJF's bucket-midpoint MAE of 75 tokens, §3 of
  * shared/docs/policies.md).
  */
-import type { PredictorEntry } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictorEntry } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { calibrateLogNormalSigma } from './lognormal-noise.ts';
 import { normalDeviate } from './normal.ts';

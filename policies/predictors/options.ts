@@ -5,7 +5,7 @@
  */
 import { InputError } from '../../sim/errors.ts';
 import { parseDecimal } from '../../sim/values.ts';
-import type { PredictionCost } from '../predictor.ts';
+import type { PredictionCost } from '../../sim/predictor.ts';
 
 /** The option field every predictor error names. */
 export const PREDICTOR_OPT_FIELD = '--predictor-opt';

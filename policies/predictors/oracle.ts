@@ -1,8 +1,8 @@
 /**
  * The oracle predictor: the true output length (an upper bound on any predictor's value).
  */
-import type { Predictor, PredictorEntry, PredictorQuality } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { Predictor, PredictorEntry, PredictorQuality } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { InputError } from '../../sim/errors.ts';
 
 /** Predicts each request's true output length exactly. */

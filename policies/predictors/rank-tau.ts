@@ -2,8 +2,8 @@
  * `rank-tau`: a learning-to-rank score with a target Kendall τ (Fu et al., arXiv 2408.15792,
  * NeurIPS'24; §4 of shared/docs/policies.md), by the doc's Gaussian-copula noise model.
  */
-import type { PredictionCost, PredictorEntry } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { normalDeviate, normalQuantile } from './normal.ts';
 import { COST_KEYS, PredictorOptions, readCost } from './options.ts';

@@ -3,8 +3,8 @@
  * shared/docs/policies.md), modelled by its real confusion matrix rescaled to the trace.
  */
 import { quantileSorted } from 'd3-array';
-import type { PredictionCost, PredictorEntry } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { normalCdf, normalDeviate, normalQuantile } from './normal.ts';
 import { COST_KEYS, PredictorOptions, readCost } from './options.ts';

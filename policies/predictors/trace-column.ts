@@ -2,8 +2,8 @@
  * `trace`: length predictions read from a column of the trace (e.g. an extra column of the
  * generic CSV format holding a real predictor's output), so measured predictions can be replayed.
  */
-import type { PredictorEntry } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { PredictorEntry } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { InputError } from '../../sim/errors.ts';
 import { FixedPredictor } from './fixed.ts';
 import { PREDICTOR_OPT_FIELD, PredictorOptions } from './options.ts';

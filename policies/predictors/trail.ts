@@ -3,8 +3,8 @@
  * shared/docs/policies.md): an initial prediction ŷ0 from the prompt, then refined predictions of
  * the remaining length every k decode tokens, counting down by one token in between.
  */
-import type { Predictor, PredictorEntry, PredictorQuality } from '../predictor.ts';
-import type { Trace } from '../../traces/trace.ts';
+import type { Predictor, PredictorEntry, PredictorQuality } from '../../sim/predictor.ts';
+import type { Trace } from '../../sim/trace.ts';
 import { counterNormal, drawSeed32 } from './counter-random.ts';
 import { calibrateLogNormalSigma, sigmaForMaeRatio } from './lognormal-noise.ts';
 import { PredictorOptions } from './options.ts';

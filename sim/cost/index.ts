@@ -1,6 +1,7 @@
 /**
  * The cost-model package: the engine's interface, model and GPU specs, the analytical and linear
- * cost models, and KV-cache capacity. Re-exports only.
+ * cost models, the measured-profile cost model (its format and interpolation), and KV-cache
+ * capacity. Re-exports only.
  */
 export * from './cost-model.ts';
 export * from './models.ts';
@@ -8,3 +9,6 @@ export * from './gpus.ts';
 export * from './analytical.ts';
 export * from './linear.ts';
 export * from './memory.ts';
+export * from './interpolate.ts';
+export * from './profile-format.ts';
+export * from './profile.ts';

@@ -1,0 +1,289 @@
+/**
+ * The `sim` command line (yargs): parses options into one RunOptions object and calls the
+ * library. `sim --policy fcfs --trace FILE` runs a simulation (`sim run` is its explicit name);
+ * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
+ */
+import yargs from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import cliProgress from 'cli-progress';
+import { InputError } from '../sim/errors.ts';
+import { readBoolean, readString } from '../sim/values.ts';
+import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
+import type { RunOptions } from './config.ts';
+import { runResolved } from './run.ts';
+import { formatSummary, OutDir } from './report.ts';
+import { MODELS, GPUS } from '../sim/cost/index.ts';
+import { POLICIES } from '../policies/index.ts';
+import { ROUTERS } from '../policies/routers.ts';
+import { PREDICTORS } from '../policies/predictors/index.ts';
+import { makeCalibrateCommand } from '../calibrate/command.ts';
+import { makeSweepCommand } from './sweep/command.ts';
+import { makeMergeCommand } from './sweep/merge-command.ts';
+import { makeRegressCommand } from './regress/command.ts';
+import { makePlotCommand } from '../notebooks/plot/command.ts';
+import { makeGenerateCommand } from '../traces/generate-command.ts';
+
+/** Requests above which a TTY gets a progress bar. */
+const PROGRESS_MIN_REQUESTS = 50_000;
+
+/** `describe` text with the option's default appended (defaults are filled by normalizeOptions, not yargs, so a `--config` file can set them). */
+const dflt = (text: string, key: keyof typeof DEFAULTS): string => `${text} (default ${String(DEFAULTS[key])})`;
+
+function runOptions(y: Argv): Argv {
+  return y
+    .option('config', { type: 'string', describe: "JSON file of options to replay (a previous run's config.json); other flags override it", group: 'Output:' })
+    .option('policy', { type: 'string', describe: dflt('scheduling policy (sim policies)', 'policy'), group: 'Policy:' })
+    .option('policy-opt', { type: 'string', array: true, describe: 'policy option key=value (repeatable)', group: 'Policy:' })
+    .option('predictor', { type: 'string', describe: 'length predictor for length-aware policies (sim predictors)', group: 'Policy:' })
+    .option('predictor-opt', { type: 'string', array: true, describe: 'predictor option key=value (repeatable)', group: 'Policy:' })
+    .option('trace', { type: 'string', describe: "trace file: Azure 2023/2024 CSV, BurstGPT CSV, generic CSV, Mooncake/program/TraceLab JSONL, plain or gzip; '-' reads standard input", group: 'Workload:' })
+    .option('format', { type: 'string', describe: 'force the trace format: azure, burstgpt, mooncake, generic (default: detected)', group: 'Workload:' })
+    .option('synthetic', { type: 'string', describe: 'generate arrivals instead of reading a trace: poisson or gamma', group: 'Workload:' })
+    .option('num-requests', { type: 'string', describe: 'synthetic: number of requests (default 1000)', group: 'Workload:' })
+    .option('rate', { type: 'string', describe: 'synthetic: arrival rate, req/s (default 1); trace: rescale to this mean rate', group: 'Workload:' })
+    .option('cv', { type: 'string', describe: 'synthetic gamma: coefficient of variation of inter-arrival times (default 2)', group: 'Workload:' })
+    .option('prompt', { type: 'string', describe: 'synthetic: prompt-length distribution, e.g. lognormal:6.5,0.8 (docs/traces.md)', group: 'Workload:' })
+    .option('output', { type: 'string', describe: 'synthetic: output-length distribution, e.g. exponential:200', group: 'Workload:' })
+    .option('lengths-from', { type: 'string', describe: 'synthetic: resample (prompt, output) pairs from this trace', group: 'Workload:' })
+    .option('rate-scale', { type: 'string', describe: 'multiply the arrival rate by k (arrival times / k)', group: 'Workload:' })
+    .option('limit', { type: 'string', describe: 'keep the first N requests', group: 'Workload:' })
+    .option('start', { type: 'string', describe: 'window start, seconds from the first arrival', group: 'Workload:' })
+    .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
+    .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
+    .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
+    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica', 'tp'), group: 'Hardware:' })
+    .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
+    .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
+    .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
+    .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, model context))', group: 'Engine:' })
+    .option('block-size', { type: 'string', describe: dflt('tokens per KV block', 'block-size'), group: 'Engine:' })
+    .option('gpu-memory-utilization', { type: 'string', describe: dflt('fraction of GPU memory for weights, activations and KV', 'gpu-memory-utilization'), group: 'Engine:' })
+    .option('kv-tokens', { type: 'string', describe: "KV-cache capacity override: tokens, or 'unlimited'", group: 'Engine:' })
+    .option('chunked-prefill', { type: 'boolean', describe: dflt('chunked prefill with stall-free mixed batches (Sarathi-Serve)', 'chunked-prefill'), group: 'Engine:' })
+    .option('preemption', { type: 'string', describe: dflt('preemption mechanism on KV exhaustion: recompute or swap', 'preemption'), group: 'Engine:' })
+    .option('swap-space', { type: 'string', describe: dflt('CPU swap space per GPU, GiB', 'swap-space'), group: 'Engine:' })
+    .option('replicas', { type: 'string', describe: dflt('identical replicas behind a router', 'replicas'), group: 'Cluster:' })
+    .option('router', { type: 'string', describe: dflt('router with several replicas (sim routers)', 'router'), group: 'Cluster:' })
+    .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })
+    .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
+    .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
+    .option('seed', { type: 'string', describe: dflt('seed of every random generator', 'seed'), group: 'Output:' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
+    .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here (checked writable before the run)', group: 'Output:' })
+    .option('force', { type: 'boolean', default: false, describe: "with --out: replace an earlier run's files in that folder (else refused)", group: 'Output:' })
+    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues), streamed during the run', group: 'Output:' });
+}
+
+/** Flags of `sim run` that take one value (not lists); given twice, they are refused rather than joined or overridden. */
+const SINGLE_FLAGS = [...RUN_KEYS.filter((k) => RUN_OPTION_SPECS[k].kind !== 'list'), 'config', 'out', 'token-budget'];
+
+/**
+ * The run options given on the command line and in `--config`, the flags winning.
+ * @throws InputError for a flag given twice, a bad config file, or a bad value.
+ */
+function pickRunOptions(argv: Record<string, unknown>): Partial<RunOptions> {
+  for (const k of SINGLE_FLAGS) {
+    if (Array.isArray(argv[k])) throw new InputError(`given ${(argv[k] as unknown[]).length} times; give it once`, { field: `--${k}` });
+  }
+  const picked: Record<string, unknown> = argv.config !== undefined ? { ...readRunConfig(String(argv.config)) } : {};
+  for (const k of RUN_KEYS) if (argv[k] !== undefined) picked[k] = argv[k];
+  return picked as Partial<RunOptions>;
+}
+
+async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+  const opts = normalizeOptions(pickRunOptions(argv));
+  if (argv.timeseries && argv.out === undefined) throw new InputError('needs --out DIR', { field: '--timeseries' });
+  if (argv.force && argv.out === undefined) throw new InputError('goes with --out DIR', { field: '--force' });
+  // The output folder is checked before anything long starts, so a bad --out costs nothing.
+  if (argv.out !== undefined) readString(argv.out, '--out');
+  const outDir = argv.out === undefined ? undefined : new OutDir(String(argv.out), { force: argv.force === true, timeseries: argv.timeseries === true });
+  try {
+    const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
+    const { trace } = run;
+    for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
+    let bar: cliProgress.SingleBar | undefined;
+    if (err.isTTY && trace.n >= PROGRESS_MIN_REQUESTS) {
+      bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
+      bar.start(100, 0);
+    }
+    const series = outDir?.timeseries();
+    const { result, metrics: m, summary, replicas } = runResolved(run, {
+      observer: series ? (r) => series.add(r) : undefined,
+      onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
+    });
+    bar?.stop();
+    outDir?.finish(summary, result.requests, m, opts, replicas);
+    const rejected = summary.requests.rejected;
+    if (rejected > 0) {
+      const why = `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`;
+      err.write(
+        rejected === summary.requests.total
+          ? `sim: warning: every request (${rejected}) was rejected: ${why}; the latency figures are empty\n`
+          : `sim: warning: ${rejected} of ${summary.requests.total} requests rejected: ${why}\n`,
+      );
+    }
+    if (argv.json) {
+      out.write(JSON.stringify(summary) + '\n');
+    } else {
+      const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
+      const header = [
+        `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
+        `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
+        `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
+      ];
+      out.write(formatSummary(summary, header) + '\n');
+    }
+  } catch (e) {
+    outDir?.abort();
+    throw e;
+  }
+  return 0;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  return rows.map((r) => r.map((c, j) => (j === r.length - 1 ? c : c.padEnd(widths[j] + 2))).join('')).join('\n') + '\n';
+}
+
+function listModels(): string {
+  const rows = [['name', 'layers', 'hidden', 'heads', 'kv heads', 'intermediate', 'vocab', 'params', 'source']];
+  for (const m of Object.values(MODELS)) {
+    rows.push([m.name, m.layers, m.hidden, m.heads, m.kvHeads, m.intermediate, m.vocab, `${(m.params / 1e9).toFixed(2)}B`, m.source].map(String));
+  }
+  return table(rows);
+}
+
+function listGpus(): string {
+  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GB', 'PCIe GB/s', 'source']];
+  for (const g of Object.values(GPUS)) {
+    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 1e9).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
+  }
+  return table(rows);
+}
+
+function listPolicies(): string {
+  const rows = [['name', 'predictor', 'description', 'source']];
+  for (const p of POLICIES) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
+  return table(rows);
+}
+
+function listRouters(): string {
+  const rows = [['name', 'description', 'source']];
+  for (const r of ROUTERS) rows.push([r.name, r.description, r.source]);
+  return table(rows);
+}
+
+function listPredictors(): string {
+  const rows = [['name', 'description', 'source']];
+  for (const p of PREDICTORS) rows.push([p.name, p.description, p.source]);
+  return table(rows);
+}
+
+/**
+ * Runs the CLI on `args` (without `node` and the script path).
+ * @returns the exit code: 0 success, 2 bad input or usage (one line on stderr, no stack trace),
+ *   1 an internal error.
+ */
+export async function main(args: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
+  let code = 0;
+  const parser = yargs()
+    .scriptName('sim')
+    .usage('$0 [run] --policy NAME --trace FILE [options]\n\nTrace-driven simulator of LLM-serving scheduling policies.')
+    .command(['run', '$0'], 'simulate a trace through continuous-batching replicas', runOptions, async (argv) => {
+      code = await run(argv as Record<string, unknown>, out, err);
+    })
+    .command('models', 'list the models and their published configurations', {}, () => {
+      out.write(listModels());
+    })
+    .command('gpus', 'list the GPUs and their datasheet figures', {}, () => {
+      out.write(listGpus());
+    })
+    .command('policies', 'list the scheduling policies and their papers', {}, () => {
+      out.write(listPolicies());
+    })
+    .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
+    .command(makeSweepCommand({ out, err }))
+    .command(makeMergeCommand({ out, err }))
+    .command(
+      makeRegressCommand({
+        out,
+        err,
+        exit: (c) => {
+          code = c;
+        },
+      }),
+    )
+    .command(makePlotCommand({ out, err }))
+    .command(makeGenerateCommand({ out, err }))
+    .command('predictors', 'list the length predictors and the quality they model', {}, () => {
+      out.write(listPredictors());
+    })
+    .command('routers', 'list the routers for --replicas N', {}, () => {
+      out.write(listRouters());
+    })
+    .example('$0 --policy fcfs --trace traces/azure-conv-2000.csv', 'FCFS on the shipped Azure sample')
+    .example('$0 --trace ../shared/traces/BurstGPT_1.csv --rate 2 --json', 'BurstGPT rescaled to 2 req/s, JSON summary')
+    .strict()
+    .help()
+    .version()
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, e) => {
+      // A usage error (unknown flag, bad choice) must stop yargs before any handler runs.
+      throw e ?? new InputError(msg);
+    });
+  try {
+    await parser.parseAsync(prepareArgs(args));
+  } catch (e) {
+    if (e instanceof InputError) {
+      err.write(`sim: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return 2;
+    }
+    // A bug, not bad input: one line, the stack only when asked for.
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    err.write(`sim: internal error: ${message.replace(/\s*\n\s*/g, ' ')} (a bug; please report it with the command line${process.env.LLMSCHED_DEBUG ? '' : '; LLMSCHED_DEBUG=1 prints the stack'})\n`);
+    if (process.env.LLMSCHED_DEBUG && e instanceof Error && e.stack) err.write(e.stack + '\n');
+    return 1;
+  }
+  return code;
+}
+
+/** Boolean flags of every subcommand: `--name=VALUE` must say true or false. */
+const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'help', 'version']);
+
+/**
+ * Checks and rewrites the raw arguments where yargs would misread them: `--chunked-prefill=yes`
+ * (or `=1`, `=on`) would be read as false and run the other mode without a word, so a boolean's
+ * `=VALUE` must say true or false; `--trace -` (standard input) would leave `-` as a stray
+ * positional, so it becomes `--trace=-`; `--start -1e-3` would be split into flags, so a negative
+ * value that yargs does not take as a number must be attached with `=`.
+ * @returns the arguments to parse.
+ * @throws InputError naming the flag.
+ */
+function prepareArgs(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const valueFlag = /^--[^=]+$/.test(a) && !BOOLEAN_FLAGS.has(a.slice(2)) && !a.startsWith('--no-');
+    if (valueFlag && next === '-') {
+      out.push(`${a}=-`);
+      i++;
+      continue;
+    }
+    if (valueFlag && next !== undefined && /^-[\d.]/.test(next) && !/^-(\d+(\.\d+)?|\.\d+)$/.test(next)) {
+      throw new InputError(`a value starting with '-' must be attached with '=': ${a}=${next}`, { field: a });
+    }
+    const m = /^--(no-)?([^=]+)=(.*)$/s.exec(a);
+    if (m && BOOLEAN_FLAGS.has(m[2])) {
+      if (m[1]) throw new InputError(`takes no value (got '${m[3]}')`, { field: `--no-${m[2]}` });
+      readBoolean(m[3], `--${m[2]}`);
+    }
+    out.push(a);
+  }
+  return out;
+}

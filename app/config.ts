@@ -1,0 +1,478 @@
+/**
+ * Run configuration: the options of `sim run` as one typed object (what `config.json` holds), and
+ * their resolution into a trace, a policy, a cost model and engine settings.
+ */
+import path from 'node:path';
+import type { Trace } from '../sim/trace.ts';
+import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
+import type { ReadOptions } from '../traces/index.ts';
+import seedrandom from 'seedrandom';
+import type { Policy } from '../sim/policy.ts';
+import { getPolicy } from '../policies/index.ts';
+import type { Predictor } from '../sim/predictor.ts';
+import { getPredictor } from '../policies/predictors/index.ts';
+import type { CostModel } from '../sim/cost/cost-model.ts';
+import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from '../sim/cost/index.ts';
+import type { EngineConfig } from '../sim/engine-types.ts';
+import { loadProfileCostModel } from '../calibrate/profile.ts';
+import type { Slo } from '../sim/metrics.ts';
+import { InputError, locate } from '../sim/errors.ts';
+import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
+import type { NumberSpec } from '../sim/values.ts';
+import { readTextFile } from '../sim/files.ts';
+import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
+import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
+import type { RequestTable } from '../sim/requests.ts';
+
+/**
+ * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
+ * Every field maps to a `sim run` flag documented in the README.
+ */
+export interface RunOptions {
+  /** Scheduling policy (`sim policies`). */
+  policy: string;
+  /** Policy options `key=value`. */
+  'policy-opt'?: string[];
+  /** Length predictor (`sim predictors`) for length-aware policies. */
+  predictor?: string;
+  /** Predictor options `key=value`. */
+  'predictor-opt'?: string[];
+  /** Trace file; or use `synthetic`. */
+  trace?: string;
+  /** Force the trace format. */
+  format?: string;
+  /** Synthetic arrivals instead of a trace: `poisson` or `gamma`. */
+  synthetic?: string;
+  /** Synthetic: number of requests. */
+  'num-requests'?: number;
+  /** Synthetic: arrival rate (req/s); with a trace: rescale to this mean rate. */
+  rate?: number;
+  /** Synthetic gamma arrivals: coefficient of variation of inter-arrival times. */
+  cv?: number;
+  /** Synthetic: prompt-length distribution (docs/traces.md). */
+  prompt?: string;
+  /** Synthetic: output-length distribution. */
+  output?: string;
+  /** Synthetic: resample (prompt, output) pairs from this trace file. */
+  'lengths-from'?: string;
+  /** Trace transforms (docs/traces.md). */
+  'rate-scale'?: number;
+  limit?: number;
+  start?: number;
+  duration?: number;
+  /** Model and GPU (`sim models`, `sim gpus`) and tensor parallelism. */
+  model: string;
+  gpu: string;
+  tp: number;
+  /** `analytical` or `linear:base=B,prefill=P,decode=D,kv=K`. */
+  'cost-model': string;
+  /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
+  profile?: string;
+  'max-num-seqs': number;
+  /** Token budget per iteration; default 512 with chunked prefill, else max(2048, model context). */
+  'max-num-batched-tokens'?: number;
+  'block-size': number;
+  'gpu-memory-utilization': number;
+  /** KV-cache capacity override: a token count or `unlimited`. */
+  'kv-tokens'?: string | number;
+  'chunked-prefill': boolean;
+  preemption: string;
+  /** CPU swap space per GPU, GiB. */
+  'swap-space': number;
+  'slo-ttft'?: number;
+  'slo-tpot'?: number;
+  /** Seed of every random generator of the run. */
+  seed: number;
+  /** Identical replicas behind a router (each with its own KV cache and policy instance). */
+  replicas: number;
+  /** Router (`sim routers`); used with more than one replica. */
+  router: string;
+  /** Router options `key=value`. */
+  'router-opt'?: string[];
+}
+
+/** Defaults of the options that have one (vLLM's where vLLM has one: shared/docs/policies.md §1). */
+export const DEFAULTS = {
+  policy: 'fcfs',
+  model: 'llama-2-7b',
+  gpu: 'a100-80gb',
+  tp: 1,
+  'cost-model': 'analytical',
+  'max-num-seqs': 256,
+  'block-size': 16,
+  'gpu-memory-utilization': 0.9,
+  'chunked-prefill': false,
+  preemption: 'recompute',
+  'swap-space': 4,
+  seed: 1,
+  replicas: 1,
+  router: DEFAULT_ROUTER,
+} as const;
+
+/** Default token budget with chunked prefill (Sarathi-Serve's strict-SLO budget, vLLM 0.4 default). */
+export const CHUNKED_TOKEN_BUDGET = 512;
+
+/** A run ready to simulate. */
+export interface ResolvedRun {
+  trace: Trace;
+  /** One fresh policy instance per replica. */
+  policies: Policy[];
+  /** Builds the run's router (several replicas), seeded from `--seed`. */
+  router: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
+  /** The policy's predictor (attached to the trace), if it uses one. */
+  predictor: Predictor | undefined;
+  cost: CostModel;
+  engine: EngineConfig;
+  /** KV capacity in tokens (Infinity-like when unlimited) and whether it is unlimited. */
+  kvTokens: number;
+  unlimitedKv: boolean;
+  slo: Slo;
+}
+
+/** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
+export const UNLIMITED_BLOCKS = 2 ** 40;
+
+/**
+ * How one run option is read and checked: its kind and, for numbers, its bounds (the upper ones
+ * with the reason named in the message). One table for the CLI, `--config` files and sweep grids.
+ */
+export type RunOptionSpec =
+  | { kind: 'number'; spec: NumberSpec }
+  | { kind: 'boolean' }
+  | { kind: 'string'; choices?: readonly string[] }
+  | { kind: 'list' }
+  | { kind: 'kv-tokens' };
+
+const int = (min: number, max: number, maxReason: string): RunOptionSpec => ({ kind: 'number', spec: { integer: true, min, max, maxReason } });
+const pos = (max: number, maxReason: string): RunOptionSpec => ({ kind: 'number', spec: { min: 0, minExclusive: true, max, maxReason } });
+const str: RunOptionSpec = { kind: 'string' };
+const list: RunOptionSpec = { kind: 'list' };
+
+/**
+ * Every run option, by flag name: kind and bounds. Upper bounds keep a run within what one
+ * process can hold and every time finite; each is named in the error message.
+ */
+export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>> = {
+  policy: str,
+  'policy-opt': list,
+  predictor: str,
+  'predictor-opt': list,
+  trace: str,
+  format: { kind: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic'] },
+  synthetic: { kind: 'string', choices: ['poisson', 'gamma'] },
+  'num-requests': int(1, 1e8, 'synthetic requests are held in memory'),
+  rate: pos(1e9, 'requests per second'),
+  cv: pos(1000, 'coefficient of variation'),
+  prompt: str,
+  output: str,
+  'lengths-from': str,
+  'rate-scale': pos(1e9, 'arrival-rate multiplier'),
+  limit: int(1, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
+  start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
+  duration: pos(MAX_SPAN_S, 'seconds, about 31.7 years'),
+  model: str,
+  gpu: str,
+  tp: int(1, 64, 'GPUs per replica'),
+  'cost-model': str,
+  profile: str,
+  'max-num-seqs': int(1, 2 ** 20, 'sequences per iteration'),
+  'max-num-batched-tokens': int(1, 2 ** 24, 'tokens per iteration'),
+  'block-size': int(1, 4096, 'tokens per KV block'),
+  'gpu-memory-utilization': { kind: 'number', spec: { min: 0, minExclusive: true, max: 1, maxReason: 'a fraction' } },
+  'kv-tokens': { kind: 'kv-tokens' },
+  'chunked-prefill': { kind: 'boolean' },
+  preemption: { kind: 'string', choices: ['recompute', 'swap'] },
+  'swap-space': { kind: 'number', spec: { min: 0, max: 65536, maxReason: 'GiB of host memory per GPU' } },
+  'slo-ttft': pos(MAX_SPAN_S, 'seconds'),
+  'slo-tpot': pos(MAX_SPAN_S, 'seconds'),
+  seed: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
+  replicas: int(1, 1024, 'replicas simulated in one process'),
+  router: str,
+  'router-opt': list,
+};
+
+/**
+ * Largest replicas x requests product of one run: each replica's engine sizes its per-request
+ * arrays by the whole trace (about 20 bytes per request), so this bounds that state near 4 GB.
+ */
+export const MAX_REPLICA_REQUESTS = 2e8;
+
+/** Largest KV capacity `--kv-tokens` may name (use `unlimited` beyond). */
+export const MAX_KV_TOKENS = 2 ** 40;
+
+/**
+ * Reads one run option's value as the CLI (strings), a `--config` file or a grid (JSON/YAML
+ * values) gives it, strictly: decimal numbers within the option's bounds, `true`/`false` booleans,
+ * non-empty strings from the choices, lists of strings.
+ * @param key the option's flag name without dashes (`max-num-seqs`)
+ * @param where the file and line the value came from, and the field to name (default `--key`)
+ * @returns the typed value
+ * @throws InputError for an unknown option or a bad value, naming file, line and field.
+ */
+export function readRunOption(key: string, raw: unknown, where: { file?: string; line?: number; field?: string } = {}): unknown {
+  const field = where.field ?? `--${key}`;
+  const at = { file: where.file, line: where.line };
+  const spec = (RUN_OPTION_SPECS as Record<string, RunOptionSpec | undefined>)[key];
+  if (spec === undefined) throw new InputError(`unknown option '${key}'`, { ...at, field });
+  switch (spec.kind) {
+    case 'number':
+      return readNumber(raw, field, spec.spec, at);
+    case 'boolean':
+      return readBoolean(raw, field, at);
+    case 'string': {
+      const v = readString(raw, field, at);
+      if (spec.choices && !spec.choices.includes(v)) throw new InputError(`must be one of ${spec.choices.join(', ')} (got ${showValue(raw)})`, { ...at, field });
+      return v;
+    }
+    case 'list': {
+      const xs = Array.isArray(raw) ? raw : [raw];
+      return xs.map((x) => readString(x, field, at));
+    }
+    case 'kv-tokens':
+      if (typeof raw === 'string' && raw.trim().toLowerCase() === 'unlimited') return 'unlimited';
+      return readNumber(raw, field, { integer: true, min: 1, max: MAX_KV_TOKENS, maxReason: "tokens; give 'unlimited' for more" }, at);
+  }
+}
+
+/** The option keys of a run (what `config.json` holds). */
+export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOptions)[];
+
+/**
+ * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
+ * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
+ * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
+ * resolve against the file's folder.
+ * @throws InputError naming the file (and the line of the key, when found) for a missing, empty or
+ *   malformed file, a value that is not an object, an unknown key or a bad value.
+ */
+export function readRunConfig(file: string): Partial<RunOptions> {
+  const text = readTextFile(file, 'config');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    const pos = /position (\d+)/.exec(msg);
+    throw new InputError(`not valid JSON: ${msg}`, { file, line: pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('a config must be a JSON object of run options by flag name', { file, line: 1 });
+  const lineOf = (key: string): number | undefined => {
+    const i = text.indexOf(JSON.stringify(key));
+    return i < 0 ? undefined : text.slice(0, i).split('\n').length;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(RUN_KEYS as readonly string[]).includes(k)) {
+      throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
+    }
+    if (v === null) throw new InputError('null is not a value: leave the key out to use the default', { file, line: lineOf(k), field: k });
+    out[k] = readRunOption(k, v, { file, line: lineOf(k), field: k });
+  }
+  // Relative paths in a config are relative to its folder (a previous run's config.json holds absolute ones).
+  for (const k of ['trace', 'lengths-from', 'profile'] as const) {
+    const v = out[k];
+    if (typeof v === 'string' && v !== '-') out[k] = path.resolve(path.dirname(path.resolve(file)), v);
+  }
+  return out as Partial<RunOptions>;
+}
+
+/**
+ * Parses `key=value` pairs.
+ * @throws InputError (field `field`) for an item without `=`.
+ */
+export function parseKeyValues(items: readonly string[] | undefined, field: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    for (const part of item.split(',')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new InputError(`expected key=value, got '${part}'`, { field });
+      out[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fills defaults and checks every option; returns a complete RunOptions (what `config.json` holds).
+ * Each value is read as {@link readRunOption} reads it (so strings from a flag and numbers from a
+ * file both work), then the combinations are checked, and the policy, predictor and router are
+ * built once with their options, so a bad `--policy-opt` fails here, before any trace is read.
+ * @throws InputError naming the option for a bad value or an impossible combination.
+ */
+export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
+  const given: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stripUndefined(o))) given[k] = readRunOption(k, v);
+  const r = { ...DEFAULTS, ...given } as RunOptions;
+  if (!r.trace && !r.synthetic) throw new InputError('give --trace FILE or --synthetic poisson|gamma', { field: '--trace' });
+  if (r.trace && r.synthetic) throw new InputError('--trace and --synthetic are exclusive', { field: '--synthetic' });
+  if (r.trace && r.trace !== '-') r.trace = path.resolve(r.trace);
+  if (r['lengths-from'] && r['lengths-from'] !== '-') r['lengths-from'] = path.resolve(r['lengths-from']);
+  if (r.profile) r.profile = path.resolve(r.profile);
+  if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
+  // Options that would be silently ignored.
+  if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
+  if (r.synthetic === 'poisson' && r.cv !== undefined) throw new InputError('applies to --synthetic gamma (Poisson arrivals have cv 1)', { field: '--cv' });
+  if (!r.synthetic) {
+    for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from'] as const) {
+      if (r[k] !== undefined) throw new InputError('applies to --synthetic, not --trace', { field: `--${k}` });
+    }
+  }
+  if (r['max-num-batched-tokens'] !== undefined && r['max-num-batched-tokens'] < r['max-num-seqs']) {
+    throw new InputError(
+      `${r['max-num-batched-tokens']} is below --max-num-seqs ${r['max-num-seqs']}: a full batch of decodes would not fit (vLLM rejects this too)`,
+      { field: '--max-num-batched-tokens' },
+    );
+  }
+  locate({ field: '--router' }, () => getRouter(r.router));
+  const entry = locate({ field: '--policy' }, () => getPolicy(r.policy));
+  if (r.predictor !== undefined) locate({ field: '--predictor' }, () => getPredictor(r.predictor!));
+  if (entry.predictor === 'required' && r.predictor === undefined) {
+    throw new InputError(`policy ${r.policy} needs a length predictor: give --predictor NAME (sim predictors)`, { field: '--predictor' });
+  }
+  if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
+    throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
+  }
+  locate({ field: '--model' }, () => getModel(r.model));
+  locate({ field: '--gpu' }, () => getGpu(r.gpu));
+  parseCostModelSpec(r['cost-model']);
+  checkHardware(r);
+  buildComponents(r, 1);
+  return r;
+}
+
+/**
+ * The policies (`count` fresh instances, one per replica), their predictor and the router factory
+ * of a run, built from their names and `key=value` options. With a trace, the predictor is
+ * attached to it (seeded from `--seed`) before the policies are built.
+ * @throws InputError (field `--policy-opt`, `--predictor-opt` or `--router-opt`) for a bad option.
+ */
+function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
+  const entry = getPolicy(r.policy);
+  const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
+  const predictor = predictorName === undefined ? undefined : getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
+  if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
+  const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
+  const policies = Array.from({ length: count }, () => entry.create(policyOpts, predictor));
+  const router = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
+  return { predictor, policies, router };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/** Reads or generates the trace of a run and applies its transforms. */
+export async function loadTrace(r: RunOptions): Promise<Trace> {
+  let trace: Trace;
+  if (r.synthetic) {
+    // The names were checked by normalizeOptions (RUN_OPTION_SPECS); the readers check them again.
+    const arrival = r.synthetic as 'poisson' | 'gamma';
+    const lengthsFrom = r['lengths-from'] ? await readTrace(r['lengths-from']) : undefined;
+    trace = syntheticTrace({
+      arrival,
+      rate: r.rate ?? 1,
+      cv: r.cv,
+      n: r['num-requests'] ?? 1000,
+      prompt: r.prompt,
+      output: r.output,
+      lengths_from: lengthsFrom,
+      seed: r.seed,
+    });
+  } else {
+    trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'] });
+  }
+  const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate };
+  if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);
+  return trace;
+}
+
+/**
+ * Resolves normalized options into everything a simulation needs: reads the trace, then
+ * {@link buildRun}.
+ * @throws InputError for a bad trace, a model that does not fit the GPU, a bad policy option.
+ */
+export async function resolveRun(r: RunOptions, log?: (message: string) => void): Promise<ResolvedRun> {
+  return buildRun(r, await loadTrace(r), log);
+}
+
+/**
+ * Builds a run's policy (a fresh instance), cost model and engine settings for a trace already
+ * in memory. The trace options of `r` are ignored. `log` receives warnings (e.g. a profile
+ * extrapolated beyond its grid); default stderr.
+ * @throws InputError for a model that does not fit the GPU, a bad policy option, or more than
+ *   {@link MAX_REPLICA_REQUESTS} replicas x requests.
+ */
+export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
+  if (r.replicas * trace.n > MAX_REPLICA_REQUESTS) {
+    throw new InputError(
+      `${r.replicas} replicas x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica keeps per-request state for the whole trace, about 20 bytes each): use fewer replicas or --limit`,
+      { field: '--replicas' },
+    );
+  }
+  const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
+  const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
+  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+}
+
+/**
+ * A run's cost model and engine settings: token budget, KV capacity (from the GPU's memory, or
+ * `--kv-tokens`), swap space, and the analytical, linear or profile cost model.
+ * @throws InputError for a model that does not fit the GPU, a bad tp, a KV capacity below one
+ *   block, a bad cost model or profile.
+ */
+function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
+  const model = getModel(r.model);
+  const gpu = getGpu(r.gpu);
+  const chunked = r['chunked-prefill'];
+  const maxNumSeqs = r['max-num-seqs'];
+  const budget = r['max-num-batched-tokens'] ?? (chunked ? Math.max(CHUNKED_TOKEN_BUDGET, maxNumSeqs) : Math.max(2048, model.maxContext, maxNumSeqs));
+  const blockSize = r['block-size'];
+  const perToken = kvBytesPerToken(model, r.tp);
+  const unlimitedKv = r['kv-tokens'] === 'unlimited';
+  let kvBlocks: number;
+  if (unlimitedKv) kvBlocks = UNLIMITED_BLOCKS;
+  else if (typeof r['kv-tokens'] === 'number') kvBlocks = Math.floor(r['kv-tokens'] / blockSize);
+  else {
+    kvBlocks = kvCapacity({ model, gpu, tp: r.tp, gpuMemoryUtilization: r['gpu-memory-utilization'], blockSize, maxNumBatchedTokens: budget, maxNumSeqs }).blocks;
+  }
+  if (kvBlocks < 1) throw new InputError(`${r['kv-tokens']} tokens is less than one block of ${blockSize}`, { field: '--kv-tokens' });
+  const blockBytes = perToken * blockSize;
+  const spec = parseCostModelSpec(r['cost-model']);
+  const cost: CostModel =
+    r.profile !== undefined
+      ? loadProfileCostModel(r.profile, model, gpu, r.tp, log ? { log } : {})
+      : spec.kind === 'linear'
+        ? new LinearCostModel(spec)
+        : new AnalyticalCostModel({ model, gpu, tp: r.tp });
+  const engine: EngineConfig = {
+    maxNumSeqs,
+    maxNumBatchedTokens: budget,
+    blockSize,
+    kvBlocks,
+    watermarkBlocks: unlimitedKv ? 0 : Math.floor(0.01 * kvBlocks),
+    chunkedPrefill: chunked,
+    preemption: r.preemption as 'recompute' | 'swap',
+    swapBlocks: Math.floor((r['swap-space'] * 2 ** 30) / blockBytes),
+    blockBytes,
+    pcieBandwidth: gpu.pcieBandwidth,
+    skipAhead: true,
+  };
+  return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
+}
+
+/** Hardware settings already checked in this process (a sweep checks thousands of tasks that share a few). */
+const checkedHardware = new Set<string>();
+
+/** Checks a run's hardware settings once per distinct combination ({@link buildHardware}). */
+function checkHardware(r: RunOptions): void {
+  const keys = ['model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
+  const key = JSON.stringify(keys.map((k) => r[k] ?? null));
+  if (checkedHardware.has(key)) return;
+  buildHardware(r, () => {});
+  if (checkedHardware.size >= 10_000) checkedHardware.clear(); // bounded: a cache, not a record
+  checkedHardware.add(key);
+}

@@ -1,0 +1,47 @@
+/**
+ * One simulation run end to end: a resolved run (app/config.ts) through the event loop into
+ * per-request metrics and the summary, with the predictor's achieved quality. Every caller — the
+ * CLI, sweeps, regression, notebooks, benches — goes through here.
+ */
+import type { ResolvedRun } from './config.ts';
+import type { IterationObserver } from '../sim/engine-types.ts';
+import { simulate } from '../sim/simulator.ts';
+import type { SimulationResult } from '../sim/simulator.ts';
+import { programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
+
+/** What a run produces: the raw result, per-request metrics and the summary. */
+export interface RunOutput {
+  result: SimulationResult;
+  metrics: RequestMetrics;
+  summary: Summary;
+  /** Per-replica metrics (one row with one replica; in `summary.replicas` only with several). */
+  replicas: ReplicaSummary[];
+}
+
+/**
+ * Simulates `run` and summarizes it (the `programs` block filled when the trace has multi-call
+ * programs, the `replicas` block with several replicas, the `predictor` block when the policy used
+ * a predictor).
+ * @param hooks optional per-iteration observer and progress callback (fraction of arrivals, 0..1).
+ * @throws Error for an engine invariant violation (a bug, not an input error).
+ */
+export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObserver; onProgress?: (fraction: number) => void } = {}): RunOutput {
+  const result = simulate({
+    trace: run.trace,
+    policy: run.policies,
+    router: run.router,
+    cost: run.cost,
+    engine: run.engine,
+    observer: hooks.observer,
+    onProgress: hooks.onProgress,
+  });
+  const metrics = requestMetrics(result.requests);
+  const kv = { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv };
+  const summary = summarize(result, metrics, { ...kv, slo: run.slo });
+  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s });
+  if (replicas.length > 1) summary.replicas = replicas;
+  if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
+  if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
+  return { result, metrics, summary, replicas };
+}

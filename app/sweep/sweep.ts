@@ -1,0 +1,224 @@
+/**
+ * `sim sweep` as a library: reads and checks a grid, counts its tasks from the axes, refuses a
+ * grid above the limits, checks the files it names and the output folder, then checks every
+ * task (keeping only ids), keeps this shard's, skips those with a valid result file (resumable;
+ * an invalid one is re-run with a warning), and runs the rest over a piscina worker pool, writing
+ * each result to `DIR/tasks/<id>.json` atomically (temporary file, then rename).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { RunOptions } from '../config.ts';
+import { InputError } from '../../sim/errors.ts';
+import { fileProblem, prepareOutputDir, writeFileAtomic } from '../../sim/files.ts';
+import { loadGrid, checkGridFiles } from './grid.ts';
+import { GridPlan, canonicalJson, projectVersion, CONFIRM_TASKS, MAX_TASKS } from './tasks.ts';
+import type { Task } from './tasks.ts';
+import type { Shard } from './shard.ts';
+import { checkRecord, isResultName, isTempName, resultFile } from './record.ts';
+import type { TaskRecord } from './record.ts';
+import type { WorkerInput, WorkerOutput } from './worker.ts';
+
+export type { TaskRecord } from './record.ts';
+export { resultFile } from './record.ts';
+
+/** Most worker threads `--workers` may ask for. */
+export const MAX_WORKERS = 256;
+
+/** A leftover temporary result file older than this (seconds) is removed when a sweep starts; a newer one may be another shard's write in progress. */
+export const STALE_TEMP_S = 600;
+
+/** Invalid result files named one by one in warnings; beyond, one line counts the rest. */
+const WARN_FILES = 10;
+
+/** Options of {@link runSweep}. */
+export interface SweepOptions {
+  /** Grid file (YAML or JSON). */
+  grid: string;
+  /** Output folder; results go to `out/tasks/`. */
+  out: string;
+  /** Worker threads (default: all cores, at most the tasks to run). */
+  workers?: number;
+  /** This machine's shard (default: all tasks). */
+  shard?: Shard;
+  /** Run a grid of more than {@link CONFIRM_TASKS} tasks (`--yes`). */
+  yes?: boolean;
+  /** Called as soon as the grid's size is known and within the limits, before its tasks are checked: the combinations of its axes (an upper bound of the tasks) and their sizes. */
+  onPlan?: (info: { combinations: number; axes: string }) => void;
+  /** Called while the tasks are checked, every 100,000 combinations, with the combinations checked so far. */
+  onCheck?: (checked: number, combinations: number) => void;
+  /** Called once before running with the counts, and after each finished task. */
+  onStart?: (info: { total: number; inShard: number; skipped: number; toRun: number; workers: number; invalid: number }) => void;
+  onTask?: (task: Task, outcome: { ok: boolean; message?: string; seconds: number }, done: number, toRun: number) => void;
+  /** Receives warnings: run warnings (each distinct message once) and invalid result files re-run. */
+  onWarning?: (message: string) => void;
+}
+
+/** What a sweep did. */
+export interface SweepResult {
+  /** Tasks in the whole grid, in this shard, already done (skipped), run now. */
+  total: number;
+  inShard: number;
+  skipped: number;
+  ran: number;
+  /** Result files found invalid (corrupt, cut short, another task's) and re-run. */
+  invalid: number;
+  /** Tasks that failed (no result written; a re-run retries them). */
+  failed: { id: string; message: string; inputError: boolean }[];
+}
+
+/**
+ * The compiled worker module. Beside this file when running from dist/; when running from the
+ * TypeScript sources (vitest, tsx), the compiled copy in dist/ (piscina threads load plain JS).
+ * @throws Error telling to build when the file does not exist.
+ */
+export function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const file = here.endsWith('.ts')
+    ? path.resolve(path.dirname(here), '..', '..', 'dist', 'app', 'sweep', 'worker.js')
+    : path.join(path.dirname(here), 'worker.js');
+  if (!fs.existsSync(file)) throw new Error(`sweep worker ${file} not found: build with 'npm run build'`);
+  return file;
+}
+
+/**
+ * Refuses a grid above the task limits: more than {@link MAX_TASKS} always, more than
+ * {@link CONFIRM_TASKS} without `yes`.
+ * @throws InputError naming the grid file, the count and its axes, and the limit.
+ */
+export function checkGridSize(plan: GridPlan, yes: boolean): void {
+  const n = plan.combinations;
+  const file = plan.grid.file;
+  if (n > MAX_TASKS) {
+    throw new InputError(`${n} tasks (${plan.describe()}): more than ${MAX_TASKS}, the most one grid may have (a result file of about 4 KB each in one folder, and every id held in memory); split it into several grids`, { file });
+  }
+  if (n > CONFIRM_TASKS && !yes) {
+    throw new InputError(`${n} tasks (${plan.describe()}): more than ${CONFIRM_TASKS} need --yes (check the grid, then give --yes to run them all)`, { file });
+  }
+}
+
+/** Removes leftover temporary files older than {@link STALE_TEMP_S} from a tasks/ folder. */
+function removeStaleTemps(tasksDir: string, names: readonly string[]): void {
+  const now = Date.now();
+  for (const name of names) {
+    if (!isTempName(name)) continue;
+    const f = path.join(tasksDir, name);
+    try {
+      if (now - fs.statSync(f).mtimeMs > STALE_TEMP_S * 1000) fs.unlinkSync(f);
+    } catch {
+      // Gone already (another shard cleaned it), or not ours to remove: it is ignored either way.
+    }
+  }
+}
+
+/**
+ * Runs a sweep (see the module comment). Always goes through the pool, also with one worker.
+ * @throws InputError before anything runs for a bad grid, a grid above the limits, a trace or
+ *   profile that cannot be read, an invalid task, or an output folder that cannot be written;
+ *   while running, when a result cannot be written (the tasks in flight finish first).
+ */
+export async function runSweep(o: SweepOptions): Promise<SweepResult> {
+  const grid = loadGrid(o.grid);
+  const version = projectVersion();
+  const plan = new GridPlan(grid, version);
+  checkGridSize(plan, o.yes === true);
+  o.onPlan?.({ combinations: plan.combinations, axes: plan.describe() });
+  checkGridFiles(grid);
+  const tasksDir = path.join(o.out, 'tasks');
+  prepareOutputDir(o.out, '--out');
+  prepareOutputDir(tasksDir, '--out');
+  const names = fs.readdirSync(tasksDir);
+  removeStaleTemps(tasksDir, names);
+  const existing = new Set(names.filter(isResultName));
+
+  // Check every task; keep this shard's that have no valid result yet (by number, not options).
+  const todoCombo: number[] = [];
+  const todoIndex: number[] = [];
+  const todoId: string[] = [];
+  let inShard = 0;
+  let invalid = 0;
+  const total = plan.scan((t) => {
+    if (o.shard !== undefined && t.index % o.shard.count !== o.shard.index) return;
+    inShard++;
+    if (existing.has(`${t.id}.json`)) {
+      const file = resultFile(o.out, t.id);
+      let text: string | undefined;
+      let problem: string | undefined;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (e) {
+        problem = `cannot read it (${fileProblem(e)})`;
+      }
+      if (text !== undefined) {
+        const c = checkRecord(text, t.id, t.canonical);
+        if ('record' in c) return;
+        problem = c.problem;
+      }
+      invalid++;
+      if (invalid <= WARN_FILES) o.onWarning?.(`${file}: not a valid result: ${problem}; running the task again`);
+    }
+    todoCombo.push(t.combo);
+    todoIndex.push(t.index);
+    todoId.push(t.id);
+  }, o.onCheck ? (walked) => o.onCheck!(walked, plan.combinations) : undefined);
+  if (invalid > WARN_FILES) o.onWarning?.(`${invalid - WARN_FILES} more invalid result files in ${tasksDir}; running their tasks again`);
+
+  const toRun = todoCombo.length;
+  const workers = Math.max(1, Math.min(o.workers ?? os.availableParallelism(), Math.max(1, toRun)));
+  const result: SweepResult = { total, inShard, skipped: inShard - toRun, ran: 0, invalid, failed: [] };
+  o.onStart?.({ total, inShard, skipped: result.skipped, toRun, workers, invalid });
+  if (toRun === 0) return result;
+
+  const pool = new Piscina<WorkerInput, WorkerOutput>({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+  const warned = new Set<string>();
+  let next = 0;
+  let done = 0;
+  let fatal: unknown;
+  // One lane per worker, each with one task in flight: the pool's queue stays empty, and a task's
+  // options exist only while it runs.
+  const lane = async (): Promise<void> => {
+    while (fatal === undefined && next < toRun) {
+      const k = next++;
+      try {
+        const task = plan.task(todoCombo[k], todoIndex[k]);
+        if (task.id !== todoId[k]) throw new Error(`sweep: task ${task.index} has id ${task.id} when built on its own but ${todoId[k]} when checked`);
+        let r: WorkerOutput;
+        try {
+          r = await pool.run({ options: task.options });
+        } catch (e) {
+          // The worker thread itself died (out of memory, a crash): this task failed, the others go on.
+          r = { ok: false, message: `worker thread failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, inputError: false };
+        }
+        done++;
+        if (r.ok) {
+          for (const w of r.warnings) {
+            if (!warned.has(w)) {
+              warned.add(w);
+              o.onWarning?.(w);
+            }
+          }
+          const config = JSON.parse(canonicalJson(task.config)) as RunOptions; // keys sorted: same options, same bytes
+          const record: TaskRecord = { id: task.id, version, config, summary: r.summary };
+          writeFileAtomic(resultFile(o.out, task.id), JSON.stringify(record, null, 2) + '\n');
+          result.ran++;
+          o.onTask?.(task, { ok: true, seconds: r.seconds }, done, toRun);
+        } else {
+          result.failed.push({ id: task.id, message: r.message, inputError: r.inputError });
+          o.onTask?.(task, { ok: false, message: r.message, seconds: 0 }, done, toRun);
+        }
+      } catch (e) {
+        fatal ??= e;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: workers }, lane));
+  } finally {
+    await pool.destroy();
+  }
+  if (fatal !== undefined) throw fatal;
+  result.failed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return result;
+}
