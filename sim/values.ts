@@ -33,13 +33,19 @@ export function parseNumber(text: string, allowInfinity = false): number {
   return parseDecimal(text);
 }
 
-/** Bounds and kind of a numeric value. Bounds are inclusive unless marked exclusive. */
+/**
+ * Bounds and kind of a numeric value: the one range type of the project, for flags, config and
+ * grid values ({@link readNumber}) and for policy, predictor and router options
+ * (policies/options.ts). Bounds are inclusive unless marked exclusive; absent bounds are ±∞.
+ */
 export interface NumberSpec {
   /** Only integers are allowed. */
   integer?: boolean;
+  /** Lower bound, in the value's own unit. */
   min?: number;
   /** The lower bound itself is not allowed (a positive rate). */
   minExclusive?: boolean;
+  /** Upper bound, in the value's own unit. */
   max?: number;
   /** The upper bound itself is not allowed (a correlation below 1). */
   maxExclusive?: boolean;
