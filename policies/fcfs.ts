@@ -4,7 +4,7 @@
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
 import { ADMIT } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
-import { InputError } from '../sim/errors.ts';
+import { OptionReader } from './options.ts';
 
 /**
  * FCFS as in vLLM v0's scheduler: the key is the arrival time, fixed at arrival; running requests
@@ -32,8 +32,7 @@ export const fcfs: PolicyEntry = {
   source: 'vLLM v0 scheduler (Kwon et al., SOSP 2023, §4.5); shared/docs/policies.md §1',
   predictor: 'none',
   create(opts) {
-    const keys = Object.keys(opts);
-    if (keys.length > 0) throw new InputError(`fcfs takes no options (got ${keys.join(', ')})`, { field: '--policy-opt' });
+    new OptionReader('--policy-opt', 'fcfs', opts, []);
     return new Fcfs();
   },
 };

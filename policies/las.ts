@@ -8,7 +8,7 @@ import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } f
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
-import { PolicyOptions, DISPLACEMENTS } from './options.ts';
+import { OptionReader, DISPLACEMENTS } from './options.ts';
 
 /**
  * LAS in the engine's rank mode: the key is the request's attained service in output tokens
@@ -118,9 +118,8 @@ export const las: PolicyEntry = {
   source: 'Schrage 1967 / Kleinrock 1976 (FB, LAS); shared/docs/policies.md §12.7',
   predictor: 'none',
   create(opts) {
-    const o = new PolicyOptions('las', opts);
+    const o = new OptionReader('--policy-opt', 'las', opts, ['displacement']);
     const displacement = o.choice('displacement', 'pause', DISPLACEMENTS);
-    o.done();
     return new Las(displacement);
   },
 };

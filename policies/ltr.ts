@@ -7,7 +7,7 @@ import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
-import { PolicyOptions, ON_OFF, needPredictor, chargePrediction } from './options.ts';
+import { OptionReader, ON_OFF, needPredictor, chargePrediction } from './options.ts';
 
 /** LTR's starvation control (the fork's `starv200-period10` runs; off in the paper's main results). */
 export interface LtrOptions {
@@ -182,13 +182,12 @@ export const ltr: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'rank-tau',
   create(opts, predictor) {
-    const o = new PolicyOptions('ltr', opts);
+    const o = new OptionReader('--policy-opt', 'ltr', opts, ['starvation-control', 'starvation', 'quantum']);
     const options: LtrOptions = {
       starvationControl: o.choice('starvation-control', 'off', ON_OFF) === 'on',
       starvation: o.number('starvation', LTR_DEFAULTS.starvation, { min: 1, integer: true }),
       quantum: o.number('quantum', LTR_DEFAULTS.quantum, { min: 1, integer: true }),
     };
-    o.done();
     return new Ltr(needPredictor('ltr', predictor), options);
   },
 };

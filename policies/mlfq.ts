@@ -8,7 +8,7 @@ import { deadlineBefore } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
-import { PolicyOptions, DISPLACEMENTS, ON_OFF } from './options.ts';
+import { OptionReader, DISPLACEMENTS, ON_OFF } from './options.ts';
 
 /** MLFQ's settings (the fork's `mlfq-quant0.03-thres2[-starv3.0-starp100]`). */
 export interface MlfqOptions {
@@ -210,7 +210,7 @@ export const mlfq: PolicyEntry = {
   source: 'FastServe (Wu et al., arXiv 2305.05920) as the vllm-ltr fork runs it (mlfq_scheduler.py); shared/docs/policies.md §4 baselines',
   predictor: 'none',
   create(opts) {
-    const o = new PolicyOptions('mlfq', opts);
+    const o = new OptionReader('--policy-opt', 'mlfq', opts, ['quantum', 'thres', 'levels', 'starvation-control', 'starvation', 'starvation-period', 'displacement']);
     const options: MlfqOptions = {
       quantum_s: o.number('quantum', MLFQ_DEFAULTS.quantum_s, { min: 0, minExclusive: true }),
       thres: o.number('thres', MLFQ_DEFAULTS.thres, { min: 1 }),
@@ -220,7 +220,6 @@ export const mlfq: PolicyEntry = {
       starvationPeriod: o.number('starvation-period', MLFQ_DEFAULTS.starvationPeriod, { min: 1, integer: true }),
       displacement: o.choice('displacement', 'pause', DISPLACEMENTS),
     };
-    o.done();
     return new Mlfq(options);
   },
 };

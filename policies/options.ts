@@ -1,23 +1,19 @@
 /**
- * Shared helpers for the length-aware policies: reading and checking `--policy-opt key=value`
- * pairs, and the checks every length-aware policy makes on its predictor.
+ * The one reader of `key=value` options for policies (`--policy-opt`), length predictors
+ * (`--predictor-opt`) and routers (`--router-opt`), plus the checks every length-aware policy makes
+ * on its predictor and the charging of prediction time.
+ *
+ * Every option error is an InputError located at the flag the pairs came from, naming the
+ * policy, predictor or router, the key, and the valid keys, range or choices. Numbers follow the
+ * strict decimal rules of sim/values.ts ({@link parseNumber}, {@link numberProblem}).
  */
 import { InputError } from '../sim/errors.ts';
-import { parseDecimal } from '../sim/values.ts';
+import { describeInterval, numberProblem, parseNumber, type NumberSpec } from '../sim/values.ts';
 import type { Displacement, PolicyContext } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
 
-/** Range of a numeric option; bounds are inclusive unless marked exclusive. */
-export interface NumberRange {
-  min?: number;
-  max?: number;
-  /** The lower bound itself is not allowed (e.g. a positive quantum). */
-  minExclusive?: boolean;
-  /** Only integers are allowed. */
-  integer?: boolean;
-  /** `inf` (or `infinity`) is accepted and read as Infinity. */
-  allowInfinity?: boolean;
-}
+/** The flags whose `key=value` pairs an {@link OptionReader} reads: whose options they are. */
+export type OptionFlag = '--policy-opt' | '--predictor-opt' | '--router-opt';
 
 /** The displacement choices of a preemptive policy (sim/policy.ts). */
 export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'swap'];
@@ -26,92 +22,111 @@ export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'sw
 export const ON_OFF = ['on', 'off'] as const;
 
 /**
- * Reads one policy's `--policy-opt` pairs (or a router's `--router-opt`). Each `number`/`choice` call reads one option (falling
- * back to its default) and records its name; `done()` then rejects any other key, listing the
- * valid ones. Every error is an InputError with field `--policy-opt` naming the policy, the option
- * and the valid range or choices.
+ * Reads the options of one policy, predictor or router. It is built with every key the owner
+ * accepts, and refuses any other key at once; each `number`/`choice`/`string` call then reads one
+ * option, falling back to its default when the option is absent.
+ *
+ * Messages (each an InputError with field `flag`):
+ * - unknown key: `unknown NAME option K; valid: A, B` (`...; NAME takes no options` when it has none);
+ * - a number out of its range, or not a decimal: `NAME option K must be a number in [0, 1] (got 'V')`
+ *   ({@link describeInterval} names the range);
+ * - a value not among the choices: `NAME option K must be one of A, B (got 'V')`;
+ * - an empty string option: `NAME option K must not be empty`;
+ * - the owner's own checks ({@link error}): `NAME: MESSAGE`.
  */
-export class PolicyOptions {
-  /** The policy's CLI name (for messages). */
-  readonly policy: string;
+export class OptionReader {
+  /** The flag the pairs came from, named as the field of every error. */
+  readonly flag: OptionFlag;
+  /** The policy's, predictor's or router's CLI name (for messages). */
+  readonly name: string;
   private readonly opts: Record<string, string>;
-  private readonly known: string[] = [];
-  private readonly field: string;
+  private readonly keys: readonly string[];
 
   /**
-   * @param policy the policy's (or router's) CLI name.
-   * @param opts the `key=value` pairs as parsed by the CLI (app/config.ts `parseKeyValues`).
-   * @param field the flag the pairs came from, named in errors (default `--policy-opt`).
+   * @param flag the flag the pairs came from (`--policy-opt`, `--predictor-opt`, `--router-opt`).
+   * @param name the CLI name of the policy, predictor or router.
+   * @param opts the `key=value` pairs as parsed by the CLI (app/config.ts `parseKeyValues`) or a
+   *   sweep grid: values are the raw strings.
+   * @param keys every key the owner accepts, in the order error messages list them.
+   * @throws InputError (field `flag`) for a key not in `keys`, listing the valid ones.
    */
-  constructor(policy: string, opts: Record<string, string>, field = '--policy-opt') {
-    this.policy = policy;
+  constructor(flag: OptionFlag, name: string, opts: Record<string, string>, keys: readonly string[]) {
+    this.flag = flag;
+    this.name = name;
     this.opts = opts;
-    this.field = field;
+    this.keys = keys;
+    const unknown = Object.keys(opts).filter((k) => !keys.includes(k));
+    if (unknown.length > 0) {
+      const valid = keys.length > 0 ? `valid: ${keys.join(', ')}` : `${name} takes no options`;
+      throw this.fail(`unknown ${name} option ${unknown.join(', ')}; ${valid}`);
+    }
   }
 
   /**
-   * A numeric option.
-   * @param key option name.
-   * @param def default when the option is absent.
-   * @param range the allowed range.
-   * @throws InputError (field `--policy-opt`) when the value is not a number in `range`.
+   * An InputError about these options, for the owner's own checks (two options that exclude each
+   * other, ...): message `NAME: MESSAGE`, field `flag`.
    */
-  number(key: string, def: number, range: NumberRange = {}): number {
-    this.known.push(key);
+  error(message: string): InputError {
+    return this.fail(`${this.name}: ${message}`);
+  }
+
+  /**
+   * Whether option `key` was given.
+   * @throws Error when `key` is not one of the declared keys (a bug in the caller).
+   */
+  has(key: string): boolean {
+    if (!this.keys.includes(key)) throw new Error(`${this.name}: option '${key}' is read but not declared`);
+    return Object.hasOwn(this.opts, key);
+  }
+
+  /**
+   * A numeric option, strict decimal (sim/values.ts), or `inf`/`infinity` when `spec.allowInfinity`.
+   * @param key option name.
+   * @param def value when the option is absent (returned as is, unchecked).
+   * @param spec the allowed range: bounds inclusive unless marked exclusive, `integer`,
+   *   `allowInfinity` (`maxReason` is not used in these messages).
+   * @returns the value, in the option's own unit.
+   * @throws InputError (field `flag`) `NAME option K must be a number in [0, 1] (got 'V')` when the
+   *   value is not a decimal number or is outside `spec`.
+   */
+  number(key: string, def: number, spec: NumberSpec = {}): number {
+    if (!this.has(key)) return def;
     const raw = this.opts[key];
-    if (raw === undefined) return def;
-    const s = raw.trim().toLowerCase();
-    let v: number;
-    if (range.allowInfinity && (s === 'inf' || s === 'infinity')) v = Infinity;
-    else v = parseDecimal(s);
-    const ok =
-      !Number.isNaN(v) &&
-      (Number.isFinite(v) || (range.allowInfinity === true && v === Infinity)) &&
-      (range.integer !== true || !Number.isFinite(v) || Number.isInteger(v)) &&
-      (range.min === undefined || (range.minExclusive ? v > range.min : v >= range.min)) &&
-      (range.max === undefined || v <= range.max);
-    if (!ok) {
-      throw new InputError(`${this.policy} option ${key} must be ${describeRange(range)} (got '${raw}')`, { field: this.field });
-    }
+    const v = parseNumber(raw, spec.allowInfinity);
+    if (numberProblem(v, spec) !== undefined) throw this.fail(`${this.name} option ${key} must be ${describeInterval(spec)} (got '${raw}')`);
     return v;
   }
 
   /**
-   * An option with a fixed set of values.
+   * An option with a fixed set of values (compared exactly: case and spaces count).
    * @param key option name.
-   * @param def default when the option is absent.
-   * @param choices the valid values.
-   * @throws InputError (field `--policy-opt`) naming the valid values when the value is not one.
+   * @param def value when the option is absent.
+   * @param choices the valid values, in the order the message lists them.
+   * @throws InputError (field `flag`) `NAME option K must be one of A, B (got 'V')` for any other value.
    */
   choice<T extends string>(key: string, def: T, choices: readonly T[]): T {
-    this.known.push(key);
+    if (!this.has(key)) return def;
     const raw = this.opts[key];
-    if (raw === undefined) return def;
-    if (!(choices as readonly string[]).includes(raw)) {
-      throw new InputError(`${this.policy} option ${key} must be one of ${choices.join(', ')} (got '${raw}')`, { field: this.field });
-    }
+    if (!(choices as readonly string[]).includes(raw)) throw this.fail(`${this.name} option ${key} must be one of ${choices.join(', ')} (got '${raw}')`);
     return raw as T;
   }
 
   /**
-   * Call after reading every option.
-   * @throws InputError (field `--policy-opt`) for a key that was not read, listing the valid keys.
+   * A free-text option (a column name, ...), surrounding spaces dropped.
+   * @param key option name.
+   * @param def value when the option is absent.
+   * @throws InputError (field `flag`) `NAME option K must not be empty` for an empty or blank value.
    */
-  done(): void {
-    const unknown = Object.keys(this.opts).filter((k) => !this.known.includes(k));
-    if (unknown.length > 0) {
-      const valid = this.known.length > 0 ? `valid: ${this.known.join(', ')}` : 'it takes no options';
-      throw new InputError(`unknown ${this.policy} option ${unknown.join(', ')}; ${valid}`, { field: this.field });
-    }
+  string(key: string, def: string): string {
+    if (!this.has(key)) return def;
+    const v = this.opts[key].trim();
+    if (v === '') throw this.fail(`${this.name} option ${key} must not be empty`);
+    return v;
   }
-}
 
-/** "an integer in [1, ∞)"-style text for a range. */
-function describeRange(r: NumberRange): string {
-  const kind = r.integer ? 'an integer' : 'a number';
-  const lo = r.min === undefined ? '(-∞' : `${r.minExclusive ? '(' : '['}${r.min}`;
-  const hi = r.max === undefined ? (r.allowInfinity ? '∞]' : '∞)') : `${r.max}]`;
-  return `${kind} in ${lo}, ${hi}${r.allowInfinity && r.max === undefined ? " ('inf' allowed)" : ''}`;
+  private fail(message: string): InputError {
+    return new InputError(message, { field: this.flag });
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Policy, PolicyContext, PolicyEntry, RankBatching } from '../sim/po
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
-import { PolicyOptions } from './options.ts';
+import { OptionReader } from './options.ts';
 
 /** Which of Autellix's schedulers {@link ProgramLas} runs. */
 export type ProgramLasMode = 'plas' | 'atlas' | 'mlfq';
@@ -419,7 +419,7 @@ function entry(mode: ProgramLasMode): PolicyEntry {
     source: 'Luo et al., Autellix, arXiv 2502.13965 §4; shared/docs/policies.md §6',
     predictor: 'none',
     create(opts) {
-      const o = new PolicyOptions(name, opts);
+      const o = new OptionReader('--policy-opt', name, opts, ['queues', 'q0', 'ratio', 'beta', 'steps']);
       const options: ProgramLasOptions = {
         mode,
         queues: o.number('queues', PROGRAM_LAS_DEFAULTS.queues, { min: 0, integer: true }),
@@ -428,7 +428,6 @@ function entry(mode: ProgramLasMode): PolicyEntry {
         beta: o.number('beta', PROGRAM_LAS_DEFAULTS.beta, { min: 0, minExclusive: true, allowInfinity: true }),
         steps: o.number('steps', PROGRAM_LAS_DEFAULTS.steps, { min: 1, integer: true }),
       };
-      o.done();
       return new ProgramLas(options);
     },
   };

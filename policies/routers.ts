@@ -9,7 +9,7 @@
  */
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { checkChoice } from '../sim/errors.ts';
-import { PolicyOptions } from './options.ts';
+import { OptionReader } from './options.ts';
 
 /** A registered router: its constructor and what `sim routers` shows. */
 export interface RouterEntry {
@@ -52,7 +52,7 @@ function simple(name: string, description: string, source: string, make: (ctx: R
     description,
     source,
     create(opts) {
-      new PolicyOptions(name, opts, '--router-opt').done();
+      new OptionReader('--router-opt', name, opts, []);
       return (ctx) => ({ name, route: make(ctx) });
     },
   };
@@ -116,9 +116,8 @@ export const autellix: RouterEntry = {
   description: "calls of at most `threshold` prompt tokens to the least-used replica; longer calls to their program's replica (chosen least-used on its first long call)",
   source: 'Luo et al., Autellix, arXiv 2502.13965 §5 Algorithm 2; shared/docs/policies.md §6',
   create(opts) {
-    const o = new PolicyOptions('autellix', opts, '--router-opt');
+    const o = new OptionReader('--router-opt', 'autellix', opts, ['threshold']);
     const threshold = o.number('threshold', 2048, { min: 0, integer: true });
-    o.done();
     return (ctx) => autellixRouter(ctx, threshold);
   },
 };

@@ -6,7 +6,7 @@
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
 import { ADMIT } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
-import { PolicyOptions, needPredictor, chargePrediction } from './options.ts';
+import { OptionReader, needPredictor, chargePrediction } from './options.ts';
 
 /**
  * Non-preemptive SJF in vLLM v0's batch-formation mode: the key is the predictor's initial
@@ -45,7 +45,7 @@ export const sjf: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'oracle',
   create(opts, predictor) {
-    new PolicyOptions('sjf', opts).done();
+    new OptionReader('--policy-opt', 'sjf', opts, []);
     return new Sjf(needPredictor('sjf', predictor));
   },
 };

@@ -7,7 +7,7 @@ import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } f
 import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
-import { PolicyOptions, DISPLACEMENTS, needPredictor, chargePrediction } from './options.ts';
+import { OptionReader, DISPLACEMENTS, needPredictor, chargePrediction } from './options.ts';
 
 /** Where prediction time goes (§7 "Cost models"). */
 export type SkipPredictCostMode = 'external' | 'server';
@@ -129,7 +129,7 @@ export const skippredict: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'cheap-bit',
   create(opts, predictor) {
-    const o = new PolicyOptions('skippredict', opts);
+    const o = new OptionReader('--policy-opt', 'skippredict', opts, ['threshold', 'c1', 'c2', 'cost-mode', 'displacement']);
     const threshold = o.number('threshold', NaN, { min: 0, minExclusive: true });
     const options: SkipPredictOptions = {
       c1_s: o.number('c1', SKIPPREDICT_DEFAULTS.c1_s, { min: 0 }),
@@ -138,7 +138,6 @@ export const skippredict: PolicyEntry = {
       threshold: Number.isNaN(threshold) ? undefined : threshold,
       displacement: o.choice('displacement', 'pause', DISPLACEMENTS),
     };
-    o.done();
     return new SkipPredict(needPredictor('skippredict', predictor), options);
   },
 };

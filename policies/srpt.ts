@@ -7,7 +7,7 @@ import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } f
 import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
-import { PolicyOptions, DISPLACEMENTS, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
+import { OptionReader, DISPLACEMENTS, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
 
 /**
  * Preemptive SRPT in the engine's rank mode: the key is the predictor's remaining-output estimate
@@ -66,9 +66,8 @@ export const srpt: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'oracle',
   create(opts, predictor) {
-    const o = new PolicyOptions('srpt', opts);
+    const o = new OptionReader('--policy-opt', 'srpt', opts, ['displacement']);
     const displacement = o.choice('displacement', 'pause', DISPLACEMENTS);
-    o.done();
     return new Srpt(needPredictor('srpt', predictor), displacement);
   },
 };

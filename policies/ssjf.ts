@@ -9,7 +9,7 @@ import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { WAITING } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
-import { PolicyOptions, ON_OFF, needPredictor, chargePrediction } from './options.ts';
+import { OptionReader, ON_OFF, needPredictor, chargePrediction } from './options.ts';
 
 /** SSJF's settings (defaults from the authors' `model-serving/util.py`). */
 export interface SsjfOptions {
@@ -128,7 +128,7 @@ export const ssjf: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'ssjf-buckets',
   create(opts, predictor) {
-    const o = new PolicyOptions('ssjf', opts);
+    const o = new OptionReader('--policy-opt', 'ssjf', opts, ['const', 'per-token', 'starvation', 'starvation-wait', 'starvation-coef']);
     const options: SsjfOptions = {
       const_s: o.number('const', SSJF_DEFAULTS.const_s, { min: 0 }),
       perToken_s: o.number('per-token', SSJF_DEFAULTS.perToken_s, { min: 0 }),
@@ -136,7 +136,6 @@ export const ssjf: PolicyEntry = {
       starvationWait_s: o.number('starvation-wait', SSJF_DEFAULTS.starvationWait_s, { min: 0, allowInfinity: true }),
       starvationCoef: o.number('starvation-coef', SSJF_DEFAULTS.starvationCoef, { min: 0, allowInfinity: true }),
     };
-    o.done();
     return new Ssjf(needPredictor('ssjf', predictor), options);
   },
 };

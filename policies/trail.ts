@@ -9,7 +9,7 @@ import { ADMIT } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { RUNNING } from '../sim/requests.ts';
-import { PolicyOptions, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
+import { OptionReader, needPredictor, iterationsUntilAnyRefinement, chargePrediction } from './options.ts';
 
 /** TRAIL's settings (§5 table). */
 export interface TrailOptions {
@@ -109,13 +109,12 @@ export const trail: PolicyEntry = {
   predictor: 'optional',
   defaultPredictor: 'trail',
   create(opts, predictor) {
-    const o = new PolicyOptions('trail', opts);
+    const o = new OptionReader('--policy-opt', 'trail', opts, ['c', 'margin', 'max-preemptions']);
     const options: TrailOptions = {
       c: o.number('c', TRAIL_DEFAULTS.c, { min: 0, max: 1 }),
       margin: o.number('margin', TRAIL_DEFAULTS.margin, { min: 0 }),
       maxPreemptions: o.number('max-preemptions', TRAIL_DEFAULTS.maxPreemptions, { min: 0, integer: true }),
     };
-    o.done();
     return new Trail(needPredictor('trail', predictor), options);
   },
 };

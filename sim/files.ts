@@ -1,5 +1,6 @@
 /**
- * Files in and out, safely: reading a whole text file with a one-line error, creating an output
+ * Files in and out, safely: reading a whole text file with a one-line error (every whole-file
+ * read of the project goes through {@link tryReadTextFile}; only traces are streamed), creating an output
  * folder (without Node 20's `mkdirSync({recursive})`, which loops forever under `/proc`), checking
  * it is writable before any work starts, and writing files atomically (a temporary name in the
  * same folder, then rename), also in streamed chunks.
@@ -39,21 +40,40 @@ export function fileProblem(e: unknown): string {
 }
 
 /**
- * Reads a whole UTF-8 text file (a leading BOM is dropped).
- * @param what what the file is, for the message (e.g. 'grid', 'profile')
- * @throws InputError naming the file for a missing, unreadable or folder path, or an empty file
- *   when `allowEmpty` is false.
+ * Reads a whole UTF-8 text file (a leading BOM is dropped), for a caller that does not stop at an
+ * unreadable file (a sweep re-runs the task; a plot falls back to a folder's name). The one place
+ * a whole text file is read; {@link readTextFile} throws instead.
+ * @param file the path.
+ * @returns `{ text }`, or `{ problem }`: a one-line reason from {@link fileProblem} (`no such
+ *   file`, `is a folder, not a file`, `permission denied`, ...).
  */
-export function readTextFile(file: string, what: string, allowEmpty = false): string {
+export function tryReadTextFile(file: string): { text: string } | { problem: string } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError(`cannot read ${what}: ${fileProblem(e)}`, { file });
+    return { problem: fileProblem(e) };
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (!allowEmpty && text.trim() === '') throw new InputError(`empty ${what} file`, { file });
-  return text;
+  return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
+}
+
+/**
+ * Reads a whole UTF-8 text file (a leading BOM is dropped): a config, profile, grid, scenario or
+ * baseline file, a Vidur table, a sweep result, a table to plot. Trace files are streamed instead
+ * (traces/source.ts).
+ * @param file the path.
+ * @param what what the file is, for the message (e.g. 'grid', 'profile').
+ * @param allowEmpty whether an empty (or blank) file is returned rather than refused.
+ * @returns the text.
+ * @throws InputError naming the file: `cannot read WHAT: no such file` (any reason of
+ *   {@link fileProblem}) for a missing, unreadable or folder path; `empty WHAT file` when the file
+ *   is blank and `allowEmpty` is false.
+ */
+export function readTextFile(file: string, what: string, allowEmpty = false): string {
+  const r = tryReadTextFile(file);
+  if ('problem' in r) throw new InputError(`cannot read ${what}: ${r.problem}`, { file });
+  if (!allowEmpty && r.text.trim() === '') throw new InputError(`empty ${what} file`, { file });
+  return r.text;
 }
 
 /**

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runSim } from './helpers.ts';
-import { AtomicWriter, makeDir, prepareOutputDir, writeFileAtomic } from '../sim/files.ts';
+import { AtomicWriter, makeDir, prepareOutputDir, readTextFile, tryReadTextFile, writeFileAtomic } from '../sim/files.ts';
 import { OutDir, TIMESERIES_COLUMNS } from '../app/report.ts';
 import { normalizeOptions, resolveRun } from '../app/config.ts';
 import { runResolved } from '../app/run.ts';
@@ -82,6 +82,21 @@ describe('--out', () => {
 });
 
 describe('sim/files.ts', () => {
+  it('readTextFile / tryReadTextFile: BOM dropped, one-line reasons, empty files refused unless allowed', () => {
+    const d = tmp();
+    const f = path.join(d, 'a.json');
+    fs.writeFileSync(f, '\ufeff{"x": 1}\n');
+    expect(tryReadTextFile(f)).toEqual({ text: '{"x": 1}\n' });
+    expect(readTextFile(f, 'config')).toBe('{"x": 1}\n');
+    expect(tryReadTextFile(path.join(d, 'none.json'))).toEqual({ problem: 'no such file' });
+    expect(tryReadTextFile(d)).toEqual({ problem: 'is a folder, not a file' });
+    expect(() => readTextFile(path.join(d, 'none.json'), 'profile')).toThrow(`${path.join(d, 'none.json')}: cannot read profile: no such file`);
+    const empty = path.join(d, 'e.json');
+    fs.writeFileSync(empty, ' \n');
+    expect(() => readTextFile(empty, 'grid')).toThrow(`${empty}: empty grid file`);
+    expect(readTextFile(empty, 'grid', true)).toBe(' \n');
+  });
+
   it('AtomicWriter: chunks written across many small buffers read back exactly; nothing at the final name until commit', () => {
     const d = tmp();
     const f = path.join(d, 'out.txt');

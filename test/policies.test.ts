@@ -21,6 +21,10 @@ import { normalizeOptions, buildRun } from '../app/config.ts';
 import type { Policy } from '../sim/policy.ts';
 import type { Predictor, PredictorQuality } from '../sim/predictor.ts';
 import { POLICIES, getPolicy } from '../policies/index.ts';
+import { OptionReader } from '../policies/options.ts';
+import { getRouter } from '../policies/routers.ts';
+import { getPredictor } from '../policies/predictors/index.ts';
+import { readNumber, numberProblem, describeInterval } from '../sim/values.ts';
 import { OraclePredictor } from '../policies/predictors/oracle.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
 import { Sjf } from '../policies/sjf.ts';
@@ -471,6 +475,56 @@ describe('options', () => {
     expect(() => getPolicy('mlfq').create({ levels: 'inf', thres: '10' }, p)).not.toThrow();
     expect(() => getPolicy('ssjf').create({ 'starvation-wait': 'inf', 'starvation-coef': '3' }, p)).not.toThrow();
     expect(() => getPolicy('trail').create({ c: '0', margin: '5', 'max-preemptions': '2' }, p)).not.toThrow();
+  });
+
+  it('one reader for policies, predictors and routers: same words, located at each flag', () => {
+    const message = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        return (e as InputError).message;
+      }
+      throw new Error('expected an InputError');
+    };
+    expect(message(() => getPolicy('trail').create({ c: '2' }, p))).toBe("--policy-opt: trail option c must be a number in [0, 1] (got '2')");
+    expect(message(() => getPredictor('rank-tau').create({ tau: '2' }))).toBe("--predictor-opt: rank-tau option tau must be a number in (-1, 1] (got '2')");
+    expect(message(() => getRouter('autellix').create({ threshold: '1.5' }))).toBe("--router-opt: autellix option threshold must be an integer in [0, ∞) (got '1.5')");
+    expect(message(() => getPolicy('ssjf').create({ starve: '1' }, p))).toBe('--policy-opt: unknown ssjf option starve; valid: const, per-token, starvation, starvation-wait, starvation-coef');
+    expect(message(() => getPolicy('fcfs').create({ x: '1', y: '2' }, p))).toBe('--policy-opt: unknown fcfs option x, y; fcfs takes no options');
+    expect(message(() => getPredictor('oracle').create({ x: '1' }))).toBe('--predictor-opt: unknown oracle option x; oracle takes no options');
+    expect(message(() => getRouter('random').create({ x: '1' }))).toBe('--router-opt: unknown random option x; random takes no options');
+    expect(message(() => getPolicy('ltr').create({ 'starvation-control': 'ON' }, p))).toBe("--policy-opt: ltr option starvation-control must be one of on, off (got 'ON')");
+    // Unknown keys are refused before any value is read, and inherited names are not options.
+    expect(message(() => getPolicy('trail').create({ c: '2', bogus: '1' }, p))).toContain('unknown trail option bogus');
+    expect(message(() => getPolicy('las').create({ constructor: 'x' }, p))).toContain('unknown las option constructor');
+  });
+
+  it('the reader: strict decimals, inf only when allowed, exclusive bounds, defaults, declared keys only', () => {
+    const o = new OptionReader('--router-opt', 'r', { a: ' 2.5e1 ', b: 'INF', c: '1', h: '0x10', s: '  ' }, ['a', 'b', 'c', 'd', 'h', 's', 't']);
+    expect(o.number('a', 0, { min: 0 })).toBe(25);
+    expect(o.number('b', 0, { min: 0, integer: true, allowInfinity: true })).toBe(Infinity);
+    expect(() => o.number('b', 0, { min: 0 })).toThrow("r option b must be a number in [0, ∞) (got 'INF')");
+    expect(() => o.number('c', 0, { min: 0, max: 1, maxExclusive: true })).toThrow("r option c must be a number in [0, 1) (got '1')");
+    expect(() => o.number('h', 0)).toThrow("r option h must be a number in (-∞, ∞) (got '0x10')");
+    expect(o.number('d', 7, { min: 10 })).toBe(7); // absent: the default, unchecked
+    expect(() => o.string('s', 'x')).toThrow('r option s must not be empty');
+    expect(o.string('t', 'dflt')).toBe('dflt');
+    expect(o.has('a')).toBe(true);
+    expect(o.has('d')).toBe(false);
+    expect(() => o.number('nope', 0)).toThrow(/not declared/);
+    expect(o.error('x and y exclude each other')).toMatchObject({ field: '--router-opt', message: '--router-opt: r: x and y exclude each other' });
+    expect(describeInterval({ min: 0, minExclusive: true, allowInfinity: true })).toBe("a number in (0, ∞] ('inf' allowed)");
+  });
+
+  it('sim/values.ts reads allowInfinity and maxExclusive specs the same way for flags and files', () => {
+    expect(readNumber('inf', '--x', { min: 0, allowInfinity: true })).toBe(Infinity);
+    expect(readNumber(Infinity, '--x', { allowInfinity: true, integer: true })).toBe(Infinity);
+    expect(() => readNumber('inf', '--x', { min: 0 })).toThrow("--x: must be a non-negative number, written in decimal (got 'inf')");
+    expect(() => readNumber('1', '--x', { max: 1, maxExclusive: true })).toThrow("--x: must be less than 1 (got '1')");
+    expect(() => readNumber('inf', '--x', { max: 5, allowInfinity: true })).toThrow('must be at most 5');
+    expect(numberProblem(0.5, { min: 0, max: 1, maxExclusive: true })).toBeUndefined();
+    expect(numberProblem(NaN, { integer: true, min: 1, allowInfinity: true })).toBe("must be a positive integer or 'inf', written in decimal");
   });
 
   it('length-aware policies without a predictor are an InputError on --predictor', () => {

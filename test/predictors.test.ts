@@ -574,7 +574,7 @@ describe('every predictor', () => {
       ['ssjf-buckets', { coupling: '1.5' }, /coupling must be a number in \[0, 1\]/],
       ['ssjf-buckets', { cost: '-1' }, /cost must be a number in \[0/],
       ['ssjf-buckets', { 'cost-mode': 'gpu' }, /cost-mode must be one of server, external/],
-      ['ssjf-buckets', { foo: '1' }, /unknown option 'foo'; valid: classes, coupling, cost, cost-mode/],
+      ['ssjf-buckets', { foo: '1' }, /unknown ssjf-buckets option foo; valid: classes, coupling, cost, cost-mode/],
       ['rank-tau', { tau: '-1' }, /tau must be a number in \(-1, 1\]/],
       ['rank-tau', { tau: '1.01' }, /tau must be a number in \(-1, 1\]/],
       ['rank-tau', { tau: 'abc' }, /tau must be a number/],
@@ -591,7 +591,9 @@ describe('every predictor', () => {
       ['cheap-bit', { 'bit-accuracy': '1.2' }, /bit-accuracy must be a number in \[0, 1\]/],
       ['cheap-bit', { c2: '-0.1' }, /c2 must be a number in \[0/],
       ['trace', { column: '' }, /column must not be empty/],
-      ['trace', { col: 'x' }, /unknown option 'col'; valid: column/],
+      ['trace', { col: 'x' }, /unknown trace option col; valid: column/],
+      ['oracle', { x: '1' }, /unknown oracle option x; oracle takes no options/],
+      ['rank-tau', { tau: '0x1' }, /^--predictor-opt: rank-tau option tau must be a number in \(-1, 1\] \(got '0x1'\)$/],
     ];
     for (const [name, opts, text] of bad) expectInputError(() => getPredictor(name).create(opts), '--predictor-opt', text);
     expectInputError(() => getPredictor('nope'), 'predictor', /valid: oracle, ssjf-buckets/);

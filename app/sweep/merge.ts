@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import { InputError } from '../../sim/errors.ts';
-import { fileProblem, prepareOutputFile, writeFileAtomic } from '../../sim/files.ts';
+import { prepareOutputFile, readTextFile, writeFileAtomic } from '../../sim/files.ts';
 import { checkRecord, isResultName } from './record.ts';
 import type { TaskRecord } from './record.ts';
 import { ENGINE_KEYS } from './grid.ts';
@@ -44,12 +44,7 @@ export function readResults(dir: string): TaskRecord[] {
   const out: TaskRecord[] = [];
   for (const name of names.filter(isResultName).sort()) {
     const file = path.join(tasks, name);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InputError(`cannot read result: ${fileProblem(e)}`, { file });
-    }
+    const text = readTextFile(file, 'result', true);
     const c = checkRecord(text, name.slice(0, 16));
     if ('problem' in c) throw new InputError(`not a valid sweep result: ${c.problem}; re-run the sweep (it redoes such files) or delete it`, { file });
     out.push(c.record);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { RunOptions } from '../config.ts';
 import { InputError } from '../../sim/errors.ts';
-import { fileProblem, prepareOutputDir, writeFileAtomic } from '../../sim/files.ts';
+import { prepareOutputDir, tryReadTextFile, writeFileAtomic } from '../../sim/files.ts';
 import { loadGrid, checkGridFiles } from './grid.ts';
 import { GridPlan, canonicalJson, projectVersion, CONFIRM_TASKS, MAX_TASKS } from './tasks.ts';
 import type { Task } from './tasks.ts';
@@ -144,18 +144,13 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     inShard++;
     if (existing.has(`${t.id}.json`)) {
       const file = resultFile(o.out, t.id);
-      let text: string | undefined;
-      let problem: string | undefined;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (e) {
-        problem = `cannot read it (${fileProblem(e)})`;
-      }
-      if (text !== undefined) {
-        const c = checkRecord(text, t.id, t.canonical);
+      const read = tryReadTextFile(file);
+      let problem: string;
+      if ('text' in read) {
+        const c = checkRecord(read.text, t.id, t.canonical);
         if ('record' in c) return;
         problem = c.problem;
-      }
+      } else problem = `cannot read it (${read.problem})`;
       invalid++;
       if (invalid <= WARN_FILES) o.onWarning?.(`${file}: not a valid result: ${problem}; running the task again`);
     }

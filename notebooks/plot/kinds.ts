@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import * as Plot from '@observablehq/plot';
 import { InputError } from '../../sim/errors.ts';
-import { readTextFile } from '../../sim/files.ts';
+import { readTextFile, tryReadTextFile } from '../../sim/files.ts';
 import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGHT } from './figure.ts';
 import type { LegendEntry } from './figure.ts';
 import { parseDecimal } from '../../sim/values.ts';
@@ -114,10 +114,10 @@ export function loadCdfSeries(input: string, metric: string = 'e2e_s', seriesCol
     return { name, values: t.rows.map((r) => num(r[metric])).filter((x): x is number => x !== null) };
   };
   const runName = (dir: string): string => {
-    const cfg = path.join(dir, 'config.json');
-    if (fs.existsSync(cfg)) {
+    const cfg = tryReadTextFile(path.join(dir, 'config.json'));
+    if ('text' in cfg) {
       try {
-        const c = JSON.parse(fs.readFileSync(cfg, 'utf8')) as { policy?: string; predictor?: string };
+        const c = JSON.parse(cfg.text) as { policy?: string; predictor?: string };
         if (c.policy) return c.predictor ? `${c.policy}+${c.predictor}` : c.policy;
       } catch {
         /* fall back to the directory name */

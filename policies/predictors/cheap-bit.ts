@@ -7,7 +7,7 @@ import { quantileSorted } from 'd3-array';
 import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
-import { PredictorOptions } from './options.ts';
+import { OptionReader } from '../options.ts';
 import { sortedValues } from './ranks.ts';
 
 /** Options of {@link CheapBitPredictor}. */
@@ -88,7 +88,7 @@ export const cheapBit: PredictorEntry = {
   description: 'SkipPredict: cheap short/long bit (threshold T, default median) + expensive Exp(mean=L) length prediction',
   source: 'Shahout & Mitzenmacher, arXiv 2402.03564 (NeurIPS 2024); shared/docs/policies.md §7',
   create(opts) {
-    const o = new PredictorOptions('cheap-bit', opts, ['T', 'bit-accuracy', 'c1', 'c2', 'cost-mode']);
+    const o = new OptionReader('--predictor-opt', 'cheap-bit', opts, ['T', 'bit-accuracy', 'c1', 'c2', 'cost-mode']);
     return new CheapBitPredictor({
       threshold_tokens: o.has('T') ? o.number('T', 0, { min: 0, minExclusive: true }) : undefined,
       bitAccuracy: o.has('bit-accuracy') ? o.number('bit-accuracy', 1, { min: 0, max: 1 }) : undefined,

@@ -8,7 +8,7 @@ import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { calibrateLogNormalSigma } from './lognormal-noise.ts';
 import { normalDeviate } from './normal.ts';
-import { PredictorOptions } from './options.ts';
+import { OptionReader } from '../options.ts';
 
 /** Default target MAE, tokens: SSJF's 5-bucket midpoints as a length estimate on its data (§3). */
 export const DEFAULT_NOISY_MAE_TOKENS = 75;
@@ -55,7 +55,7 @@ export const noisyLength: PredictorEntry = {
   description: 'length estimate with log-normal noise calibrated to a target MAE (default 75 tokens, SSJF midpoints)',
   source: 'shared/docs/policies.md §3 (SSJF bucket-midpoint MAE 75 tokens); noise model ours',
   create(opts) {
-    const o = new PredictorOptions('noisy-length', opts, ['mae', 'mae-frac']);
+    const o = new OptionReader('--predictor-opt', 'noisy-length', opts, ['mae', 'mae-frac']);
     if (o.has('mae') && o.has('mae-frac')) throw o.error('give mae=TOKENS or mae-frac=F, not both');
     if (o.has('mae-frac')) return new NoisyLengthPredictor({ fractionOfMean: o.number('mae-frac', 0, { min: 0, minExclusive: true }) });
     return new NoisyLengthPredictor({ tokens: o.number('mae', DEFAULT_NOISY_MAE_TOKENS, { min: 0, minExclusive: true }) });

@@ -3,7 +3,7 @@
  */
 import type { Predictor, PredictorEntry, PredictorQuality } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
-import { InputError } from '../../sim/errors.ts';
+import { OptionReader } from '../options.ts';
 
 /** Predicts each request's true output length exactly. */
 export class OraclePredictor implements Predictor {
@@ -39,8 +39,7 @@ export const oracle: PredictorEntry = {
   description: 'the true output length (clairvoyant bound)',
   source: 'shared/docs/policies.md §12 (oracles)',
   create(opts) {
-    const keys = Object.keys(opts);
-    if (keys.length > 0) throw new InputError(`oracle takes no options (got ${keys.join(', ')})`, { field: '--predictor-opt' });
+    new OptionReader('--predictor-opt', 'oracle', opts, []);
     return new OraclePredictor();
   },
 };

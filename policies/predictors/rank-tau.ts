@@ -6,7 +6,8 @@ import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { normalDeviate, normalQuantile } from './normal.ts';
-import { COST_KEYS, PredictorOptions, readCost } from './options.ts';
+import { OptionReader } from '../options.ts';
+import { COST_KEYS, readCost } from './options.ts';
 import { midRanks, sortedOrder, sortedValues } from './ranks.ts';
 
 /** Default target τ: LTR's ListMLE predictor on LMSYS (Table 3, Llama-3-70B). */
@@ -66,7 +67,7 @@ export const rankTau: PredictorEntry = {
   description: 'learning-to-rank score with target Kendall tau (default 0.62, LTR on LMSYS), Gaussian copula',
   source: 'Fu et al., arXiv 2408.15792 (NeurIPS 2024) Table 3; shared/docs/policies.md §4',
   create(opts) {
-    const o = new PredictorOptions('rank-tau', opts, ['tau', ...COST_KEYS]);
+    const o = new OptionReader('--predictor-opt', 'rank-tau', opts, ['tau', ...COST_KEYS]);
     const tau = o.number('tau', LTR_DEFAULT_TAU, { min: -1, max: 1, minExclusive: true });
     return new RankTauPredictor(tau, readCost(o));
   },

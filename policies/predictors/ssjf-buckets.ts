@@ -7,7 +7,8 @@ import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
 import { FixedPredictor } from './fixed.ts';
 import { normalCdf, normalDeviate, normalQuantile } from './normal.ts';
-import { COST_KEYS, PredictorOptions, readCost } from './options.ts';
+import { OptionReader } from '../options.ts';
+import { COST_KEYS, readCost } from './options.ts';
 import { midRanks, sortedValues } from './ranks.ts';
 import { SSJF_CONFUSION_2, SSJF_CONFUSION_5, SSJF_COUPLING_2, SSJF_COUPLING_5 } from './ssjf-confusion.ts';
 
@@ -115,7 +116,7 @@ export const ssjfBuckets: PredictorEntry = {
   description: "SSJF's proxy classifier: 5 percentile buckets (acc. 60.1%, tau-b 0.635) or binary (83.3%), real confusion matrix",
   source: 'Qiu et al., arXiv 2404.08509; shared/docs/policies.md §3; shared/reference/ssjf-predictions',
   create(opts) {
-    const o = new PredictorOptions('ssjf-buckets', opts, ['classes', 'coupling', ...COST_KEYS]);
+    const o = new OptionReader('--predictor-opt', 'ssjf-buckets', opts, ['classes', 'coupling', ...COST_KEYS]);
     const classes = o.choice('classes', '5', ['5', '2'] as const) === '5' ? 5 : 2;
     const coupling = o.has('coupling') ? o.number('coupling', 0, { min: 0, max: 1 }) : undefined;
     return new SsjfBucketsPredictor(classes, coupling, readCost(o));

@@ -6,7 +6,7 @@ import type { PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
 import { InputError } from '../../sim/errors.ts';
 import { FixedPredictor } from './fixed.ts';
-import { PREDICTOR_OPT_FIELD, PredictorOptions } from './options.ts';
+import { OptionReader } from '../options.ts';
 import { parseDecimal } from '../../sim/values.ts';
 
 /** Default column name. */
@@ -39,7 +39,7 @@ export class TraceColumnPredictor extends FixedPredictor {
       throw new InputError(
         `trace: the trace has no column '${this.column}' (its extra columns: ${have.length ? have.join(', ') : 'none'}); ` +
           'give column=NAME, with a trace in the generic CSV format carrying the predictions',
-        { field: PREDICTOR_OPT_FIELD },
+        { field: '--predictor-opt' },
       );
     }
     const headerLines = trace.format === 'mooncake' ? 1 : 2;
@@ -66,7 +66,7 @@ export const traceColumn: PredictorEntry = {
   description: `predictions read from a trace column (default ${DEFAULT_PREDICTION_COLUMN}), e.g. a generic CSV's extra column`,
   source: 'the trace file itself (docs/traces.md, generic format extra columns)',
   create(opts) {
-    const o = new PredictorOptions('trace', opts, ['column']);
+    const o = new OptionReader('--predictor-opt', 'trace', opts, ['column']);
     return new TraceColumnPredictor(o.string('column', DEFAULT_PREDICTION_COLUMN));
   },
 };

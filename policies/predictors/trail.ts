@@ -7,7 +7,7 @@ import type { Predictor, PredictorEntry, PredictorQuality } from '../../sim/pred
 import type { Trace } from '../../sim/trace.ts';
 import { counterNormal, drawSeed32 } from './counter-random.ts';
 import { calibrateLogNormalSigma, sigmaForMaeRatio } from './lognormal-noise.ts';
-import { PredictorOptions } from './options.ts';
+import { OptionReader } from '../options.ts';
 import { finiteOrNull, kendallTauB, meanAbsoluteError } from './quality.ts';
 
 /** TRAIL's noise models: `ar1` (log-space AR(1), [OURS]) or `iid` (the authors' TRAIL+ oracle). */
@@ -194,7 +194,7 @@ export const trail: PredictorEntry = {
   description: "TRAIL: initial prediction (MAE 46.1) refined every k tokens during decode (MAE 33.9); AR(1) or authors' iid noise",
   source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025); shared/docs/policies.md §5',
   create(opts) {
-    const o = new PredictorOptions('trail', opts, ['noise', 'k', 'mae0', 'mae-decode', 'rho']);
+    const o = new OptionReader('--predictor-opt', 'trail', opts, ['noise', 'k', 'mae0', 'mae-decode', 'rho']);
     const noise = o.choice('noise', TRAIL_DEFAULTS.noise, ['ar1', 'iid'] as const);
     if (noise === 'iid' && o.has('rho')) throw o.error('rho applies to noise=ar1 only');
     const positive = { min: 0, minExclusive: true };
