@@ -111,8 +111,8 @@ export class IndexedHeap {
     this.down(this.up(i));
   }
 
-  /** Whether id a comes before id b. */
-  private before(a: number, b: number): boolean {
+  /** Whether id a comes before id b in this heap's order. */
+  before(a: number, b: number): boolean {
     const ka = this.key[a] * this.sign;
     const kb = this.key[b] * this.sign;
     if (ka !== kb) return ka < kb;
@@ -149,5 +149,75 @@ export class IndexedHeap {
     }
     h[i] = id;
     this.pos[id] = i;
+  }
+}
+
+/**
+ * Enumerates a heap's ids in order without changing the heap: a frontier of heap slots kept in a
+ * small heap of its own (a child slot is never before its parent), so reading the first k ids
+ * costs O(k log k) however large the heap is. Valid while the heap is not modified.
+ */
+export class HeapCursor {
+  private readonly heap: IndexedHeap;
+  private slots: Int32Array = new Int32Array(16);
+  private n = 0;
+
+  /** @param heap the heap to read (not modified). */
+  constructor(heap: IndexedHeap) {
+    this.heap = heap;
+  }
+
+  /** Starts over at the heap's first id. */
+  reset(): void {
+    this.n = 0;
+    if (this.heap.size > 0) this.add(0);
+  }
+
+  /** The current id (the first not yet passed), or -1 when all have been passed. */
+  peek(): number {
+    return this.n > 0 ? this.heap.at(this.slots[0]) : -1;
+  }
+
+  /** Passes the current id. */
+  advance(): void {
+    const s = this.slots[0];
+    const last = this.slots[--this.n];
+    if (this.n > 0) this.sink(last);
+    const c = 2 * s + 1;
+    if (c < this.heap.size) this.add(c);
+    if (c + 1 < this.heap.size) this.add(c + 1);
+  }
+
+  private precedes(a: number, b: number): boolean {
+    return this.heap.before(this.heap.at(a), this.heap.at(b));
+  }
+
+  private add(slot: number): void {
+    if (this.n === this.slots.length) this.slots = grow(this.slots, this.n + 1);
+    let i = this.n++;
+    const h = this.slots;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.precedes(slot, h[p])) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = slot;
+  }
+
+  /** Places `slot` from the root down (the root was removed). */
+  private sink(slot: number): void {
+    const h = this.slots;
+    const n = this.n;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.precedes(h[c + 1], h[c])) c++;
+      if (!this.precedes(h[c], slot)) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = slot;
   }
 }

@@ -8,12 +8,14 @@
  * chunked prefill an iteration with a prefill runs only its prefills (vLLM v0's prefill
  * priority); the prefix's decodes wait, keeping their KV. docs/engine.md.
  *
- * Cost: the walk pops running requests from a heap kept in key order, so an iteration touches
- * the selected requests (O(selected · log running)), not every paused one; only memory pressure
- * and preemptive displacement look further, at the requests they evict.
+ * Cost: running requests sit in a heap in key order, which the walk reads through a cursor
+ * without changing it, so an iteration touches the selected requests (O(selected · log selected)),
+ * not every paused one; only memory pressure (a scan for the largest keys) and preemptive
+ * displacement (of every unselected request) look further.
  */
 import type { RankBatching } from './policy.ts';
 import { IdList } from './id-list.ts';
+import { HeapCursor } from './indexed-heap.ts';
 import type { IndexedHeap } from './indexed-heap.ts';
 import { before } from './replica-state.ts';
 import type { ReplicaState } from './replica-state.ts';
@@ -65,12 +67,19 @@ export class Selection {
 /** Per-replica scratch of the rank batcher (reused across iterations: no allocation per batch). */
 export class RankScratch {
   readonly selection = new Selection();
-  /** Running requests popped from the running heap during the walk (selected or held). */
+  /** Reads the running heap in key order. */
+  readonly cursor: HeapCursor;
+  /** Running requests the walk passed (selected or held), to unmark. */
   readonly taken = new IdList();
   /** Swapped requests skipped by the stall-free walk, to put back. */
   readonly skipped = new IdList();
-  /** Eviction candidates under memory pressure. */
+  /** Eviction or displacement candidates. */
   readonly evict = new IdList();
+
+  /** @param ranked the replica's running heap (`ReplicaState.ranked`). */
+  constructor(ranked: IndexedHeap) {
+    this.cursor = new HeapCursor(ranked);
+  }
 }
 
 /** Forms the next rank-mode batch into `s.batch` (see the module comment). */
@@ -79,6 +88,7 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   const sel = w.selection;
   sel.count = 0;
   w.taken.clear();
+  w.cursor.reset();
   const budget = cfg.maxNumBatchedTokens;
   if (cfg.chunkedPrefill && rank.stallFree) walkStallFree(s, w, budget);
   else walkPrefix(s, w, budget);
@@ -106,15 +116,9 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
     }
   }
   if (!cfg.chunkedPrefill) prefillsOnly(s, sel);
-  // Unselected running requests (those never taken from the running heap): paused with their KV, or preempted now.
-  const ranked = s.ranked!;
-  if (rank.displacement !== 'pause') while (ranked.size > 0) displace(s, ranked.pop(), rank);
-  // Taken running requests go back to the running heap.
-  for (let i = 0; i < w.taken.count; i++) {
-    const id = w.taken.ids[i];
-    R.mark[id] = 0;
-    if (R.state[id] === RUNNING) ranked.push(id);
-  }
+  // Unselected running requests (neither selected nor held): paused with their KV, or preempted now, in key order.
+  if (rank.displacement !== 'pause') displaceUnselected(s, w, rank);
+  for (let i = 0; i < w.taken.count; i++) R.mark[w.taken.ids[i]] = 0;
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
     if (sel.from[i] === WAITING) s.admit(id);
@@ -133,9 +137,9 @@ function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
   const chunked = s.cfg.chunkedPrefill;
   let tokens = budget;
   for (;;) {
-    const from = nextSource(s, true);
+    const from = nextSource(s, w, true);
     if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0) break;
-    const id = queueOf(s, from).peek();
+    const id = headOf(s, w, from);
     const rem = s.remaining(id);
     const t = chunked ? Math.min(rem, tokens) : rem;
     if (t > tokens && sel.count > 0) break;
@@ -162,10 +166,9 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
   let prefillTokens = 0;
   let prefillsOpen = true;
   for (;;) {
-    const from = nextSource(s, prefillsOpen);
+    const from = nextSource(s, w, prefillsOpen);
     if (from === NONE || sel.count >= s.cfg.maxNumSeqs || decodes >= budget) break;
-    const q = queueOf(s, from);
-    const id = q.peek();
+    const id = headOf(s, w, from);
     const room = budget - decodes - prefillTokens;
     if (from !== WAITING && s.isDecode(id)) {
       decodes++;
@@ -178,11 +181,11 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
       // No tokens for this prefill: from here on only decodes can join.
       prefillsOpen = false;
       if (from === RUNNING) {
-        q.pop();
+        w.cursor.advance();
         R.mark[id] = HELD;
         w.taken.push(id);
       } else if (from === SWAPPED) {
-        q.pop();
+        s.swapped.pop();
         skipped.push(id);
       }
       continue;
@@ -213,9 +216,9 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
 }
 
 /** The queue whose head comes first in key order: running, waiting (if `withWaiting`) or swapped; NONE when all are empty. */
-function nextSource(s: ReplicaState, withWaiting: boolean): Source | typeof NONE {
+function nextSource(s: ReplicaState, w: RankScratch, withWaiting: boolean): Source | typeof NONE {
   const R = s.R;
-  let id = s.ranked!.peek();
+  let id = w.cursor.peek();
   let from: Source | typeof NONE = id >= 0 ? RUNNING : NONE;
   const wh = withWaiting ? s.waiting.peek() : -1;
   if (wh >= 0 && (id < 0 || before(wh, id, R))) {
@@ -227,17 +230,18 @@ function nextSource(s: ReplicaState, withWaiting: boolean): Source | typeof NONE
   return from;
 }
 
-function queueOf(s: ReplicaState, from: Source): IndexedHeap {
-  return from === RUNNING ? s.ranked! : from === WAITING ? s.waiting : s.swapped;
+/** The first id of source `from`. */
+function headOf(s: ReplicaState, w: RankScratch, from: Source): number {
+  return from === RUNNING ? w.cursor.peek() : from === WAITING ? s.waiting.peek() : s.swapped.peek();
 }
 
-/** Takes selected `id` off the head of its queue (a running one is marked selected and remembered). */
+/** Takes selected `id` off the head of its source: a waiting or swapped one leaves its queue, a running one is marked selected. */
 function take(s: ReplicaState, w: RankScratch, id: number, from: Source): void {
-  queueOf(s, from).pop();
   if (from === RUNNING) {
+    w.cursor.advance();
     s.R.mark[id] = SELECTED;
     w.taken.push(id);
-  }
+  } else (from === WAITING ? s.waiting : s.swapped).pop();
 }
 
 /** KV blocks request `id` must gain to run `t` more tokens (waiting: its whole sequence, as vLLM v0). */
@@ -249,20 +253,37 @@ function blocksToGain(s: ReplicaState, id: number, t: number, from: number): num
 }
 
 /**
- * Memory pressure: evicts unselected running requests — those left in the running heap and the
- * held partial prefills — largest key first, while `deficit()` > 0. O(running · log running),
- * only when the selection does not fit.
+ * Memory pressure: evicts unselected running requests (held partial prefills included), largest
+ * key first, while `deficit()` > 0. O(running) per eviction, only when the selection does not fit.
  */
 function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, deficit: () => number): void {
   const { R } = s;
   const ranked = s.ranked!;
   const c = w.evict;
   c.clear();
-  for (let i = 0; i < ranked.size; i++) c.push(ranked.at(i));
-  for (let i = 0; i < w.taken.count; i++) if (R.mark[w.taken.ids[i]] === HELD) c.push(w.taken.ids[i]);
-  const ids = c.ids.subarray(0, c.count);
-  ids.sort((a, b) => (before(a, b, R) ? 1 : before(b, a, R) ? -1 : 0));
-  for (let i = 0; i < ids.length && deficit() > 0; i++) if (R.state[ids[i]] === RUNNING) displace(s, ids[i], rank);
+  for (let i = 0; i < ranked.size; i++) if (R.mark[ranked.at(i)] !== SELECTED) c.push(ranked.at(i));
+  const ids = c.ids;
+  while (c.count > 0 && deficit() > 0) {
+    let best = 0;
+    for (let j = 1; j < c.count; j++) if (before(ids[best], ids[j], R)) best = j;
+    const id = ids[best];
+    ids[best] = ids[--c.count];
+    displace(s, id, rank);
+  }
+}
+
+/** Preemptive displacement: every running request neither selected nor held, in key order. */
+function displaceUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching): void {
+  const R = s.R;
+  const c = w.evict;
+  c.clear();
+  const cursor = w.cursor;
+  cursor.reset();
+  for (let id = cursor.peek(); id >= 0; id = cursor.peek()) {
+    if (R.mark[id] === 0) c.push(id);
+    cursor.advance();
+  }
+  for (let i = 0; i < c.count; i++) displace(s, c.ids[i], rank);
 }
 
 /** Prefill priority without chunking: an iteration with a prefill runs only its prefills (selected decodes wait; swapped ones go back). */
