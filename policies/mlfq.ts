@@ -85,6 +85,8 @@ export class Mlfq implements Policy {
   /** Live requests not on the last level (they may still be demoted). */
   private demotable = 0;
   private readonly promoted: number[] = [];
+  /** Quantum of each level reached so far (quantum · thres^level, s), filled on demand. */
+  private quanta: number[] = [];
 
   /** @param options quanta, levels, starvation prevention, displacement (defaults: MLFQ_DEFAULTS). */
   constructor(options: Partial<MlfqOptions> = {}) {
@@ -111,6 +113,13 @@ export class Mlfq implements Policy {
   /** Processing time of request `id` on its current level, seconds. */
   processTime_s(id: number): number {
     return this.proc[id];
+  }
+
+  /** Processing time allowed on level `l` (s): quantum · thres^l. */
+  private quantum(l: number): number {
+    const q = this.quanta;
+    while (q.length <= l) q.push(this.o.quantum_s * this.o.thres ** q.length);
+    return q[l];
   }
 
   private keyOf(id: number): number {
@@ -144,7 +153,7 @@ export class Mlfq implements Policy {
       this.lastRun[id] = now;
       this.proc[id] += dt;
       const l = this.level[id];
-      if (l < bottom && this.proc[id] > this.o.quantum_s * this.o.thres ** l) {
+      if (l < bottom && this.proc[id] > this.quantum(l)) {
         this.level[id] = l + 1;
         this.proc[id] = 0;
         if (l + 1 === bottom) this.demotable--;
@@ -191,7 +200,7 @@ export class Mlfq implements Policy {
       const id = batch[i];
       if (this.lastPush[id] !== this.it) return now;
       const l = this.level[id];
-      if (l < bottom) until = Math.min(until, now + (this.o.quantum_s * this.o.thres ** l - this.proc[id]));
+      if (l < bottom) until = Math.min(until, now + (this.quantum(l) - this.proc[id]));
     }
     return until === Infinity ? Infinity : deadlineBefore(until);
   }

@@ -18,9 +18,10 @@ export class IndexedHeap {
   /** pos[id] = index in heap, or -1 when absent. */
   private pos: Int32Array;
   private n = 0;
-  private readonly key: Float64Array;
-  private readonly tie: Float64Array;
-  private readonly sign: number;
+  /** The key and tie arrays it orders by, and +1 (min-heap) or -1 (max-heap). */
+  readonly key: Float64Array;
+  readonly tie: Float64Array;
+  readonly sign: number;
 
   /**
    * @param capacity one more than the largest id that will be stored.
@@ -51,6 +52,11 @@ export class IndexedHeap {
   /** The first id (without removing it), or -1 when empty. */
   peek(): number {
     return this.n > 0 ? this.heap[0] : -1;
+  }
+
+  /** The backing array of heap slots (entries [0, size)); valid until the next push. */
+  slots(): Int32Array {
+    return this.heap;
   }
 
   /** The id at heap slot `i` (0 <= i < size), for unordered iteration. */
@@ -161,21 +167,32 @@ export class HeapCursor {
   private readonly heap: IndexedHeap;
   private slots: Int32Array = new Int32Array(16);
   private n = 0;
+  /** The heap's slots, size, keys, ties and sign, read at `reset`. */
+  private h: Int32Array = new Int32Array(0);
+  private size = 0;
+  private readonly key: Float64Array;
+  private readonly tie: Float64Array;
+  private readonly sign: number;
 
   /** @param heap the heap to read (not modified). */
   constructor(heap: IndexedHeap) {
     this.heap = heap;
+    this.key = heap.key;
+    this.tie = heap.tie;
+    this.sign = heap.sign;
   }
 
   /** Starts over at the heap's first id. */
   reset(): void {
     this.n = 0;
-    if (this.heap.size > 0) this.add(0);
+    this.h = this.heap.slots();
+    this.size = this.heap.size;
+    if (this.size > 0) this.add(0);
   }
 
   /** The current id (the first not yet passed), or -1 when all have been passed. */
   peek(): number {
-    return this.n > 0 ? this.heap.at(this.slots[0]) : -1;
+    return this.n > 0 ? this.h[this.slots[0]] : -1;
   }
 
   /** Passes the current id. */
@@ -184,12 +201,18 @@ export class HeapCursor {
     const last = this.slots[--this.n];
     if (this.n > 0) this.sink(last);
     const c = 2 * s + 1;
-    if (c < this.heap.size) this.add(c);
-    if (c + 1 < this.heap.size) this.add(c + 1);
+    if (c < this.size) this.add(c);
+    if (c + 1 < this.size) this.add(c + 1);
   }
 
+  /** Whether the id in heap slot a comes before the one in slot b. */
   private precedes(a: number, b: number): boolean {
-    return this.heap.before(this.heap.at(a), this.heap.at(b));
+    const x = this.h[a];
+    const y = this.h[b];
+    const kx = this.key[x] * this.sign;
+    const ky = this.key[y] * this.sign;
+    if (kx !== ky) return kx < ky;
+    return this.tie[x] * this.sign < this.tie[y] * this.sign;
   }
 
   private add(slot: number): void {
