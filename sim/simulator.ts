@@ -12,6 +12,7 @@ import { emptyEngineStats } from './engine-types.ts';
 import type { EngineConfig, EngineStats, IterationObserver } from './engine-types.ts';
 import type { ReplicaLoad, Router } from './router.ts';
 import { RequestTable } from './requests.ts';
+import { ProgramRelease } from './programs.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -84,7 +85,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   const q = new EventQueue();
   const n = trace.n;
   const arrival = trace.arrival_s;
-  const deps = trace.programs ? programDependencies(trace) : undefined;
+  const deps = trace.programs ? new ProgramRelease(trace) : undefined;
   /** Times of the pending RELEASE events (for the skip-ahead horizon). */
   const releases = new EventQueue();
   /**
@@ -98,25 +99,18 @@ export function simulate(input: SimulationInput): SimulationResult {
   const nOrder = order ? order.length : n;
   const at = (k: number) => (order ? order[k] : k);
   if (deps) {
-    for (const engine of engines) {
-      engine.onComplete = (id, now) => {
-        for (let c = deps.childStart[id]; c < deps.childStart[id + 1]; c++) {
-          const child = deps.children[c];
-          if (--deps.pending[child] === 0) {
-            const t = now + trace.programs!.delay_s[child];
-            q.push(t, RELEASE, child);
-            releases.push(t, RELEASE, child);
-          }
-        }
-      };
-    }
+    const release = (child: number, t: number) => {
+      q.push(t, RELEASE, child);
+      releases.push(t, RELEASE, child);
+    };
+    for (const engine of engines) engine.onComplete = (id, now) => deps.finished(id, now, release);
   }
   const submit = (id: number, now: number): number => {
     const r = router ? router.route(id, now) : 0;
     if (!(r >= 0 && r < N && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${N}`);
     requests.replica[id] = r;
     requests.arrival[id] = now;
-    if (!engines[r].arrive(id, now) && deps) rejectDescendants(id, deps, engines[r]);
+    if (!engines[r].arrive(id, now) && deps) deps.rejected(id, (d) => engines[r].reject(d));
     return r;
   };
   let next = 0;
@@ -184,51 +178,4 @@ function sumStats(all: readonly EngineStats[]): EngineStats {
     }
   }
   return total;
-}
-
-/** Dependency bookkeeping of a program trace. */
-interface Dependencies {
-  /** Root calls (no parents), in arrival order (stable). */
-  roots: Int32Array;
-  /** Children of call i: children[childStart[i] .. childStart[i+1]). */
-  childStart: Int32Array;
-  children: Int32Array;
-  /** Parents not yet finished, per call. */
-  pending: Int32Array;
-}
-
-/** Builds children lists, pending-parent counts and the arrival-ordered roots of a program trace. */
-function programDependencies(trace: Trace): Dependencies {
-  const p = trace.programs!;
-  const n = trace.n;
-  const pending = new Int32Array(n);
-  const childStart = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    pending[i] = p.parentStart[i + 1] - p.parentStart[i];
-    for (let k = p.parentStart[i]; k < p.parentStart[i + 1]; k++) childStart[p.parents[k] + 1]++;
-  }
-  for (let i = 0; i < n; i++) childStart[i + 1] += childStart[i];
-  const fill = childStart.slice(0, n);
-  const children = new Int32Array(p.parents.length);
-  for (let i = 0; i < n; i++) for (let k = p.parentStart[i]; k < p.parentStart[i + 1]; k++) children[fill[p.parents[k]]++] = i;
-  const rootList: number[] = [];
-  for (let i = 0; i < n; i++) if (pending[i] === 0) rootList.push(i);
-  rootList.sort((a, b) => trace.arrival_s[a] - trace.arrival_s[b] || a - b);
-  return { roots: Int32Array.from(rootList), childStart, children, pending };
-}
-
-/** A rejected call's descendants can never be submitted: reject them too (each counted once). */
-function rejectDescendants(id: number, d: Dependencies, engine: Engine): void {
-  const stack = [id];
-  while (stack.length > 0) {
-    const c = stack.pop()!;
-    for (let k = d.childStart[c]; k < d.childStart[c + 1]; k++) {
-      const child = d.children[k];
-      if (d.pending[child] >= 0) {
-        d.pending[child] = -1;
-        engine.reject(child);
-        stack.push(child);
-      }
-    }
-  }
 }
