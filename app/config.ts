@@ -91,7 +91,7 @@ export interface RunOptions {
   'router-opt'?: string[];
 }
 
-/** Defaults of the options that have one (vLLM's where vLLM has one: shared/docs/policies.md §1). */
+/** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
 export const DEFAULTS = {
   policy: 'fcfs',
   model: 'llama-2-7b',

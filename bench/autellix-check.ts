@@ -1,5 +1,5 @@
 /**
- * `npm run paper-check:autellix`: Autellix's headline (arXiv 2502.13965 §6; shared/docs/policies.md
+ * `npm run paper-check:autellix`: Autellix's headline (arXiv 2502.13965 §6; docs/spec.md
  * §6: 4–15× throughput at the same latency versus vLLM) on generated ReAct (BFCL-like) and tree
  * search (LATS-like) workloads and on the Azure conv trace as one-call programs, Llama-3-8B on
  * A100-80GB, 1 and 4 replicas. For each workload, program arrival rates are multiples of the rate

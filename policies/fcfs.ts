@@ -1,5 +1,5 @@
 /**
- * FCFS: first come, first served, the vLLM default (shared/docs/policies.md §1).
+ * FCFS: first come, first served, the vLLM default (docs/spec.md §1).
  */
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
 import { ADMIT } from '../sim/policy.ts';
@@ -29,7 +29,7 @@ export class Fcfs implements Policy {
 export const fcfs: PolicyEntry = {
   name: 'fcfs',
   description: 'first come, first served; newest running request is the preemption victim',
-  source: 'vLLM v0 scheduler (Kwon et al., SOSP 2023, §4.5); shared/docs/policies.md §1',
+  source: 'vLLM v0 scheduler (Kwon et al., SOSP 2023, §4.5); docs/spec.md §1',
   predictor: 'none',
   create(opts) {
     new OptionReader('--policy-opt', 'fcfs', opts, []);

@@ -1,7 +1,7 @@
 /**
  * LAS (least attained service; foreground-background, FB): serve the requests that have received
  * the least service so far (Schrage 1967; Kleinrock, Queueing Systems vol. 2 §4.6; the
- * non-clairvoyant baseline behind PLAS/MLFQ, shared/docs/policies.md §6, §11, and its M/G/1 oracle
+ * non-clairvoyant baseline behind PLAS/MLFQ, docs/spec.md §6, §11, and its M/G/1 oracle
  * §12.7).
  */
 import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
@@ -115,7 +115,7 @@ export class Las implements Policy {
 export const las: PolicyEntry = {
   name: 'las',
   description: 'least attained service (FB): fewest output tokens generated first, preemptive (rank mode)',
-  source: 'Schrage 1967 / Kleinrock 1976 (FB, LAS); shared/docs/policies.md §12.7',
+  source: 'Schrage 1967 / Kleinrock 1976 (FB, LAS); docs/spec.md §12.7',
   predictor: 'none',
   create(opts) {
     const o = new OptionReader('--policy-opt', 'las', opts, ['displacement']);

@@ -1,6 +1,6 @@
 /**
  * Learning-to-rank scheduling (Fu et al., "Efficient LLM Scheduling by Learning to Rank",
- * arXiv 2408.15792, NeurIPS'24; code hao-ai-lab/vllm-ltr; shared/docs/policies.md §4).
+ * arXiv 2408.15792, NeurIPS'24; code hao-ai-lab/vllm-ltr; docs/spec.md §4).
  */
 import type { Policy, PolicyContext, PolicyEntry, RankBatching } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
@@ -178,7 +178,7 @@ export class Ltr implements Policy {
 export const ltr: PolicyEntry = {
   name: 'ltr',
   description: 'learning-to-rank: all requests ranked by predicted length every iteration (rank mode, pause); optional starvation control',
-  source: 'Fu et al., arXiv 2408.15792 (NeurIPS 2024), hao-ai-lab/vllm-ltr scheduler.py; shared/docs/policies.md §4',
+  source: 'Fu et al., arXiv 2408.15792 (NeurIPS 2024), hao-ai-lab/vllm-ltr scheduler.py; docs/spec.md §4',
   predictor: 'optional',
   defaultPredictor: 'rank-tau',
   create(opts, predictor) {

@@ -1,6 +1,6 @@
 /**
  * MLFQ: FastServe-style multi-level feedback queue, as the learning-to-rank authors run it as a
- * baseline (hao-ai-lab/vllm-ltr `vllm/core/mlfq_scheduler.py`; shared/docs/policies.md §4
+ * baseline (hao-ai-lab/vllm-ltr `vllm/core/mlfq_scheduler.py`; docs/spec.md §4
  * "Baselines"; FastServe: Wu et al., arXiv 2305.05920).
  */
 import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
@@ -216,7 +216,7 @@ export class Mlfq implements Policy {
 export const mlfq: PolicyEntry = {
   name: 'mlfq',
   description: 'FastServe-style MLFQ: enter level 0, demote when processing time > quantum x thres^level; optional starvation promotion',
-  source: 'FastServe (Wu et al., arXiv 2305.05920) as the vllm-ltr fork runs it (mlfq_scheduler.py); shared/docs/policies.md §4 baselines',
+  source: 'FastServe (Wu et al., arXiv 2305.05920) as the vllm-ltr fork runs it (mlfq_scheduler.py); docs/spec.md §4 baselines',
   predictor: 'none',
   create(opts) {
     const o = new OptionReader('--policy-opt', 'mlfq', opts, ['quantum', 'thres', 'levels', 'starvation-control', 'starvation', 'starvation-period', 'displacement']);

@@ -145,7 +145,7 @@ export function needPredictor(policy: string, predictor: Predictor | undefined):
  * reaches a multiple of `refineEvery` (the `trail` predictor's g_j = j·k, docs/predictors.md), and
  * in between the estimate `remaining(id, g)` only counts down. Keys that only decrease keep every
  * running request ahead of the requests it was ahead of, so a preemptive policy keyed on
- * `remaining` may let the engine skip ahead that far (SRPT, TRAIL; shared/docs/policies.md §5).
+ * `remaining` may let the engine skip ahead that far (SRPT, TRAIL; docs/spec.md §5).
  * Computed without querying the predictor ahead of the request (its caches expect forward
  * queries). Infinity for predictors that never refine.
  */
@@ -179,7 +179,7 @@ export function iterationsUntilAnyRefinement(ctx: PolicyContext, predictor: Pred
  * when it has one (cheap-bit: c1 + bit · c2), else `cost.perRequest_s`; 0 when the predictor has
  * no cost or runs off the server (`onServer` false: the external cost model, reported only).
  * Source: the predictor interface's `PredictionCost` (sim/predictor.ts), SkipPredict's
- * server-time model and LTR's predictor overhead (shared/docs/policies.md §4, §7).
+ * server-time model and LTR's predictor overhead (docs/spec.md §4, §7).
  */
 export function serverPredictionTime(predictor: Predictor, id: number): number {
   const c = predictor.cost;

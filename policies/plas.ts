@@ -1,5 +1,5 @@
 /**
- * Autellix's program-level schedulers (Luo et al., arXiv 2502.13965 §4; shared/docs/policies.md
+ * Autellix's program-level schedulers (Luo et al., arXiv 2502.13965 §4; docs/spec.md
  * §6): PLAS (program-level attained service, for single-threaded programs) and ATLAS (attained
  * service along the critical path, for multi-threaded programs), with the paper's discretised
  * multi-level queues, anti-starvation promotion and multi-step scheduling; and the paper's "MLFQ"
@@ -416,7 +416,7 @@ function entry(mode: ProgramLasMode): PolicyEntry {
   return {
     name,
     description,
-    source: 'Luo et al., Autellix, arXiv 2502.13965 §4; shared/docs/policies.md §6',
+    source: 'Luo et al., Autellix, arXiv 2502.13965 §4; docs/spec.md §6',
     predictor: 'none',
     create(opts) {
       const o = new OptionReader('--policy-opt', name, opts, ['queues', 'q0', 'ratio', 'beta', 'steps']);

@@ -3,7 +3,7 @@
  * behind one router (`--replicas N --router NAME`). A router decides once, at submission; requests
  * never move afterwards (no migration). Ties go to the lowest replica index.
  *
- * Sources: shared/docs/policies.md §6 (Autellix's locality-aware balancer, Algorithm 2), §9
+ * Sources: docs/spec.md §6 (Autellix's locality-aware balancer, Algorithm 2), §9
  * (Llumnix's freeness dispatch), and the common load-balancing baselines (round-robin, random,
  * least outstanding requests/tokens, power of two choices: Mitzenmacher, IEEE TPDS 2001).
  */
@@ -75,7 +75,7 @@ export const random = simple('random', 'a uniformly random replica', 'common bas
 export const leastRequests = simple(
   'least-requests',
   'the replica with the fewest outstanding requests (waiting + running + swapped)',
-  "common baseline; Autellix's \"Least Used\" (shared/docs/policies.md §6)",
+  "common baseline; Autellix's \"Least Used\" (docs/spec.md §6)",
   (ctx) => () => argmin(ctx.replicas, byRequests),
 );
 
@@ -106,7 +106,7 @@ export const powerOfTwo = simple(
 export const llumnix = simple(
   'llumnix',
   'the replica with the highest Llumnix freeness (free KV blocks per request); no migration',
-  'Sun et al., Llumnix, arXiv 2406.03243 §4.4; shared/docs/policies.md §9 (DISPATCH_POLICY=load, remaining_steps)',
+  'Sun et al., Llumnix, arXiv 2406.03243 §4.4; docs/spec.md §9 (DISPATCH_POLICY=load, remaining_steps)',
   (ctx) => () => argmin(ctx.replicas, byFreeness),
 );
 
@@ -114,7 +114,7 @@ export const llumnix = simple(
 export const autellix: RouterEntry = {
   name: 'autellix',
   description: "calls of at most `threshold` prompt tokens to the least-used replica; longer calls to their program's replica (chosen least-used on its first long call)",
-  source: 'Luo et al., Autellix, arXiv 2502.13965 §5 Algorithm 2; shared/docs/policies.md §6',
+  source: 'Luo et al., Autellix, arXiv 2502.13965 §5 Algorithm 2; docs/spec.md §6',
   create(opts) {
     const o = new OptionReader('--router-opt', 'autellix', opts, ['threshold']);
     const threshold = o.number('threshold', 2048, { min: 0, integer: true });

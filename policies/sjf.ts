@@ -1,6 +1,6 @@
 /**
  * SJF: shortest (predicted) job first, non-preemptive — the bound the length-predicting
- * schedulers approach with perfect predictions (shared/docs/policies.md §12.3: SSJF, LTR and
+ * schedulers approach with perfect predictions (docs/spec.md §12.3: SSJF, LTR and
  * TRAIL with c = 0 all reduce to it).
  */
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
@@ -14,7 +14,7 @@ import { OptionReader, needPredictor, chargePrediction } from './options.ts';
  * never displaced; under KV pressure the running request with the longest prediction is preempted.
  * A predictor with an on-server cost has it charged to the engine at arrival.
  * With the oracle predictor and one sequence per batch this is the M/G/1 SJF queue of
- * shared/docs/policies.md §12.3.
+ * docs/spec.md §12.3.
  */
 export class Sjf implements Policy {
   readonly name = 'SJF';
@@ -41,7 +41,7 @@ export class Sjf implements Policy {
 export const sjf: PolicyEntry = {
   name: 'sjf',
   description: 'shortest predicted job first, non-preemptive: key = predicted output tokens, fixed at arrival',
-  source: 'classic SJF (Conway, Maxwell & Miller 1967); the perfect-prediction limit of SSJF/LTR/TRAIL, shared/docs/policies.md §12.3',
+  source: 'classic SJF (Conway, Maxwell & Miller 1967); the perfect-prediction limit of SSJF/LTR/TRAIL, docs/spec.md §12.3',
   predictor: 'optional',
   defaultPredictor: 'oracle',
   create(opts, predictor) {

@@ -1,7 +1,7 @@
 /**
  * SkipPredict: a cheap one-bit prediction for every request, an expensive length prediction only
  * for the predicted-long ones (Shahout & Mitzenmacher, "SkipPredict: When to Invest in
- * Predictions for Scheduling", arXiv 2402.03564, NeurIPS'24; shared/docs/policies.md §7).
+ * Predictions for Scheduling", arXiv 2402.03564, NeurIPS'24; docs/spec.md §7).
  */
 import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
@@ -125,7 +125,7 @@ export class SkipPredict implements Policy {
 export const skippredict: PolicyEntry = {
   name: 'skippredict',
   description: 'SkipPredict: cheap bit first (predicted-short FCFS with strict priority), predicted-long by SPRPT on the expensive prediction',
-  source: 'Shahout & Mitzenmacher, arXiv 2402.03564 (NeurIPS 2024); shared/docs/policies.md §7',
+  source: 'Shahout & Mitzenmacher, arXiv 2402.03564 (NeurIPS 2024); docs/spec.md §7',
   predictor: 'optional',
   defaultPredictor: 'cheap-bit',
   create(opts, predictor) {

@@ -1,6 +1,6 @@
 /**
  * SRPT: shortest (predicted) remaining processing time first, preemptive — the optimal M/G/1
- * policy for mean response time with exact sizes (Schrage & Miller 1966; shared/docs/policies.md
+ * policy for mean response time with exact sizes (Schrage & Miller 1966; docs/spec.md
  * §12.5), and SPRPT (shortest *predicted* remaining time) with a noisy predictor.
  */
 import type { Policy, PolicyContext, PolicyEntry, Displacement, RankBatching } from '../sim/policy.ts';
@@ -62,7 +62,7 @@ export class Srpt implements Policy {
 export const srpt: PolicyEntry = {
   name: 'srpt',
   description: 'shortest predicted remaining output first, preemptive (rank mode); re-keyed as tokens are generated',
-  source: 'Schrage & Miller 1966 (SRPT); SPRPT with predictions (Mitzenmacher 2020); shared/docs/policies.md §12.5',
+  source: 'Schrage & Miller 1966 (SRPT); SPRPT with predictions (Mitzenmacher 2020); docs/spec.md §12.5',
   predictor: 'optional',
   defaultPredictor: 'oracle',
   create(opts, predictor) {

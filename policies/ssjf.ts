@@ -1,7 +1,7 @@
 /**
  * SSJF: speculative shortest-job-first with a proxy-model length predictor (Qiu et al., "Efficient
  * Interactive LLM Serving with Proxy Model-based Sequence Length Prediction", arXiv 2404.08509,
- * AIOps@ASPLOS'24; shared/docs/policies.md §3).
+ * AIOps@ASPLOS'24; docs/spec.md §3).
  */
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
 import { ADMIT, deadlineBefore } from '../sim/policy.ts';
@@ -124,7 +124,7 @@ export class Ssjf implements Policy {
 export const ssjf: PolicyEntry = {
   name: 'ssjf',
   description: 'speculative SJF, non-preemptive: key = const + predicted tokens x per-token seconds (or predicted bucket), fixed at arrival; starvation guard',
-  source: 'Qiu et al., arXiv 2404.08509 (AIOps@ASPLOS 2024), model-serving/util.py; shared/docs/policies.md §3',
+  source: 'Qiu et al., arXiv 2404.08509 (AIOps@ASPLOS 2024), model-serving/util.py; docs/spec.md §3',
   predictor: 'optional',
   defaultPredictor: 'ssjf-buckets',
   create(opts, predictor) {

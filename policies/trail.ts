@@ -1,7 +1,7 @@
 /**
  * TRAIL: shortest predicted remaining length first with limited preemption, on refined
  * embedding-probe predictions (Shahout et al., "Don't Stop Me Now: Embedding Based Scheduling for
- * LLMs", arXiv 2410.01035, ICLR'25; code harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md
+ * LLMs", arXiv 2410.01035, ICLR'25; code harvard-cns/TRAIL-llm-scheduling; docs/spec.md
  * §5, and its exact-prediction oracle §12.6).
  */
 import type { Policy, PolicyContext, PolicyEntry } from '../sim/policy.ts';
@@ -105,7 +105,7 @@ export class Trail implements Policy {
 export const trail: PolicyEntry = {
   name: 'trail',
   description: 'TRAIL: shortest predicted remaining first, preempting one victim per admission on a full batch, only while generated <= c x initial prediction',
-  source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025), harvard-cns/TRAIL-llm-scheduling; shared/docs/policies.md §5, §12.6',
+  source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025), harvard-cns/TRAIL-llm-scheduling; docs/spec.md §5, §12.6',
   predictor: 'optional',
   defaultPredictor: 'trail',
   create(opts, predictor) {

@@ -119,7 +119,7 @@ export class Engine {
   }
 
   /**
-   * Llumnix's freeness (Sun et al., arXiv 2406.03243 §4.4; docs/policies.md §9; the code's
+   * Llumnix's freeness (Sun et al., arXiv 2406.03243 §4.4; docs/spec.md §9; the code's
    * `remaining_steps` with defragmentation on): (free KV blocks − the head-of-line waiting
    * request's block demand) / (requests on the replica + 1). Roughly how many more decode steps
    * the batch can run; higher is freer. Unitless (blocks per request).

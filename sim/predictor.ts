@@ -1,6 +1,6 @@
 /**
  * The predictor interface: what a length-aware policy knows about a request's output length before
- * (and while) it runs. Predictors model the quality the papers measured (shared/docs/policies.md
+ * (and while) it runs. Predictors model the quality the papers measured (docs/spec.md
  * §3–§7), or read predictions from the trace; each reports the quality it achieved on the run.
  */
 import type { Trace } from './trace.ts';

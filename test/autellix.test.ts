@@ -1,5 +1,5 @@
 /**
- * Autellix's schedulers (policies/plas.ts; arXiv 2502.13965 §4, shared/docs/policies.md §6):
+ * Autellix's schedulers (policies/plas.ts; arXiv 2502.13965 §4, docs/spec.md §6):
  * - PLAS with one-call programs and vanishing quanta is FB / LAS (§12.7): mean and per-size
  *   response times at batch 1 against the FB formula for the discrete sizes simulated;
  * - anti-starvation (β), multi-step scheduling (N) and the MLFQ baseline on hand-worked schedules;

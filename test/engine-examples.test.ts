@@ -1,6 +1,6 @@
 /**
  * Hand-worked engine examples: every time below is computed by hand from vLLM's v0 scheduling
- * rules (shared/docs/policies.md §1) and Sarathi-Serve's Algorithm 3 (§2), with the linear cost
+ * rules (docs/spec.md §1) and Sarathi-Serve's Algorithm 3 (§2), with the linear cost
  * model t = 0.1 s per prefill token + 1 s per decoding sequence.
  */
 import { describe, it, expect } from 'vitest';

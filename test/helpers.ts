@@ -114,7 +114,7 @@ export async function runSim(...args: string[]): Promise<{ code: number; out: st
 
 /**
  * A discrete job-size distribution on the lattice k·τ (seconds): `p[k]` = P(X = kτ), k = 1..K
- * (`p[0]` = 0). For the exact queueing oracles of shared/docs/policies.md §12, evaluated for the
+ * (`p[0]` = 0). For the exact queueing oracles of docs/spec.md §12, evaluated for the
  * very distribution a test samples (moved here from test/policy-oracles.test.ts to be shared).
  */
 export interface Lattice {

@@ -1,5 +1,5 @@
 /**
- * Exact queueing oracles (shared/docs/policies.md §12) for the engine's degenerate modes, with
+ * Exact queueing oracles (docs/spec.md §12) for the engine's degenerate modes, with
  * Poisson arrivals and the linear cost model. Job size X = (output tokens − 1) · τ: prefill costs
  * nothing, each decode iteration costs τ per decoding sequence.
  *

@@ -1,5 +1,5 @@
 /**
- * Exact queueing oracles for the length-aware policies (shared/docs/policies.md §12), in the
+ * Exact queueing oracles for the length-aware policies (docs/spec.md §12), in the
  * engine's degenerate mode A: one sequence per batch, Poisson arrivals, the linear cost model with
  * only `decode` non-zero, prompts of 1 token. A request with `output` tokens is a job of size
  * X = (output − 1)·τ (its prefill is free and samples the first token), so the replica is an M/G/1

@@ -1,5 +1,5 @@
 /**
- * Length predictors (shared/docs/policies.md §3–§7) against independent truths: SSJF's released
+ * Length predictors (docs/spec.md §3–§7) against independent truths: SSJF's released
  * predictions (shared/reference/ssjf-predictions: accuracy, Kendall τ-b, confusion counts), the
  * real Azure conversation trace's lengths, closed forms of the noise models (exponential
  * predictor, log-normal MAE, Gaussian copula τ), scipy reference values for Φ and Φ⁻¹, and an

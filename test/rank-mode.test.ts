@@ -1,6 +1,6 @@
 /**
  * The engine's rank mode (preemptive policies), checked with test-only policies:
- * - SRPT with batch 1 against the Schrage–Miller formula (shared/docs/policies.md §12.5),
+ * - SRPT with batch 1 against the Schrage–Miller formula (docs/spec.md §12.5),
  *   computed exactly for the discrete size distribution used;
  * - invariants under random keys, every displacement mode, both batching modes, tight KV.
  */

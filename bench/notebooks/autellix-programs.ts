@@ -1,5 +1,5 @@
 /**
- * Autellix (Luo et al., arXiv 2502.13965 §6; shared/docs/policies.md §6): mean (solid) and p99
+ * Autellix (Luo et al., arXiv 2502.13965 §6; docs/spec.md §6): mean (solid) and p99
  * (dashed) program latency against program arrival rate for FCFS, Autellix's MLFQ baseline, PLAS
  * and ATLAS on a generated ReAct workload (300 BFCL-like chain programs, ~3,200 calls; seeded),
  * Llama-3-8B on one A100-80GB, chunked prefill (budget 512), 1 to 4 programs/s (the knee of FCFS

@@ -1,6 +1,6 @@
 /**
  * TRAIL (Shahout et al., "Don't Stop Me Now: Embedding Based Scheduling for LLMs", ICLR 2025,
- * arXiv 2410.01035; shared/docs/policies.md §5, §12.6): mean and p99 end-to-end latency against
+ * arXiv 2410.01035; docs/spec.md §5, §12.6): mean and p99 end-to-end latency against
  * the limited-preemption parameter c (0 = never preempt, 1 = SPRPT), with the `trail` predictor
  * (refined every 8 tokens) and with exact lengths, FCFS as a flat reference, on the shipped Azure
  * conv sample (Llama-2-7B, one A100-80GB) at ×1.2 rate with chunked prefill.

@@ -1,6 +1,6 @@
 /**
  * `cheap-bit`: SkipPredict's two predictions (Shahout & Mitzenmacher, arXiv 2402.03564,
- * NeurIPS'24; §7 of shared/docs/policies.md): a cheap one-bit short/long prediction for every
+ * NeurIPS'24; §7 of docs/spec.md): a cheap one-bit short/long prediction for every
  * request and an expensive length prediction, both from the paper's exponential predictor.
  */
 import { quantileSorted } from 'd3-array';
@@ -86,7 +86,7 @@ export class CheapBitPredictor extends FixedPredictor {
 export const cheapBit: PredictorEntry = {
   name: 'cheap-bit',
   description: 'SkipPredict: cheap short/long bit (threshold T, default median) + expensive Exp(mean=L) length prediction',
-  source: 'Shahout & Mitzenmacher, arXiv 2402.03564 (NeurIPS 2024); shared/docs/policies.md §7',
+  source: 'Shahout & Mitzenmacher, arXiv 2402.03564 (NeurIPS 2024); docs/spec.md §7',
   create(opts) {
     const o = new OptionReader('--predictor-opt', 'cheap-bit', opts, ['T', 'bit-accuracy', 'c1', 'c2', 'cost-mode']);
     return new CheapBitPredictor({

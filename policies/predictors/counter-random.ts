@@ -1,7 +1,7 @@
 /**
  * Counter-based random numbers: a uniform (or normal) variate that is a pure function of a 32-bit
  * seed and a counter, so a predictor can regenerate the noise of any request at any step, in any
- * order, without storing it (TRAIL's refinements, §5 of shared/docs/policies.md).
+ * order, without storing it (TRAIL's refinements, §5 of docs/spec.md).
  */
 import { normalQuantile } from './normal.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Multiplicative log-normal noise on lengths, ŷ = L·exp(σ·e) with e ~ N(0, 1) (median-unbiased),
  * and the calibration of σ to a target mean absolute error in tokens ([OURS], used by
- * `noisy-length` and by TRAIL's AR(1) model, §5 of shared/docs/policies.md).
+ * `noisy-length` and by TRAIL's AR(1) model, §5 of docs/spec.md).
  */
 import { normalCdf } from './normal.ts';
 import type { Numbers } from './quality.ts';

@@ -1,7 +1,7 @@
 /**
  * `noisy-length`: a length estimate with a target mean absolute error, by multiplicative
  * log-normal noise ([OURS]; the default target is SSJF's bucket-midpoint MAE of 75 tokens, §3 of
- * shared/docs/policies.md).
+ * docs/spec.md).
  */
 import type { PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
@@ -53,7 +53,7 @@ export class NoisyLengthPredictor extends FixedPredictor {
 export const noisyLength: PredictorEntry = {
   name: 'noisy-length',
   description: 'length estimate with log-normal noise calibrated to a target MAE (default 75 tokens, SSJF midpoints)',
-  source: 'shared/docs/policies.md §3 (SSJF bucket-midpoint MAE 75 tokens); noise model ours',
+  source: 'docs/spec.md §3 (SSJF bucket-midpoint MAE 75 tokens); noise model ours',
   create(opts) {
     const o = new OptionReader('--predictor-opt', 'noisy-length', opts, ['mae', 'mae-frac']);
     if (o.has('mae') && o.has('mae-frac')) throw o.error('give mae=TOKENS or mae-frac=F, not both');

@@ -11,7 +11,7 @@ export const COST_KEYS = ['cost', 'cost-mode'] as const;
 /**
  * The prediction cost from `cost=SECONDS` (>= 0, default 0) and `cost-mode=server|external`
  * (default server: the predictor runs on the serving GPU). Source: SkipPredict's two cost models
- * and LTR's predictor overhead (shared/docs/policies.md §4, §7).
+ * and LTR's predictor overhead (docs/spec.md §4, §7).
  * @param o the predictor's reader, built with {@link COST_KEYS} among its keys.
  * @returns `{perRequest_s, onServer}` (seconds per request), or undefined when the cost is 0.
  * @throws InputError (field `--predictor-opt`) for a negative or non-numeric cost or an unknown mode.

@@ -37,7 +37,7 @@ export class OraclePredictor implements Predictor {
 export const oracle: PredictorEntry = {
   name: 'oracle',
   description: 'the true output length (clairvoyant bound)',
-  source: 'shared/docs/policies.md §12 (oracles)',
+  source: 'docs/spec.md §12 (oracles)',
   create(opts) {
     new OptionReader('--predictor-opt', 'oracle', opts, []);
     return new OraclePredictor();

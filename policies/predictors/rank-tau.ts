@@ -1,6 +1,6 @@
 /**
  * `rank-tau`: a learning-to-rank score with a target Kendall τ (Fu et al., arXiv 2408.15792,
- * NeurIPS'24; §4 of shared/docs/policies.md), by the doc's Gaussian-copula noise model.
+ * NeurIPS'24; §4 of docs/spec.md), by the doc's Gaussian-copula noise model.
  */
 import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
 import type { Trace } from '../../sim/trace.ts';
@@ -65,7 +65,7 @@ export class RankTauPredictor extends FixedPredictor {
 export const rankTau: PredictorEntry = {
   name: 'rank-tau',
   description: 'learning-to-rank score with target Kendall tau (default 0.62, LTR on LMSYS), Gaussian copula',
-  source: 'Fu et al., arXiv 2408.15792 (NeurIPS 2024) Table 3; shared/docs/policies.md §4',
+  source: 'Fu et al., arXiv 2408.15792 (NeurIPS 2024) Table 3; docs/spec.md §4',
   create(opts) {
     const o = new OptionReader('--predictor-opt', 'rank-tau', opts, ['tau', ...COST_KEYS]);
     const tau = o.number('tau', LTR_DEFAULT_TAU, { min: -1, max: 1, minExclusive: true });

@@ -1,6 +1,6 @@
 /**
  * `ssjf-buckets`: SSJF's proxy-model length classifier (Qiu et al., arXiv 2404.08509; §3 of
- * shared/docs/policies.md), modelled by its real confusion matrix rescaled to the trace.
+ * docs/spec.md), modelled by its real confusion matrix rescaled to the trace.
  */
 import { quantileSorted } from 'd3-array';
 import type { PredictionCost, PredictorEntry } from '../../sim/predictor.ts';
@@ -114,7 +114,7 @@ export class SsjfBucketsPredictor extends FixedPredictor {
 export const ssjfBuckets: PredictorEntry = {
   name: 'ssjf-buckets',
   description: "SSJF's proxy classifier: 5 percentile buckets (acc. 60.1%, tau-b 0.635) or binary (83.3%), real confusion matrix",
-  source: 'Qiu et al., arXiv 2404.08509; shared/docs/policies.md §3; shared/reference/ssjf-predictions',
+  source: 'Qiu et al., arXiv 2404.08509; docs/spec.md §3; shared/reference/ssjf-predictions',
   create(opts) {
     const o = new OptionReader('--predictor-opt', 'ssjf-buckets', opts, ['classes', 'coupling', ...COST_KEYS]);
     const classes = o.choice('classes', '5', ['5', '2'] as const) === '5' ? 5 : 2;

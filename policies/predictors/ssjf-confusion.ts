@@ -1,6 +1,6 @@
 /**
  * The confusion matrices of SSJF's real proxy-model length predictor (Qiu et al., arXiv 2404.08509,
- * §3 of shared/docs/policies.md), counted once from the released predictions in
+ * §3 of docs/spec.md), counted once from the released predictions in
  * `shared/reference/ssjf-predictions/` (James-QiuHaoran/LLM-serving-with-proxy-models, Apache-2.0,
  * `model-serving/prediction/final/`; 85,482 vicuna-13b LMSYS-Chat-1M requests, output capped at 511).
  * test/predictors.test.ts recounts them from those files when they are present.

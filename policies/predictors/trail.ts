@@ -1,6 +1,6 @@
 /**
  * `trail`: TRAIL's length predictions (Shahout et al., arXiv 2410.01035, ICLR'25; §5 of
- * shared/docs/policies.md): an initial prediction ŷ0 from the prompt, then refined predictions of
+ * docs/spec.md): an initial prediction ŷ0 from the prompt, then refined predictions of
  * the remaining length every k decode tokens, counting down by one token in between.
  */
 import type { Predictor, PredictorEntry, PredictorQuality } from '../../sim/predictor.ts';
@@ -27,7 +27,7 @@ export interface TrailOptions {
   rho: number;
 }
 
-/** Defaults: §5 of shared/docs/policies.md (official port's measured MAEs, code's PREDICT_EVERY). */
+/** Defaults: §5 of docs/spec.md (official port's measured MAEs, code's PREDICT_EVERY). */
 export const TRAIL_DEFAULTS: TrailOptions = { noise: 'ar1', k: 8, mae0: 46.1, maeDecode: 33.9, rho: 0.98 };
 
 /**
@@ -192,7 +192,7 @@ export class TrailPredictor implements Predictor {
 export const trail: PredictorEntry = {
   name: 'trail',
   description: "TRAIL: initial prediction (MAE 46.1) refined every k tokens during decode (MAE 33.9); AR(1) or authors' iid noise",
-  source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025); shared/docs/policies.md §5',
+  source: 'Shahout et al., arXiv 2410.01035 (ICLR 2025); docs/spec.md §5',
   create(opts) {
     const o = new OptionReader('--predictor-opt', 'trail', opts, ['noise', 'k', 'mae0', 'mae-decode', 'rho']);
     const noise = o.choice('noise', TRAIL_DEFAULTS.noise, ['ar1', 'iid'] as const);
