@@ -1,38 +1,50 @@
 /**
  * Conformance suite, built from the registries: every policy in POLICIES, every predictor in
  * PREDICTORS and every router in ROUTERS is run, through the CLI's own configuration builders
- * (normalizeOptions, buildRun: the production defaults), on small but stressful workloads, and
- * each run is checked for
+ * (normalizeOptions, buildRun: the production defaults for everything not set here), on small
+ * but stressful workloads, and every run is checked for
  * - skip-ahead ≡ stepping: with `skipAhead` on and off, identical per-request results (state,
- *   replica, submission, first scheduled, first token, completion, preemptions) and engine
- *   counters (busy time to 1e-9 relative), total and per replica;
- * - the engine invariants (test/helpers.ts `expectEngineInvariants`), with skip-ahead on and off;
- * - determinism: the same options and seed twice give identical runs.
+ *   tokens, replica, submission, first scheduled, first token, completion, preemptions) and
+ *   engine counters, total and per replica (busy time to 1e-9 relative: skip-ahead sums it in one
+ *   subtraction); only the bundling itself (loop events, observer records) may differ;
+ * - the engine invariants (test/helpers.ts `engineViolations`), with skip-ahead on and off: every
+ *   request finished or rejected and counted, times in order, batches within max-num-seqs and the
+ *   token budget, KV within capacity, counters agreeing with the observed iterations, no idling
+ *   while work waits;
+ * - determinism: the same options and seed twice give identical runs;
+ * - on the request workloads, that the engine was stressed (preemptions) and the two requests that
+ *   cannot fit were rejected.
  *
- * Matrix (a new registry entry joins it the day it is added; nothing here lists entries by hand
- * except the option variants, which only add cases):
- * - policies: every policy with default options (its default predictor) on the request workload
- *   in the four engine modes (prefill priority / chunked prefill x recompute / swap) and on the
- *   program workload in two;
+ * Matrix (a new registry entry joins it the day it is added; the only hand-kept list, the option
+ * variants, adds cases and removes none):
+ * - every policy, default options (its default predictor): the request workload in the four engine
+ *   modes (prefill priority or chunked prefill, x preemption by recompute or swap) and the program
+ *   workload in two;
  * - option variants (non-default options that switch on time- and iteration-based rules:
- *   starvation guards, quanta, multi-step, refinement): the request workload in two engine modes
- *   and the program workload in one;
- * - predictors: every predictor under every policy that takes one, on the request workload;
- * - routers: every router with 3 replicas, under two policies on the request workload and, on the
- *   program workload, every policy once, spread over the routers.
- * The request workload (300 requests) overloads a 6000-token KV cache, so preemptions (and swap
- * fallbacks) happen, and includes requests that can never fit (rejected) and an oversized prompt;
- * the program workload has chains with think time, fan-out/fan-in and trees (Autellix PLAS/ATLAS
- * rely on it). Finally, a deliberately broken policy (a wrapper whose keys change every iteration
- * while it claims they are stable) shows that the equivalence check catches a lying skip-ahead
- * bound, and one that draws keys from Math.random that the determinism check catches it.
+ *   starvation guards, short quanta, multi-step, other displacements, refining predictors): the
+ *   request workload in two engine modes, the program workload in one, and on 3 replicas;
+ * - every predictor under every policy that takes one, on the request workload (modes by turns);
+ * - every router with 3 replicas: every policy on the program workload, and two policies (by
+ *   turns, so every policy at least once) on the request workload at three times the rate.
+ * Workloads: 300 requests overloading an 8000-token KV cache (preemptions, swaps and their
+ * fallbacks to recompute), with bursts, two requests that can never fit (rejected) and one prompt
+ * over the prefill-priority token budget; about 200 program calls from the library's generators
+ * (ReAct chains with think time, map-reduce fan-out/fan-in, tree searches), the workload PLAS and
+ * ATLAS schedule by.
+ *
+ * The suite can fail: a locally registered broken policy (learning-to-rank wrapped to re-key every
+ * iteration while claiming stable keys) fails the skip-ahead check in every engine mode, a policy
+ * keyed by Math.random fails the determinism check, and tampered runs fail the invariant check.
+ * One engine bug this suite found is set aside, narrowly, until it is fixed (KNOWN_ENGINE_BUG).
+ *
+ * Run time: about 10 s for the file on 2 busy cores (about 900 runs of a few milliseconds each).
  */
 import { describe, it, expect } from 'vitest';
 import seedrandom from 'seedrandom';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 import type { EngineConfig, IterationRecord } from '../sim/engine.ts';
-import { FINISHED } from '../sim/requests.ts';
+import { FINISHED, WAITING } from '../sim/requests.ts';
 import { POLICIES } from '../policies/index.ts';
 import type { Policy, PolicyContext, PolicyEntry } from '../policies/index.ts';
 import { PREDICTORS } from '../policies/predictors/index.ts';
@@ -311,7 +323,7 @@ describe('conformance: every registered policy', () => {
 
   OPTION_VARIANTS.forEach((v, k) => {
     const name = `${v.policy} ${JSON.stringify(v.opts)}${v.predictor ? ` with ${v.predictor}` : ''}${v.predictorOpts ? ` ${JSON.stringify(v.predictorOpts)}` : ''}`;
-    it(`${name}: 2 engine modes on requests, 1 on programs`, () => {
+    it(`${name}: 2 engine modes on requests, 1 on programs, programs on 3 replicas`, () => {
       expect(POLICIES.some((e) => e.name === v.policy), `option variant of an unregistered policy: ${v.policy}`).toBe(true);
       const extra: Partial<RunOptions> = { 'policy-opt': keyValues(v.opts), predictor: v.predictor, 'predictor-opt': keyValues(v.predictorOpts), 'swap-space': 64 };
       // Modes k and k + 2: prefill priority and chunked prefill, recompute or swap by turns.
@@ -319,6 +331,7 @@ describe('conformance: every registered policy', () => {
         policyCase(REQUESTS, 'requests', v.policy, k % 4, extra),
         policyCase(REQUESTS, 'requests', v.policy, (k + 2) % 4, extra),
         policyCase(PROGRAMS, 'programs', v.policy, (k + 1) % 4, extra),
+        policyCase(PROGRAMS, 'programs', v.policy, (k + 3) % 4, { ...extra, replicas: 3, router: ROUTERS[k % ROUTERS.length].name }),
       ]) check(c);
     });
   });
@@ -402,6 +415,25 @@ describe('conformance: the checks catch broken policies', () => {
   it('a wrapper keyed by Math.random fails the determinism check', () => {
     const c: Case = { ...policyCase(REQUESTS, 'requests', POLICIES[0].name, 0), wrap: unseededKeys };
     expect(determinismCheck(c, execute(c, true)).length).toBeGreaterThan(0);
+  });
+
+  it('the invariant check reports tampered runs: KV over capacity, batch over max-num-seqs, time going back, a lost request, times out of order, a miscount', () => {
+    const c = policyCase(REQUESTS, 'requests', POLICIES[0].name, 0);
+    expect(invariantCheck(c, execute(c, true))).toEqual([]);
+    const tampered: [string, (x: Execution) => void, RegExp][] = [
+      ['KV', (x) => (x.records[5] = { ...x.records[5], kvBlocksUsed: x.records[5].kvBlocks + 1 }), /KV blocks in use of/],
+      ['batch', (x) => (x.records[5] = { ...x.records[5], batchSize: x.engine.maxNumSeqs + 1 }), /batch of \d+ \(max-num-seqs/],
+      ['time', (x) => (x.records[8] = { ...x.records[8], start: x.records[7].start }), /starts before the previous iteration ended/],
+      ['lost', (x) => (x.result.requests.state[3] = WAITING), /request 3: state \d+ at the end/],
+      ['order', (x) => (x.result.requests.firstToken[4] = x.result.requests.completion[4] + 1), /request 4: times out of order/],
+      ['count', (x) => (x.records[10] = { ...x.records[10], steps: x.records[10].steps + 1 }), /iterations counted, Σ steps/],
+    ];
+    for (const [what, tamper, expected] of tampered) {
+      const x = execute(c, true);
+      tamper(x);
+      const found = invariantCheck(c, x);
+      expect(found.some((v) => expected.test(v)), `${what}: ${found.join('; ')}`).toBe(true);
+    }
   });
 
   it('the known engine bug still reproduces (delete KNOWN_ENGINE_BUG and this test once it does not)', () => {
