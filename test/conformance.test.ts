@@ -25,10 +25,12 @@
  *   request workload in two engine modes, the program workload in one, and on 3 replicas;
  * - every predictor under every policy that takes one, on the request workload (modes by turns);
  * - every router with 3 replicas: every policy on the program workload, and two policies (by
- *   turns, so every policy at least once) on the request workload at three times the rate.
+ *   turns, so every policy at least once) on the request workload at three times the rate;
+ * - every policy (defaults) and every option variant on small random workloads and engine settings
+ *   (fast-check: one sequence per batch, one-token blocks, a tiny token budget, no swap space).
  * Workloads: 300 requests overloading an 8000-token KV cache (preemptions, swaps and their
  * fallbacks to recompute), with bursts, two requests that can never fit (rejected) and one prompt
- * over the prefill-priority token budget; about 200 program calls from the library's generators
+ * over the prefill-priority token budget; 169 program calls from the library's generators
  * (ReAct chains with think time, map-reduce fan-out/fan-in, tree searches), the workload PLAS and
  * ATLAS schedule by.
  *
@@ -37,9 +39,11 @@
  * keyed by Math.random fails the determinism check, and tampered runs fail the invariant check.
  * One engine bug this suite found is set aside, narrowly, until it is fixed (KNOWN_ENGINE_BUG).
  *
- * Run time: about 10 s for the file on 2 busy cores (about 900 runs of a few milliseconds each).
+ * Run time: about 12 s for the file on 2 busy cores (about 900 runs of a few milliseconds each on
+ * the fixed workloads, about 2000 small random ones).
  */
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
@@ -101,8 +105,8 @@ function requestWorkload(): Trace {
 }
 
 /**
- * About 200 calls of 22 programs from the library's generators: ReAct chains with think time,
- * map-reduce fan-out/fan-in, and tree searches (parallel siblings), arriving about 3 programs/s.
+ * 169 calls of 22 programs from the library's generators: ReAct chains with think time,
+ * map-reduce fan-out/fan-in, and tree searches (parallel siblings), arriving over 15 s.
  */
 function programWorkload(): Trace {
   const calls: ProgramCall[] = [];
@@ -272,6 +276,46 @@ function check(c: Case): void {
   }
 }
 
+/**
+ * Small random workloads (up to 40 requests, 1-300-token prompts, 1-80-token outputs, bursts) and
+ * engine settings (block size 1, 4 or 16; 1-6 sequences; a token budget down to one token per
+ * sequence; 400-3000 KV tokens; both batching modes and preemption mechanisms; no, some or ample
+ * swap space unless `swapSpace` is given), through fast-check: the corners the fixed workloads do
+ * not reach. Checks skip-ahead on ≡ off and the invariants of both runs.
+ */
+function randomCheck(label: string, options: Partial<RunOptions>, numRuns: number, seed: number): void {
+  const rows = fc.array(
+    fc.record({
+      gap: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
+      prompt: fc.integer({ min: 1, max: 300 }),
+      output: fc.integer({ min: 1, max: 80 }),
+    }),
+    { minLength: 1, maxLength: 40 },
+  );
+  const settings = fc.record({
+    'chunked-prefill': fc.boolean(),
+    preemption: fc.constantFrom('recompute', 'swap'),
+    'block-size': fc.constantFrom(1, 4, 16),
+    'max-num-seqs': fc.integer({ min: 1, max: 6 }),
+    extraBudget: fc.integer({ min: 0, max: 300 }),
+    'kv-tokens': fc.integer({ min: 400, max: 3000 }),
+    'swap-space': options['swap-space'] !== undefined ? fc.constant(options['swap-space']) : fc.constantFrom(0, 0.05, 4),
+  });
+  fc.assert(
+    fc.property(rows, settings, (rs, { extraBudget, ...engine }) => {
+      let t = 0;
+      const trace = makeTrace(rs.map((r) => (t += r.gap) - rs[0].gap), rs.map((r) => r.prompt), rs.map((r) => r.output));
+      trace.extra[DEFAULT_PREDICTION_COLUMN] = rs.map((r, i) => String(r.output + (i % 5) * 7));
+      const c: Case = { label: `${label} | random ${JSON.stringify(engine)}`, trace, options: { ...options, ...engine, 'max-num-batched-tokens': engine['max-num-seqs'] + extraBudget } };
+      const { differences, on, off } = skipAheadCheck(c);
+      expect(differences.join('\n'), `${c.label}: skip-ahead on vs off`).toBe('');
+      expect(invariantCheck(c, on).join('\n'), `${c.label} (skip-ahead on): engine invariants`).toBe('');
+      expect(invariantCheck(c, off).join('\n'), `${c.label} (skip-ahead off): engine invariants`).toBe('');
+    }),
+    { numRuns, seed },
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The suite
 
@@ -319,11 +363,15 @@ describe('conformance: every registered policy', () => {
         policyCase(PROGRAMS, 'programs', entry.name, 3, { predictor }),
       ]) check(c);
     });
+
+    it(`${entry.name} (defaults): small random workloads and engine settings`, () => {
+      randomCheck(entry.name, { policy: entry.name, predictor: predictorFor(entry) }, 40, 7);
+    });
   }
 
   OPTION_VARIANTS.forEach((v, k) => {
     const name = `${v.policy} ${JSON.stringify(v.opts)}${v.predictor ? ` with ${v.predictor}` : ''}${v.predictorOpts ? ` ${JSON.stringify(v.predictorOpts)}` : ''}`;
-    it(`${name}: 2 engine modes on requests, 1 on programs, programs on 3 replicas`, () => {
+    it(`${name}: 2 engine modes on requests, 1 on programs, programs on 3 replicas; small random workloads`, () => {
       expect(POLICIES.some((e) => e.name === v.policy), `option variant of an unregistered policy: ${v.policy}`).toBe(true);
       const extra: Partial<RunOptions> = { 'policy-opt': keyValues(v.opts), predictor: v.predictor, 'predictor-opt': keyValues(v.predictorOpts), 'swap-space': 64 };
       // Modes k and k + 2: prefill priority and chunked prefill, recompute or swap by turns.
@@ -333,6 +381,7 @@ describe('conformance: every registered policy', () => {
         policyCase(PROGRAMS, 'programs', v.policy, (k + 1) % 4, extra),
         policyCase(PROGRAMS, 'programs', v.policy, (k + 3) % 4, { ...extra, replicas: 3, router: ROUTERS[k % ROUTERS.length].name }),
       ]) check(c);
+      randomCheck(name, { policy: v.policy, ...extra }, 25, k);
     });
   });
 });
