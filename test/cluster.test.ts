@@ -15,9 +15,9 @@ import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { ROUTERS, getRouter } from '../policies/routers.ts';
 import type { ReplicaLoad, RouterContext } from '../sim/router.ts';
-import { FINISHED, REJECTED, RequestTable } from '../sim/requests.ts';
+import { RequestTable } from '../sim/requests.ts';
 import type { Trace, TracePrograms } from '../sim/trace.ts';
-import { makeTrace, engineConfig, poissonGeometricTrace, batchMeans, runSim, expectSameRun } from './helpers.ts';
+import { makeTrace, engineConfig, poissonGeometricTrace, batchMeans, runSim, expectSameRun, expectEngineInvariants } from './helpers.ts';
 
 /** A router of `name` over `replicas`, with default options and a seeded generator. */
 function routerOver(name: string, replicas: ReplicaLoad[], requests: RequestTable, opts: Record<string, string> = {}) {
@@ -208,30 +208,7 @@ describe('cluster invariants (property-based)', () => {
         const engine = engineConfig({ maxNumSeqs: s.maxNumSeqs, maxNumBatchedTokens: s.maxNumSeqs + 128, chunkedPrefill: s.chunked, blockSize: 4, kvBlocks: Math.floor(s.kvTokens / 4) });
         const records: IterationRecord[] = [];
         const res = cluster(trace, s.replicas, s.router, engine, new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }), (r) => records.push(r));
-        const R = res.requests;
-        for (let i = 0; i < R.n; i++) {
-          expect(R.state[i] === FINISHED || R.state[i] === REJECTED).toBe(true);
-          if (R.state[i] === FINISHED) {
-            expect(R.replica[i]).toBeGreaterThanOrEqual(0);
-            expect(R.replica[i]).toBeLessThan(s.replicas);
-            expect(R.generated[i]).toBe(R.output[i]);
-          }
-        }
-        const prevEnd = new Array(s.replicas).fill(0);
-        for (const r of records) {
-          expect(r.kvBlocksUsed).toBeLessThanOrEqual(r.kvBlocks);
-          expect(r.start).toBeGreaterThanOrEqual(prevEnd[r.replica]);
-          if (r.start > prevEnd[r.replica]) {
-            // Idle gap on this replica: every request routed to it and submitted by the gap's
-            // start had finished by then.
-            for (let i = 0; i < R.n; i++) {
-              if (R.replica[i] === r.replica && R.arrival[i] <= prevEnd[r.replica] && R.state[i] === FINISHED) {
-                expect(R.completion[i]).toBeLessThanOrEqual(prevEnd[r.replica]);
-              }
-            }
-          }
-          prevEnd[r.replica] = r.end;
-        }
+        expectEngineInvariants(res, records, engine);
       }),
       { numRuns: 250, seed: 2026 },
     );

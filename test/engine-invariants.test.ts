@@ -1,7 +1,9 @@
 /**
- * Engine invariants, over random workloads and configurations (fast-check), and the skip-ahead
- * equivalence: advancing over unchanged decode iterations at once gives exactly the results of
- * stepping them one by one.
+ * Engine invariants (test/helpers.ts `engineViolations`), over random workloads and configurations
+ * (fast-check), and the skip-ahead equivalence: advancing over unchanged decode iterations at once
+ * gives exactly the results of stepping them one by one. These check the engine with FCFS over
+ * random settings; every registered policy, predictor and router is checked on fixed stressful
+ * workloads by test/conformance.test.ts.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -11,8 +13,8 @@ import { LinearCostModel } from '../sim/cost/linear.ts';
 import { AnalyticalCostModel, getModel, getGpu } from '../sim/cost/index.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import type { Policy } from '../sim/policy.ts';
-import { FINISHED, REJECTED } from '../sim/requests.ts';
-import { makeTrace, engineConfig, poissonGeometricTrace, expectSameRun } from './helpers.ts';
+import { FINISHED } from '../sim/requests.ts';
+import { makeTrace, engineConfig, poissonGeometricTrace, expectSameRun, expectEngineInvariants } from './helpers.ts';
 
 /** FCFS that counts completions per request. */
 class CountingFcfs extends Fcfs implements Policy {
@@ -84,38 +86,8 @@ describe('engine invariants (property-based)', () => {
         const policy = new CountingFcfs(trace.n);
         const records: IterationRecord[] = [];
         const res = simulate({ trace, policy, cost: new LinearCostModel(coef), engine: cfg, observer: (r) => records.push(r) });
-        const R = res.requests;
-        for (let i = 0; i < R.n; i++) {
-          const done = R.state[i] === FINISHED;
-          const rejected = R.state[i] === REJECTED;
-          expect(done !== rejected).toBe(true);
-          expect(policy.completions[i]).toBe(done ? 1 : 0);
-          if (done) {
-            expect(R.generated[i]).toBe(R.output[i]);
-            expect(R.firstScheduled[i]).toBeGreaterThanOrEqual(R.arrival[i]);
-            expect(R.firstToken[i]).toBeGreaterThanOrEqual(R.firstScheduled[i]);
-            expect(R.completion[i]).toBeGreaterThanOrEqual(R.firstToken[i]);
-            expect(R.blocks[i]).toBe(0);
-          }
-        }
-        let prevEnd = 0;
-        for (const r of records) {
-          expect(r.kvBlocksUsed).toBeLessThanOrEqual(r.kvBlocks);
-          expect(r.start).toBeGreaterThanOrEqual(prevEnd);
-          expect(r.end).toBeGreaterThanOrEqual(r.start);
-          expect(r.batchSize).toBeGreaterThan(0);
-          expect(r.batchSize).toBeLessThanOrEqual(cfg.maxNumSeqs);
-          expect(r.prefillTokens + r.decodeSeqs).toBeLessThanOrEqual(cfg.maxNumBatchedTokens + (cfg.chunkedPrefill ? 0 : 1e9));
-          if (r.start > prevEnd) {
-            // An idle gap: nothing that had arrived by its start was still unfinished.
-            for (let i = 0; i < R.n; i++) {
-              if (R.arrival[i] <= prevEnd && R.state[i] === FINISHED) expect(R.completion[i]).toBeLessThanOrEqual(prevEnd);
-            }
-            // ...and the engine woke at an arrival.
-            expect(Array.from(R.arrival).includes(r.start)).toBe(true);
-          }
-          prevEnd = r.end;
-        }
+        expectEngineInvariants(res, records, cfg);
+        for (let i = 0; i < res.requests.n; i++) expect(policy.completions[i]).toBe(res.requests.state[i] === FINISHED ? 1 : 0);
       }),
       { numRuns: 300, seed: 20261122 },
     );
