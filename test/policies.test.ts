@@ -484,7 +484,7 @@ describe('options', () => {
     expect(names).toEqual(['fcfs', 'sjf', 'srpt', 'ssjf', 'ltr', 'trail', 'skippredict', 'las', 'mlfq', 'plas', 'atlas', 'autellix-mlfq']);
     for (const e of POLICIES) {
       expect(e.description.length).toBeGreaterThan(10);
-      expect(e.source).toMatch(/policies\.md §\d/);
+      expect(e.source).toMatch(/docs\/spec\.md §\d/);
       if (e.predictor === 'optional') expect(e.defaultPredictor).toBeTruthy();
     }
   });
