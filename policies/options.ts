@@ -15,7 +15,7 @@ import type { Predictor } from '../sim/predictor.ts';
 /** The flags whose `key=value` pairs an {@link OptionReader} reads: whose options they are. */
 export type OptionFlag = '--policy-opt' | '--predictor-opt' | '--router-opt';
 
-/** The displacement choices of a preemptive policy (sim/policy.ts). */
+/** The displacement choices of a rank-mode policy (sim/policy.ts). */
 export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'swap'];
 
 /** `on`/`off` switches. */
@@ -144,7 +144,7 @@ export function needPredictor(policy: string, predictor: Predictor | undefined):
  * remaining-length estimate may next be refined: refinements happen when the generated count
  * reaches a multiple of `refineEvery` (the `trail` predictor's g_j = j·k, docs/predictors.md), and
  * in between the estimate `remaining(id, g)` only counts down. Keys that only decrease keep every
- * running request ahead of the requests it was ahead of, so a preemptive policy keyed on
+ * running request ahead of the requests it was ahead of, so a rank-mode policy keyed on
  * `remaining` may let the engine skip ahead that far (SRPT, TRAIL; docs/spec.md §5).
  * Computed without querying the predictor ahead of the request (its caches expect forward
  * queries). Infinity for predictors that never refine.

@@ -6,6 +6,7 @@
  * baseline, the same machinery with every call entering the first queue.
  */
 import type { Policy, PolicyContext, PolicyEntry, RankBatching } from '../sim/policy.ts';
+import { deadlineBefore } from '../sim/policy.ts';
 import type { RequestTable } from '../sim/requests.ts';
 import { FINISHED } from '../sim/requests.ts';
 import { IndexedHeap } from '../sim/indexed-heap.ts';
@@ -135,9 +136,10 @@ const QUEUE_STRIDE = 1e9;
  * iteration.
  *
  * **Skip-ahead.** With N > 1 the engine may skip ahead up to the next round (exact: no key changes
- * before it). With N = 1, demotion and promotion depend on time, which skip-ahead counts in
- * iterations, so the engine steps one iteration at a time while any running call could be demoted
- * (not in the last queue) or any call could be promoted; otherwise it skips freely.
+ * before it). With N = 1 demotion and promotion depend on time: the engine bundles decode
+ * iterations only until the first batch call not in the last queue could use up its quantum, or
+ * the earliest due time in the anti-starvation heap (a lower bound of the next promotion), so no
+ * round inside a bundle could change a key (`stableUntil`).
  *
  * Per iteration: O(batch) plus O(log n) per key change.
  */
@@ -395,14 +397,24 @@ export class ProgramLas implements Policy {
 
   stableIterations(): number {
     const N = this.o.steps;
-    if (N > 1) return N - (this.it % N);
-    if (this.starving !== undefined && this.starving.size > 0) return 1;
+    return N > 1 ? N - (this.it % N) : Infinity;
+  }
+
+  stableUntil(now: number, batch: Int32Array, count: number): number {
+    if (this.o.steps > 1) return Infinity;
+    const R = this.R;
+    let until = Infinity;
+    const heap = this.starving;
+    if (heap !== undefined && heap.size > 0) until = this.due[heap.peek()];
     const K = this.o.queues;
     if (K > 1) {
-      const run = this.ctx.running();
-      for (let i = 0; i < run.length; i++) if (this.queue[run[i]] < K - 1) return 1;
+      for (let i = 0; i < count; i++) {
+        const id = batch[i];
+        const q = this.queue[id];
+        if (q < K - 1) until = Math.min(until, now + (this.upper(q) - this.lower(q)) - (R.service[id] - this.entered[id]));
+      }
     }
-    return Infinity;
+    return until === Infinity ? Infinity : deadlineBefore(until);
   }
 }
 

@@ -35,7 +35,7 @@ export const TRAIL_DEFAULTS: TrailOptions = { c: 0.8, margin: 0, maxPreemptions:
  * down); running requests are keyed r̂ − margin, so a waiting request displaces a running one only
  * if r̂_w + margin < r̂_run. A waiting request with generated > c · ŷ0 gets key +Infinity (§5 text).
  *
- * Limited preemption: `canDisplace(id)` is generated <= c · max(ŷ0, 1) (ŷ0 = the initial
+ * Limited preemption: `mayPreemptForHead(id)` is generated <= c · max(ŷ0, 1) (ŷ0 = the initial
  * prediction, `predicted(id)`, as the port's `_is_trail_preemptible`), and false once the request
  * has been preempted `max-preemptions` times; c = 0 turns preemption off (the port's
  * `trail_preemption_enabled`): non-preemptive SJF on the initial prediction; c = 1 is SPRPT.
