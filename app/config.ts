@@ -192,8 +192,9 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
 };
 
 /**
- * Largest replicas x requests product of one run: each replica's engine sizes its per-request
- * arrays by the whole trace (about 20 bytes per request), so this bounds that state near 4 GB.
+ * Largest replicas x requests product of one run. The engines size their state by the requests
+ * each replica holds, but most policies keep per-request arrays for the whole trace in each
+ * replica's instance (about 20-40 bytes per request), so this bounds that state near 4-8 GB.
  */
 export const MAX_REPLICA_REQUESTS = 2e8;
 
@@ -408,7 +409,7 @@ export async function resolveRun(r: RunOptions, log?: (message: string) => void)
 export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
   if (r.replicas * trace.n > MAX_REPLICA_REQUESTS) {
     throw new InputError(
-      `${r.replicas} replicas x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica keeps per-request state for the whole trace, about 20 bytes each): use fewer replicas or --limit`,
+      `${r.replicas} replicas x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica's policy keeps per-request state for the whole trace, about 20-40 bytes each): use fewer replicas or --limit`,
       { field: '--replicas' },
     );
   }

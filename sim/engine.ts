@@ -95,11 +95,6 @@ export class Engine {
     return this.s.kv.usedBlocks;
   }
 
-  /** Requests waiting, running and swapped. */
-  get queueLengths(): { waiting: number; running: number; swapped: number } {
-    return { waiting: this.s.waiting.size, running: this.s.running.count, swapped: this.s.swapped.size };
-  }
-
   /** Whether any request is queued or in flight. */
   hasWork(): boolean {
     return this.s.outstanding > 0;
@@ -136,7 +131,7 @@ export class Engine {
    * (prompt + output − 1 tokens: the last token is sampled, never cached) plus the admission
    * watermark must fit the GPU's blocks.
    */
-  canEverFit(id: number): boolean {
+  private canEverFit(id: number): boolean {
     const kv = this.s.kv;
     return kv.canEverHold(kv.blocksFor(this.R.prompt[id] + this.R.output[id] - 1));
   }
