@@ -173,6 +173,8 @@ export class ProgramLas implements Policy {
   /** Iterations this instance's engine has run. */
   private it = 0;
   private promotionCount = 0;
+  /** Upper bounds of the queues reached so far (q0 · ratio^i, s), filled on demand. */
+  private readonly uppers: number[] = [];
 
   /**
    * @param options the mode and any settings (others: {@link PROGRAM_LAS_DEFAULTS}).
@@ -232,7 +234,10 @@ export class ProgramLas implements Policy {
 
   /** Upper bound of queue i (s of program service); Infinity for the last. */
   private upper(i: number): number {
-    return i >= this.o.queues - 1 ? Infinity : this.o.q0 * this.o.ratio ** i;
+    if (i >= this.o.queues - 1) return Infinity;
+    const u = this.uppers;
+    while (u.length <= i) u.push(this.o.q0 * this.o.ratio ** u.length);
+    return u[i];
   }
 
   private lower(i: number): number {

@@ -51,7 +51,7 @@ function scheduleRunning(s: ReplicaState, budget: number): number {
   for (let i = 0; i < running.count; i++) {
     const id = running.ids[i];
     if (s.isDecode(id)) {
-      s.schedule(id, 1);
+      s.scheduleDecode(id);
       left--;
     } else partial.push(id);
   }

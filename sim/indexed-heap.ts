@@ -197,12 +197,15 @@ export class HeapCursor {
 
   /** Passes the current id. */
   advance(): void {
-    const s = this.slots[0];
-    const last = this.slots[--this.n];
-    if (this.n > 0) this.sink(last);
-    const c = 2 * s + 1;
-    if (c < this.size) this.add(c);
-    if (c + 1 < this.size) this.add(c + 1);
+    const c = 2 * this.slots[0] + 1;
+    if (c < this.size) {
+      // The first child takes the passed slot's place; the second joins the frontier.
+      this.sink(c);
+      if (c + 1 < this.size) this.add(c + 1);
+    } else {
+      const last = this.slots[--this.n];
+      if (this.n > 0) this.sink(last);
+    }
   }
 
   /** Whether the id in heap slot a comes before the one in slot b. */
@@ -228,7 +231,7 @@ export class HeapCursor {
     h[i] = slot;
   }
 
-  /** Places `slot` from the root down (the root was removed). */
+  /** Places `slot` from the root down (in place of the root). */
   private sink(slot: number): void {
     const h = this.slots;
     const n = this.n;

@@ -82,6 +82,27 @@ export class KvCache {
     }
   }
 
+  /**
+   * Grows each of `ids[0..count)` to cover its computed tokens plus `ahead` more (skip-ahead's
+   * bundled decode steps). The caller checked the blocks are free.
+   */
+  growAll(ids: Int32Array, count: number, ahead: number): void {
+    const R = this.R;
+    const bs = this.blockSize;
+    let add = 0;
+    for (let i = 0; i < count; i++) {
+      const id = ids[i];
+      const want = Math.ceil((R.computed[id] + ahead) / bs);
+      const d = want - R.blocks[id];
+      if (d > 0) {
+        R.blocks[id] = want;
+        add += d;
+      }
+    }
+    this.gpuFree -= add;
+    this.gpuUsed += add;
+  }
+
   /** Frees every GPU block of request `id`. */
   release(id: number): void {
     const b = this.R.blocks[id];

@@ -100,9 +100,8 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
     need += blocksToGain(s, sel.ids[i], sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting++;
   }
-  const deficit = () => need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0);
-  if (deficit() > 0) evictUnselected(s, w, rank, deficit);
-  while (sel.count > 0 && deficit() > 0) {
+  if (need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) evictUnselected(s, w, rank, need + (admitting > 0 ? kv.watermark : 0));
+  while (sel.count > 0 && need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) {
     const i = --sel.count;
     const id = sel.ids[i];
     need -= blocksToGain(s, id, sel.tokens[i], sel.from[i]);
@@ -121,8 +120,13 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   for (let i = 0; i < w.taken.count; i++) R.mark[w.taken.ids[i]] = 0;
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
-    if (sel.from[i] === WAITING) s.admit(id);
-    else if (sel.from[i] === SWAPPED) s.swapIn(id);
+    const from = sel.from[i];
+    if (from === RUNNING && sel.tokens[i] === 1 && s.isDecode(id)) {
+      s.scheduleDecode(id);
+      continue;
+    }
+    if (from === WAITING) s.admit(id);
+    else if (from === SWAPPED) s.swapIn(id);
     s.schedule(id, sel.tokens[i]);
   }
 }
@@ -254,16 +258,17 @@ function blocksToGain(s: ReplicaState, id: number, t: number, from: number): num
 
 /**
  * Memory pressure: evicts unselected running requests (held partial prefills included), largest
- * key first, while `deficit()` > 0. O(running) per eviction, only when the selection does not fit.
+ * key first, while fewer than `want` blocks are free. O(running) per eviction, only when the
+ * selection does not fit.
  */
-function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, deficit: () => number): void {
+function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, want: number): void {
   const { R } = s;
   const ranked = s.ranked!;
   const c = w.evict;
   c.clear();
   for (let i = 0; i < ranked.size; i++) if (R.mark[ranked.at(i)] !== SELECTED) c.push(ranked.at(i));
   const ids = c.ids;
-  while (c.count > 0 && deficit() > 0) {
+  while (c.count > 0 && want > s.kv.freeBlocks) {
     let best = 0;
     for (let j = 1; j < c.count; j++) if (before(ids[best], ids[j], R)) best = j;
     const id = ids[best];

@@ -175,6 +175,22 @@ export class ReplicaState {
   }
 
   /**
+   * Schedules the next token of decoding request `id` (`schedule(id, 1)` for a decode, lean: the
+   * hot path of every decode iteration).
+   */
+  scheduleDecode(id: number): void {
+    const R = this.R;
+    const c = R.computed[id];
+    R.scheduled[id] = 1;
+    this.batch.ids.push(id);
+    const sh = this.batch.shape;
+    sh.decodeSeqs++;
+    sh.decodeKvTokens += c + 1;
+    sh.sampledSeqs++;
+    if (c + 1 > R.blocks[id] * this.kv.blockSize) this.kv.grow(id, c + 1);
+  }
+
+  /**
    * Preempts running request `id` by `mechanism`: swap it out if the swap space holds it, else
    * recompute (its KV is freed and it rejoins `waiting` after this batch is formed).
    */

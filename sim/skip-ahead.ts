@@ -77,7 +77,7 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
     steps++;
   }
   if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;
-  if (steps > 1) for (let i = 0; i < B; i++) kv.grow(ids[i], R.computed[ids[i]] + steps);
+  if (steps > 1) kv.growAll(ids, B, steps);
   batch.steps = steps;
   return t;
 }
