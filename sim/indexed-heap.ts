@@ -165,9 +165,12 @@ export class IndexedHeap {
  */
 export class HeapCursor {
   private readonly heap: IndexedHeap;
-  private slots: Int32Array = new Int32Array(16);
+  /** The frontier: heap slots, with their ids' keys and ties (times the heap's sign). */
+  private fs = new Int32Array(16);
+  private fk = new Float64Array(16);
+  private ft = new Float64Array(16);
   private n = 0;
-  /** The heap's slots, size, keys, ties and sign, read at `reset`. */
+  /** The heap's slots and size, read at `reset`. */
   private h: Int32Array = new Int32Array(0);
   private size = 0;
   private readonly key: Float64Array;
@@ -192,58 +195,71 @@ export class HeapCursor {
 
   /** The current id (the first not yet passed), or -1 when all have been passed. */
   peek(): number {
-    return this.n > 0 ? this.h[this.slots[0]] : -1;
+    return this.n > 0 ? this.h[this.fs[0]] : -1;
   }
 
   /** Passes the current id. */
   advance(): void {
-    const c = 2 * this.slots[0] + 1;
+    const c = 2 * this.fs[0] + 1;
     if (c < this.size) {
       // The first child takes the passed slot's place; the second joins the frontier.
-      this.sink(c);
+      const id = this.h[c];
+      this.sink(c, this.key[id] * this.sign, this.tie[id] * this.sign);
       if (c + 1 < this.size) this.add(c + 1);
     } else {
-      const last = this.slots[--this.n];
-      if (this.n > 0) this.sink(last);
+      const last = --this.n;
+      if (last > 0) this.sink(this.fs[last], this.fk[last], this.ft[last]);
     }
-  }
-
-  /** Whether the id in heap slot a comes before the one in slot b. */
-  private precedes(a: number, b: number): boolean {
-    const x = this.h[a];
-    const y = this.h[b];
-    const kx = this.key[x] * this.sign;
-    const ky = this.key[y] * this.sign;
-    if (kx !== ky) return kx < ky;
-    return this.tie[x] * this.sign < this.tie[y] * this.sign;
   }
 
   private add(slot: number): void {
-    if (this.n === this.slots.length) this.slots = grow(this.slots, this.n + 1);
+    if (this.n === this.fs.length) {
+      const m = 2 * this.n;
+      const fs = new Int32Array(m);
+      fs.set(this.fs);
+      const fk = new Float64Array(m);
+      fk.set(this.fk);
+      const ft = new Float64Array(m);
+      ft.set(this.ft);
+      this.fs = fs;
+      this.fk = fk;
+      this.ft = ft;
+    }
+    const id = this.h[slot];
+    const k = this.key[id] * this.sign;
+    const t = this.tie[id] * this.sign;
+    const { fs, fk, ft } = this;
     let i = this.n++;
-    const h = this.slots;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.precedes(slot, h[p])) break;
-      h[i] = h[p];
+      if (!(k < fk[p] || (k === fk[p] && t < ft[p]))) break;
+      fs[i] = fs[p];
+      fk[i] = fk[p];
+      ft[i] = ft[p];
       i = p;
     }
-    h[i] = slot;
+    fs[i] = slot;
+    fk[i] = k;
+    ft[i] = t;
   }
 
-  /** Places `slot` from the root down (in place of the root). */
-  private sink(slot: number): void {
-    const h = this.slots;
+  /** Places `slot` (key k, tie t) from the root down, in place of the root. */
+  private sink(slot: number, k: number, t: number): void {
+    const { fs, fk, ft } = this;
     const n = this.n;
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && this.precedes(h[c + 1], h[c])) c++;
-      if (!this.precedes(h[c], slot)) break;
-      h[i] = h[c];
+      if (c + 1 < n && (fk[c + 1] < fk[c] || (fk[c + 1] === fk[c] && ft[c + 1] < ft[c]))) c++;
+      if (!(fk[c] < k || (fk[c] === k && ft[c] < t))) break;
+      fs[i] = fs[c];
+      fk[i] = fk[c];
+      ft[i] = ft[c];
       i = c;
     }
-    h[i] = slot;
+    fs[i] = slot;
+    fk[i] = k;
+    ft[i] = t;
   }
 }
