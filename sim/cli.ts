@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { InputError } from './errors.ts';
 import { readBoolean, readString } from './values.ts';
 import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
@@ -101,8 +101,10 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
     const { trace } = run;
     for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
-    let bar: cliProgress.SingleBar | undefined;
+    let bar: SingleBar | undefined;
     if (err.isTTY && trace.n >= PROGRESS_MIN_REQUESTS) {
+      // Loaded only here: most runs (a pipe, a small trace) draw no bar.
+      const { default: cliProgress } = await import('cli-progress');
       bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
       bar.start(100, 0);
     }
