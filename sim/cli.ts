@@ -2,6 +2,10 @@
  * The `sim` command line (yargs): parses options into one RunOptions object and calls the
  * library. `sim --policy fcfs --trace FILE` runs a simulation (`sim run` is its explicit name);
  * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
+ *
+ * Every subcommand's module is imported here for its options only: each loads its heavy code
+ * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, a progress
+ * bar) in its handler, so a run or `--help` loads only what it uses.
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
