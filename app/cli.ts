@@ -2,10 +2,14 @@
  * The `sim` command line (yargs): parses options into one RunOptions object and calls the
  * library. `sim --policy fcfs --trace FILE` runs a simulation (`sim run` is its explicit name);
  * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
+ *
+ * Every subcommand's module is imported here for its options only: each loads its heavy code
+ * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, a progress
+ * bar) in its handler, so a run or `--help` loads only what it uses.
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { InputError } from '../sim/errors.ts';
 import { readBoolean, readString } from '../sim/values.ts';
 import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
@@ -101,8 +105,10 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
     const { trace } = run;
     for (const w of trace.warnings) err.write(`sim: warning: ${w}\n`);
-    let bar: cliProgress.SingleBar | undefined;
+    let bar: SingleBar | undefined;
     if (err.isTTY && trace.n >= PROGRESS_MIN_REQUESTS) {
+      // Loaded only here: most runs (a pipe, a small trace) draw no bar.
+      const { default: cliProgress } = await import('cli-progress');
       bar = new cliProgress.SingleBar({ stream: err, format: 'simulating [{bar}] {percentage}% | ETA {eta}s' }, cliProgress.Presets.shades_classic);
       bar.start(100, 0);
     }

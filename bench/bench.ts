@@ -5,10 +5,17 @@
  * in at most 3x FCFS's wall time). Prints a table; exits 1 if a target is missed.
  *
  * Times are medians over repeats of the simulation loop alone (trace reading reported apart).
- * Set SHARED to the shared/ folder if it is not at ../shared.
+ * A second table times whole `sim` processes (`node bin/sim.js ... --json`, built dist/ needed):
+ * CPU time (user + system) and peak RSS as the process itself reports them at exit
+ * (bench/rusage.ts), which includes loading the modules and reading the trace.
+ * `node dist/bench/bench.js --only sim` or `--only process` runs one of the two parts.
+ * Run from the repository root; set SHARED to the shared/ folder if it is not at ../shared.
  */
 import path from 'node:path';
 import fs from 'node:fs';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { RUSAGE_ENV } from './rusage.ts';
 import { generateProgramTrace } from '../traces/generators.ts';
 import { readTrace, tileTrace, transformTrace } from '../traces/index.ts';
 import type { Trace } from '../sim/trace.ts';
@@ -67,10 +74,109 @@ async function read(file: string): Promise<[Trace, number]> {
   return [t, (performance.now() - t0) / 1000];
 }
 
+/** One whole `sim` process case: medians over its runs. */
+interface ProcessRow {
+  case: string;
+  /** Requests simulated (the summary's `requests.total`). */
+  requests: number;
+  /** Wall time, seconds. */
+  wall_s: number;
+  /** CPU time, user + system, seconds. */
+  cpu_s: number;
+  /** Peak resident set size, MiB. */
+  rss_mib: number;
+  runs: number;
+}
+
+/**
+ * Runs `node bin/sim.js ARGS --json` `runs` times with the resource-usage preload (bench/rusage.ts)
+ * and returns the medians of its wall time, CPU time and peak RSS.
+ * @throws Error when a run exits non-zero or writes no usage (its stderr in the message)
+ */
+function timeProcess(name: string, args: string[], runs: number, tmp: string): ProcessRow {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  const rss: number[] = [];
+  let requests = 0;
+  const usageFile = path.join(tmp, 'rusage.json');
+  for (let i = 0; i < runs; i++) {
+    fs.rmSync(usageFile, { force: true });
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--import', path.resolve('dist/bench/rusage.js'), path.resolve('bin/sim.js'), ...args, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, [RUSAGE_ENV]: usageFile },
+      maxBuffer: 64 * 2 ** 20,
+    });
+    walls.push((performance.now() - t0) / 1000);
+    if (r.status !== 0 || !fs.existsSync(usageFile)) {
+      throw new Error(`bench: ${name}: sim ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+    }
+    const u = JSON.parse(fs.readFileSync(usageFile, 'utf8')) as NodeJS.ResourceUsage;
+    cpus.push((u.userCPUTime + u.systemCPUTime) / 1e6);
+    rss.push(u.maxRSS / 1024);
+    requests = (JSON.parse(r.stdout) as { requests: { total: number } }).requests.total;
+  }
+  return { case: name, requests, wall_s: median(walls), cpu_s: median(cpus), rss_mib: median(rss), runs };
+}
+
+/**
+ * Whole `sim` processes (the issue's cases): the Azure conv trace under FCFS and MLFQ; PLAS with
+ * chunked prefill on a generated 3,000-program ReAct trace; 1M requests (the conv trace tiled in
+ * time, written as a generic CSV) on 52 replicas at 26x the rate. Temporary files are removed.
+ */
+async function processRows(conv: Trace): Promise<ProcessRow[]> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-bench-'));
+  try {
+    const convFile = path.join(traces, 'AzureLLMInferenceTrace_conv.csv');
+    const rows: ProcessRow[] = [];
+    rows.push(timeProcess('sim: azure conv, fcfs', ['--trace', convFile], 5, tmp));
+    rows.push(timeProcess('sim: azure conv, mlfq', ['--trace', convFile, '--policy', 'mlfq'], 5, tmp));
+    const react = path.join(tmp, 'react-3000.jsonl');
+    const gen = spawnSync(process.execPath, [path.resolve('bin/sim.js'), 'generate', '--kind', 'react', '--programs', '3000', '--rate', '2', '--seed', 'bench', '--out', react], { encoding: 'utf8' });
+    if (gen.status !== 0) throw new Error(`bench: sim generate exited ${gen.status ?? gen.signal}: ${gen.stderr.trim()}`);
+    rows.push(timeProcess('sim: react 3k programs, plas, chunked', ['--trace', react, '--policy', 'plas', '--chunked-prefill', '--model', 'llama-3-8b'], 3, tmp));
+    // 1M requests: the conv trace tiled in time, as a generic CSV (arrivals written exactly).
+    const tiled = transformTrace(tileTrace(conv, Math.ceil(1_000_000 / conv.n)), { limit: 1_000_000 });
+    const big = path.join(tmp, 'azure-conv-tiled-1m.csv');
+    const fd = fs.openSync(big, 'w');
+    try {
+      fs.writeSync(fd, 'arrival_s,prompt_tokens,output_tokens\n');
+      for (let i = 0; i < tiled.n; i += 65536) {
+        const lines: string[] = [];
+        for (let j = i; j < Math.min(tiled.n, i + 65536); j++) lines.push(`${tiled.arrival_s[j]},${tiled.prompt_tokens[j]},${tiled.output_tokens[j]}\n`);
+        fs.writeSync(fd, lines.join(''));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    rows.push(timeProcess('sim: azure conv tiled to 1M, 52 replicas, rate x26', ['--trace', big, '--replicas', '52', '--rate-scale', '26'], 1, tmp));
+    return rows;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Prints rows as an aligned text table. */
+function printTable(header: string[], cells: string[][]): void {
+  const w = header.map((h, j) => Math.max(h.length, ...cells.map((c) => c[j].length)));
+  console.log([header, ...cells].map((c) => c.map((x, j) => x.padEnd(w[j])).join('  ')).join('\n'));
+}
+
 async function main(): Promise<number> {
   if (!fs.existsSync(traces)) {
     console.error(`bench: no traces at ${traces}; set SHARED`);
     return 2;
+  }
+  const o = process.argv.indexOf('--only');
+  const only = o >= 0 ? process.argv[o + 1] : undefined;
+  if (only !== undefined && only !== 'sim' && only !== 'process') {
+    console.error(`bench: --only takes sim or process (got ${only ?? 'nothing'})`);
+    return 2;
+  }
+  if (only === 'process') {
+    const [conv] = await read('AzureLLMInferenceTrace_conv.csv');
+    printProcessRows(await processRows(conv));
+    return 0;
   }
   const rows: Row[] = [];
   const base = { policy: 'fcfs', model: 'llama-2-7b', gpu: 'a100-80gb' };
@@ -119,12 +225,22 @@ async function main(): Promise<number> {
   rows.push(timeRun('azure conv tiled to 1M, full rate', base, tiledFull, 0, 1, 30));
 
   const header = ['case', 'requests', 'read_s', 'sim_s', 'events', 'iterations', 'rss_mb', 'target', 'ok'];
-  const cells = rows.map((r) => [r.case, String(r.requests), r.read_s.toFixed(3), r.sim_s.toFixed(3), String(r.events), String(r.iterations), r.rss_mb.toFixed(0), r.target, r.ok === null ? '' : r.ok ? 'yes' : 'NO']);
-  const w = header.map((h, j) => Math.max(h.length, ...cells.map((c) => c[j].length)));
-  console.log([header, ...cells].map((c) => c.map((x, j) => x.padEnd(w[j])).join('  ')).join('\n'));
+  printTable(header, rows.map((r) => [r.case, String(r.requests), r.read_s.toFixed(3), r.sim_s.toFixed(3), String(r.events), String(r.iterations), r.rss_mb.toFixed(0), r.target, r.ok === null ? '' : r.ok ? 'yes' : 'NO']));
   const peak = Math.max(...rows.map((r) => r.rss_mb));
   console.log(`peak RSS ${peak.toFixed(0)} MiB (target < 2048 MiB)`);
+  if (only === undefined) {
+    console.log('');
+    printProcessRows(await processRows(conv));
+  }
   return rows.every((r) => r.ok !== false) && peak < 2048 ? 0 : 1;
+}
+
+/** Prints the whole-process table (medians over `runs`; CPU is user + system). */
+function printProcessRows(rows: ProcessRow[]): void {
+  printTable(
+    ['case', 'requests', 'wall_s', 'cpu_s', 'rss_mib', 'runs'],
+    rows.map((r) => [r.case, String(r.requests), r.wall_s.toFixed(3), r.cpu_s.toFixed(3), r.rss_mib.toFixed(0), String(r.runs)]),
+  );
 }
 
 process.exitCode = await main();

@@ -8,18 +8,17 @@
  *   against a Vidur table.
  */
 import path from 'node:path';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { getModel } from '../sim/cost/models.ts';
 import { InputError } from '../sim/errors.ts';
-import { writeProfile } from './profile.ts';
 import { numberFlag, singleFlag } from '../sim/values.ts';
 import { prepareOutputFile } from '../sim/files.ts';
 import type { Logger } from '../sim/cost/profile.ts';
-import { adapterSlug, planSweep, runSweep, shrinkArchitecture, sweepDefaults, type KernelApi, type SweepOptions } from './sweep.ts';
-import { formatValidation, validateAgainstVidur } from './validate.ts';
-import { importVidur } from './vidur.ts';
+import type { KernelApi, SweepOptions } from './sweep.ts';
 import type { GpuContext, KernelCase } from '../kernels/index.ts';
+// The modes' code (./sweep.ts, ./vidur.ts with csv-parse, ./validate.ts, cli-progress) is imported
+// by the handler that needs it, so that loading this module for `sim`'s option list costs nothing.
 
 /** Streams the command writes to: results on `out`, warnings and progress on `err`. */
 export interface CalibrateIo {
@@ -127,6 +126,7 @@ function readArgs(argv: Record<string, unknown>): CalibrateArgs {
 
 async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<void> {
   if (a.model === undefined) throw new InputError('a sweep needs --model NAME (sim models)', { field: '--model' });
+  const [{ adapterSlug, planSweep, runSweep, shrinkArchitecture, sweepDefaults }, { writeProfile }] = await Promise.all([import('./sweep.ts'), import('./profile.ts')]);
   const model = getModel(a.model);
   const arch = shrinkArchitecture(model, a.shrink);
   const name = a.shrink > 1 ? `${model.name}/${a.shrink}` : model.name;
@@ -150,8 +150,9 @@ async function sweep(a: CalibrateArgs, io: CalibrateIo, log: Logger): Promise<vo
     const limits = ctx.device.limits;
     const plan = planSweep(arch, name, a.tp, o, Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize));
     for (const s of plan.skipped) log(`calibrate: ${s}`);
-    let bar: cliProgress.SingleBar | undefined;
+    let bar: SingleBar | undefined;
     if (io.err.isTTY) {
+      const { default: cliProgress } = await import('cli-progress');
       bar = new cliProgress.SingleBar(
         { stream: io.err as NodeJS.WritableStream as NodeJS.WriteStream, format: 'calibrating [{bar}] {value}/{total} | {label} | ETA {eta}s', etaBuffer: 20 },
         cliProgress.Presets.shades_classic,
@@ -183,6 +184,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   if (modes.length > 1) throw new InputError('--import-vidur and --validate are exclusive', { field: '--validate' });
   if (a.against !== undefined && a.validate === undefined) throw new InputError('--against goes with --validate PROFILE', { field: '--against' });
   if (a['import-vidur'] !== undefined) {
+    const [{ importVidur }, { writeProfile }] = await Promise.all([import('./vidur.ts'), import('./profile.ts')]);
     const profile = importVidur(a['import-vidur'], { model: a.model, tp: a.tp, network: a.network, log });
     const device = /vidur:compute\/([^/]+)\//.exec(profile.source)?.[1] ?? 'gpu';
     const out = a.out ?? path.join('calibrate', 'profiles', `${profile.model}-vidur-${device}${profile.tp > 1 ? `-tp${profile.tp}` : ''}.json`);
@@ -192,6 +194,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   }
   if (a.validate !== undefined) {
     if (a.against === undefined) throw new InputError('--validate needs --against DIR (a Vidur model folder)', { field: '--against' });
+    const { formatValidation, validateAgainstVidur } = await import('./validate.ts');
     const report = validateAgainstVidur(a.validate, a.against, { model: a.model, gpu: a.gpu, tp: a.tp, log });
     io.out.write(a.json ? JSON.stringify(report) + '\n' : formatValidation(report));
     return;

@@ -55,6 +55,8 @@ export class TraceBuilder {
   private maxHi = -Infinity;
   private maxLo = 0;
   private maxLine = 0;
+  // Rows earlier than some row pushed before them.
+  private outOfOrder = 0;
 
   constructor(initialCapacity = 4096) {
     this.cap = Math.max(16, initialCapacity);
@@ -83,6 +85,8 @@ export class TraceBuilder {
       this.maxHi = hi;
       this.maxLo = lo;
       this.maxLine = line;
+    } else if (hi < this.maxHi || lo < this.maxLo) {
+      this.outOfOrder++;
     }
     if (this.n === this.cap) this.grow();
     const i = this.n++;
@@ -145,20 +149,7 @@ export class TraceBuilder {
     }
     const hi = this.hi;
     const lo = this.lo;
-
-    // Count rows earlier than some row before them.
-    let outOfOrder = 0;
-    let maxHi = hi[0];
-    let maxLo = lo[0];
-    for (let i = 1; i < n; i++) {
-      const h = hi[i];
-      const l = lo[i];
-      if (h < maxHi || (h === maxHi && l < maxLo)) outOfOrder++;
-      else {
-        maxHi = h;
-        maxLo = l;
-      }
-    }
+    const outOfOrder = this.outOfOrder;
 
     let order: number[] | undefined;
     if (outOfOrder > 0) {
@@ -172,8 +163,20 @@ export class TraceBuilder {
     }
 
     const arrival = new Float64Array(n);
-    const prompt = new Int32Array(n);
-    const output = new Int32Array(n);
+    let prompt: Int32Array;
+    let output: Int32Array;
+    if (order) {
+      prompt = new Int32Array(n);
+      output = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        prompt[i] = this.prompt[order[i]];
+        output[i] = this.output[order[i]];
+      }
+    } else {
+      // In file order (nearly always): copied whole, not element by element.
+      prompt = this.prompt.slice(0, n);
+      output = this.output.slice(0, n);
+    }
     const first = order ? order[0] : 0;
     const hi0 = hi[first];
     const lo0 = lo[first];
@@ -184,8 +187,6 @@ export class TraceBuilder {
       if (a < prev) a = prev; // guard against rounding in the inexact path
       arrival[i] = a;
       prev = a;
-      prompt[i] = this.prompt[j];
-      output[i] = this.output[j];
     }
     arrival[0] = 0;
 

@@ -131,6 +131,132 @@ export function parseProgramCall(obj: unknown, file: string, line: number): Prog
   return call;
 }
 
+/** One program of a program trace, its calls checked and ordered (see {@link buildProgramTrace}). */
+interface Prog {
+  id: string;
+  order: number[]; // call indices (into `calls`), topological
+  arrival: number;
+  first: number; // order met in the file
+  root: ProgramCall; // the root whose arrival_s is the program's
+}
+
+/** ` (line N)` for a call read from a file, else nothing. */
+const at = (c: ProgramCall) => (c.line !== undefined ? ` (line ${c.line})` : '');
+
+/**
+ * Checks the calls of one program and orders them, for {@link buildProgramTrace} (a function of its
+ * own, run once per program, so that it is compiled after a few programs rather than interpreted as
+ * one long loop). Fills `localParents` for the program's calls.
+ * @param members the program's call indices into `calls`, in file order
+ * @param first   the program's rank in the file
+ * @param err     makes the InputError for a call, a field and a message
+ * @throws InputError as listed in {@link buildProgramTrace}, except the span of the arrivals
+ */
+function orderProgram(
+  pid: string,
+  members: number[],
+  calls: ProgramCall[],
+  localParents: (number[] | undefined)[],
+  first: number,
+  err: (c: ProgramCall, field: string, msg: string) => InputError,
+): Prog {
+  const index = new Map<string, number>();
+  for (const i of members) {
+    const c = calls[i];
+    const prev = index.get(c.call_id);
+    if (prev !== undefined) throw err(c, 'call_id', `duplicate call id in the program (first${at(calls[prev])})`);
+    index.set(c.call_id, i);
+  }
+  let arrival: number | undefined;
+  let arrivalCall: ProgramCall | undefined;
+  for (const i of members) {
+    const c = calls[i];
+    const seen = new Set<string>();
+    const ps: number[] = [];
+    for (const p of c.parents) {
+      if (seen.has(p)) throw err(c, 'parents', `parent '${p}' listed twice`);
+      seen.add(p);
+      const j = index.get(p);
+      if (j === undefined) throw err(c, 'parents', `parent '${p}' is not a call of program '${pid}'`);
+      ps.push(j);
+    }
+    localParents[i] = ps;
+    if (c.delay_s !== undefined && !(c.delay_s <= MAX_SPAN_S)) {
+      throw err(c, 'delay_s', `delay_s ${showSeconds(c.delay_s)} s is beyond the limit of ${MAX_SPAN_TEXT}`);
+    }
+    if (ps.length === 0) {
+      if (c.arrival_s === undefined) throw err(c, 'arrival_s', 'a root call (no parents) needs arrival_s');
+      if (c.delay_s !== undefined && c.delay_s !== 0) {
+        throw err(c, 'delay_s', `a root call arrives at arrival_s; delay_s must be 0 or absent, got ${c.delay_s}`);
+      }
+      if (arrival === undefined) {
+        arrival = c.arrival_s;
+        arrivalCall = c;
+      } else if (c.arrival_s !== arrival) {
+        throw err(
+          c,
+          'arrival_s',
+          `roots of one program must share arrival_s: ${c.arrival_s} here, ${arrival} at call '${arrivalCall!.call_id}'${at(arrivalCall!)}`,
+        );
+      }
+    } else if (c.arrival_s !== undefined) {
+      throw err(c, 'arrival_s', 'a call with parents has no arrival_s: it is submitted delay_s after its last parent finishes');
+    }
+  }
+  // Topological order: Kahn's algorithm, always taking the ready call met first.
+  const pending = new Map<number, number>();
+  const children = new Map<number, number[]>();
+  for (const i of members) {
+    const ps = localParents[i]!;
+    pending.set(i, ps.length);
+    for (const j of ps) {
+      const ch = children.get(j);
+      if (ch === undefined) children.set(j, [i]);
+      else ch.push(i);
+    }
+  }
+  const ready: number[] = members.filter((i) => pending.get(i) === 0); // sorted ascending
+  const order: number[] = [];
+  while (ready.length > 0) {
+    const i = ready.shift()!;
+    order.push(i);
+    for (const k of children.get(i) ?? []) {
+      const left = pending.get(k)! - 1;
+      pending.set(k, left);
+      if (left === 0) {
+        let lo = 0;
+        let hi = ready.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (ready[mid] < k) lo = mid + 1;
+          else hi = mid;
+        }
+        ready.splice(lo, 0, k);
+      }
+    }
+  }
+  if (order.length < members.length) {
+    // Walk parent links among the unplaced calls until one repeats: that is a cycle.
+    const placed = new Set(order);
+    let i = members.find((m) => !placed.has(m))!;
+    const path: number[] = [];
+    const onPath = new Map<number, number>();
+    while (!onPath.has(i)) {
+      onPath.set(i, path.length);
+      path.push(i);
+      i = localParents[i]!.find((j) => !placed.has(j))!;
+    }
+    // Parent -> child order, starting at the call met first in the file (the one reported).
+    const loop = path.slice(onPath.get(i)!).reverse();
+    const start = loop.indexOf(Math.min(...loop));
+    const cycle = [...loop.slice(start), ...loop.slice(0, start)];
+    const names = [...cycle, cycle[0]].map((j) => `'${calls[j].call_id}'`).join(' -> ');
+    throw err(calls[cycle[0]], 'parents', `cycle in the program's calls (parent -> child): ${names}`);
+  }
+  if (arrival === undefined) throw new Error('unreachable: a program without roots has a cycle');
+  return { id: pid, order, arrival, first, root: arrivalCall! };
+}
+
 /**
  * Builds a Trace with `programs` from calls, checking the DAG. Calls are ordered by their
  * program's arrival (ties: the program met first), then topologically within the program (among
@@ -160,114 +286,9 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
   }
   const err = (c: ProgramCall, field: string, msg: string) =>
     new InputError(`${callName(c.program_id, c.call_id)}: ${msg}`, { file, line: c.line, field });
-  const at = (c: ProgramCall) => (c.line !== undefined ? ` (line ${c.line})` : '');
-
-  interface Prog {
-    id: string;
-    order: number[]; // call indices (into `calls`), topological
-    arrival: number;
-    first: number; // order met in the file
-    root: ProgramCall; // the root whose arrival_s is the program's
-  }
   const progs: Prog[] = [];
-  const localParents = new Map<number, number[]>(); // call index -> parent call indices
-  for (const [pid, members] of byProgram) {
-    const index = new Map<string, number>();
-    for (const i of members) {
-      const c = calls[i];
-      const prev = index.get(c.call_id);
-      if (prev !== undefined) throw err(c, 'call_id', `duplicate call id in the program (first${at(calls[prev])})`);
-      index.set(c.call_id, i);
-    }
-    let arrival: number | undefined;
-    let arrivalCall: ProgramCall | undefined;
-    for (const i of members) {
-      const c = calls[i];
-      const seen = new Set<string>();
-      const ps: number[] = [];
-      for (const p of c.parents) {
-        if (seen.has(p)) throw err(c, 'parents', `parent '${p}' listed twice`);
-        seen.add(p);
-        const j = index.get(p);
-        if (j === undefined) throw err(c, 'parents', `parent '${p}' is not a call of program '${pid}'`);
-        ps.push(j);
-      }
-      localParents.set(i, ps);
-      if (c.delay_s !== undefined && !(c.delay_s <= MAX_SPAN_S)) {
-        throw err(c, 'delay_s', `delay_s ${showSeconds(c.delay_s)} s is beyond the limit of ${MAX_SPAN_TEXT}`);
-      }
-      if (ps.length === 0) {
-        if (c.arrival_s === undefined) throw err(c, 'arrival_s', 'a root call (no parents) needs arrival_s');
-        if (c.delay_s !== undefined && c.delay_s !== 0) {
-          throw err(c, 'delay_s', `a root call arrives at arrival_s; delay_s must be 0 or absent, got ${c.delay_s}`);
-        }
-        if (arrival === undefined) {
-          arrival = c.arrival_s;
-          arrivalCall = c;
-        } else if (c.arrival_s !== arrival) {
-          throw err(
-            c,
-            'arrival_s',
-            `roots of one program must share arrival_s: ${c.arrival_s} here, ${arrival} at call '${arrivalCall!.call_id}'${at(arrivalCall!)}`,
-          );
-        }
-      } else if (c.arrival_s !== undefined) {
-        throw err(c, 'arrival_s', 'a call with parents has no arrival_s: it is submitted delay_s after its last parent finishes');
-      }
-    }
-    // Topological order: Kahn's algorithm, always taking the ready call met first.
-    const pending = new Map<number, number>();
-    const children = new Map<number, number[]>();
-    for (const i of members) {
-      const ps = localParents.get(i)!;
-      pending.set(i, ps.length);
-      for (const j of ps) {
-        const ch = children.get(j);
-        if (ch === undefined) children.set(j, [i]);
-        else ch.push(i);
-      }
-    }
-    const ready: number[] = members.filter((i) => pending.get(i) === 0); // sorted ascending
-    const order: number[] = [];
-    while (ready.length > 0) {
-      const i = ready.shift()!;
-      order.push(i);
-      for (const k of children.get(i) ?? []) {
-        const left = pending.get(k)! - 1;
-        pending.set(k, left);
-        if (left === 0) {
-          let lo = 0;
-          let hi = ready.length;
-          while (lo < hi) {
-            const mid = (lo + hi) >> 1;
-            if (ready[mid] < k) lo = mid + 1;
-            else hi = mid;
-          }
-          ready.splice(lo, 0, k);
-        }
-      }
-    }
-    if (order.length < members.length) {
-      // Walk parent links among the unplaced calls until one repeats: that is a cycle.
-      const placed = new Set(order);
-      let i = members.find((m) => !placed.has(m))!;
-      const path: number[] = [];
-      const onPath = new Map<number, number>();
-      while (!onPath.has(i)) {
-        onPath.set(i, path.length);
-        path.push(i);
-        i = localParents.get(i)!.find((j) => !placed.has(j))!;
-      }
-      // Parent -> child order, starting at the call met first in the file (the one reported).
-      const loop = path.slice(onPath.get(i)!).reverse();
-      const start = loop.indexOf(Math.min(...loop));
-      const cycle = [...loop.slice(start), ...loop.slice(0, start)];
-      const names = [...cycle, cycle[0]].map((j) => `'${calls[j].call_id}'`).join(' -> ');
-      throw err(calls[cycle[0]], 'parents', `cycle in the program's calls (parent -> child): ${names}`);
-    }
-    if (arrival === undefined) throw new Error('unreachable: a program without roots has a cycle');
-    progs.push({ id: pid, order, arrival, first: progs.length, root: arrivalCall! });
-  }
+  const localParents: (number[] | undefined)[] = new Array(calls.length); // call index -> parent call indices
+  for (const [pid, members] of byProgram) progs.push(orderProgram(pid, members, calls, localParents, progs.length, err));
   progs.sort((a, b) => a.arrival - b.arrival || a.first - b.first);
   const last = progs[progs.length - 1];
   const span = last.arrival - progs[0].arrival;
@@ -290,14 +311,14 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
   const anyCached = calls.some((c) => c.cached_tokens !== undefined);
   const cached_tokens = anyCached ? new Int32Array(n) : undefined;
   const callIds: string[] = new Array<string>(n);
-  const position = new Map<number, number>(); // call index -> request index
+  const position = new Int32Array(n); // call index -> request index
   const parentList: number[] = [];
   let r = 0;
   for (let p = 0; p < progs.length; p++) {
     const rel = progs[p].arrival - t0;
     for (const i of progs[p].order) {
       const c = calls[i];
-      position.set(i, r);
+      position[i] = r;
       arrival_s[r] = rel;
       prompt_tokens[r] = c.prompt_tokens;
       output_tokens[r] = c.output_tokens;
@@ -305,7 +326,7 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
       delay_s[r] = c.parents.length === 0 ? 0 : (c.delay_s ?? 0);
       if (cached_tokens !== undefined) cached_tokens[r] = c.cached_tokens ?? 0;
       callIds[r] = c.call_id;
-      for (const j of localParents.get(i)!) parentList.push(position.get(j)!);
+      for (const j of localParents[i]!) parentList.push(position[j]);
       parentStart[r + 1] = parentList.length;
       r++;
     }

@@ -11,12 +11,12 @@
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse } from 'csv-parse';
 import { checkChoice, InputError } from '../sim/errors.ts';
 import { azureFormat } from './azure.ts';
 import { TraceBuilder } from './builder.ts';
 import { burstgptFormat } from './burstgpt.ts';
 import type { CsvFormat, RowReader } from './csv-format.ts';
+import { splitPlainCsv } from './csv-lines.ts';
 import { genericFormat } from './generic.ts';
 import { readMooncake } from './mooncake.ts';
 import { detectJsonlKind, readPrograms } from './programs.ts';
@@ -81,49 +81,108 @@ function innerLineBreaks(rec: string[]): number {
 }
 
 /**
- * Streams a CSV trace through csv-parse, row by row, into typed arrays. Records come out as plain
- * string arrays (csv-parse's per-record `info` objects cost about as much as the parse itself), so
- * line numbers are counted here: a blank line comes out as `['']` and a quoted field may hold line
- * breaks.
+ * Turns the records of a CSV trace, in order with their lines, into a trace: the first non-blank
+ * record is the header, which picks the format; every later one is a row, read into typed arrays
+ * by the format's row reader. Shared by both ways of splitting the text into records.
+ */
+class CsvRecords {
+  readonly b = new TraceBuilder();
+  header: string[] = [];
+  format: CsvFormat | undefined;
+  private read: RowReader | undefined;
+  private readonly file: string;
+  private readonly forced: string | undefined;
+
+  /**
+   * @param file   the trace, named in errors
+   * @param forced the CSV format forced with `--format`, if any
+   */
+  constructor(file: string, forced: string | undefined) {
+    this.file = file;
+    this.forced = forced;
+  }
+
+  /**
+   * Reads one record found on `line` (1-based, the header's line counted).
+   * @throws InputError (file, line, column) for a bad header, a wrong number of fields or a bad field
+   */
+  record(rec: string[], line: number): void {
+    if (rec.length === 1 && rec[0].trim() === '') return; // blank line
+    const { file, header } = this;
+    if (this.read === undefined) {
+      this.header = rec.map((s) => s.trim());
+      this.format = csvFormatFor(this.header, file, this.forced);
+      this.read = this.format.bind(this.header, file, this.b);
+      return;
+    }
+    if (rec.length !== header.length) {
+      const field = rec.length < header.length ? header[rec.length] : `field ${header.length + 1} (no such column)`;
+      throw new InputError(`expected ${header.length} fields (${header.join(',')}), got ${rec.length}`, {
+        file,
+        line,
+        field,
+      });
+    }
+    this.read(rec, line, this.b);
+  }
+
+  /**
+   * The trace read (see TraceBuilder.finish).
+   * @throws InputError for a file without a header, no rows kept, or arrivals spanning too long
+   */
+  finish(): Trace {
+    const { file, format } = this;
+    if (format === undefined) throw new InputError('empty file: no header and no data rows', { file, line: 1 });
+    return this.b.finish(file, format.name, file, 2, format.arrivalField);
+  }
+}
+
+/**
+ * Reads a CSV trace: by hand when its text is plain (no quotes; traces/csv-lines.ts), else through
+ * csv-parse from the start. Any error met on the fast path is also left to csv-parse's reading,
+ * which reports it: the messages (which error comes first, csv-parse's own text, the line a read
+ * error comes after) are then those of one reader whatever the path.
  */
 async function readCsv(source: TraceSource, forced: string | undefined): Promise<Trace> {
+  let rows: CsvRecords | undefined = new CsvRecords(source.name, forced);
+  try {
+    const stream = source.open();
+    stream.setEncoding('utf8');
+    try {
+      if (!(await splitPlainCsv(stream as AsyncIterable<string>, (rec, line) => rows!.record(rec, line)))) rows = undefined;
+    } finally {
+      stream.destroy();
+    }
+  } catch {
+    rows = undefined;
+  }
+  return (rows ?? (await parseCsv(source, forced))).finish();
+}
+
+/**
+ * Streams a CSV trace through csv-parse (loaded on first use), record by record. Records come out
+ * as plain string arrays (csv-parse's per-record `info` objects cost about as much as the parse
+ * itself), so line numbers are counted here: a blank line comes out as `['']` and a quoted field
+ * may hold line breaks.
+ */
+async function parseCsv(source: TraceSource, forced: string | undefined): Promise<CsvRecords> {
+  const { CsvError, parse } = await import('csv-parse');
   const file = source.name;
-  const b = new TraceBuilder();
-  let header: string[] = [];
-  let format: CsvFormat | undefined;
-  let read: RowReader | undefined;
+  const rows = new CsvRecords(file, forced);
   let nextLine = 1; // line on which the next record starts
   // An error thrown by `consume` may reach the pipeline's caller as an AbortError (the streams are
   // torn down on the way), so it is kept here and rethrown as is.
   let failure: unknown;
   const consume = async (records: AsyncIterable<string[]>): Promise<void> => {
     try {
-      await consumeRecords(records);
+      for await (const rec of records) {
+        const line = nextLine;
+        nextLine += 1 + innerLineBreaks(rec);
+        rows.record(rec, line);
+      }
     } catch (e) {
       failure = e;
       throw e;
-    }
-  };
-  const consumeRecords = async (records: AsyncIterable<string[]>): Promise<void> => {
-    for await (const rec of records) {
-      const line = nextLine;
-      nextLine += 1 + innerLineBreaks(rec);
-      if (rec.length === 1 && rec[0].trim() === '') continue; // blank line
-      if (read === undefined) {
-        header = rec.map((s) => s.trim());
-        format = csvFormatFor(header, file, forced);
-        read = format.bind(header, file, b);
-        continue;
-      }
-      if (rec.length !== header.length) {
-        const field = rec.length < header.length ? header[rec.length] : `field ${header.length + 1} (no such column)`;
-        throw new InputError(`expected ${header.length} fields (${header.join(',')}), got ${rec.length}`, {
-          file,
-          line,
-          field,
-        });
-      }
-      read(rec, line, b);
     }
   };
   try {
@@ -133,7 +192,7 @@ async function readCsv(source: TraceSource, forced: string | undefined): Promise
     if (e instanceof InputError) throw e;
     if (e instanceof CsvError) {
       const line = typeof e.lines === 'number' ? e.lines : nextLine;
-      const col = typeof e.column === 'number' ? header[e.column] : undefined;
+      const col = typeof e.column === 'number' ? rows.header[e.column] : undefined;
       if (e.code === 'CSV_MAX_RECORD_SIZE') {
         throw new InputError(`a record longer than ${MAX_LINE_CHARS} characters; is this a trace?`, { file, line, field: 'csv' });
       }
@@ -146,12 +205,12 @@ async function readCsv(source: TraceSource, forced: string | undefined): Promise
     }
     throw source.readError(e, nextLine - 1);
   }
-  if (format === undefined) throw new InputError('empty file: no header and no data rows', { file, line: 1 });
-  return b.finish(file, format.name, file, 2, format.arrivalField);
+  return rows;
 }
 
 /**
- * Streams a trace into a {@link Trace}: csv-parse for CSV, line by line for JSONL.
+ * Streams a trace into a {@link Trace}: CSV split by hand when it has no quotes (else through
+ * csv-parse, which also reports every CSV error), JSONL line by line.
  *
  * Source: a path, or `-` for standard input (named `stdin` in messages); gzip content (magic bytes
  * 1f 8b) is decompressed on the fly whatever the extension; standard input, FIFOs and character

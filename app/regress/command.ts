@@ -4,7 +4,6 @@
  * (with a table of what moved), 2 on bad input.
  */
 import type { CommandModule } from 'yargs';
-import { regress, formatDrifts } from './regress.ts';
 import { checkSingleFlags } from '../sweep/command.ts';
 
 /** Output streams of the command, and how it reports a non-zero exit code. */
@@ -32,6 +31,8 @@ export function makeRegressCommand(io: CommandIo): CommandModule {
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
       checkSingleFlags(a, ['baseline', 'scenarios']);
+      // The scenarios' code is loaded only when `sim regress` runs.
+      const { regress, formatDrifts } = await import('./regress.ts');
       const report = await regress({
         update: Boolean(a.update),
         baseline: a.baseline === undefined ? undefined : String(a.baseline),

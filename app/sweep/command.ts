@@ -5,7 +5,7 @@
  * failed; its result is not written, so a re-run retries it.
  */
 import type { CommandModule } from 'yargs';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { InputError } from '../../sim/errors.ts';
 import { readNumber, readString } from '../../sim/values.ts';
 import { runSweep, MAX_WORKERS } from './sweep.ts';
@@ -53,7 +53,9 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
       const shardCount = a['shard-count'] === undefined ? undefined : readNumber(a['shard-count'], '--shard-count', { integer: true, min: 1, max: MAX_TASKS, maxReason: 'the most tasks a grid may have' });
       const shard = resolveShard(a.shard as string | undefined, shardCount);
       const err = io.err as NodeJS.WriteStream;
-      let bar: cliProgress.SingleBar | undefined;
+      let bar: SingleBar | undefined;
+      // Loaded before the sweep starts (onStart draws the bar synchronously), only on a terminal.
+      const cliProgress = err.isTTY ? (await import('cli-progress')).default : undefined;
       const res = await runSweep({
         grid: String(a.GRID),
         out: String(a.out),
@@ -70,7 +72,7 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
           const sh = shard ? `, ${s.inShard} in shard ${shard.index}/${shard.count}` : '';
           const inv = s.invalid > 0 ? ` (${s.invalid} invalid result files to redo)` : '';
           err.write(`sweep: ${s.total} tasks${sh}, ${s.skipped} done already${inv}, running ${s.toRun} on ${s.workers} workers\n`);
-          if (err.isTTY && s.toRun > 0) {
+          if (cliProgress && s.toRun > 0) {
             bar = new cliProgress.SingleBar({ stream: err, format: 'sweep [{bar}] {value}/{total} | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic);
             bar.start(s.toRun, 0);
           }

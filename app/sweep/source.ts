@@ -10,9 +10,10 @@
  * `JSON.parse` (its own strict grammar) and located by the same YAML parser, which reads JSON too.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, visit } from 'yaml';
-import type { Document, Node } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { InputError } from '../../sim/errors.ts';
 import { parseDecimal } from '../../sim/values.ts';
 import { fileProblem, readTextFile } from '../../sim/files.ts';
@@ -48,8 +49,20 @@ export function fieldName(keys: KeyPath): string {
   return s;
 }
 
+let yamlModule: typeof Yaml | undefined;
+
+/**
+ * The yaml package, loaded on first use (its CommonJS build, so synchronously): `sim` imports this
+ * module with the sweep and regress commands' option lists on every run, and a YAML parser is
+ * needed only when a grid or scenario file is read.
+ */
+function yaml(): typeof Yaml {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
+}
+
 /** Line lookup over a yaml Document (also a JSON one). */
 function locator(doc: Document, lc: LineCounter): (keys: KeyPath) => number | undefined {
+  const { isMap, isSeq, isScalar } = yaml();
   const lineAt = (n: Node | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
   return (keys) => {
     let node: unknown = doc.contents;
@@ -79,7 +92,7 @@ function jsonErrorLine(text: string, message: string): number | undefined {
   const m = /position (\d+)/.exec(message);
   if (m) return text.slice(0, Number(m[1])).split('\n').length;
   try {
-    const doc = parseDocument(text, { prettyErrors: true });
+    const doc = yaml().parseDocument(text, { prettyErrors: true });
     return doc.errors[0]?.linePos?.[0].line;
   } catch {
     return undefined;
@@ -99,7 +112,8 @@ function jsonMessage(message: string): string {
  *   key, or too many aliases (a YAML alias bomb).
  */
 export function parseStructured(text: string, file: string, kind: 'yaml' | 'json', what: string): Structured {
-  const lc = new LineCounter();
+  const { parseDocument, visit } = yaml();
+  const lc = new (yaml().LineCounter)();
   if (kind === 'json') {
     let value: unknown;
     try {

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import type { RunOptions } from '../config.ts';
 import { InputError } from '../../sim/errors.ts';
 import { prepareOutputDir, tryReadTextFile, writeFileAtomic } from '../../sim/files.ts';
@@ -166,6 +165,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   o.onStart?.({ total, inShard, skipped: result.skipped, toRun, workers, invalid });
   if (toRun === 0) return result;
 
+  const { Piscina } = await import('piscina'); // loaded only when there is work for it
   const pool = new Piscina<WorkerInput, WorkerOutput>({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
   const warned = new Set<string>();
   let next = 0;

@@ -1,12 +1,11 @@
 /**
  * `sim plot TABLE --out FIG.svg [--kind K] [--png]`: draws a one-column figure from a results
- * table (kinds and inputs: ./kinds.ts, docs/plots.md).
+ * table (kinds and inputs: ./kinds.ts, docs/plots.md). The drawing code (jsdom, Plot, resvg) is
+ * loaded by the handler, so other commands do not pay for it.
  */
 import type { CommandModule } from 'yargs';
 import { InputError, checkChoice } from '../../sim/errors.ts';
-import { KINDS, plotInput } from './kinds.ts';
-import type { Kind } from './kinds.ts';
-import { writeFigure } from './figure.ts';
+import { KINDS, type Kind } from './kind-names.ts';
 import { singleFlag } from '../../sim/values.ts';
 import { prepareOutputFile } from '../../sim/files.ts';
 
@@ -32,7 +31,7 @@ export function makePlotCommand(io: CommandIo): CommandModule {
         .option('series', { type: 'string', default: 'policy', describe: 'column naming the series' })
         .option('log', { type: 'boolean', default: false, describe: 'log scale (cdf: x; rate: y; ttft-tpot: x)' })
         .option('title', { type: 'string', describe: 'figure title' }),
-    handler: (argv) => {
+    handler: async (argv) => {
       const a = argv as Record<string, unknown>;
       const one = (name: string) => singleFlag(a, name) as string | undefined;
       const out = String(one('out'));
@@ -40,6 +39,7 @@ export function makePlotCommand(io: CommandIo): CommandModule {
       prepareOutputFile(out, '--out');
       const kindName = one('kind');
       const kind = kindName === undefined ? undefined : checkChoice('kind', kindName, KINDS);
+      const [{ plotInput }, { writeFigure }] = await Promise.all([import('./kinds.ts'), import('./figure.ts')]);
       const { kind: drawn, svg } = plotInput(String(a.TABLE), kind as Kind | undefined, {
         metric: one('metric'),
         x: one('x'),

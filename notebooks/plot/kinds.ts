@@ -17,11 +17,9 @@ import { readTextFile, tryReadTextFile } from '../../sim/files.ts';
 import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGHT } from './figure.ts';
 import type { LegendEntry } from './figure.ts';
 import { parseDecimal } from '../../sim/values.ts';
+import { KINDS, type Kind } from './kind-names.ts';
 
-/** The figure kinds. */
-export const KINDS = ['cdf', 'rate', 'ttft-tpot', 'timeseries'] as const;
-/** One figure kind. */
-export type Kind = (typeof KINDS)[number];
+export { KINDS, type Kind };
 
 /** A CSV table: its file, header and rows of raw strings. */
 export interface Table {
