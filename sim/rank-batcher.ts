@@ -277,18 +277,28 @@ function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, wa
   }
 }
 
-/** Preemptive displacement: every running request neither selected nor held, in key order. */
+/**
+ * Preemptive displacement: every running request neither selected nor held, in key order. Found
+ * by one pass over the running heap's slots (no comparisons); only they are sorted.
+ */
 function displaceUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching): void {
   const R = s.R;
+  const ranked = s.ranked!;
   const c = w.evict;
   c.clear();
-  const cursor = w.cursor;
-  cursor.reset();
-  for (let id = cursor.peek(); id >= 0; id = cursor.peek()) {
-    if (R.mark[id] === 0) c.push(id);
-    cursor.advance();
+  for (let i = 0; i < ranked.size; i++) if (R.mark[ranked.at(i)] === 0) c.push(ranked.at(i));
+  const ids = c.ids;
+  if (c.count > 32) ids.subarray(0, c.count).sort((a, b) => (before(a, b, R) ? -1 : before(b, a, R) ? 1 : 0));
+  else for (let i = 1; i < c.count; i++) {
+    const id = ids[i];
+    let j = i - 1;
+    while (j >= 0 && before(id, ids[j], R)) {
+      ids[j + 1] = ids[j];
+      j--;
+    }
+    ids[j + 1] = id;
   }
-  for (let i = 0; i < c.count; i++) displace(s, c.ids[i], rank);
+  for (let i = 0; i < c.count; i++) displace(s, ids[i], rank);
 }
 
 /** Prefill priority without chunking: an iteration with a prefill runs only its prefills (selected decodes wait; swapped ones go back). */
