@@ -70,9 +70,9 @@ export class IdSet {
   }
 }
 
-/** A copy of `a` with room for at least `need` entries (doubling). */
-export function grow(a: Int32Array, need: number): Int32Array {
-  const b = new Int32Array(Math.max(need, 2 * a.length));
+/** A copy of typed array `a` with room for at least `need` entries (doubling). */
+export function grow<A extends Int32Array | Float64Array | Uint8Array>(a: A, need: number): A {
+  const b = new (a.constructor as new (length: number) => A)(Math.max(need, 2 * a.length));
   b.set(a);
   return b;
 }

@@ -214,16 +214,9 @@ export class HeapCursor {
 
   private add(slot: number): void {
     if (this.n === this.fs.length) {
-      const m = 2 * this.n;
-      const fs = new Int32Array(m);
-      fs.set(this.fs);
-      const fk = new Float64Array(m);
-      fk.set(this.fk);
-      const ft = new Float64Array(m);
-      ft.set(this.ft);
-      this.fs = fs;
-      this.fk = fk;
-      this.ft = ft;
+      this.fs = grow(this.fs, this.n + 1);
+      this.fk = grow(this.fk, this.n + 1);
+      this.ft = grow(this.ft, this.n + 1);
     }
     const id = this.h[slot];
     const k = this.key[id] * this.sign;

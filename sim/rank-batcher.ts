@@ -14,7 +14,7 @@
  * displacement (of every unselected request) look further.
  */
 import type { RankBatching } from './policy.ts';
-import { IdList } from './id-list.ts';
+import { IdList, grow } from './id-list.ts';
 import { HeapCursor } from './indexed-heap.ts';
 import type { IndexedHeap } from './indexed-heap.ts';
 import { before } from './replica-state.ts';
@@ -39,16 +39,9 @@ export class Selection {
   /** Appends `id` taking `tokens` tokens from queue `from`. */
   push(id: number, tokens: number, from: Source): void {
     if (this.count === this.ids.length) {
-      const m = 2 * this.count;
-      const ids = new Int32Array(m);
-      ids.set(this.ids);
-      const tok = new Int32Array(m);
-      tok.set(this.tokens);
-      const fr = new Uint8Array(m);
-      fr.set(this.from);
-      this.ids = ids;
-      this.tokens = tok;
-      this.from = fr;
+      this.ids = grow(this.ids, this.count + 1);
+      this.tokens = grow(this.tokens, this.count + 1);
+      this.from = grow(this.from, this.count + 1);
     }
     this.ids[this.count] = id;
     this.tokens[this.count] = tokens;
