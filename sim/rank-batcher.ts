@@ -66,8 +66,12 @@ export class RankScratch {
   readonly taken = new IdList();
   /** Swapped requests skipped by the stall-free walk, to put back. */
   readonly skipped = new IdList();
-  /** Eviction or displacement candidates. */
+  /** Displacement candidates. */
   readonly evict = new IdList();
+  /** Memory pressure: the largest keys of one scan (ids, keys, ties; descending). */
+  readonly top = new Int32Array(EVICT_BATCH);
+  readonly topKey = new Float64Array(EVICT_BATCH);
+  readonly topTie = new Float64Array(EVICT_BATCH);
 
   /** @param ranked the replica's running heap (`ReplicaState.ranked`). */
   constructor(ranked: IndexedHeap) {
@@ -249,24 +253,44 @@ function blocksToGain(s: ReplicaState, id: number, t: number, from: number): num
   return Math.max(held, kv.blocksFor(R.computed[id] + t)) - (from === SWAPPED ? 0 : held);
 }
 
+/** Victims one scan of the running heap collects under memory pressure (largest keys first). */
+const EVICT_BATCH = 4;
+
 /**
  * Memory pressure: evicts unselected running requests (held partial prefills included), largest
- * key first, while fewer than `want` blocks are free. O(running) per eviction, only when the
- * selection does not fit.
+ * key first, while fewer than `want` blocks are free. One scan of the running heap's slots
+ * collects the EVICT_BATCH largest keys (the common case needs one to three victims); another
+ * scan follows only if they were not enough. O(running) a scan, no allocation.
  */
 function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, want: number): void {
-  const { R } = s;
+  const { R, kv } = s;
   const ranked = s.ranked!;
-  const c = w.evict;
-  c.clear();
-  for (let i = 0; i < ranked.size; i++) if (R.mark[ranked.at(i)] !== SELECTED) c.push(ranked.at(i));
-  const ids = c.ids;
-  while (c.count > 0 && want > s.kv.freeBlocks) {
-    let best = 0;
-    for (let j = 1; j < c.count; j++) if (before(ids[best], ids[j], R)) best = j;
-    const id = ids[best];
-    ids[best] = ids[--c.count];
-    displace(s, id, rank);
+  const { key, tie, mark } = R;
+  const top = w.top;
+  const topKey = w.topKey;
+  const topTie = w.topTie;
+  while (want > kv.freeBlocks) {
+    let m = 0;
+    for (let i = 0; i < ranked.size; i++) {
+      const id = ranked.at(i);
+      if (mark[id] === SELECTED) continue;
+      const k = key[id];
+      const t = tie[id];
+      if (m === EVICT_BATCH && (k < topKey[m - 1] || (k === topKey[m - 1] && t < topTie[m - 1]))) continue;
+      // Insert into the descending top list.
+      let j = m < EVICT_BATCH ? m++ : m - 1;
+      while (j > 0 && (k > topKey[j - 1] || (k === topKey[j - 1] && t > topTie[j - 1]))) {
+        top[j] = top[j - 1];
+        topKey[j] = topKey[j - 1];
+        topTie[j] = topTie[j - 1];
+        j--;
+      }
+      top[j] = id;
+      topKey[j] = k;
+      topTie[j] = t;
+    }
+    if (m === 0) return;
+    for (let i = 0; i < m && want > kv.freeBlocks; i++) displace(s, top[i], rank);
   }
 }
 
