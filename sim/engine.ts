@@ -63,7 +63,7 @@ export class Engine {
     this.cost = cost;
     this.observer = opts.observer;
     const s = (this.s = new ReplicaState(cfg, requests, policy, opts.index ?? 0));
-    this.rankScratch = policy.batching.mode === 'rank' ? new RankScratch(s.ranked!) : undefined;
+    this.rankScratch = policy.batching.mode === 'rank' ? new RankScratch() : undefined;
     this.hist = new Int32Array(cfg.blockSize);
     const ctx: PolicyContext = {
       requests,

@@ -18,10 +18,9 @@ export class IndexedHeap {
   /** pos[id] = index in heap, or -1 when absent. */
   private pos: Int32Array;
   private n = 0;
-  /** The key and tie arrays it orders by, and +1 (min-heap) or -1 (max-heap). */
-  readonly key: Float64Array;
-  readonly tie: Float64Array;
-  readonly sign: number;
+  private readonly key: Float64Array;
+  private readonly tie: Float64Array;
+  private readonly sign: number;
 
   /**
    * @param capacity one more than the largest id that will be stored.
@@ -52,11 +51,6 @@ export class IndexedHeap {
   /** The first id (without removing it), or -1 when empty. */
   peek(): number {
     return this.n > 0 ? this.heap[0] : -1;
-  }
-
-  /** The backing array of heap slots (entries [0, size)); valid until the next push. */
-  slots(): Int32Array {
-    return this.heap;
   }
 
   /** The id at heap slot `i` (0 <= i < size), for unordered iteration. */
@@ -117,8 +111,8 @@ export class IndexedHeap {
     this.down(this.up(i));
   }
 
-  /** Whether id a comes before id b in this heap's order. */
-  before(a: number, b: number): boolean {
+  /** Whether id a comes before id b. */
+  private before(a: number, b: number): boolean {
     const ka = this.key[a] * this.sign;
     const kb = this.key[b] * this.sign;
     if (ka !== kb) return ka < kb;
@@ -155,104 +149,5 @@ export class IndexedHeap {
     }
     h[i] = id;
     this.pos[id] = i;
-  }
-}
-
-/**
- * Enumerates a heap's ids in order without changing the heap: a frontier of heap slots kept in a
- * small heap of its own (a child slot is never before its parent), so reading the first k ids
- * costs O(k log k) however large the heap is. Valid while the heap is not modified.
- */
-export class HeapCursor {
-  private readonly heap: IndexedHeap;
-  /** The frontier: heap slots, with their ids' keys and ties (times the heap's sign). */
-  private fs = new Int32Array(16);
-  private fk = new Float64Array(16);
-  private ft = new Float64Array(16);
-  private n = 0;
-  /** The heap's slots and size, read at `reset`. */
-  private h: Int32Array = new Int32Array(0);
-  private size = 0;
-  private readonly key: Float64Array;
-  private readonly tie: Float64Array;
-  private readonly sign: number;
-
-  /** @param heap the heap to read (not modified). */
-  constructor(heap: IndexedHeap) {
-    this.heap = heap;
-    this.key = heap.key;
-    this.tie = heap.tie;
-    this.sign = heap.sign;
-  }
-
-  /** Starts over at the heap's first id. */
-  reset(): void {
-    this.n = 0;
-    this.h = this.heap.slots();
-    this.size = this.heap.size;
-    if (this.size > 0) this.add(0);
-  }
-
-  /** The current id (the first not yet passed), or -1 when all have been passed. */
-  peek(): number {
-    return this.n > 0 ? this.h[this.fs[0]] : -1;
-  }
-
-  /** Passes the current id. */
-  advance(): void {
-    const c = 2 * this.fs[0] + 1;
-    if (c < this.size) {
-      // The first child takes the passed slot's place; the second joins the frontier.
-      const id = this.h[c];
-      this.sink(c, this.key[id] * this.sign, this.tie[id] * this.sign);
-      if (c + 1 < this.size) this.add(c + 1);
-    } else {
-      const last = --this.n;
-      if (last > 0) this.sink(this.fs[last], this.fk[last], this.ft[last]);
-    }
-  }
-
-  private add(slot: number): void {
-    if (this.n === this.fs.length) {
-      this.fs = grow(this.fs, this.n + 1);
-      this.fk = grow(this.fk, this.n + 1);
-      this.ft = grow(this.ft, this.n + 1);
-    }
-    const id = this.h[slot];
-    const k = this.key[id] * this.sign;
-    const t = this.tie[id] * this.sign;
-    const { fs, fk, ft } = this;
-    let i = this.n++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!(k < fk[p] || (k === fk[p] && t < ft[p]))) break;
-      fs[i] = fs[p];
-      fk[i] = fk[p];
-      ft[i] = ft[p];
-      i = p;
-    }
-    fs[i] = slot;
-    fk[i] = k;
-    ft[i] = t;
-  }
-
-  /** Places `slot` (key k, tie t) from the root down, in place of the root. */
-  private sink(slot: number, k: number, t: number): void {
-    const { fs, fk, ft } = this;
-    const n = this.n;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && (fk[c + 1] < fk[c] || (fk[c + 1] === fk[c] && ft[c + 1] < ft[c]))) c++;
-      if (!(fk[c] < k || (fk[c] === k && ft[c] < t))) break;
-      fs[i] = fs[c];
-      fk[i] = fk[c];
-      ft[i] = ft[c];
-      i = c;
-    }
-    fs[i] = slot;
-    fk[i] = k;
-    ft[i] = t;
   }
 }

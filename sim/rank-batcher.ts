@@ -8,15 +8,12 @@
  * chunked prefill an iteration with a prefill runs only its prefills (vLLM v0's prefill
  * priority); the prefix's decodes wait, keeping their KV. docs/engine.md.
  *
- * Cost: running requests sit in a heap in key order, which the walk reads through a cursor
- * without changing it, so an iteration touches the selected requests (O(selected · log selected)),
- * not every paused one; only memory pressure (a scan for the largest keys) and preemptive
- * displacement (of every unselected request) look further.
+ * Cost: running requests are kept in key order (sim/running-order.ts, repaired only where keys
+ * or membership changed), so the walk reads them linearly and stops where the budgets do; memory
+ * pressure evicts from the largest key down, and preemptive displacement visits what it displaces.
  */
 import type { RankBatching } from './policy.ts';
 import { IdList, grow } from './id-list.ts';
-import { HeapCursor } from './indexed-heap.ts';
-import type { IndexedHeap } from './indexed-heap.ts';
 import { before } from './replica-state.ts';
 import type { ReplicaState } from './replica-state.ts';
 import { WAITING, RUNNING, SWAPPED } from './requests.ts';
@@ -60,23 +57,14 @@ export class Selection {
 /** Per-replica scratch of the rank batcher (reused across iterations: no allocation per batch). */
 export class RankScratch {
   readonly selection = new Selection();
-  /** Reads the running heap in key order. */
-  readonly cursor: HeapCursor;
   /** Running requests the walk passed (selected or held), to unmark. */
   readonly taken = new IdList();
   /** Swapped requests skipped by the stall-free walk, to put back. */
   readonly skipped = new IdList();
   /** Displacement candidates. */
   readonly evict = new IdList();
-  /** Memory pressure: the largest keys of one scan (ids, keys, ties; descending). */
-  readonly top = new Int32Array(EVICT_BATCH);
-  readonly topKey = new Float64Array(EVICT_BATCH);
-  readonly topTie = new Float64Array(EVICT_BATCH);
-
-  /** @param ranked the replica's running heap (`ReplicaState.ranked`). */
-  constructor(ranked: IndexedHeap) {
-    this.cursor = new HeapCursor(ranked);
-  }
+  /** The walk's position in the running order. */
+  next = 0;
 }
 
 /** Forms the next rank-mode batch into `s.batch` (see the module comment). */
@@ -85,7 +73,8 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   const sel = w.selection;
   sel.count = 0;
   w.taken.clear();
-  w.cursor.reset();
+  s.order!.repair();
+  w.next = 0;
   const budget = cfg.maxNumBatchedTokens;
   if (cfg.chunkedPrefill && rank.stallFree) walkStallFree(s, w, budget);
   else walkPrefix(s, w, budget);
@@ -97,7 +86,7 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
     need += blocksToGain(s, sel.ids[i], sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting++;
   }
-  if (need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) evictUnselected(s, w, rank, need + (admitting > 0 ? kv.watermark : 0));
+  if (need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) evictUnselected(s, rank, need + (admitting > 0 ? kv.watermark : 0));
   while (sel.count > 0 && need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) {
     const i = --sel.count;
     const id = sel.ids[i];
@@ -113,7 +102,7 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   }
   if (!cfg.chunkedPrefill) prefillsOnly(s, sel);
   // Unselected running requests (neither selected nor held): paused with their KV, or preempted now, in key order.
-  if (rank.displacement !== 'pause') displaceUnselected(s, w, rank);
+  if (rank.displacement !== 'pause') displaceUnselected(s, rank);
   for (let i = 0; i < w.taken.count; i++) R.mark[w.taken.ids[i]] = 0;
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
@@ -182,7 +171,7 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
       // No tokens for this prefill: from here on only decodes can join.
       prefillsOpen = false;
       if (from === RUNNING) {
-        w.cursor.advance();
+        w.next++;
         R.mark[id] = HELD;
         w.taken.push(id);
       } else if (from === SWAPPED) {
@@ -219,7 +208,8 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
 /** The queue whose head comes first in key order: running, waiting (if `withWaiting`) or swapped; NONE when all are empty. */
 function nextSource(s: ReplicaState, w: RankScratch, withWaiting: boolean): Source | typeof NONE {
   const R = s.R;
-  let id = w.cursor.peek();
+  const order = s.order!;
+  let id = w.next < order.count ? order.ids[w.next] : -1;
   let from: Source | typeof NONE = id >= 0 ? RUNNING : NONE;
   const wh = withWaiting ? s.waiting.peek() : -1;
   if (wh >= 0 && (id < 0 || before(wh, id, R))) {
@@ -233,13 +223,13 @@ function nextSource(s: ReplicaState, w: RankScratch, withWaiting: boolean): Sour
 
 /** The first id of source `from`. */
 function headOf(s: ReplicaState, w: RankScratch, from: Source): number {
-  return from === RUNNING ? w.cursor.peek() : from === WAITING ? s.waiting.peek() : s.swapped.peek();
+  return from === RUNNING ? s.order!.ids[w.next] : from === WAITING ? s.waiting.peek() : s.swapped.peek();
 }
 
 /** Takes selected `id` off the head of its source: a waiting or swapped one leaves its queue, a running one is marked selected. */
 function take(s: ReplicaState, w: RankScratch, id: number, from: Source): void {
   if (from === RUNNING) {
-    w.cursor.advance();
+    w.next++;
     s.R.mark[id] = SELECTED;
     w.taken.push(id);
   } else (from === WAITING ? s.waiting : s.swapped).pop();
@@ -253,69 +243,31 @@ function blocksToGain(s: ReplicaState, id: number, t: number, from: number): num
   return Math.max(held, kv.blocksFor(R.computed[id] + t)) - (from === SWAPPED ? 0 : held);
 }
 
-/** Victims one scan of the running heap collects under memory pressure (largest keys first). */
-const EVICT_BATCH = 4;
-
 /**
  * Memory pressure: evicts unselected running requests (held partial prefills included), largest
- * key first, while fewer than `want` blocks are free. One scan of the running heap's slots
- * collects the EVICT_BATCH largest keys (the common case needs one to three victims); another
- * scan follows only if they were not enough. O(running) a scan, no allocation.
+ * key first, while fewer than `want` blocks are free: from the end of the running order.
+ * O(victims + selected passed over).
  */
-function evictUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching, want: number): void {
+function evictUnselected(s: ReplicaState, rank: RankBatching, want: number): void {
   const { R, kv } = s;
-  const ranked = s.ranked!;
-  const { key, tie, mark } = R;
-  const top = w.top;
-  const topKey = w.topKey;
-  const topTie = w.topTie;
-  while (want > kv.freeBlocks) {
-    let m = 0;
-    for (let i = 0; i < ranked.size; i++) {
-      const id = ranked.at(i);
-      if (mark[id] === SELECTED) continue;
-      const k = key[id];
-      const t = tie[id];
-      if (m === EVICT_BATCH && (k < topKey[m - 1] || (k === topKey[m - 1] && t < topTie[m - 1]))) continue;
-      // Insert into the descending top list.
-      let j = m < EVICT_BATCH ? m++ : m - 1;
-      while (j > 0 && (k > topKey[j - 1] || (k === topKey[j - 1] && t > topTie[j - 1]))) {
-        top[j] = top[j - 1];
-        topKey[j] = topKey[j - 1];
-        topTie[j] = topTie[j - 1];
-        j--;
-      }
-      top[j] = id;
-      topKey[j] = k;
-      topTie[j] = t;
-    }
-    if (m === 0) return;
-    for (let i = 0; i < m && want > kv.freeBlocks; i++) displace(s, top[i], rank);
+  const order = s.order!;
+  for (let i = order.count - 1; i >= 0 && want > kv.freeBlocks; i--) {
+    const id = order.ids[i];
+    if (R.mark[id] !== SELECTED && R.state[id] === RUNNING) displace(s, id, rank);
   }
 }
 
-/**
- * Preemptive displacement: every running request neither selected nor held, in key order. Found
- * by one pass over the running heap's slots (no comparisons); only they are sorted.
- */
-function displaceUnselected(s: ReplicaState, w: RankScratch, rank: RankBatching): void {
+/** Preemptive displacement: every running request neither selected nor held, in key order. */
+function displaceUnselected(s: ReplicaState, rank: RankBatching): void {
   const R = s.R;
-  const ranked = s.ranked!;
-  const c = w.evict;
+  const c = s.scratch;
   c.clear();
-  for (let i = 0; i < ranked.size; i++) if (R.mark[ranked.at(i)] === 0) c.push(ranked.at(i));
-  const ids = c.ids;
-  if (c.count > 32) ids.subarray(0, c.count).sort((a, b) => (before(a, b, R) ? -1 : before(b, a, R) ? 1 : 0));
-  else for (let i = 1; i < c.count; i++) {
-    const id = ids[i];
-    let j = i - 1;
-    while (j >= 0 && before(id, ids[j], R)) {
-      ids[j + 1] = ids[j];
-      j--;
-    }
-    ids[j + 1] = id;
+  const order = s.order!;
+  for (let i = 0; i < order.count; i++) {
+    const id = order.ids[i];
+    if (R.mark[id] === 0 && R.state[id] === RUNNING) c.push(id);
   }
-  for (let i = 0; i < c.count; i++) displace(s, ids[i], rank);
+  for (let i = 0; i < c.count; i++) displace(s, c.ids[i], rank);
 }
 
 /** Prefill priority without chunking: an iteration with a prefill runs only its prefills (selected decodes wait; swapped ones go back). */

@@ -12,6 +12,7 @@ import { emptyEngineStats } from './engine-types.ts';
 import { IndexedHeap } from './indexed-heap.ts';
 import { IdList, IdSet } from './id-list.ts';
 import { KvCache } from './kv-cache.ts';
+import { RunningOrder } from './running-order.ts';
 import { RequestTable, WAITING, RUNNING, SWAPPED } from './requests.ts';
 
 /** The batch of one iteration (or of several identical decode iterations after skip-ahead). */
@@ -63,8 +64,8 @@ export class ReplicaState {
   readonly running: IdSet;
   /** Admit mode: running requests by largest key first (the preemption victims); else null. */
   readonly victims: IndexedHeap | null;
-  /** Rank mode: running requests by smallest key first (the walk's running stream); else null. */
-  readonly ranked: IndexedHeap | null;
+  /** Rank mode: the running requests in key order (the walk's running stream); else null. */
+  readonly order: RunningOrder | null;
   /** The batch being formed. */
   readonly batch = new Batch();
   /** Requests preempted by recompute while forming this batch: they rejoin `waiting` after it. */
@@ -95,7 +96,7 @@ export class ReplicaState {
     this.running = new IdSet(requests.runSlot);
     const rank = policy.batching.mode === 'rank';
     this.victims = rank ? null : new IndexedHeap(n, key, tie, true, requests.runHeapPos);
-    this.ranked = rank ? new IndexedHeap(n, key, tie, false, requests.runHeapPos) : null;
+    this.order = rank ? new RunningOrder(requests) : null;
   }
 
   /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */
@@ -128,7 +129,10 @@ export class ReplicaState {
     R.key[id] = key;
     if (st === WAITING) this.waiting.update(id);
     else if (st === SWAPPED) this.swapped.update(id);
-    else if (st === RUNNING) (this.victims ?? this.ranked)!.update(id);
+    else if (st === RUNNING) {
+      this.victims?.update(id);
+      this.order?.touch(id);
+    }
   }
 
   /** Makes `id` running (it holds or is about to hold GPU KV). */
@@ -136,14 +140,14 @@ export class ReplicaState {
     this.R.state[id] = RUNNING;
     this.running.add(id);
     this.victims?.push(id);
-    this.ranked?.push(id);
+    this.order?.touch(id);
   }
 
   /** Takes `id` out of the running set (its state is set by the caller). */
   removeRunning(id: number): void {
     this.running.remove(id);
     this.victims?.remove(id);
-    this.ranked?.remove(id);
+    this.order?.removed();
   }
 
   /** Admits waiting request `id` (already out of `waiting`): running, with KV for its whole sequence so far. */

@@ -64,13 +64,15 @@ export class RequestTable {
   readonly replica: Int32Array;
   /**
    * Engine bookkeeping, shared by the engines of every replica (a request is on one replica):
-   * its slot in its replica's waiting or swapped heap, in its running heap and in its running set
+   * its slot in its replica's waiting or swapped heap, in its victims heap and in its running set
    * (-1 when absent), and a scratch mark used while one batch is formed.
    */
   readonly queuePos: Int32Array;
   readonly runHeapPos: Int32Array;
   readonly runSlot: Int32Array;
   readonly mark: Uint8Array;
+  /** 1 while a running request's place in its replica's running order is to be redone (sim/running-order.ts). */
+  readonly orderChanged: Uint8Array;
 
   constructor(trace: Trace) {
     const n = trace.n;
@@ -106,6 +108,7 @@ export class RequestTable {
     this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runSlot = new Int32Array(Math.max(1, n)).fill(-1);
     this.mark = new Uint8Array(Math.max(1, n));
+    this.orderChanged = new Uint8Array(Math.max(1, n));
   }
 
   /** Prompt plus generated tokens of request `id`: the sequence length so far. */
