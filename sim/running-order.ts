@@ -2,14 +2,16 @@
  * A rank-mode replica's running requests in (key, tie) order, kept as a sorted array that is
  * repaired only where something changed: requests added or re-keyed since the last batch are
  * noted (O(1) each), removals are counted, and `repair` — called once per batch, and a no-op when
- * nothing changed — drops the stale entries in one pass and merges the changed ones back in,
- * O(running + changed · log changed). A batch former then reads the order linearly: the walk
- * stops where the budgets do, eviction reads it from the largest key down.
+ * nothing changed — drops the stale entries in one pass, sorts the changed ones (insertion sort:
+ * linear when they keep their order, as a batch re-keyed in key order does; a comparison sort past
+ * 256) and merges them back in, O(running + changed). A batch former then reads the order
+ * linearly: the walk stops where the budgets do, eviction reads it from the largest key down.
  */
 import type { RequestTable } from './requests.ts';
 import { RUNNING } from './requests.ts';
 import { IdList, grow } from './id-list.ts';
 
+/** The running requests of one rank-mode replica in (key, tie) order. */
 export class RunningOrder {
   /** ids[0..count) in (key, tie) order after `repair`. Replaced when it grows: do not keep it. */
   ids: Int32Array = new Int32Array(16);
@@ -59,7 +61,7 @@ export class RunningOrder {
       if (state[id] === RUNNING) ch.ids[m++] = id;
     }
     const c = ch.ids;
-    if (m > 16) c.subarray(0, m).sort((a, b) => key[a] - key[b] || tie[a] - tie[b]);
+    if (m > 256) c.subarray(0, m).sort((a, b) => key[a] - key[b] || tie[a] - tie[b]);
     else
       for (let i = 1; i < m; i++) {
         const id = c[i];
