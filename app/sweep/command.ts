@@ -8,9 +8,8 @@ import type { CommandModule } from 'yargs';
 import type { SingleBar } from 'cli-progress';
 import { InputError } from '../../sim/errors.ts';
 import { readNumber, readString } from '../../sim/values.ts';
-import { runSweep, MAX_WORKERS } from './sweep.ts';
 import { resolveShard } from './shard.ts';
-import { MAX_TASKS, CONFIRM_TASKS } from './tasks.ts';
+import { MAX_TASKS, CONFIRM_TASKS, MAX_WORKERS } from './limits.ts';
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -56,6 +55,7 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
       let bar: SingleBar | undefined;
       // Loaded before the sweep starts (onStart draws the bar synchronously), only on a terminal.
       const cliProgress = err.isTTY ? (await import('cli-progress')).default : undefined;
+      const { runSweep } = await import('./sweep.ts');
       const res = await runSweep({
         grid: String(a.GRID),
         out: String(a.out),

@@ -5,7 +5,7 @@
  * (JOB_COMPLETION_INDEX of `--shard-count` or JOB_COMPLETION_COUNT).
  */
 import { InputError } from '../../sim/errors.ts';
-import { MAX_TASKS } from './tasks.ts';
+import { MAX_TASKS } from './limits.ts';
 
 /** Shard `index` of `count` (0 <= index < count). */
 export interface Shard {

@@ -13,7 +13,8 @@ import type { RunOptions } from '../config.ts';
 import { InputError } from '../../sim/errors.ts';
 import { prepareOutputDir, tryReadTextFile, writeFileAtomic } from '../../sim/files.ts';
 import { loadGrid, checkGridFiles } from './grid.ts';
-import { GridPlan, canonicalJson, projectVersion, CONFIRM_TASKS, MAX_TASKS } from './tasks.ts';
+import { GridPlan, canonicalJson, projectVersion } from './tasks.ts';
+import { CONFIRM_TASKS, MAX_TASKS } from './limits.ts';
 import type { Task } from './tasks.ts';
 import type { Shard } from './shard.ts';
 import { checkRecord, isResultName, isTempName, resultFile } from './record.ts';
@@ -23,8 +24,6 @@ import type { WorkerInput, WorkerOutput } from './worker.ts';
 export type { TaskRecord } from './record.ts';
 export { resultFile } from './record.ts';
 
-/** Most worker threads `--workers` may ask for. */
-export const MAX_WORKERS = 256;
 
 /** A leftover temporary result file older than this (seconds) is removed when a sweep starts; a newer one may be another shard's write in progress. */
 export const STALE_TEMP_S = 600;
