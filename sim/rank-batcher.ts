@@ -61,8 +61,6 @@ export class RankScratch {
   readonly taken = new IdList();
   /** Swapped requests skipped by the stall-free walk, to put back. */
   readonly skipped = new IdList();
-  /** Displacement candidates. */
-  readonly evict = new IdList();
   /** The walk's position in the running order. */
   next = 0;
 }
@@ -86,12 +84,15 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
     need += blocksToGain(s, sel.ids[i], sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting++;
   }
-  if (need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) evictUnselected(s, rank, need + (admitting > 0 ? kv.watermark : 0));
-  while (sel.count > 0 && need - kv.freeBlocks + (admitting > 0 ? kv.watermark : 0) > 0) {
+  // Blocks that must be free: the selection's, plus the watermark when it admits anything.
+  let want = need + (admitting > 0 ? kv.watermark : 0);
+  if (want > kv.freeBlocks) evictUnselected(s, rank, want);
+  while (sel.count > 0 && want > kv.freeBlocks) {
     const i = --sel.count;
     const id = sel.ids[i];
     need -= blocksToGain(s, id, sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting--;
+    want = need + (admitting > 0 ? kv.watermark : 0);
     if (sel.from[i] === WAITING) s.waiting.push(id);
     else if (sel.from[i] === SWAPPED) s.swapped.push(id);
     else {
