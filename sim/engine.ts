@@ -85,16 +85,6 @@ export class Engine {
     return this.s.stats;
   }
 
-  /** Replica index in the cluster. */
-  get index(): number {
-    return this.s.index;
-  }
-
-  /** KV blocks in use on the GPU. */
-  get kvBlocksUsed(): number {
-    return this.s.kv.usedBlocks;
-  }
-
   /** Whether any request is queued or in flight. */
   hasWork(): boolean {
     return this.s.outstanding > 0;
