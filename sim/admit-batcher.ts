@@ -4,7 +4,7 @@
  * requests keep running; waiting requests are admitted in key order while they fit; on KV
  * exhaustion the running request with the largest key is preempted. docs/engine.md.
  */
-import { before } from './replica-state.ts';
+import { before, sortByKey } from './requests.ts';
 import type { ReplicaState } from './replica-state.ts';
 
 /** Forms the next admit-mode batch into `s.batch`. */
@@ -56,7 +56,7 @@ function scheduleRunning(s: ReplicaState, budget: number): number {
     } else partial.push(id);
   }
   if (partial.count > 0) {
-    sortByKey(partial.ids, partial.count, s);
+    sortByKey(partial.ids, partial.count, s.R);
     for (let i = 0; i < partial.count && left > 0; i++) {
       const id = partial.ids[i];
       const t = Math.min(s.remaining(id), left);
@@ -130,18 +130,4 @@ function admitWaiting(s: ReplicaState, left: number, chunked: boolean): number {
     admitted++;
   }
   return admitted;
-}
-
-/** Sorts ids[0..n) by (key, tie) ascending; insertion sort (n is a handful of partial prefills). */
-function sortByKey(ids: Int32Array, n: number, s: ReplicaState): void {
-  const { key, tie } = s.R;
-  for (let i = 1; i < n; i++) {
-    const id = ids[i];
-    let j = i - 1;
-    while (j >= 0 && (key[ids[j]] > key[id] || (key[ids[j]] === key[id] && tie[ids[j]] > tie[id]))) {
-      ids[j + 1] = ids[j];
-      j--;
-    }
-    ids[j + 1] = id;
-  }
 }

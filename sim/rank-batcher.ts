@@ -14,9 +14,8 @@
  */
 import type { RankBatching } from './policy.ts';
 import { IdList, grow } from './id-list.ts';
-import { before } from './replica-state.ts';
 import type { ReplicaState } from './replica-state.ts';
-import { WAITING, RUNNING, SWAPPED } from './requests.ts';
+import { WAITING, RUNNING, SWAPPED, before } from './requests.ts';
 
 /** `RequestTable.mark` while a rank batch is formed: a running request in the selection (never displaced by rank). */
 const SELECTED = 1;

@@ -239,9 +239,3 @@ export class ReplicaState {
     d.clear();
   }
 }
-
-/** Whether id a comes before id b in (key, tie) order. */
-export function before(a: number, b: number, R: RequestTable): boolean {
-  const key = R.key;
-  return key[a] < key[b] || (key[a] === key[b] && R.tie[a] < R.tie[b]);
-}

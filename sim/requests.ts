@@ -116,3 +116,26 @@ export class RequestTable {
     return this.prompt[id] + this.generated[id];
   }
 }
+
+/** Whether request a comes before request b in (key, tie) order: the order of every queue. */
+export function before(a: number, b: number, R: RequestTable): boolean {
+  const key = R.key;
+  return key[a] < key[b] || (key[a] === key[b] && R.tie[a] < R.tie[b]);
+}
+
+/**
+ * Sorts request ids[0..n) into (key, tie) order by insertion: O(n) when they are nearly in order,
+ * O(n²) at worst, so for short lists (partial prefills, the re-keyed members of one batch).
+ */
+export function sortByKey(ids: Int32Array, n: number, R: RequestTable): void {
+  const { key, tie } = R;
+  for (let i = 1; i < n; i++) {
+    const id = ids[i];
+    let j = i - 1;
+    while (j >= 0 && (key[ids[j]] > key[id] || (key[ids[j]] === key[id] && tie[ids[j]] > tie[id]))) {
+      ids[j + 1] = ids[j];
+      j--;
+    }
+    ids[j + 1] = id;
+  }
+}

@@ -8,7 +8,7 @@
  * linearly: the walk stops where the budgets do, eviction reads it from the largest key down.
  */
 import type { RequestTable } from './requests.ts';
-import { RUNNING } from './requests.ts';
+import { RUNNING, sortByKey } from './requests.ts';
 import { IdList, grow } from './id-list.ts';
 
 /** The running requests of one rank-mode replica in (key, tie) order. */
@@ -62,16 +62,7 @@ export class RunningOrder {
     }
     const c = ch.ids;
     if (m > 256) c.subarray(0, m).sort((a, b) => key[a] - key[b] || tie[a] - tie[b]);
-    else
-      for (let i = 1; i < m; i++) {
-        const id = c[i];
-        let j = i - 1;
-        while (j >= 0 && (key[c[j]] > key[id] || (key[c[j]] === key[id] && tie[c[j]] > tie[id]))) {
-          c[j + 1] = c[j];
-          j--;
-        }
-        c[j + 1] = id;
-      }
+    else sortByKey(c, m, R);
     // Merge.
     const total = kept + m;
     if (this.spare.length < total) this.spare = grow(this.spare, total);
