@@ -143,6 +143,19 @@ export class BlockPool {
     } else if (this.entryRef[e] < 0) throw new Error(`block pool: entry ${e} released more than referenced`);
   }
 
+  /**
+   * Drops one reference to entry `e`; at none the block joins the back of the free queue without
+   * its hash (content no request can ask for again: same memory, no cache entry).
+   */
+  releaseUnhashed(e: number): void {
+    if (--this.entryRef[e] === 0) {
+      this.byHash.delete(this.entryHash[e]);
+      this.freeEntries.push(e);
+      this.freeCount++;
+      this.appendRun(1);
+    } else if (this.entryRef[e] < 0) throw new Error(`block pool: entry ${e} released more than referenced`);
+  }
+
   /** Returns `k` unhashed blocks in use to the back of the free queue. */
   releaseAnonymous(k: number): void {
     if (k <= 0) return;

@@ -25,6 +25,8 @@ export interface EngineConfig {
   blockBytes: number;
   /** Host-device bandwidth for swapping, bytes/s. */
   pcieBandwidth: number;
+  /** Automatic prefix caching (vLLM v1; docs/prefix-caching.md). Absent: off. */
+  prefixCaching?: boolean;
   /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
   skipAhead: boolean;
 }

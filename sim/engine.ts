@@ -255,7 +255,7 @@ export class Engine {
         R.completion[id] = now;
         R.state[id] = FINISHED;
         s.removeRunning(id);
-        s.kv.release(id);
+        s.kv.release(id, true);
         this.policy.onComplete?.(id, now);
         this.onComplete?.(id, now);
       }
