@@ -33,8 +33,12 @@ export class BlockPool {
   private entryRef: Int32Array = new Int32Array(64);
   /** Queue node of a free entry, or -1 while in use. */
   private entryNode: Int32Array = new Int32Array(64);
+  /** The other entries under the same hash, in registration order (a doubly linked list per hash). */
+  private dupPrev: Int32Array = new Int32Array(64);
+  private dupNext: Int32Array = new Int32Array(64);
   private entryTop = 0;
   private readonly freeEntries: number[] = [];
+  /** The first-registered entry under each hash (vLLM keeps every block registered under a hash and returns the first). */
   private readonly byHash = new Map<number, number>();
 
   // Queue nodes (doubly linked; head = next to allocate).
@@ -108,8 +112,7 @@ export class BlockPool {
       } else {
         const e = this.value[n];
         this.unlink(n);
-        this.byHash.delete(this.entryHash[e]);
-        this.freeEntries.push(e);
+        this.forget(e);
         this.cachedFree--;
         this.evictions++;
         k--;
@@ -118,18 +121,39 @@ export class BlockPool {
   }
 
   /**
-   * Registers a block in use that just became full under `hash`: an entry with one reference.
-   * @returns the entry, or -1 when the hash is already cached (the block stays unhashed, as vLLM
-   *   keeps the first block registered under a hash).
+   * Registers a block in use that just became full under `hash`: an entry with one reference. A
+   * hash already cached gets a second entry behind the first (as vLLM keeps both blocks; `lookup`
+   * returns the first), so whether a block is registered does not depend on when another copy is
+   * evicted. @returns the entry.
    */
   register(hash: number): number {
-    if (this.byHash.has(hash)) return -1;
     const e = this.freeEntries.length > 0 ? this.freeEntries.pop()! : this.newEntry();
     this.entryHash[e] = hash;
     this.entryRef[e] = 1;
     this.entryNode[e] = -1;
-    this.byHash.set(hash, e);
+    this.dupNext[e] = -1;
+    const first = this.byHash.get(hash);
+    if (first === undefined) {
+      this.dupPrev[e] = -1;
+      this.byHash.set(hash, e);
+    } else {
+      let last = first;
+      while (this.dupNext[last] >= 0) last = this.dupNext[last];
+      this.dupNext[last] = e;
+      this.dupPrev[e] = last;
+    }
     return e;
+  }
+
+  /** Takes entry `e` out of its hash's list and recycles it. */
+  private forget(e: number): void {
+    const p = this.dupPrev[e];
+    const q = this.dupNext[e];
+    if (q >= 0) this.dupPrev[q] = p;
+    if (p >= 0) this.dupNext[p] = q;
+    else if (q >= 0) this.byHash.set(this.entryHash[e], q);
+    else this.byHash.delete(this.entryHash[e]);
+    this.freeEntries.push(e);
   }
 
   /** Drops one reference to entry `e`; at none it joins the back of the free queue, still cached. */
@@ -149,8 +173,7 @@ export class BlockPool {
    */
   releaseUnhashed(e: number): void {
     if (--this.entryRef[e] === 0) {
-      this.byHash.delete(this.entryHash[e]);
-      this.freeEntries.push(e);
+      this.forget(e);
       this.freeCount++;
       this.appendRun(1);
     } else if (this.entryRef[e] < 0) throw new Error(`block pool: entry ${e} released more than referenced`);
@@ -174,6 +197,8 @@ export class BlockPool {
       this.entryHash = grow(this.entryHash, e + 1);
       this.entryRef = grow(this.entryRef, e + 1);
       this.entryNode = grow(this.entryNode, e + 1);
+      this.dupPrev = grow(this.dupPrev, e + 1);
+      this.dupNext = grow(this.dupNext, e + 1);
     }
     return e;
   }

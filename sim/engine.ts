@@ -164,6 +164,7 @@ export class Engine {
     this.policy.beforeSchedule?.(now);
     s.batch.reset();
     s.preempted = false;
+    s.admitted = false;
     const batching = this.policy.batching;
     if (batching.mode === 'rank') formRankBatch(s, batching, this.rankScratch!);
     else formAdmitBatch(s);

@@ -6,6 +6,7 @@
  */
 import type { RequestTable } from './requests.ts';
 import { PrefixCache } from './prefix-cache.ts';
+import type { PrefixCacheStats } from './prefix-cache.ts';
 import type { PrefixSegments } from './block-hash.ts';
 
 /** Sizes of one replica's KV cache. */
@@ -44,8 +45,9 @@ export class KvCache {
   /**
    * @param cfg sizes; @param requests the run's request table (its block columns are updated here);
    * @param segs the trace's prefix segments (for the prefix cache's hashes), if any.
+   * @param stats the counters the prefix cache adds to (required with `prefixCaching`).
    */
-  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: PrefixSegments) {
+  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: PrefixSegments, stats?: PrefixCacheStats) {
     this.blockSize = cfg.blockSize;
     this.capacity = cfg.kvBlocks;
     this.watermark = cfg.watermarkBlocks;
@@ -53,7 +55,7 @@ export class KvCache {
     this.R = requests;
     this.gpuFree = cfg.kvBlocks;
     this.swapFree = cfg.swapBlocks;
-    this.prefix = cfg.prefixCaching ? new PrefixCache(cfg.kvBlocks, cfg.blockSize, requests, segs) : null;
+    this.prefix = cfg.prefixCaching ? new PrefixCache(cfg.kvBlocks, cfg.blockSize, requests, segs, stats!) : null;
   }
 
   /** Free GPU blocks (cached ones included: they are free memory, evicted when taken). */

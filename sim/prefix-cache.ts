@@ -12,22 +12,19 @@ import { chainHashes } from './block-hash.ts';
 import type { PrefixSegments } from './block-hash.ts';
 import type { RequestTable } from './requests.ts';
 
-/** Counters of one replica's prefix cache, for the summary. */
+/** The counters a prefix cache adds to (the engine's stats; docs/output.md `prefix_cache`). */
 export interface PrefixCacheStats {
-  /** Prompt tokens looked up at admissions, and those found cached (tokens). */
-  queriedTokens: number;
-  hitTokens: number;
-  /** Admissions that found at least one cached block. */
-  hitAdmissions: number;
-  admissions: number;
-  /** Cached blocks evicted to make room. */
-  evictions: number;
+  prefixAdmissions: number;
+  prefixHitAdmissions: number;
+  prefixQueriedTokens: number;
+  prefixHitTokens: number;
+  prefixEvictions: number;
 }
 
 /** The prefix cache of one replica. */
 export class PrefixCache {
   readonly pool: BlockPool;
-  readonly stats: PrefixCacheStats = { queriedTokens: 0, hitTokens: 0, hitAdmissions: 0, admissions: 0, evictions: 0 };
+  private readonly stats: PrefixCacheStats;
   private readonly R: RequestTable;
   private readonly B: number;
   private readonly segs: PrefixSegments | undefined;
@@ -41,10 +38,11 @@ export class PrefixCache {
 
   /**
    * @param capacity GPU blocks; @param blockSize tokens per block; @param requests the run's
-   * request table; @param segs the trace's prefix segments, if any.
+   * request table; @param segs the trace's prefix segments, if any; @param stats the counters it adds to.
    */
-  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: PrefixSegments | undefined) {
+  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: PrefixSegments | undefined, stats: PrefixCacheStats) {
     this.pool = new BlockPool(capacity);
+    this.stats = stats;
     this.R = requests;
     this.B = blockSize;
     this.segs = segs;
@@ -114,15 +112,16 @@ export class PrefixCache {
   /** Counts an admission of request `id` whose first `hit` blocks came from the cache. */
   count(id: number, hit: number): void {
     const st = this.stats;
-    st.admissions++;
-    st.queriedTokens += this.R.prompt[id] + this.R.generated[id];
-    if (hit > 0) st.hitAdmissions++;
-    st.hitTokens += hit * this.B;
+    st.prefixAdmissions++;
+    st.prefixQueriedTokens += this.R.prompt[id] + this.R.generated[id];
+    if (hit > 0) st.prefixHitAdmissions++;
+    st.prefixHitTokens += hit * this.B;
   }
 
   /**
    * Grows request `id` to `want` blocks (allocating from the pool, which may evict) and registers
-   * the blocks that `tokens` covers completely. The caller checked the blocks are free.
+   * the blocks that `tokens` covers completely (a hash already cached gets a second entry, as in
+   * vLLM). The caller checked the blocks are free.
    */
   grow(id: number, want: number, tokens: number): void {
     const R = this.R;
@@ -130,7 +129,7 @@ export class PrefixCache {
     if (want > have) {
       const before = this.pool.evictions;
       this.pool.allocate(want - have);
-      this.stats.evictions += this.pool.evictions - before;
+      this.stats.prefixEvictions += this.pool.evictions - before;
       const t = this.tableOf(id, want);
       t.fill(-1, have, want);
       R.blocks[id] = want;

@@ -76,6 +76,12 @@ export class ReplicaState {
   now = 0;
   /** Whether any request was preempted while forming this batch. */
   preempted = false;
+  /**
+   * Whether a waiting request was admitted into this batch. With prefix caching an admitted
+   * request may compute just its last token, which looks like a decode: such a batch is not the
+   * steady state skip-ahead may repeat.
+   */
+  admitted = false;
   /** Σ (prompt + generated) over this replica's unfinished requests. */
   heldTokens = 0;
 
@@ -88,7 +94,7 @@ export class ReplicaState {
     this.R = requests;
     this.policy = policy;
     this.index = index;
-    this.kv = new KvCache(cfg, requests, requests.prefix);
+    this.kv = new KvCache(cfg, requests, requests.prefix, this.stats);
     const n = requests.n;
     const { key, tie } = requests;
     this.waiting = new IndexedHeap(n, key, tie, false, requests.queuePos);
@@ -191,6 +197,7 @@ export class ReplicaState {
       if (R.cachedTokens[id] < 0) R.cachedTokens[id] = cached;
       prefix.count(id, R.blocks[id]);
     }
+    this.admitted = true;
     this.addRunning(id);
     this.kv.grow(id, R.prompt[id] + R.generated[id], R.computed[id]);
   }
@@ -230,7 +237,10 @@ export class ReplicaState {
     sh.decodeSeqs++;
     sh.decodeKvTokens += c + 1;
     sh.sampledSeqs++;
-    if (c + 1 > R.blocks[id] * this.kv.blockSize) this.kv.grow(id, c + 1);
+    // A new block when the token crosses a boundary; with prefix caching also when it fills one
+    // (the full block is registered in the step that computes it, as vLLM does).
+    const bs = this.kv.blockSize;
+    if (c + 1 > R.blocks[id] * bs || (this.kv.prefix !== null && (c + 1) % bs === 0)) this.kv.grow(id, c + 1);
   }
 
   /**
