@@ -66,6 +66,7 @@ function runOptions(y: Argv): Argv {
     .option('chunked-prefill', { type: 'boolean', describe: dflt('chunked prefill with stall-free mixed batches (Sarathi-Serve)', 'chunked-prefill'), group: 'Engine:' })
     .option('preemption', { type: 'string', describe: dflt('preemption mechanism on KV exhaustion: recompute or swap', 'preemption'), group: 'Engine:' })
     .option('swap-space', { type: 'string', describe: dflt('CPU swap space per GPU, GiB', 'swap-space'), group: 'Engine:' })
+    .option('prefix-caching', { type: 'string', describe: dflt('automatic prefix caching as vLLM v1 (docs/prefix-caching.md): on or off', 'prefix-caching'), group: 'Engine:' })
     .option('replicas', { type: 'string', describe: dflt('identical replicas behind a router', 'replicas'), group: 'Cluster:' })
     .option('router', { type: 'string', describe: dflt('router with several replicas (sim routers)', 'router'), group: 'Cluster:' })
     .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })

@@ -79,6 +79,8 @@ export interface RunOptions {
   preemption: string;
   /** CPU swap space per GPU, GiB. */
   'swap-space': number;
+  /** Automatic prefix caching, `on` or `off` (docs/prefix-caching.md). */
+  'prefix-caching': string;
   'slo-ttft'?: number;
   'slo-tpot'?: number;
   /** Seed of every random generator of the run. */
@@ -104,6 +106,7 @@ export const DEFAULTS = {
   'chunked-prefill': false,
   preemption: 'recompute',
   'swap-space': 4,
+  'prefix-caching': 'off',
   seed: 1,
   replicas: 1,
   router: DEFAULT_ROUTER,
@@ -183,6 +186,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'chunked-prefill': { kind: 'boolean' },
   preemption: { kind: 'string', choices: ['recompute', 'swap'] },
   'swap-space': { kind: 'number', spec: { min: 0, max: 65536, maxReason: 'GiB of host memory per GPU' } },
+  'prefix-caching': { kind: 'string', choices: ['on', 'off'] },
   'slo-ttft': pos(MAX_SPAN_S, 'seconds'),
   'slo-tpot': pos(MAX_SPAN_S, 'seconds'),
   seed: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
@@ -460,6 +464,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     swapBlocks: Math.floor((r['swap-space'] * 2 ** 30) / blockBytes),
     blockBytes,
     pcieBandwidth: gpu.pcieBandwidth,
+    prefixCaching: r['prefix-caching'] === 'on',
     skipAhead: true,
   };
   return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };

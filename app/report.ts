@@ -27,6 +27,7 @@ export const REQUEST_COLUMNS = [
   'queue_delay_s',
   'preemptions',
   'replica',
+  'cached_tokens',
 ] as const;
 
 const fmtT = (x: number) => (x < 0 ? '' : String(x));
@@ -58,6 +59,7 @@ export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMet
         fmtT(m.queueDelay[i]),
         R.preemptions[i],
         R.replica[i] < 0 ? '' : R.replica[i],
+        R.cachedTokens[i] < 0 ? '' : R.cachedTokens[i],
       ].join(','),
     );
     if (buf.length === 8192) {

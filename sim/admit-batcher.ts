@@ -96,7 +96,7 @@ function preemptForHead(s: ReplicaState): void {
   if (w < 0) return;
   // vLLM v0 admits no prefill while requests are swapped out: a victim would not make room.
   if (!cfg.chunkedPrefill && s.swapped.size > 0) return;
-  const need = kv.blocksFor(R.prompt[w] + R.generated[w]);
+  const need = s.admitBlocks(w, s.hitFor(w));
   if (s.running.count < cfg.maxNumSeqs && kv.canAllocate(need)) return;
   let v = -1;
   for (let i = 0; i < s.running.count; i++) {
@@ -111,7 +111,8 @@ function preemptForHead(s: ReplicaState): void {
  * Admits waiting requests in key order with `left` tokens, stopping at the first that does not
  * fit the sequence budget, the token budget (whole prefill: its whole remaining prompt, except
  * that one oversized prefill may run alone; `chunked`: any non-empty chunk) or the KV cache
- * (blocks for its whole sequence so far, leaving the watermark free: vLLM's `can_allocate`).
+ * (blocks for its whole sequence so far, leaving the watermark free: vLLM's `can_allocate`). With
+ * prefix caching the cached blocks of its prompt are taken, not computed (vLLM v1).
  * @returns the number admitted.
  */
 function admitWaiting(s: ReplicaState, left: number, chunked: boolean): number {
@@ -119,12 +120,13 @@ function admitWaiting(s: ReplicaState, left: number, chunked: boolean): number {
   let admitted = 0;
   while (waiting.size > 0 && left > 0) {
     const id = waiting.peek();
-    const nt = R.prompt[id] + R.generated[id];
-    if (!chunked && nt > left && admitted > 0) break;
-    if (s.running.count >= s.cfg.maxNumSeqs || !kv.canAllocate(kv.blocksFor(nt))) break;
+    const hit = s.hitFor(id);
+    const todo = R.prompt[id] + R.generated[id] - hit * kv.blockSize;
+    if (!chunked && todo > left && admitted > 0) break;
+    if (s.running.count >= s.cfg.maxNumSeqs || !kv.canAllocate(s.admitBlocks(id, hit))) break;
     waiting.pop();
-    s.admit(id);
-    const t = chunked ? Math.min(nt, left) : nt;
+    s.admit(id, hit);
+    const t = chunked ? Math.min(todo, left) : todo;
     s.schedule(id, t);
     left -= t;
     admitted++;

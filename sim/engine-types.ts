@@ -25,6 +25,8 @@ export interface EngineConfig {
   blockBytes: number;
   /** Host-device bandwidth for swapping, bytes/s. */
   pcieBandwidth: number;
+  /** Automatic prefix caching (vLLM v1; docs/prefix-caching.md). Absent: off. */
+  prefixCaching?: boolean;
   /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
   skipAhead: boolean;
 }
@@ -49,6 +51,12 @@ export interface EngineStats {
   swapBytes: number;
   /** Swap preemptions that fell back to recompute because the swap space was full. */
   swapFallbacks: number;
+  /** Prefix caching (0 when off): admissions, those that found cached blocks, prompt tokens looked up and found, cached blocks evicted. */
+  prefixAdmissions: number;
+  prefixHitAdmissions: number;
+  prefixQueriedTokens: number;
+  prefixHitTokens: number;
+  prefixEvictions: number;
   /** Requests rejected because they can never fit in the KV cache. */
   rejected: number;
   /** Time the engine was running iterations. */
@@ -93,6 +101,11 @@ export function emptyEngineStats(): EngineStats {
     swapIns: 0,
     swapBytes: 0,
     swapFallbacks: 0,
+    prefixAdmissions: 0,
+    prefixHitAdmissions: 0,
+    prefixQueriedTokens: 0,
+    prefixHitTokens: 0,
+    prefixEvictions: 0,
     rejected: 0,
     busy_s: 0,
   };

@@ -164,6 +164,7 @@ export class Engine {
     this.policy.beforeSchedule?.(now);
     s.batch.reset();
     s.preempted = false;
+    s.admitted = false;
     const batching = this.policy.batching;
     if (batching.mode === 'rank') formRankBatch(s, batching, this.rankScratch!);
     else formAdmitBatch(s);
@@ -255,7 +256,7 @@ export class Engine {
         R.completion[id] = now;
         R.state[id] = FINISHED;
         s.removeRunning(id);
-        s.kv.release(id);
+        s.kv.release(id, true);
         this.policy.onComplete?.(id, now);
         this.onComplete?.(id, now);
       }

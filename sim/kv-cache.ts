@@ -5,6 +5,9 @@
  * change only through these methods. Units: blocks and tokens (integers), bytes.
  */
 import type { RequestTable } from './requests.ts';
+import { PrefixCache } from './prefix-cache.ts';
+import type { PrefixCacheStats } from './prefix-cache.ts';
+import type { PrefixSegments } from './block-hash.ts';
 
 /** Sizes of one replica's KV cache. */
 export interface KvCacheConfig {
@@ -18,6 +21,8 @@ export interface KvCacheConfig {
   swapBlocks: number;
   /** Bytes of one KV block on one GPU (what a swap moves). */
   blockBytes: number;
+  /** Automatic prefix caching (vLLM v1; docs/prefix-caching.md); absent or false: off. */
+  prefixCaching?: boolean;
 }
 
 /** GPU blocks, watermark and swap space of one replica. */
@@ -34,9 +39,15 @@ export class KvCache {
   private gpuFree: number;
   private gpuUsed = 0;
   private swapFree: number;
+  /** The prefix cache, with `prefixCaching` on: then it holds the GPU block counts. */
+  readonly prefix: PrefixCache | null;
 
-  /** @param cfg sizes; @param requests the run's request table (its block columns are updated here). */
-  constructor(cfg: KvCacheConfig, requests: RequestTable) {
+  /**
+   * @param cfg sizes; @param requests the run's request table (its block columns are updated here);
+   * @param segs the trace's prefix segments (for the prefix cache's hashes), if any.
+   * @param stats the counters the prefix cache adds to (required with `prefixCaching`).
+   */
+  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: PrefixSegments, stats?: PrefixCacheStats) {
     this.blockSize = cfg.blockSize;
     this.capacity = cfg.kvBlocks;
     this.watermark = cfg.watermarkBlocks;
@@ -44,16 +55,22 @@ export class KvCache {
     this.R = requests;
     this.gpuFree = cfg.kvBlocks;
     this.swapFree = cfg.swapBlocks;
+    this.prefix = cfg.prefixCaching ? new PrefixCache(cfg.kvBlocks, cfg.blockSize, requests, segs, stats!) : null;
   }
 
-  /** Free GPU blocks. */
+  /** Free GPU blocks (cached ones included: they are free memory, evicted when taken). */
   get freeBlocks(): number {
-    return this.gpuFree;
+    return this.prefix ? this.prefix.pool.free : this.gpuFree;
   }
 
   /** GPU blocks in use. */
   get usedBlocks(): number {
-    return this.gpuUsed;
+    return this.prefix ? this.prefix.pool.used : this.gpuUsed;
+  }
+
+  /** Free blocks that still hold a cached prefix (0 without prefix caching). */
+  get cachedBlocks(): number {
+    return this.prefix ? this.prefix.pool.cached : 0;
   }
 
   /** Ceil(tokens / blockSize): blocks that hold `tokens` KV slots. */
@@ -63,7 +80,7 @@ export class KvCache {
 
   /** Whether `blocks` more GPU blocks can be taken leaving the watermark free (vLLM `can_allocate`). */
   canAllocate(blocks: number): boolean {
-    return this.gpuFree - blocks >= this.watermark;
+    return this.freeBlocks - blocks >= this.watermark;
   }
 
   /** Whether a request needing `blocks` at most (its whole life) fits the GPU beside the watermark. */
@@ -71,9 +88,14 @@ export class KvCache {
     return blocks + this.watermark <= this.capacity;
   }
 
-  /** Grows request `id`'s GPU blocks to cover `tokens` KV slots (never shrinks). The caller checked they are free. */
-  grow(id: number, tokens: number): void {
+  /**
+   * Grows request `id`'s GPU blocks to cover `tokens` KV slots (never shrinks). The caller checked
+   * they are free. With prefix caching, the blocks `known` tokens fill completely (default: all
+   * `tokens`, what the step computes) are registered in the cache.
+   */
+  grow(id: number, tokens: number, known = tokens): void {
     const want = Math.ceil(tokens / this.blockSize);
+    if (this.prefix) return this.prefix.grow(id, Math.max(want, this.R.blocks[id]), known);
     const add = want - this.R.blocks[id];
     if (add > 0) {
       this.R.blocks[id] = want;
@@ -88,6 +110,10 @@ export class KvCache {
    */
   growAll(ids: Int32Array, count: number, ahead: number): void {
     const R = this.R;
+    if (this.prefix) {
+      for (let i = 0; i < count; i++) this.grow(ids[i], R.computed[ids[i]] + ahead);
+      return;
+    }
     const bs = this.blockSize;
     let add = 0;
     for (let i = 0; i < count; i++) {
@@ -103,8 +129,12 @@ export class KvCache {
     this.gpuUsed += add;
   }
 
-  /** Frees every GPU block of request `id`. */
-  release(id: number): void {
+  /**
+   * Frees every GPU block of request `id`; `final` when it completed (the prefix cache may then
+   * forget content no request can ask for again).
+   */
+  release(id: number, final = false): void {
+    if (this.prefix) return this.prefix.release(id, final);
     const b = this.R.blocks[id];
     this.R.blocks[id] = 0;
     this.gpuFree += b;
@@ -126,7 +156,7 @@ export class KvCache {
     const b = this.R.blocks[id];
     this.swapFree -= b;
     this.R.swappedBlocks[id] = b;
-    this.release(id);
+    this.release(id, false);
     return b * this.blockBytes;
   }
 
@@ -135,6 +165,10 @@ export class KvCache {
     const b = this.R.swappedBlocks[id];
     this.swapFree += b;
     this.R.swappedBlocks[id] = 0;
+    if (this.prefix) {
+      this.prefix.swapIn(id, b);
+      return b * this.blockBytes;
+    }
     this.R.blocks[id] = b;
     this.gpuFree -= b;
     this.gpuUsed += b;

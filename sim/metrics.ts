@@ -10,6 +10,7 @@ import { FINISHED, REJECTED } from './requests.ts';
 import type { RequestTable } from './requests.ts';
 import type { PredictorQuality } from './predictor.ts';
 import type { TracePrograms } from './trace.ts';
+import type { EngineStats } from './engine-types.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -47,6 +48,8 @@ export interface Summary {
   kv_utilization: { mean: number | null; max: number | null };
   preemptions: number;
   swaps: { out: number; in: number; bytes: number; recompute_fallbacks: number };
+  /** Prefix caching, when it was on (`--prefix-caching on`). */
+  prefix_cache?: PrefixCacheSummary;
   sim: { wall_s: number; events: number; iterations: number };
   /**
    * Multi-call programs (when the trace has them): programs, those whose every call completed,
@@ -195,6 +198,7 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
       : { mean: makespan > 0 ? st.kvBlockSeconds / makespan / (opts.kvBlocks * res.replicas.length) : 0, max: st.kvMaxBlocks / opts.kvBlocks },
     preemptions: st.preemptions,
     swaps: { out: st.swapOuts, in: st.swapIns, bytes: st.swapBytes, recompute_fallbacks: st.swapFallbacks },
+    ...(st.prefixAdmissions > 0 ? { prefix_cache: prefixCacheSummary(st) } : {}),
     sim: { wall_s: res.wall_s, events: res.events, iterations: st.iterations },
   };
 }
@@ -282,4 +286,32 @@ export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: {
       e2e_s: latencyStats(e2e),
     };
   });
+}
+
+/** The summary's `prefix_cache` (docs/output.md): lookups and hits in tokens and admissions, evictions. */
+export function prefixCacheSummary(st: EngineStats): PrefixCacheSummary {
+  return {
+    queried_tokens: st.prefixQueriedTokens,
+    hit_tokens: st.prefixHitTokens,
+    token_hit_rate: st.prefixQueriedTokens > 0 ? st.prefixHitTokens / st.prefixQueriedTokens : 0,
+    admissions: st.prefixAdmissions,
+    hit_admissions: st.prefixHitAdmissions,
+    request_hit_rate: st.prefixAdmissions > 0 ? st.prefixHitAdmissions / st.prefixAdmissions : 0,
+    evictions: st.prefixEvictions,
+  };
+}
+
+/** Prefix-cache figures of a run (tokens; rates are fractions). */
+export interface PrefixCacheSummary {
+  /** Prompt tokens looked up at admissions (re-admissions after recompute included). */
+  queried_tokens: number;
+  /** Of those, tokens found cached (block-aligned). */
+  hit_tokens: number;
+  token_hit_rate: number;
+  admissions: number;
+  /** Admissions that found at least one cached block. */
+  hit_admissions: number;
+  request_hit_rate: number;
+  /** Cached blocks evicted to make room. */
+  evictions: number;
 }

@@ -92,8 +92,10 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
     need -= blocksToGain(s, id, sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting--;
     want = need + (admitting > 0 ? kv.watermark : 0);
-    if (sel.from[i] === WAITING) s.waiting.push(id);
-    else if (sel.from[i] === SWAPPED) s.swapped.push(id);
+    if (sel.from[i] === WAITING) {
+      s.untakeHit(id);
+      s.waiting.push(id);
+    } else if (sel.from[i] === SWAPPED) s.swapped.push(id);
     else {
       // Memory pressure overrides the selection (as vLLM's block manager does).
       R.mark[id] = 0;
@@ -130,12 +132,13 @@ function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
     const from = nextSource(s, w, true);
     if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0) break;
     const id = headOf(s, w, from);
-    const rem = s.remaining(id);
+    const hit = from === WAITING ? s.hitFor(id) : 0;
+    const rem = s.remaining(id) - hit * s.kv.blockSize;
     const t = chunked ? Math.min(rem, tokens) : rem;
     if (t > tokens && sel.count > 0) break;
     sel.push(id, t, from);
     tokens -= t;
-    take(s, w, id, from);
+    take(s, w, id, from, hit);
   }
 }
 
@@ -164,9 +167,12 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
       decodes++;
       sel.push(id, 1, from);
     } else if (prefillsOpen && room > 0) {
-      const t = Math.min(s.remaining(id), room);
+      const hit = from === WAITING ? s.hitFor(id) : 0;
+      const t = Math.min(s.remaining(id) - hit * s.kv.blockSize, room);
       prefillTokens += t;
       sel.push(id, t, from);
+      take(s, w, id, from, hit);
+      continue;
     } else {
       // No tokens for this prefill: from here on only decodes can join.
       prefillsOpen = false;
@@ -193,7 +199,10 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
       const t = Math.min(s.remaining(id), left);
       left -= t;
       if (t === 0) {
-        if (from === WAITING) s.waiting.push(id);
+        if (from === WAITING) {
+          s.untakeHit(id);
+          s.waiting.push(id);
+        }
         else if (from === SWAPPED) s.swapped.push(id);
         else R.mark[id] = HELD; // a running partial prefill waits with its KV
         continue;
@@ -226,19 +235,26 @@ function headOf(s: ReplicaState, w: RankScratch, from: Source): number {
   return from === RUNNING ? s.order!.ids[w.next] : from === WAITING ? s.waiting.peek() : s.swapped.peek();
 }
 
-/** Takes selected `id` off the head of its source: a waiting or swapped one leaves its queue, a running one is marked selected. */
-function take(s: ReplicaState, w: RankScratch, id: number, from: Source): void {
+/**
+ * Takes selected `id` off the head of its source: a waiting one leaves its queue with the `hit`
+ * cached blocks it will start from, a swapped one leaves its queue, a running one is marked
+ * selected.
+ */
+function take(s: ReplicaState, w: RankScratch, id: number, from: Source, hit = 0): void {
   if (from === RUNNING) {
     w.next++;
     s.R.mark[id] = SELECTED;
     w.taken.push(id);
-  } else (from === WAITING ? s.waiting : s.swapped).pop();
+  } else if (from === WAITING) {
+    s.waiting.pop();
+    s.takeHit(id, hit);
+  } else s.swapped.pop();
 }
 
 /** KV blocks request `id` must gain to run `t` more tokens (waiting: its whole sequence, as vLLM v0). */
 function blocksToGain(s: ReplicaState, id: number, t: number, from: number): number {
   const { R, kv } = s;
-  if (from === WAITING) return kv.blocksFor(R.prompt[id] + R.generated[id]);
+  if (from === WAITING) return kv.blocksFor(R.prompt[id] + R.generated[id]) - R.blocks[id]; // less the cached blocks it took
   const held = from === SWAPPED ? R.swappedBlocks[id] : R.blocks[id];
   return Math.max(held, kv.blocksFor(R.computed[id] + t)) - (from === SWAPPED ? 0 : held);
 }

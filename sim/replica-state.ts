@@ -76,6 +76,12 @@ export class ReplicaState {
   now = 0;
   /** Whether any request was preempted while forming this batch. */
   preempted = false;
+  /**
+   * Whether a waiting request was admitted into this batch. With prefix caching an admitted
+   * request may compute just its last token, which looks like a decode: such a batch is not the
+   * steady state skip-ahead may repeat.
+   */
+  admitted = false;
   /** Σ (prompt + generated) over this replica's unfinished requests. */
   heldTokens = 0;
 
@@ -88,7 +94,7 @@ export class ReplicaState {
     this.R = requests;
     this.policy = policy;
     this.index = index;
-    this.kv = new KvCache(cfg, requests);
+    this.kv = new KvCache(cfg, requests, requests.prefix, this.stats);
     const n = requests.n;
     const { key, tie } = requests;
     this.waiting = new IndexedHeap(n, key, tie, false, requests.queuePos);
@@ -110,10 +116,36 @@ export class ReplicaState {
     return R.generated[id] >= 1 && R.computed[id] === R.prompt[id] + R.generated[id] - 1;
   }
 
-  /** Tokens request `id` has left to compute before its next sample: 1 for a decode, else its prefill. */
+  /**
+   * Tokens request `id` has left to compute before its next sample: 1 for a decode, else its
+   * prefill (for a waiting request, less the cached blocks it has taken).
+   */
   remaining(id: number): number {
     const R = this.R;
-    return R.prompt[id] + R.generated[id] - R.computed[id];
+    const cached = R.state[id] === WAITING ? R.blocks[id] * this.kv.blockSize : 0;
+    return R.prompt[id] + R.generated[id] - R.computed[id] - cached;
+  }
+
+  /** Prefix-cache blocks waiting request `id` would take if admitted now (0 without prefix caching). */
+  hitFor(id: number): number {
+    return this.kv.prefix ? this.kv.prefix.hitBlocks(id) : 0;
+  }
+
+  /** Blocks admitting waiting request `id` with `hit` cached blocks takes from the free ones: its new blocks, and the cached ones that are free. */
+  admitBlocks(id: number, hit: number): number {
+    const nt = this.R.prompt[id] + this.R.generated[id];
+    const fresh = this.kv.blocksFor(nt) - hit;
+    return hit > 0 ? fresh + this.kv.prefix!.freeAmongHits(id, hit) : fresh;
+  }
+
+  /** Takes waiting request `id`'s `hit` cached blocks ahead of its admission (rank mode's selection). */
+  takeHit(id: number, hit: number): void {
+    if (hit > 0) this.kv.prefix!.take(id, hit);
+  }
+
+  /** Gives back the cached blocks waiting request `id` took with `takeHit` (it was not admitted after all). */
+  untakeHit(id: number): void {
+    if (this.R.blocks[id] > 0) this.kv.release(id, false);
   }
 
   /**
@@ -150,10 +182,24 @@ export class ReplicaState {
     this.order?.removed();
   }
 
-  /** Admits waiting request `id` (already out of `waiting`): running, with KV for its whole sequence so far. */
-  admit(id: number): void {
+  /**
+   * Admits waiting request `id` (already out of `waiting`): running, with KV for its whole
+   * sequence so far; with prefix caching, its first `hit` blocks from the cache (taken now unless
+   * `takeHit` took them), which it need not compute.
+   */
+  admit(id: number, hit = 0): void {
+    const R = this.R;
+    const prefix = this.kv.prefix;
+    if (prefix) {
+      if (R.blocks[id] === 0) this.takeHit(id, hit);
+      const cached = R.blocks[id] * this.kv.blockSize;
+      R.computed[id] = cached;
+      if (R.cachedTokens[id] < 0) R.cachedTokens[id] = cached;
+      prefix.count(id, R.blocks[id]);
+    }
+    this.admitted = true;
     this.addRunning(id);
-    this.kv.grow(id, this.R.prompt[id] + this.R.generated[id]);
+    this.kv.grow(id, R.prompt[id] + R.generated[id], R.computed[id]);
   }
 
   /** Adds `s` tokens of running request `id` to the batch and its shape, growing its KV to match. */
@@ -191,7 +237,10 @@ export class ReplicaState {
     sh.decodeSeqs++;
     sh.decodeKvTokens += c + 1;
     sh.sampledSeqs++;
-    if (c + 1 > R.blocks[id] * this.kv.blockSize) this.kv.grow(id, c + 1);
+    // A new block when the token crosses a boundary; with prefix caching also when it fills one
+    // (the full block is registered in the step that computes it, as vLLM does).
+    const bs = this.kv.blockSize;
+    if (c + 1 > R.blocks[id] * bs || (this.kv.prefix !== null && (c + 1) % bs === 0)) this.kv.grow(id, c + 1);
   }
 
   /**

@@ -6,6 +6,7 @@
  * Prefill, chunked prefill, decode and recompute after preemption all fall out of that one pair.
  */
 import type { Trace } from './trace.ts';
+import type { PrefixSegments } from './block-hash.ts';
 
 /** Request lifecycle states (values of `RequestTable.state`). */
 export const PENDING = 0;
@@ -50,6 +51,8 @@ export class RequestTable {
   readonly firstToken: Float64Array;
   /** Completion time (s), -1 before. */
   readonly completion: Float64Array;
+  /** Prompt tokens found in the prefix cache at its first admission (-1 before it). */
+  readonly cachedTokens: Int32Array;
   /** Times preempted (recompute or swap). */
   readonly preemptions: Int32Array;
   /** Tokens scheduled for this request in the iteration in flight. */
@@ -62,6 +65,8 @@ export class RequestTable {
   readonly service: Float64Array;
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
+  /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
+  readonly prefix: PrefixSegments | undefined;
   /**
    * Engine bookkeeping, shared by the engines of every replica (a request is on one replica):
    * its slot in its replica's waiting or swapped heap, in its victims heap and in its running set
@@ -93,6 +98,7 @@ export class RequestTable {
     this.firstToken = new Float64Array(n).fill(-1);
     this.completion = new Float64Array(n).fill(-1);
     this.preemptions = new Int32Array(n);
+    this.cachedTokens = new Int32Array(n).fill(-1);
     this.scheduled = new Int32Array(n);
     if (trace.programs) {
       this.program = trace.programs.program;
@@ -104,6 +110,7 @@ export class RequestTable {
     }
     this.service = new Float64Array(n);
     this.replica = new Int32Array(n).fill(-1);
+    this.prefix = trace.prefix;
     this.queuePos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runSlot = new Int32Array(Math.max(1, n)).fill(-1);

@@ -9,7 +9,7 @@ import type { CostModel } from './cost/cost-model.ts';
 import type { ReplicaState } from './replica-state.ts';
 
 /**
- * Whether the batch just formed in `s` may be extended by skip-ahead: decode-only, nothing swapped
+ * Whether the batch just formed in `s` may be extended by skip-ahead: decode-only, nothing admitted, swapped
  * or preempted, no extra server time, and (admit mode) every running request in it.
  * @param extra_s server time policies added to this iteration (s).
  */
@@ -20,6 +20,7 @@ export function canSkipAhead(s: ReplicaState, extra_s: number): boolean {
     b.swapBytes === 0 &&
     extra_s === 0 &&
     !s.preempted &&
+    !s.admitted &&
     (s.policy.batching.mode === 'rank' || b.count === s.running.count)
   );
 }

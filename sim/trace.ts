@@ -1,6 +1,7 @@
 /**
  * The in-memory form of a request trace: one struct of arrays, sorted by arrival.
  */
+import type { PrefixSegments } from './block-hash.ts';
 
 /** Trace file formats the readers understand (see docs/traces.md). */
 export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'synthetic';
@@ -30,6 +31,11 @@ export interface Trace {
    * column name; each array has length `n`, values as read (strings).
    */
   extra: Record<string, string[]>;
+  /**
+   * Which leading parts of each prompt are shared with other prompts or outputs (prefix caching;
+   * sim/block-hash.ts `PrefixSegments`), when the trace says.
+   */
+  prefix?: PrefixSegments;
   /** Mooncake prefix-block hash ids per request (512 tokens per block), when the format has them. */
   hash_ids?: Int32Array[];
   /**

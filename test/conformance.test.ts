@@ -140,6 +140,8 @@ const MODES: { name: string; options: Partial<RunOptions> }[] = [
   { name: 'prefill priority, swap', options: { 'chunked-prefill': false, preemption: 'swap' } },
   { name: 'chunked prefill, recompute', options: { 'chunked-prefill': true, preemption: 'recompute' } },
   { name: 'chunked prefill, swap', options: { 'chunked-prefill': true, preemption: 'swap' } },
+  { name: 'prefill priority, recompute, prefix caching', options: { 'chunked-prefill': false, preemption: 'recompute', 'prefix-caching': 'on' } },
+  { name: 'chunked prefill, swap, prefix caching', options: { 'chunked-prefill': true, preemption: 'swap', 'prefix-caching': 'on' } },
 ];
 
 /**
@@ -231,7 +233,8 @@ function execute(c: Case, skipAhead: boolean): Execution {
 function skipAheadCheck(c: Case): { differences: string[]; on: Execution; off: Execution } {
   const on = execute(c, true);
   const off = execute(c, false);
-  return { differences: runDifferences(on.result, off.result), on, off };
+  const differences = runDifferences(on.result, off.result);
+  return { differences, on, off };
 }
 
 /** The determinism check: differences between `first` and a second run of the case with the same seed (empty: none). */
@@ -289,11 +292,15 @@ function randomCheck(label: string, options: Partial<RunOptions>, numRuns: numbe
     extraBudget: fc.integer({ min: 0, max: 300 }),
     'kv-tokens': fc.integer({ min: 400, max: 3000 }),
     'swap-space': options['swap-space'] !== undefined ? fc.constant(options['swap-space']) : fc.constantFrom(0, 0.05, 4),
+    'prefix-caching': fc.constantFrom('on', 'off'),
   });
   fc.assert(
     fc.property(rows, settings, (rs, { extraBudget, ...engine }) => {
       let t = 0;
       const trace = makeTrace(rs.map((r) => (t += r.gap) - rs[0].gap), rs.map((r) => r.prompt), rs.map((r) => r.output));
+      // Shared system prompts: request i begins with content i % 3 (up to 40 tokens of it).
+      const start = Int32Array.from({ length: rs.length + 1 }, (_, i) => i);
+      trace.prefix = { start, id: Int32Array.from(rs, (_, i) => i % 3), tokens: Int32Array.from(rs, (r, i) => Math.min(r.prompt, 16 + 12 * (i % 3))) };
       trace.extra[DEFAULT_PREDICTION_COLUMN] = rs.map((r, i) => String(r.output + (i % 5) * 7));
       const c: Case = { label: `${label} | random ${JSON.stringify(engine)}`, trace, options: { ...options, ...engine, 'max-num-batched-tokens': engine['max-num-seqs'] + extraBudget } };
       const { differences, on, off } = skipAheadCheck(c);

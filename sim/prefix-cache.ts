@@ -1,0 +1,192 @@
+/**
+ * Automatic prefix caching for one replica (vLLM v1, docs/spec.md §15; design in
+ * docs/prefix-caching.md): the replica's blocks live in a `BlockPool`; each request has a block
+ * table (the pool entry of each of its blocks, −1 for an unhashed one) and its chained block hashes
+ * (sim/block-hash.ts). A request admitted from the waiting queue takes the longest run of cached
+ * blocks from its start (capped so that its last block is computed); blocks it fills are
+ * registered under their hashes; freed blocks go back tail first and stay cached until evicted.
+ * Only `KvCache` calls this (it stays the single owner of the block counts). Units: blocks, tokens.
+ */
+import { BlockPool } from './block-pool.ts';
+import { chainHashes } from './block-hash.ts';
+import type { PrefixSegments } from './block-hash.ts';
+import type { RequestTable } from './requests.ts';
+
+/** The counters a prefix cache adds to (the engine's stats; docs/output.md `prefix_cache`). */
+export interface PrefixCacheStats {
+  prefixAdmissions: number;
+  prefixHitAdmissions: number;
+  prefixQueriedTokens: number;
+  prefixHitTokens: number;
+  prefixEvictions: number;
+}
+
+/** The prefix cache of one replica. */
+export class PrefixCache {
+  readonly pool: BlockPool;
+  private readonly stats: PrefixCacheStats;
+  private readonly R: RequestTable;
+  private readonly B: number;
+  private readonly segs: PrefixSegments | undefined;
+  /** Per request: pool entry of each block (−1 unhashed), its hashes, blocks registered so far. */
+  private readonly table: (Int32Array | undefined)[];
+  private readonly hashes: (Float64Array | undefined)[];
+  private readonly hashed: Int32Array;
+  private readonly registered: Int32Array;
+  /** 1 for requests whose own prompt part or output another request's prompt declares (their blocks stay cacheable after they finish). */
+  private readonly referenced: Uint8Array;
+
+  /**
+   * @param capacity GPU blocks; @param blockSize tokens per block; @param requests the run's
+   * request table; @param segs the trace's prefix segments, if any; @param stats the counters it adds to.
+   */
+  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: PrefixSegments | undefined, stats: PrefixCacheStats) {
+    this.pool = new BlockPool(capacity);
+    this.stats = stats;
+    this.R = requests;
+    this.B = blockSize;
+    this.segs = segs;
+    const n = requests.n;
+    this.table = new Array(n);
+    this.hashes = new Array(n);
+    this.hashed = new Int32Array(Math.max(1, n));
+    this.registered = new Int32Array(Math.max(1, n));
+    this.referenced = new Uint8Array(Math.max(1, n));
+    if (segs) for (let k = 0; k < segs.id.length; k++) if (segs.id[k] < 0) this.referenced[(-segs.id[k] - 1) >> 1] = 1;
+  }
+
+  /** The hashes of request `id`'s first `blocks` blocks (computed once, then kept while it lives). */
+  private hashesOf(id: number, blocks: number): Float64Array {
+    let h = this.hashes[id];
+    if (h === undefined || h.length < blocks) {
+      const g = new Float64Array(Math.max(blocks, 2 * (h?.length ?? 0), 8));
+      if (h) g.set(h.subarray(0, this.hashed[id]));
+      this.hashes[id] = h = g;
+    }
+    if (this.hashed[id] < blocks) {
+      chainHashes(this.segs, id, this.R.prompt[id], this.B, h, this.hashed[id], blocks);
+      this.hashed[id] = blocks;
+    }
+    return h;
+  }
+
+  /**
+   * Cached blocks waiting request `id` would take now: the longest run of cached hashes from its
+   * first block, at most ⌊(numTokens − 1)/B⌋ (the last token is computed; computed tokens stay
+   * block-aligned). Looks only.
+   */
+  hitBlocks(id: number): number {
+    const R = this.R;
+    const cap = Math.floor((R.prompt[id] + R.generated[id] - 1) / this.B);
+    if (cap <= 0) return 0;
+    const h = this.hashesOf(id, cap);
+    let k = 0;
+    while (k < cap && this.pool.lookup(h[k]) >= 0) k++;
+    return k;
+  }
+
+  /** Of request `id`'s first `hit` blocks (all cached), those now free: taking them uses free blocks too. */
+  freeAmongHits(id: number, hit: number): number {
+    const h = this.hashesOf(id, hit);
+    let f = 0;
+    for (let k = 0; k < hit; k++) if (this.pool.refs(this.pool.lookup(h[k])) === 0) f++;
+    return f;
+  }
+
+  /**
+   * Takes the first `hit` blocks of waiting request `id` (holding none) from the cache: a reference
+   * each; they become its first blocks (`RequestTable.blocks`).
+   */
+  take(id: number, hit: number): void {
+    const t = this.tableOf(id, Math.max(hit, 1));
+    const h = this.hashesOf(id, hit);
+    for (let k = 0; k < hit; k++) {
+      const e = this.pool.lookup(h[k]);
+      this.pool.touch(e);
+      t[k] = e;
+    }
+    this.registered[id] = hit;
+    this.R.blocks[id] = hit;
+  }
+
+  /** Counts an admission of request `id` whose first `hit` blocks came from the cache. */
+  count(id: number, hit: number): void {
+    const st = this.stats;
+    st.prefixAdmissions++;
+    st.prefixQueriedTokens += this.R.prompt[id] + this.R.generated[id];
+    if (hit > 0) st.prefixHitAdmissions++;
+    st.prefixHitTokens += hit * this.B;
+  }
+
+  /**
+   * Grows request `id` to `want` blocks (allocating from the pool, which may evict) and registers
+   * the blocks that `tokens` covers completely (a hash already cached gets a second entry, as in
+   * vLLM). The caller checked the blocks are free.
+   */
+  grow(id: number, want: number, tokens: number): void {
+    const R = this.R;
+    const have = R.blocks[id];
+    if (want > have) {
+      const before = this.pool.evictions;
+      this.pool.allocate(want - have);
+      this.stats.prefixEvictions += this.pool.evictions - before;
+      const t = this.tableOf(id, want);
+      t.fill(-1, have, want);
+      R.blocks[id] = want;
+    }
+    const full = Math.min(Math.floor(tokens / this.B), R.blocks[id]);
+    const from = this.registered[id];
+    if (full > from) {
+      const t = this.table[id]!;
+      const h = this.hashesOf(id, full);
+      for (let k = from; k < full; k++) t[k] = this.pool.register(h[k]);
+      this.registered[id] = full;
+    }
+  }
+
+  /**
+   * Frees every block of request `id`, tail first (vLLM's order: a sequence's head outlives its
+   * tail in the cache). `final` (it completed): blocks holding its own prompt part or output that
+   * no other request declares can never be hit again and are freed without their hashes.
+   */
+  release(id: number, final: boolean): void {
+    const R = this.R;
+    const t = this.table[id];
+    const b = R.blocks[id];
+    let dead = b;
+    if (final && this.referenced[id] === 0) {
+      // Blocks from the one holding the first own token on touch only this request's content.
+      let declared = 0;
+      if (this.segs) for (let s = this.segs.start[id]; s < this.segs.start[id + 1]; s++) declared += this.segs.tokens[s];
+      dead = Math.floor(declared / this.B);
+    }
+    for (let k = b - 1; k >= 0; k--) {
+      const e = t![k];
+      if (e < 0) this.pool.releaseAnonymous(1);
+      else if (k >= dead) this.pool.releaseUnhashed(e);
+      else this.pool.release(e);
+    }
+    R.blocks[id] = 0;
+    this.registered[id] = 0;
+    if (final) {
+      this.table[id] = undefined;
+      this.hashes[id] = undefined;
+      this.hashed[id] = 0;
+    }
+  }
+
+  /** Swap-in of request `id` (holding no GPU blocks): `blocks` fresh blocks, its full ones registered again. */
+  swapIn(id: number, blocks: number): void {
+    this.grow(id, blocks, this.R.computed[id]);
+  }
+
+  private tableOf(id: number, blocks: number): Int32Array {
+    let t = this.table[id];
+    if (t === undefined || t.length < blocks) {
+      const g = new Int32Array(Math.max(blocks, 2 * (t?.length ?? 0), 8));
+      if (t) g.set(t);
+      this.table[id] = t = g;
+    }
+    return t;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Prefix caching in the engine (docs/prefix-caching.md; vLLM v1, docs/spec.md §15), hand-worked
+ * with one iteration per second (LinearCostModel base 1 s) and block size 16.
+ */
+import { describe, it, expect } from 'vitest';
+import { simulate } from '../sim/simulator.ts';
+import { LinearCostModel } from '../sim/cost/linear.ts';
+import { Fcfs } from '../policies/fcfs.ts';
+import type { IterationRecord } from '../sim/engine-types.ts';
+import type { Trace } from '../sim/trace.ts';
+import { engineConfig, makeTrace } from './helpers.ts';
+
+const perIteration = new LinearCostModel({ base: 1, prefill: 0, decode: 0, kv: 0 });
+
+/** A trace whose request i declares the prefix segments rows[i] ([content id, tokens] each). */
+function withSegments(t: Trace, rows: [number, number][][]): Trace {
+  const start = new Int32Array(rows.length + 1);
+  const id: number[] = [];
+  const tokens: number[] = [];
+  rows.forEach((r, i) => {
+    for (const [c, k] of r) {
+      id.push(c);
+      tokens.push(k);
+    }
+    start[i + 1] = id.length;
+  });
+  return { ...t, prefix: { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) } };
+}
+
+function run(trace: Trace, kvBlocks: number, caching = true) {
+  const records: IterationRecord[] = [];
+  const res = simulate({
+    trace,
+    policy: new Fcfs(),
+    cost: perIteration,
+    engine: engineConfig({ kvBlocks, prefixCaching: caching, skipAhead: false }),
+    observer: (r) => records.push(r),
+  });
+  return { res, records };
+}
+
+describe('prefix caching', () => {
+  it('two prompts sharing a 48-token prefix: the second computes only its own 22 tokens', () => {
+    const trace = withSegments(makeTrace([0, 1.5], [60, 70], [5, 5]), [[[5, 48]], [[5, 48]]]);
+    const { res, records } = run(trace, 1000);
+    expect(Array.from(res.requests.cachedTokens)).toEqual([0, 48]);
+    // B is admitted at t = 2 (A decoding): a prefill-only iteration of 70 − 48 tokens.
+    expect(records.find((r) => r.start === 2)!.prefillTokens).toBe(22);
+    const off = run(trace, 1000, false);
+    expect(off.records.find((r) => r.start === 2)!.prefillTokens).toBe(70);
+    expect(Array.from(off.res.requests.cachedTokens)).toEqual([-1, -1]);
+  });
+
+  it('a full hit still computes its last block (computed tokens stay block-aligned)', () => {
+    const trace = withSegments(makeTrace([0, 5], [48, 48], [1, 1]), [[[5, 48]], [[5, 48]]]);
+    const { res, records } = run(trace, 1000);
+    // floor((48 − 1)/16) = 2 blocks are taken; the third is computed.
+    expect(res.requests.cachedTokens[1]).toBe(32);
+    expect(records.find((r) => r.start === 5)!.prefillTokens).toBe(16);
+  });
+
+  it('eviction takes the least recently freed first, and a sequence is freed tail first', () => {
+    // 8 blocks. A (32 tokens, content 1) finishes at 1: its blocks are freed tail first, so the
+    // queue is [6 never used, A1, A0]. C (80 unique tokens + 10 decoded: 6 blocks) takes the 6.
+    // E (16 unique tokens) at 3.5 takes the front: A's block 1 is evicted, A's block 0 stays.
+    // F (33 tokens starting with content 1) after C finished finds block 0 only: 16 cached tokens.
+    const trace = withSegments(makeTrace([0, 1.5, 3, 30], [32, 80, 16, 33], [1, 10, 1, 1]), [[[1, 32]], [], [], [[1, 32]]]);
+    const { res, records } = run(trace, 8);
+    expect(Array.from(res.requests.cachedTokens)).toEqual([0, 0, 0, 16]);
+    expect(records.find((r) => r.start === 30)!.prefillTokens).toBe(33 - 16);
+    // Without E nothing is evicted and F finds both blocks.
+    const noE = withSegments(makeTrace([0, 1.5, 30], [32, 80, 33], [1, 10, 1]), [[[1, 32]], [], [[1, 32]]]);
+    expect(run(noE, 8).res.requests.cachedTokens[2]).toBe(32);
+  });
+
+  it('a recompute victim resumes from what was not evicted', () => {
+    // 6 blocks. A (64 tokens, 16 out: at most 5 blocks) and B (32 tokens, 20 out) both decode at
+    // t = 2 and each needs a block: B (the newest) is preempted by recompute, its blocks freed
+    // tail first ([B1, B0]); A's new block evicts B1. B re-prefills its 33 tokens but finds B0.
+    const trace = makeTrace([0, 0.5], [64, 32], [16, 20]);
+    const on = run(trace, 6);
+    expect(on.res.requests.preemptions[1]).toBe(1);
+    const resume = (records: IterationRecord[]) => records.filter((r) => r.start > 2 && r.prefillTokens > 0).map((r) => r.prefillTokens);
+    expect(resume(on.records)).toEqual([33 - 16]);
+    const off = run(trace, 6, false);
+    expect(resume(off.records)).toEqual([33]);
+  });
+
+  it('without shared prefixes or preemption, caching on and off give identical runs', () => {
+    const trace = makeTrace([0, 0.3, 0.9, 2, 2.5], [40, 17, 90, 5, 64], [30, 3, 12, 40, 9]);
+    const on = run(trace, 1000);
+    const off = run(trace, 1000, false);
+    expect(Array.from(on.res.requests.completion)).toEqual(Array.from(off.res.requests.completion));
+    expect(on.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed])).toEqual(off.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed]));
+  });
+});
