@@ -242,11 +242,19 @@ describe('generators', () => {
   const rootsArrivals = (calls: ProgramCall[]) => groups(calls).map((g) => g[0].arrival_s!);
   const gaps = (xs: number[]) => xs.slice(1).map((x, i) => x - xs[i]);
 
-  it('react matches Autellix BFCL: calls per program, prompt, decode, tool delay, Poisson rate', () => {
+  it('react matches Autellix BFCL: calls per program, prompt (first, then new tokens per step), decode, tool delay, Poisson rate', () => {
     const calls = generatePrograms({ kind: 'react', programs: 3000, rate: 2, seed: 'm-react' });
     near(groups(calls).map((g) => g.length), truncGeomMean(10.75, 70), 'calls per program');
     expect(Math.max(...groups(calls).map((g) => g.length))).toBeLessThanOrEqual(70);
-    near(calls.map((c) => c.prompt_tokens), 735.06, 'prompt');
+    near(groups(calls).map((g) => g[0].prompt_tokens), 735.06, 'first prompt');
+    const app: number[] = [];
+    for (const g of groups(calls)) {
+      for (let k = 1; k < g.length; k++) {
+        expect(g[k].prefix_from).toBe(g[k - 1].call_id); // resends the trajectory
+        app.push(g[k].prompt_tokens - g[k - 1].prompt_tokens - g[k - 1].output_tokens);
+      }
+    }
+    near(app, 735.06, 'new tokens per step');
     near(calls.map((c) => c.output_tokens), 34.14, 'decode');
     near(calls.filter((c) => c.parents.length > 0).map((c) => c.delay_s!), 1, 'tool delay');
     near(gaps(rootsArrivals(calls)), 1 / 2, 'inter-arrival gap');
@@ -255,7 +263,16 @@ describe('generators', () => {
   it('tree-search: the full tree by default (1 + 5 + 25 + 125 = 156 calls), mean Σ (b·p)^k with expand_p', () => {
     const full = generatePrograms({ kind: 'tree-search', programs: 20, rate: 1, seed: 't' });
     for (const g of groups(full)) expect(g.length).toBe(156);
-    near(full.map((c) => c.prompt_tokens), 467.2, 'prompt');
+    near(full.filter((c) => c.parents.length === 0).map((c) => c.prompt_tokens), 467.2, 'root prompt');
+    const byId = new Map(full.map((c) => [`${c.program_id}/${c.call_id}`, c]));
+    const app: number[] = [];
+    for (const c of full) {
+      if (c.parents.length === 0) continue;
+      const p = byId.get(`${c.program_id}/${c.parents[0]}`)!;
+      expect(c.prefix_from).toBe(p.call_id); // a child resends its parent's context
+      app.push(c.prompt_tokens - p.prompt_tokens - p.output_tokens);
+    }
+    near(app, 467.2, 'new tokens per child');
     near(full.map((c) => c.output_tokens), 72.6, 'decode');
     const part = generatePrograms({ kind: 'tree-search', programs: 3000, rate: 1, seed: 't2', branching: 3, depth: 3, expand_p: 0.5 });
     near(groups(part).map((g) => g.length), 1 + 1.5 + 1.5 ** 2 + 1.5 ** 3, 'calls per program');
@@ -274,6 +291,7 @@ describe('generators', () => {
       for (const g of gs) {
         for (let k = 1; k < g.length; k++) {
           expect(g[k].parents).toEqual([g[k - 1].call_id]);
+          expect(g[k].prefix_from).toBe(g[k - 1].call_id);
           app.push(g[k].prompt_tokens - g[k - 1].prompt_tokens - g[k - 1].output_tokens);
         }
       }
