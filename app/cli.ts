@@ -49,6 +49,7 @@ function runOptions(y: Argv): Argv {
     .option('prompt', { type: 'string', describe: 'synthetic: prompt-length distribution, e.g. lognormal:6.5,0.8 (docs/traces.md)', group: 'Workload:' })
     .option('output', { type: 'string', describe: 'synthetic: output-length distribution, e.g. exponential:200', group: 'Workload:' })
     .option('lengths-from', { type: 'string', describe: 'synthetic: resample (prompt, output) pairs from this trace', group: 'Workload:' })
+    .option('shared-prefix', { type: 'string', describe: 'synthetic: COUNT:TOKENS shared system prompts; each prompt starts with one of COUNT prompts of TOKENS tokens, drawn uniformly (prompt length = TOKENS + drawn length)', group: 'Workload:' })
     .option('rate-scale', { type: 'string', describe: 'multiply the arrival rate by k (arrival times / k)', group: 'Workload:' })
     .option('limit', { type: 'string', describe: 'keep the first N requests', group: 'Workload:' })
     .option('start', { type: 'string', describe: 'window start, seconds from the first arrival', group: 'Workload:' })

@@ -55,6 +55,8 @@ export interface RunOptions {
   output?: string;
   /** Synthetic: resample (prompt, output) pairs from this trace file. */
   'lengths-from'?: string;
+  /** Synthetic: shared system prompts `COUNT:TOKENS` (docs/traces.md, "Synthetic traces"). */
+  'shared-prefix'?: string;
   /** Trace transforms (docs/traces.md). */
   'rate-scale'?: number;
   limit?: number;
@@ -169,6 +171,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   prompt: str,
   output: str,
   'lengths-from': str,
+  'shared-prefix': str,
   'rate-scale': pos(1e9, 'arrival-rate multiplier'),
   limit: int(1, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
   start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
@@ -319,7 +322,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
   if (r.synthetic === 'poisson' && r.cv !== undefined) throw new InputError('applies to --synthetic gamma (Poisson arrivals have cv 1)', { field: '--cv' });
   if (!r.synthetic) {
-    for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from'] as const) {
+    for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from', 'shared-prefix'] as const) {
       if (r[k] !== undefined) throw new InputError('applies to --synthetic, not --trace', { field: `--${k}` });
     }
   }
@@ -384,6 +387,7 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
       prompt: r.prompt,
       output: r.output,
       lengths_from: lengthsFrom,
+      shared_prefix: r['shared-prefix'],
       seed: r.seed,
     });
   } else {

@@ -2,7 +2,7 @@
  * Chained hashes of a request's full KV blocks, for prefix caching (docs/spec.md §15: a block's
  * hash chains its parent block's hash with the identities of its tokens). The simulator has no
  * token ids; a request's token stream is described by content pieces instead: its prompt begins
- * with the segments the trace declares (`TracePrefix`: content id and length; two segments with
+ * with the segments the trace declares (`TracePrefix`, sim/trace.ts: content id and length; two segments with
  * one id hold the same tokens from their start), the rest of the prompt is the request's own
  * content `ownId(i)`, and its output is `outId(i)`. A block's identity is the list of
  * (content id, offset in that content, length) pieces it covers, so two requests get equal block
@@ -12,23 +12,8 @@
  * Hashes are 53-bit integers held in doubles (two 32-bit mixing lanes); a collision needs about
  * 2^26 distinct blocks to become likely, far above any trace here.
  */
-
-/** The prefix segments of a trace's requests (CSR): request i's are [start[i], start[i+1]). */
-export interface PrefixSegments {
-  start: Int32Array;
-  id: Int32Array;
-  tokens: Int32Array;
-}
-
-/** Content id of request j's own prompt part (after its declared segments). */
-export function ownId(j: number): number {
-  return -(2 * j + 1);
-}
-
-/** Content id of request j's output tokens. */
-export function outId(j: number): number {
-  return -(2 * j + 2);
-}
+import type { TracePrefix } from './trace.ts';
+import { ownId, outId } from './trace.ts';
 
 /** The hash of the empty prefix (the parent of a request's first block). */
 export const ROOT_HASH = 0;
@@ -45,7 +30,7 @@ function mix(h: number, x: number): number {
  * @param prompt request i's prompt tokens; the stream continues with its output.
  * @param B tokens per block.
  */
-export function chainHashes(segs: PrefixSegments | undefined, i: number, prompt: number, B: number, out: Float64Array, from: number, to: number): void {
+export function chainHashes(segs: TracePrefix | undefined, i: number, prompt: number, B: number, out: Float64Array, from: number, to: number): void {
   const s0 = segs ? segs.start[i] : 0;
   const s1 = segs ? segs.start[i + 1] : 0;
   let declared = 0;

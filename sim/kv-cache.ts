@@ -7,7 +7,7 @@
 import type { RequestTable } from './requests.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import type { PrefixCacheStats } from './prefix-cache.ts';
-import type { PrefixSegments } from './block-hash.ts';
+import type { TracePrefix } from './trace.ts';
 
 /** Sizes of one replica's KV cache. */
 export interface KvCacheConfig {
@@ -47,7 +47,7 @@ export class KvCache {
    * @param segs the trace's prefix segments (for the prefix cache's hashes), if any.
    * @param stats the counters the prefix cache adds to (required with `prefixCaching`).
    */
-  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: PrefixSegments, stats?: PrefixCacheStats) {
+  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: TracePrefix, stats?: PrefixCacheStats) {
     this.blockSize = cfg.blockSize;
     this.capacity = cfg.kvBlocks;
     this.watermark = cfg.watermarkBlocks;

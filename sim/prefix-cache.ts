@@ -9,7 +9,8 @@
  */
 import { BlockPool } from './block-pool.ts';
 import { chainHashes } from './block-hash.ts';
-import type { PrefixSegments } from './block-hash.ts';
+import type { TracePrefix } from './trace.ts';
+import { idOwner } from './trace.ts';
 import type { RequestTable } from './requests.ts';
 
 /** The counters a prefix cache adds to (the engine's stats; docs/output.md `prefix_cache`). */
@@ -27,7 +28,7 @@ export class PrefixCache {
   private readonly stats: PrefixCacheStats;
   private readonly R: RequestTable;
   private readonly B: number;
-  private readonly segs: PrefixSegments | undefined;
+  private readonly segs: TracePrefix | undefined;
   /** Per request: pool entry of each block (−1 unhashed), its hashes, blocks registered so far. */
   private readonly table: (Int32Array | undefined)[];
   private readonly hashes: (Float64Array | undefined)[];
@@ -40,7 +41,7 @@ export class PrefixCache {
    * @param capacity GPU blocks; @param blockSize tokens per block; @param requests the run's
    * request table; @param segs the trace's prefix segments, if any; @param stats the counters it adds to.
    */
-  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: PrefixSegments | undefined, stats: PrefixCacheStats) {
+  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: TracePrefix | undefined, stats: PrefixCacheStats) {
     this.pool = new BlockPool(capacity);
     this.stats = stats;
     this.R = requests;
@@ -52,7 +53,12 @@ export class PrefixCache {
     this.hashed = new Int32Array(Math.max(1, n));
     this.registered = new Int32Array(Math.max(1, n));
     this.referenced = new Uint8Array(Math.max(1, n));
-    if (segs) for (let k = 0; k < segs.id.length; k++) if (segs.id[k] < 0) this.referenced[(-segs.id[k] - 1) >> 1] = 1;
+    if (segs) {
+      for (let k = 0; k < segs.id.length; k++) {
+        const owner = idOwner(segs.id[k]);
+        if (owner) this.referenced[owner.request] = 1;
+      }
+    }
   }
 
   /** The hashes of request `id`'s first `blocks` blocks (computed once, then kept while it lives). */

@@ -6,7 +6,7 @@
  * Prefill, chunked prefill, decode and recompute after preemption all fall out of that one pair.
  */
 import type { Trace } from './trace.ts';
-import type { PrefixSegments } from './block-hash.ts';
+import type { TracePrefix } from './trace.ts';
 
 /** Request lifecycle states (values of `RequestTable.state`). */
 export const PENDING = 0;
@@ -66,7 +66,7 @@ export class RequestTable {
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
   /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
-  readonly prefix: PrefixSegments | undefined;
+  readonly prefix: TracePrefix | undefined;
   /**
    * Engine bookkeeping, shared by the engines of every replica (a request is on one replica):
    * its slot in its replica's waiting or swapped heap, in its victims heap and in its running set

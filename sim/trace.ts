@@ -1,7 +1,6 @@
 /**
  * The in-memory form of a request trace: one struct of arrays, sorted by arrival.
  */
-import type { PrefixSegments } from './block-hash.ts';
 
 /** Trace file formats the readers understand (see docs/traces.md). */
 export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'synthetic';
@@ -32,12 +31,11 @@ export interface Trace {
    */
   extra: Record<string, string[]>;
   /**
-   * Which leading parts of each prompt are shared with other prompts or outputs (prefix caching;
-   * sim/block-hash.ts `PrefixSegments`), when the trace says.
+   * Which leading parts of each prompt are token-for-token shared with other prompts or outputs
+   * (prefix caching), when the trace has prefix information; absent otherwise. See
+   * {@link TracePrefix} and docs/traces.md, "Prefix identities".
    */
-  prefix?: PrefixSegments;
-  /** Mooncake prefix-block hash ids per request (512 tokens per block), when the format has them. */
-  hash_ids?: Int32Array[];
+  prefix?: TracePrefix;
   /**
    * Multi-call programs (agentic workloads), when the trace has them: the DAG of calls. Without
    * it every request is a program of one call.
@@ -72,6 +70,47 @@ export interface TracePrograms {
   parents: Int32Array;
   /** Delay after the last parent finishes, seconds (0 for roots). */
   delay_s: Float64Array;
-  /** Prompt tokens already in a prefix cache when the call is submitted, if the trace says (TraceLab `prefix_tokens`). */
-  cached_tokens?: Int32Array;
+}
+
+/**
+ * Which leading parts of each prompt are token-for-token shared with other prompts or outputs
+ * (prefix caching). Request i's prompt is the concatenation of its segments
+ * `start[i] .. start[i+1]` (CSR), in order, followed by the unique rest of its prompt, content
+ * `ownId(i)`, of `prompt_tokens[i] − Σ tokens` tokens (possibly 0). A token's identity is
+ * (content id, offset from the start of its segment): two segments with one id hold the same
+ * tokens from their start, so a shorter one is a prefix of a longer one. A request with no segments
+ * has `start[i] == start[i+1]`.
+ */
+export interface TracePrefix {
+  /** Segments of request i are [start[i], start[i+1]) (CSR; length n + 1). */
+  start: Int32Array;
+  /**
+   * Content id of each segment. >= 0: a trace-declared content (two segments with one id hold the
+   * same tokens from their start; a shorter one is a prefix of a longer one). ownId(j) = −(2j+1):
+   * the unique rest of request j's prompt (after its own segments). outId(j) = −(2j+2): request
+   * j's output tokens.
+   */
+  id: Int32Array;
+  /** Tokens of each segment (>= 1). A request's segments cover at most its prompt; the rest of its prompt is ownId(i). */
+  tokens: Int32Array;
+}
+
+/** Content id of the unique rest of request j's prompt (after its segments): −(2j+1). */
+export function ownId(j: number): number {
+  return -(2 * j + 1);
+}
+
+/** Content id of request j's output tokens: −(2j+2). */
+export function outId(j: number): number {
+  return -(2 * j + 2);
+}
+
+/**
+ * The request an own/output content id belongs to, and which: `{ request, output }`; undefined for
+ * a declared id (>= 0).
+ */
+export function idOwner(id: number): { request: number; output: boolean } | undefined {
+  if (id >= 0) return undefined;
+  const k = -id - 1; // 2j (own) or 2j + 1 (output)
+  return { request: k >> 1, output: (k & 1) === 1 };
 }

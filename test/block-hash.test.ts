@@ -3,11 +3,12 @@
  * streams hold the same content at the same positions, hand-worked per case.
  */
 import { describe, it, expect } from 'vitest';
-import { chainHashes, ownId, outId } from '../sim/block-hash.ts';
-import type { PrefixSegments } from '../sim/block-hash.ts';
+import { chainHashes } from '../sim/block-hash.ts';
+import { ownId, outId } from '../sim/trace.ts';
+import type { TracePrefix } from '../sim/trace.ts';
 
 /** Segments from per-request lists of [id, tokens]. */
-function segs(rows: [number, number][][]): PrefixSegments {
+function segs(rows: [number, number][][]): TracePrefix {
   const start = new Int32Array(rows.length + 1);
   const id: number[] = [];
   const tokens: number[] = [];
@@ -21,7 +22,7 @@ function segs(rows: [number, number][][]): PrefixSegments {
   return { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) };
 }
 
-function hashes(s: PrefixSegments | undefined, i: number, prompt: number, B: number, blocks: number): number[] {
+function hashes(s: TracePrefix | undefined, i: number, prompt: number, B: number, blocks: number): number[] {
   const out = new Float64Array(blocks);
   chainHashes(s, i, prompt, B, out, 0, blocks);
   return Array.from(out);

@@ -12,7 +12,8 @@ import { InputError } from '../sim/errors.ts';
 import { readTrace } from '../traces/read.ts';
 import { buildProgramTrace, formatProgramJsonl, traceToProgramCalls, type ProgramCall } from '../traces/programs.ts';
 import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, type GeneratorSpec } from '../traces/generators.ts';
-import type { Trace } from '../sim/trace.ts';
+import { outId, ownId, type Trace } from '../sim/trace.ts';
+import { prefixReuseCounts } from '../traces/stats.ts';
 import { inputErrorAsync, runSim } from './helpers.ts';
 
 /** The TraceLab sample in shared/ beside the repository (the checkout's parent), as in CI. */
@@ -60,7 +61,7 @@ describe('program JSONL format', () => {
     const f = jsonl(
       [
         line({ program_id: 'B', call_id: 'x', parents: [], arrival_s: 100, prompt_tokens: 5, output_tokens: 6 }),
-        line({ program_id: 'A', call_id: 'r', parents: ['m1', 'm2'], delay_s: 0.5, prompt_tokens: 9, output_tokens: 1, cached_tokens: 4 }),
+        line({ program_id: 'A', call_id: 'r', parents: ['m1', 'm2'], delay_s: 0.5, prompt_tokens: 9, output_tokens: 1, prefix_from: 'm2' }),
         line({ program_id: 'A', call_id: 'm2', parents: ['s'], delay_s: 2, prompt_tokens: 3, output_tokens: 3 }),
         line({ program_id: 'A', call_id: 's', arrival_s: 90, prompt_tokens: 1, output_tokens: 2 }),
         '',
@@ -78,7 +79,11 @@ describe('program JSONL format', () => {
     expect(Array.from(p.parentStart)).toEqual([0, 0, 1, 2, 4, 4]);
     expect(Array.from(p.parents)).toEqual([0, 0, 2, 1]); // r's parents in the order listed: m1, m2
     expect(Array.from(t.prompt_tokens)).toEqual([1, 3, 7, 9, 5]);
-    expect(Array.from(p.cached_tokens!)).toEqual([0, 0, 0, 4, 0]);
+    // r (request 3) begins with m2's (request 1's) context: its 3 prompt tokens, then its 3 output tokens.
+    expect(Array.from(t.prefix!.start)).toEqual([0, 0, 0, 0, 2, 2]);
+    expect(Array.from(t.prefix!.id)).toEqual([ownId(1), outId(1)]);
+    expect(Array.from(t.prefix!.tokens)).toEqual([3, 3]);
+    expect(traceToProgramCalls(t)[3].prefix_from).toBe('m2');
   });
 
   it('round-trips: generate → write → read gives the same structure for every kind', async () => {
@@ -143,8 +148,10 @@ describe('program JSONL format', () => {
     { name: 'non-integer output tokens', lines: [R({ call_id: 'a', output_tokens: 2.5 })], at: 1, field: 'output_tokens', call: 'a', msg: /not an integer/ },
     { name: 'zero output tokens', lines: [R({ call_id: 'a', output_tokens: 0 })], at: 1, field: 'output_tokens', call: 'a', msg: />= 1/ },
     { name: 'missing prompt tokens', lines: [line({ program_id: 'P', call_id: 'a', arrival_s: 0, output_tokens: 1 })], at: 1, field: 'prompt_tokens', call: 'a', msg: /missing prompt_tokens/ },
-    { name: 'cached above prompt', lines: [R({ call_id: 'a', prompt_tokens: 4, cached_tokens: 5 })], at: 1, field: 'cached_tokens', call: 'a', msg: /exceeds prompt_tokens/ },
-    { name: 'negative cached', lines: [R({ call_id: 'a', cached_tokens: -1 })], at: 1, field: 'cached_tokens', call: 'a', msg: /negative/ },
+    { name: 'cached_tokens (no longer read)', lines: [R({ call_id: 'a', prompt_tokens: 4, cached_tokens: 2 })], at: 1, field: 'cached_tokens', call: 'a', msg: /cached_tokens is no longer read; give prefix_from/ },
+    { name: 'prefix_from not a parent', lines: [R({ call_id: 'a' }), C({ call_id: 'b', parents: ['a'] }), C({ call_id: 'c', parents: ['b'], prefix_from: 'a' })], at: 3, field: 'prefix_from', call: 'c', msg: /prefix_from 'a' is not one of the call's parents/ },
+    { name: 'prefix_from too long', lines: [R({ call_id: 'a', prompt_tokens: 4, output_tokens: 3 }), C({ call_id: 'b', parents: ['a'], prompt_tokens: 6, prefix_from: 'a' })], at: 2, field: 'prefix_from', call: 'b', msg: /context of 7 tokens \(prompt 4 \+ output 3\) does not fit in prompt_tokens 6/ },
+    { name: 'prefix_from not an id', lines: [R({ call_id: 'a' }), C({ call_id: 'b', parents: ['a'], prefix_from: [] })], at: 2, field: 'prefix_from', call: 'b', msg: /prefix_from must be a non-empty string or an integer/ },
     { name: 'parents not an array', lines: [R({ call_id: 'a', parents: 'x' })], at: 1, field: 'parents', call: 'a', msg: /array of call ids/ },
     { name: 'bad arrival', lines: [R({ call_id: 'a', arrival_s: 'soon' })], at: 1, field: 'arrival_s', call: 'a', msg: /finite JSON number/ },
   ];
@@ -235,11 +242,19 @@ describe('generators', () => {
   const rootsArrivals = (calls: ProgramCall[]) => groups(calls).map((g) => g[0].arrival_s!);
   const gaps = (xs: number[]) => xs.slice(1).map((x, i) => x - xs[i]);
 
-  it('react matches Autellix BFCL: calls per program, prompt, decode, tool delay, Poisson rate', () => {
+  it('react matches Autellix BFCL: calls per program, prompt (first, then new tokens per step), decode, tool delay, Poisson rate', () => {
     const calls = generatePrograms({ kind: 'react', programs: 3000, rate: 2, seed: 'm-react' });
     near(groups(calls).map((g) => g.length), truncGeomMean(10.75, 70), 'calls per program');
     expect(Math.max(...groups(calls).map((g) => g.length))).toBeLessThanOrEqual(70);
-    near(calls.map((c) => c.prompt_tokens), 735.06, 'prompt');
+    near(groups(calls).map((g) => g[0].prompt_tokens), 735.06, 'first prompt');
+    const app: number[] = [];
+    for (const g of groups(calls)) {
+      for (let k = 1; k < g.length; k++) {
+        expect(g[k].prefix_from).toBe(g[k - 1].call_id); // resends the trajectory
+        app.push(g[k].prompt_tokens - g[k - 1].prompt_tokens - g[k - 1].output_tokens);
+      }
+    }
+    near(app, 735.06, 'new tokens per step');
     near(calls.map((c) => c.output_tokens), 34.14, 'decode');
     near(calls.filter((c) => c.parents.length > 0).map((c) => c.delay_s!), 1, 'tool delay');
     near(gaps(rootsArrivals(calls)), 1 / 2, 'inter-arrival gap');
@@ -248,7 +263,16 @@ describe('generators', () => {
   it('tree-search: the full tree by default (1 + 5 + 25 + 125 = 156 calls), mean Σ (b·p)^k with expand_p', () => {
     const full = generatePrograms({ kind: 'tree-search', programs: 20, rate: 1, seed: 't' });
     for (const g of groups(full)) expect(g.length).toBe(156);
-    near(full.map((c) => c.prompt_tokens), 467.2, 'prompt');
+    near(full.filter((c) => c.parents.length === 0).map((c) => c.prompt_tokens), 467.2, 'root prompt');
+    const byId = new Map(full.map((c) => [`${c.program_id}/${c.call_id}`, c]));
+    const app: number[] = [];
+    for (const c of full) {
+      if (c.parents.length === 0) continue;
+      const p = byId.get(`${c.program_id}/${c.parents[0]}`)!;
+      expect(c.prefix_from).toBe(p.call_id); // a child resends its parent's context
+      app.push(c.prompt_tokens - p.prompt_tokens - p.output_tokens);
+    }
+    near(app, 467.2, 'new tokens per child');
     near(full.map((c) => c.output_tokens), 72.6, 'decode');
     const part = generatePrograms({ kind: 'tree-search', programs: 3000, rate: 1, seed: 't2', branching: 3, depth: 3, expand_p: 0.5 });
     near(groups(part).map((g) => g.length), 1 + 1.5 + 1.5 ** 2 + 1.5 ** 3, 'calls per program');
@@ -267,6 +291,7 @@ describe('generators', () => {
       for (const g of gs) {
         for (let k = 1; k < g.length; k++) {
           expect(g[k].parents).toEqual([g[k - 1].call_id]);
+          expect(g[k].prefix_from).toBe(g[k - 1].call_id);
           app.push(g[k].prompt_tokens - g[k - 1].prompt_tokens - g[k - 1].output_tokens);
         }
       }
@@ -351,8 +376,18 @@ describe('TraceLab round_trace.jsonl', () => {
     // Claude round 5: no tools in round 4 (ended 05:42:23.420); user message at 05:42:43.333.
     expect(p.delay_s[14]).toBeCloseTo(19.913, 9);
     // Tokens: codex round 0 and claude round 0 as in the file.
-    expect([t.prompt_tokens[0], t.output_tokens[0], p.cached_tokens![0]]).toEqual([9324, 444, 6912]);
-    expect([t.prompt_tokens[9], t.output_tokens[9], p.cached_tokens![9]]).toEqual([32272, 931, 27217]);
+    expect([t.prompt_tokens[0], t.output_tokens[0]]).toEqual([9324, 444]);
+    expect([t.prompt_tokens[9], t.output_tokens[9]]).toEqual([32272, 931]);
+    // Prefix: a first round has none; claude round 1 (prefix_tokens 29380) begins with round 0's
+    // own segments (none), its prompt (32272 > 29380, cut).
+    const px = t.prefix!;
+    expect(px.start[1] - px.start[0]).toBe(0);
+    expect(Array.from(px.id.subarray(px.start[10], px.start[11]))).toEqual([ownId(9)]);
+    expect(Array.from(px.tokens.subarray(px.start[10], px.start[11]))).toEqual([29380]);
+    // Claude round 2 (prefix_tokens 35738): round 1's segments (29380 tokens), then the rest of its prompt, cut at 35738.
+    expect(Array.from(px.id.subarray(px.start[11], px.start[12]))).toEqual([ownId(9), ownId(10)]);
+    expect(Array.from(px.tokens.subarray(px.start[11], px.start[12]))).toEqual([29380, 35738 - 29380]);
+    expect(prefixReuseCounts(t, 512)).toEqual({ blocks: 994, hits: 850 });
     expect(t.extra.model[9]).toBe('claude-opus-4-8');
   });
 

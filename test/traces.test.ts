@@ -12,6 +12,7 @@ import { InputError } from '../sim/errors.ts';
 import {
   interArrivalCv,
   meanRate,
+  prefixReuseCounts,
   readTrace,
   tileTrace,
   transformTrace,
@@ -93,7 +94,7 @@ describe('shipped Azure conv sample (traces/azure-conv-2000.csv)', () => {
     expect([t.prompt_tokens[1], t.output_tokens[1]]).toEqual([396, 109]);
     expect(t.warnings).toEqual([]);
     expect(t.skipped).toEqual({});
-    expect(t.hash_ids).toBeUndefined();
+    expect(t.prefix).toBeUndefined();
     expectSortedFromZero(t);
   });
 
@@ -161,12 +162,16 @@ describe.skipIf(!existsSync(SHARED))('real shared traces (README row counts and 
     expect(mean(t.prompt_tokens)).toBeCloseTo(12035, -0.5);
     expect(mean(t.output_tokens)).toBeCloseTo(343, -0.5);
     expect(t.arrival_s[t.n - 1] / 60).toBeCloseTo(59, 0);
-    expect(t.hash_ids).toBeDefined();
-    expect(t.hash_ids!.length).toBe(t.n);
-    expect(t.hash_ids![0]).toBeInstanceOf(Int32Array);
-    expect(Array.from(t.hash_ids![3])).toEqual([0, 42, 43, 44, 45]);
-    // 512 tokens per block: the block count covers the prompt.
-    expect(Math.ceil(t.prompt_tokens[0] / 512)).toBe(t.hash_ids![0].length);
+    const p = t.prefix!;
+    expect(p.start.length).toBe(t.n + 1);
+    const ids = (i: number) => Array.from(p.id.subarray(p.start[i], p.start[i + 1]));
+    const toks = (i: number) => Array.from(p.tokens.subarray(p.start[i], p.start[i + 1]));
+    expect(ids(3)).toEqual([0, 42, 43, 44, 45]);
+    // 512 tokens per block, the last one the rest of the prompt (2290 = 4·512 + 242).
+    expect(toks(3)).toEqual([512, 512, 512, 512, 242]);
+    for (const i of [0, 1, 2, 3, 100, t.n - 1]) expect(toks(i).reduce((a, b) => a + b, 0)).toBe(t.prompt_tokens[i]);
+    // An unbounded prefix cache hits 38.19% of the full 512-token prompt blocks (105,592 of 276,491).
+    expect(prefixReuseCounts(t, 512)).toEqual({ blocks: 276491, hits: 105592 });
   });
 });
 
@@ -226,16 +231,15 @@ describe('format detection', () => {
 
   it('reads JSONL by extension, and by a leading { under another name', async () => {
     const body =
-      '{"timestamp": 3000, "input_length": 10, "output_length": 2, "hash_ids": [0, 1]}\n' +
-      '{"timestamp": 4500, "input_length": 20, "output_length": 3, "hash_ids": [0, 2]}\n';
+      '{"timestamp": 3000, "input_length": 600, "output_length": 2, "hash_ids": [0, 1]}\n' +
+      '{"timestamp": 4500, "input_length": 1100, "output_length": 3, "hash_ids": [0, 2, 3]}\n';
     for (const name of ['t.jsonl', 't.txt']) {
       const t = await readTrace(write(body, name));
       expect(t.format).toBe('mooncake');
       expect(Array.from(t.arrival_s)).toEqual([0, 1.5]);
-      expect(t.hash_ids!.map((h) => Array.from(h))).toEqual([
-        [0, 1],
-        [0, 2],
-      ]);
+      expect(Array.from(t.prefix!.start)).toEqual([0, 2, 5]);
+      expect(Array.from(t.prefix!.id)).toEqual([0, 1, 0, 2, 3]);
+      expect(Array.from(t.prefix!.tokens)).toEqual([512, 88, 512, 512, 76]);
     }
   });
 
@@ -274,7 +278,8 @@ describe('sorting', () => {
     );
     const t = await readTrace(f);
     expect(Array.from(t.arrival_s)).toEqual([0, 1]);
-    expect(t.hash_ids!.map((h) => h[0])).toEqual([1, 2]);
+    expect(Array.from(t.prefix!.id)).toEqual([1, 2]);
+    expect(Array.from(t.prefix!.tokens)).toEqual([2, 1]);
     expect(t.warnings[0]).toMatch(/1 of 2 rows/);
   });
 
@@ -415,6 +420,8 @@ describe('bad input: InputError naming file, line and column', () => {
       ['{"timestamp": 1, "input_length": 4, "output_length": 2.5}', 'output_length', /not an integer/],
       ['{"timestamp": 1, "input_length": 4, "output_length": 2, "hash_ids": 7}', 'hash_ids', /array/],
       ['{"timestamp": 1, "input_length": 4, "output_length": 2, "hash_ids": [1.5]}', 'hash_ids', /integer/],
+      ['{"timestamp": 1, "input_length": 4, "output_length": 2, "hash_ids": [-3]}', 'hash_ids', /hash_ids\[0\] = -3 is negative/],
+      ['{"timestamp": 1, "input_length": 512, "output_length": 2, "hash_ids": [1, 2]}', 'hash_ids', /hash_ids cover 513 or more tokens \(2 blocks of 512\), more than the prompt's 512/],
     ];
     for (const [line, field, msg] of cases) {
       const f = write(ok + '\n' + line + '\n', 'bad.jsonl');
@@ -489,7 +496,9 @@ describe('transformTrace', () => {
         'h.jsonl',
       ),
     );
-    expect(transformTrace(m, { start_s: 5 }).hash_ids!.map((h) => h[0])).toEqual([6]);
+    const w2 = transformTrace(m, { start_s: 5 });
+    expect(Array.from(w2.prefix!.start)).toEqual([0, 1]);
+    expect(Array.from(w2.prefix!.id)).toEqual([6]);
   });
 
   it('rejects bad options with the option name', async () => {
@@ -574,7 +583,8 @@ describe('tileTrace', () => {
     );
     const x = tileTrace(t, 2);
     expect(Array.from(x.arrival_s)).toEqual([0, 10, 20, 30]);
-    expect(x.hash_ids!.map((h) => h[0])).toEqual([5, 6, 5, 6]);
+    expect(Array.from(x.prefix!.id)).toEqual([5, 6, 5, 6]);
+    expect(Array.from(x.prefix!.start)).toEqual([0, 1, 2, 3, 4]);
     const g = await readTrace(write('arrival_s,prompt_tokens,output_tokens,id\n0,1,1,a\n'));
     const y = tileTrace(g, 3);
     expect(y.extra.id).toEqual(['a', 'a', 'a']);

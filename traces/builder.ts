@@ -5,6 +5,7 @@
 import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import type { Trace, TraceFormat } from '../sim/trace.ts';
+import { finishPrefix, type RowSegments } from './prefix.ts';
 
 const NS_PER_S = 1e9;
 
@@ -29,8 +30,8 @@ export function keyDifferenceSeconds(dHi: number, dLo: number): number {
  * the two parts apart lets absolute wall-clock times with 7–9 fractional digits become exact
  * relative times. Arrays grow by doubling.
  *
- * Callers push one row with {@link push} and, when they keep extra columns or hash ids, push exactly
- * one value to each `extra` array (and `hashIds`) for every kept row.
+ * Callers push one row with {@link push} and, when they keep extra columns or prefix segments, push
+ * exactly one value to each `extra` array (and `prefix`) for every kept row.
  */
 export class TraceBuilder {
   /** Number of rows pushed. */
@@ -42,8 +43,11 @@ export class TraceBuilder {
   private output: Int32Array;
   /** Extra per-request columns (one string per pushed row), by name. */
   readonly extra: Record<string, string[]> = {};
-  /** Per-request prefix-block hash ids, when the format has them (one entry per pushed row). */
-  hashIds: Int32Array[] | undefined;
+  /**
+   * Per-row prefix segments, when the format has prefix information (one entry per pushed row;
+   * declared ids only, see TracePrefix in sim/trace.ts).
+   */
+  prefix: RowSegments[] | undefined;
   /** Rows read but not kept, by reason. */
   readonly skipped: Record<string, number> = {};
   /** Warnings met while reading. */
@@ -205,10 +209,7 @@ export class TraceBuilder {
       skipped: { ...this.skipped },
       warnings: [...this.warnings],
     };
-    if (this.hashIds) {
-      const h = this.hashIds;
-      trace.hash_ids = order ? order.map((j) => h[j]) : h;
-    }
+    if (this.prefix) trace.prefix = finishPrefix(this.prefix, order);
     return trace;
   }
 }

@@ -42,7 +42,7 @@ export function makeGenerateCommand(io: CommandIo): CommandModule {
         .option('max-calls', { type: 'string', describe: 'cap on calls per program (multi-turn, react, coding-agent)' })
         .option('prompt', { type: 'string', describe: 'prompt tokens DIST (first call for multi-turn and coding-agent)' })
         .option('output', { type: 'string', describe: 'output tokens DIST' })
-        .option('append', { type: 'string', describe: 'tokens added per later call, DIST (multi-turn, coding-agent, map-reduce reduce)' })
+        .option('append', { type: 'string', describe: 'tokens added per later call, DIST (multi-turn, coding-agent, react, tree-search child, map-reduce reduce)' })
         .option('delay-s', { type: 'string', describe: 'mean think/tool delay before a child call, seconds (exponential)' })
         .option('width', { type: 'string', describe: 'map calls per program, DIST (map-reduce)' })
         .option('branching', { type: 'string', describe: 'children per expanded node (tree-search)' })

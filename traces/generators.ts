@@ -46,11 +46,11 @@ export interface GeneratorSpec {
   calls?: string;
   /** Upper bound on calls per program (multi-turn, react, coding-agent). */
   max_calls?: number;
-  /** Prompt tokens, DIST: of every call (chatbot, react, tree-search, map calls) or of the first call (multi-turn, coding-agent). */
+  /** Prompt tokens, DIST: of every call (chatbot, map calls) or of the first call (multi-turn, coding-agent, react, the tree-search root). */
   prompt?: string;
   /** Output tokens of every call, DIST. */
   output?: string;
-  /** Tokens added to the context per later call (multi-turn: user turn; coding-agent: tool results and messages; map-reduce: the reduce instruction), DIST. */
+  /** Tokens added to the context per later call (multi-turn: user turn; coding-agent: tool results and messages; react: the observation and next step; tree-search: a child's new tokens; map-reduce: the reduce instruction), DIST. */
   append?: string;
   /** Mean think/tool delay between a call and its child, seconds (exponential; 0 = none). */
   delay_s?: number;
@@ -87,6 +87,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     calls: 'geometric:10.75',
     max_calls: 70,
     prompt: lognormalWithMean(735.06, 0.5),
+    append: lognormalWithMean(735.06, 0.5),
     output: lognormalWithMean(34.14, 0.5),
     delay_s: 1,
   },
@@ -102,6 +103,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     depth: 3,
     expand_p: 1,
     prompt: lognormalWithMean(467.2, 0.5),
+    append: lognormalWithMean(467.2, 0.5),
     output: lognormalWithMean(72.6, 0.5),
     delay_s: 0.5,
   },
@@ -142,14 +144,17 @@ const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
  * - chatbot: one call (prompt, output);
  * - multi-turn: a chain of `calls` turns (≤ max_calls); turn 0 prompt = `prompt`, turn k prompt =
  *   turn k−1's prompt + output + `append` (the growing conversation);
- * - react: a chain of `calls` calls, each prompt and output drawn i.i.d. (the Autellix table gives
- *   per-call means);
+ * - react: a chain of `calls` calls, each resending the trajectory: call 0 prompt = `prompt`, call
+ *   k prompt = call k−1's prompt + output + `append`;
  * - map-reduce: `width` parallel root map calls, then one reduce call with all of them as parents
  *   whose prompt = the sum of the map outputs + `append`;
  * - tree-search: a root, and every node above depth `depth` expanded with probability `expand_p`
- *   into `branching` children (parallel siblings); prompt and output i.i.d. per call;
+ *   into `branching` children (parallel siblings); root prompt = `prompt`, a child's prompt = its
+ *   parent's prompt + output + `append` (it resends its parent's context);
  * - coding-agent: like multi-turn, with `append` for the tool results and messages of each round.
- * Prompts are capped at 2^31 − 1 tokens.
+ * A call whose prompt resends its parent's context (multi-turn, coding-agent, react, tree-search)
+ * gets `prefix_from` = that parent. Prompts are capped at 2^31 − 1 tokens (a call whose prompt was
+ * capped below its parent's prompt + output gets no `prefix_from`).
  *
  * Randomness: seedrandom's Alea as the uniform source under d3-random, with independent streams
  * `SEED:arrival`, `SEED:shape`, `SEED:prompt`, `SEED:output`, `SEED:append`, `SEED:delay`.
@@ -227,6 +232,12 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
     }
     const pid = `p${p}`;
     let k = 0;
+    // A child that resends its parent's context: parent prompt + output + new tokens.
+    const child = (parent: ProgramCall, j: number): ProgramCall => {
+      const c = call([j], parent.prompt_tokens + parent.output_tokens + append!(appendRng));
+      if (c.prompt_tokens >= parent.prompt_tokens + parent.output_tokens) c.prefix_from = parent.call_id;
+      return c;
+    };
     const call = (parents: number[], promptTokens: number): ProgramCall => {
       const c: ProgramCall = {
         program_id: pid,
@@ -242,13 +253,10 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
     };
     if (kind === 'chatbot') {
       call([], prompt(promptRng));
-    } else if (kind === 'react') {
-      const m = Math.min(calls!(shapeRng), maxCalls);
-      for (let j = 0; j < m; j++) call(j === 0 ? [] : [j - 1], prompt(promptRng));
-    } else if (kind === 'multi-turn' || kind === 'coding-agent') {
+    } else if (kind === 'react' || kind === 'multi-turn' || kind === 'coding-agent') {
       const m = Math.min(calls!(shapeRng), maxCalls);
       let prev = call([], prompt(promptRng));
-      for (let j = 1; j < m; j++) prev = call([j - 1], prev.prompt_tokens + prev.output_tokens + append!(appendRng));
+      for (let j = 1; j < m; j++) prev = child(prev, j - 1);
     } else if (kind === 'map-reduce') {
       const w = width!(shapeRng);
       let sum = 0;
@@ -259,6 +267,7 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
       );
     } else {
       // tree-search: breadth-first, level by level, so siblings are consecutive.
+      const first = out.length; // the program's calls are out[first + local index]
       let level = [call([], prompt(promptRng))].map(() => 0);
       for (let d = 0; d < depth; d++) {
         const next: number[] = [];
@@ -266,7 +275,7 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
           if (expandP < 1 && shapeRng() >= expandP) continue;
           for (let b = 0; b < branching; b++) {
             next.push(k);
-            call([node], prompt(promptRng));
+            child(out[first + node], node);
           }
         }
         level = next;

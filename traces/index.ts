@@ -23,7 +23,7 @@ export {
   DEFAULT_GAMMA_CV,
 } from './synthetic.ts';
 export { parseLengthDistribution, DIST_FORMS, type LengthSampler, type UniformSource } from './distributions.ts';
-export { meanRate, interArrivalCv } from './stats.ts';
+export { meanRate, interArrivalCv, prefixReuse, prefixReuseCounts, type PrefixReuse } from './stats.ts';
 export { AZURE_COLUMNS } from './azure.ts';
 export { BURSTGPT_COLUMNS } from './burstgpt.ts';
 export { GENERIC_COLUMNS } from './generic.ts';

@@ -6,6 +6,7 @@
 import { InputError } from '../sim/errors.ts';
 import { describeJson, MAX_SPAN_S, MAX_SPAN_TEXT, positiveTokenCount, showSeconds, tokenCount } from './fields.ts';
 import type { Trace, TraceFormat } from '../sim/trace.ts';
+import { contextSegments, finishPrefix, rowSegments, segmentTokens, type RowSegments } from './prefix.ts';
 import { firstJsonLine, readJsonLines } from './jsonl.ts';
 import { asTraceSource, type TraceSource } from './source.ts';
 
@@ -27,8 +28,17 @@ export interface ProgramCall {
   prompt_tokens: number;
   /** Output tokens, >= 1. */
   output_tokens: number;
-  /** Prompt tokens already in a prefix cache at submission, 0 ..= prompt_tokens (optional). */
-  cached_tokens?: number;
+  /**
+   * The parent (a call id among `parents`) whose whole context (its prompt, then its output) this
+   * call's prompt begins with (optional); see docs/programs.md.
+   */
+  prefix_from?: string;
+  /**
+   * Only with `prefix_from`: the prompt begins with the first `prefix_tokens` tokens of that
+   * context (all of it when shorter) rather than all of it (TraceLab's `prefix_tokens`; not a
+   * field of the file format).
+   */
+  prefix_tokens?: number;
   /** 1-based line in the source file, for error messages (absent for generated calls). */
   line?: number;
 }
@@ -61,8 +71,8 @@ function idValue(v: unknown, what: string, file: string, line: number, field: st
  *   could be read) for a non-object, a missing or bad `program_id`/`call_id`, a `parents` that is
  *   not an array of ids, an `arrival_s` that is not a finite JSON number, a `delay_s` that is not
  *   a JSON number in [0, 1e9] seconds, a token count that is missing, not a JSON number (a string
- *   is refused), non-integer, negative or (prompt/output) < 1, or `cached_tokens` above
- *   `prompt_tokens`
+ *   is refused), non-integer, negative or (prompt/output) < 1, a `prefix_from` that is not an
+ *   id, or a `cached_tokens` (no longer read: `prefix_from` replaced it)
  */
 export function parseProgramCall(obj: unknown, file: string, line: number): ProgramCall {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
@@ -118,15 +128,11 @@ export function parseProgramCall(obj: unknown, file: string, line: number): Prog
   if (r.output_tokens === undefined) throw new InputError(`${who}missing output_tokens`, where('output_tokens'));
   call.prompt_tokens = tokens(() => positiveTokenCount(r.prompt_tokens, where('prompt_tokens'), 'prompt'));
   call.output_tokens = tokens(() => positiveTokenCount(r.output_tokens, where('output_tokens'), 'output'));
-  if (r.cached_tokens !== undefined && r.cached_tokens !== null) {
-    const c = tokens(() => tokenCount(r.cached_tokens, where('cached_tokens')));
-    if (c > call.prompt_tokens) {
-      throw new InputError(
-        `${who}cached_tokens ${c} exceeds prompt_tokens ${call.prompt_tokens}`,
-        where('cached_tokens'),
-      );
-    }
-    call.cached_tokens = c;
+  if (r.cached_tokens !== undefined) {
+    throw new InputError(`${who}cached_tokens is no longer read; give prefix_from (the parent whose context the prompt begins with, docs/programs.md)`, where('cached_tokens'));
+  }
+  if (r.prefix_from !== undefined && r.prefix_from !== null) {
+    call.prefix_from = idValue(r.prefix_from, 'prefix_from', file, line, 'prefix_from', who);
   }
   return call;
 }
@@ -258,6 +264,35 @@ function orderProgram(
 }
 
 /**
+ * The prefix segments of call `c` (request indices in own/output ids): its `prefix_from` parent's
+ * context, whole (it must fit in the prompt) or cut to `prefix_tokens`; none without `prefix_from`.
+ * Parents are placed before their children, so their segments in `rows` are done.
+ */
+function prefixOf(
+  c: ProgramCall,
+  parents: number[],
+  calls: ProgramCall[],
+  position: Int32Array,
+  rows: RowSegments[],
+  prompt: Int32Array,
+  output: Int32Array,
+  err: (c: ProgramCall, field: string, msg: string) => InputError,
+): RowSegments {
+  if (c.prefix_from === undefined) return [];
+  const j = parents.find((k) => calls[k].call_id === c.prefix_from);
+  if (j === undefined) throw err(c, 'prefix_from', `prefix_from '${c.prefix_from}' is not one of the call's parents`);
+  const q = position[j];
+  if (c.prefix_tokens === undefined && prompt[q] + output[q] > c.prompt_tokens) {
+    throw err(
+      c,
+      'prefix_from',
+      `prefix_from '${c.prefix_from}': its context of ${prompt[q] + output[q]} tokens (prompt ${prompt[q]} + output ${output[q]}) does not fit in prompt_tokens ${c.prompt_tokens}`,
+    );
+  }
+  return contextSegments(rows[q], q, prompt[q], output[q], c.prefix_tokens);
+}
+
+/**
  * Builds a Trace with `programs` from calls, checking the DAG. Calls are ordered by their
  * program's arrival (ties: the program met first), then topologically within the program (among
  * the calls whose parents are all placed, the one met first); arrivals are made relative to the
@@ -268,12 +303,15 @@ function orderProgram(
  * @param source  the Trace's `source`
  * @param format  the Trace's `format` (the TraceFormat union has no program entry: readers use
  *   'generic', generators 'synthetic')
- * @returns the Trace; `programs.cached_tokens` is set when any call has `cached_tokens` (others 0)
+ * @returns the Trace; `prefix` is set when any call has `prefix_from`: such a call's segments are
+ *   its parent's context (contextSegments: the parent's segments, own rest, output), cut to
+ *   `prefix_tokens` when given
  * @throws InputError (file, line, field; the message names the program and call) for no calls, a
  *   duplicate call id within a program, a parent listed twice, a parent that is not a call of the
  *   program, a root without `arrival_s`, a call with parents and an `arrival_s`, a root with a
  *   non-zero `delay_s`, roots of one program with different `arrival_s`, a cycle (the message
- *   lists it), a `delay_s` above 1e9 s, or a program arriving more than 1e9 s after the first
+ *   lists it), a `delay_s` above 1e9 s, a `prefix_from` that is not one of the call's parents or
+ *   (without `prefix_tokens`) whose context does not fit in the call's prompt, or a program arriving more than 1e9 s after the first
  *   (a difference that could overflow)
  */
 export function buildProgramTrace(calls: ProgramCall[], file: string, source: string, format: TraceFormat): Trace {
@@ -308,8 +346,8 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
   const program = new Int32Array(n);
   const delay_s = new Float64Array(n);
   const parentStart = new Int32Array(n + 1);
-  const anyCached = calls.some((c) => c.cached_tokens !== undefined);
-  const cached_tokens = anyCached ? new Int32Array(n) : undefined;
+  const anyPrefix = calls.some((c) => c.prefix_from !== undefined);
+  const rows: RowSegments[] | undefined = anyPrefix ? new Array<RowSegments>(n) : undefined;
   const callIds: string[] = new Array<string>(n);
   const position = new Int32Array(n); // call index -> request index
   const parentList: number[] = [];
@@ -324,7 +362,7 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
       output_tokens[r] = c.output_tokens;
       program[r] = p;
       delay_s[r] = c.parents.length === 0 ? 0 : (c.delay_s ?? 0);
-      if (cached_tokens !== undefined) cached_tokens[r] = c.cached_tokens ?? 0;
+      if (rows !== undefined) rows[r] = prefixOf(c, localParents[i]!, calls, position, rows, prompt_tokens, output_tokens, err);
       callIds[r] = c.call_id;
       for (const j of localParents[i]!) parentList.push(position[j]);
       parentStart[r + 1] = parentList.length;
@@ -339,6 +377,7 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
     prompt_tokens,
     output_tokens,
     extra: {},
+    ...(rows !== undefined ? { prefix: finishPrefix(rows) } : {}),
     programs: {
       count: progs.length,
       program,
@@ -347,7 +386,6 @@ export function buildProgramTrace(calls: ProgramCall[], file: string, source: st
       parentStart,
       parents: Int32Array.from(parentList),
       delay_s,
-      ...(cached_tokens !== undefined ? { cached_tokens } : {}),
     },
     skipped: {},
     warnings: [],
@@ -374,7 +412,7 @@ export async function readPrograms(file: string | TraceSource): Promise<Trace> {
 /**
  * Writes calls as program JSONL text, one line per call, keys in the documented order
  * (`program_id, call_id, parents, arrival_s` (roots) `| delay_s` (others)`, prompt_tokens,
- * output_tokens[, cached_tokens]`). Numbers are written by JSON.stringify, so they read back
+ * output_tokens[, prefix_from]`; `prefix_tokens` is not a field of the format and is not written). Numbers are written by JSON.stringify, so they read back
  * exactly.
  * @returns the text, ending with a newline (empty for no calls)
  */
@@ -386,7 +424,7 @@ export function formatProgramJsonl(calls: readonly ProgramCall[]): string {
     else o.delay_s = c.delay_s ?? 0;
     o.prompt_tokens = c.prompt_tokens;
     o.output_tokens = c.output_tokens;
-    if (c.cached_tokens !== undefined) o.cached_tokens = c.cached_tokens;
+    if (c.prefix_from !== undefined) o.prefix_from = c.prefix_from;
     s += JSON.stringify(o) + '\n';
   }
   return s;
@@ -395,7 +433,8 @@ export function formatProgramJsonl(calls: readonly ProgramCall[]): string {
 /**
  * The calls of a Trace in program form, in trace order: with `programs`, its DAG; without, each
  * request as a one-call program `r<i>` with call `0`. Root arrivals are the trace's (relative)
- * arrivals in seconds.
+ * arrivals in seconds. A call whose prefix segments are exactly one parent's whole context gets
+ * that parent as `prefix_from`; other prefixes (a cut context, as TraceLab's) are not expressed.
  */
 export function traceToProgramCalls(trace: Trace): ProgramCall[] {
   const out: ProgramCall[] = [];
@@ -423,7 +462,18 @@ export function traceToProgramCalls(trace: Trace): ProgramCall[] {
     };
     if (parents.length === 0) c.arrival_s = trace.arrival_s[i];
     else c.delay_s = pr.delay_s[i];
-    if (pr.cached_tokens !== undefined) c.cached_tokens = pr.cached_tokens[i];
+    const px = trace.prefix;
+    if (px !== undefined && px.start[i + 1] > px.start[i]) {
+      const mine = rowSegments(px, i);
+      for (let k = pr.parentStart[i]; k < pr.parentStart[i + 1]; k++) {
+        const q = pr.parents[k];
+        const ctx = contextSegments(rowSegments(px, q), q, trace.prompt_tokens[q], trace.output_tokens[q]);
+        if (ctx.length === mine.length && ctx.every((v, m) => v === mine[m]) && segmentTokens(ctx) === trace.prompt_tokens[q] + trace.output_tokens[q]) {
+          c.prefix_from = pr.callIds[q];
+          break;
+        }
+      }
+    }
     out.push(c);
   }
   return out;
@@ -434,7 +484,7 @@ export type JsonlKind = 'programs' | 'tracelab' | 'mooncake';
 
 /** Keys that mark each JSONL format (see {@link jsonlKindOf}). */
 export const JSONL_KEYS: Readonly<Record<JsonlKind, readonly string[]>> = {
-  programs: ['program_id', 'call_id', 'parents', 'arrival_s', 'delay_s', 'prompt_tokens', 'cached_tokens'],
+  programs: ['program_id', 'call_id', 'parents', 'arrival_s', 'delay_s', 'prompt_tokens', 'prefix_from'],
   tracelab: ['session_id', 'round_index', 'input_tokens_total', 'prefix_tokens', 'timing_events', 'tools'],
   mooncake: ['timestamp', 'input_length', 'output_length', 'hash_ids'],
 };

@@ -6,8 +6,8 @@ import { randomExponential, randomGamma, randomInt } from 'd3-random';
 import seedrandom from 'seedrandom';
 import { checkChoice, InputError } from '../sim/errors.ts';
 import { parseLengthDistribution } from './distributions.ts';
-import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
-import type { Trace } from '../sim/trace.ts';
+import { MAX_SPAN_S, MAX_SPAN_TEXT, MAX_TOKENS, showSeconds } from './fields.ts';
+import type { Trace, TracePrefix } from '../sim/trace.ts';
 
 /** Default prompt-length DIST: log-normal with mean about 1,100 tokens (near Azure conv's 1,155). */
 export const DEFAULT_PROMPT_DIST = 'lognormal:6.6,0.9';
@@ -22,6 +22,27 @@ export const MAX_SYNTHETIC_REQUESTS = 1e8;
 export const MAX_SYNTHETIC_RATE = 1e9;
 /** Largest Gamma coefficient of variation: 1000 (shape 1e-6). */
 export const MAX_GAMMA_CV = 1000;
+/** Most shared prompts `--shared-prefix` may name: 1e6. */
+export const MAX_SHARED_PREFIXES = 1e6;
+/** Longest shared prompt, tokens: 2^20 (a prompt stays far below 2^31 with any DIST's draw). */
+export const MAX_SHARED_PREFIX_TOKENS = 2 ** 20;
+
+/**
+ * Parses `--shared-prefix COUNT:TOKENS`: integers, COUNT in 1 ..= 1e6, TOKENS in 1 ..= 2^20.
+ * @throws InputError (field `--shared-prefix`) otherwise
+ */
+export function parseSharedPrefix(spec: string): { count: number; tokens: number } {
+  const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(spec);
+  const count = m ? Number(m[1]) : NaN;
+  const tokens = m ? Number(m[2]) : NaN;
+  if (!m || !(count >= 1 && count <= MAX_SHARED_PREFIXES) || !(tokens >= 1 && tokens <= MAX_SHARED_PREFIX_TOKENS)) {
+    throw new InputError(
+      `must be COUNT:TOKENS with COUNT an integer in 1..${MAX_SHARED_PREFIXES} (shared prompts) and TOKENS in 1..${MAX_SHARED_PREFIX_TOKENS} (tokens each), got ${JSON.stringify(spec)}`,
+      { field: '--shared-prefix' },
+    );
+  }
+  return { count, tokens };
+}
 
 /** What {@link syntheticTrace} generates. */
 export interface SyntheticSpec {
@@ -39,6 +60,12 @@ export interface SyntheticSpec {
   output?: string;
   /** Resample (prompt, output) pairs from this trace, with replacement (instead of prompt/output). */
   lengths_from?: Trace;
+  /**
+   * Shared system prompts `COUNT:TOKENS` (`--shared-prefix`): each request's prompt begins with
+   * one of COUNT prompts of TOKENS tokens each, drawn uniformly (prefix id 0 .. COUNT − 1), and its
+   * prompt length becomes TOKENS + the drawn length.
+   */
+  shared_prefix?: string;
   /** Seed: the same spec and seed give the identical trace. */
   seed: number | string;
 }
@@ -51,14 +78,19 @@ export interface SyntheticSpec {
  * `lengths_from`.
  *
  * Randomness: seedrandom's Alea generator as the uniform source, with d3-random's generators on
- * top. Independent streams are seeded `SEED:arrival`, `SEED:prompt`, `SEED:output` and
- * `SEED:pairs`, so changing the length spec does not change the arrivals.
+ * top. Independent streams are seeded `SEED:arrival`, `SEED:prompt`, `SEED:output`,
+ * `SEED:pairs` and `SEED:prefix` (the shared prompt of each request), so changing the length spec
+ * does not change the arrivals, and adding `shared_prefix` changes neither.
+ * With `shared_prefix` COUNT:TOKENS, request i's prompt is TOKENS + its drawn length (at most
+ * 2^31 − 1), and its one
+ * prefix segment is (the drawn prompt's id, TOKENS).
  *
  * @returns a Trace with format 'synthetic', `source` describing the spec, arrivals in seconds
  * @throws InputError (fields `--arrival`, `--rate`, `--cv`, `--n`, `--prompt`, `--output`,
  *   `--lengths-from`) for an unknown arrival process, a non-positive or non-finite rate or cv, a
  *   rate above 1e9 req/s, a cv above 1000, n not an integer in [1, 1e8], a bad DIST,
- *   `lengths_from` together with prompt/output, an empty `lengths_from` trace, or arrivals that
+ *   `lengths_from` together with prompt/output, an empty `lengths_from` trace, a bad
+ *   `shared_prefix` (field `--shared-prefix`, see {@link parseSharedPrefix}), or arrivals that
  *   would span more than 1e9 s (a rate too low for n requests; field `--rate`)
  */
 export function syntheticTrace(spec: SyntheticSpec): Trace {
@@ -84,6 +116,7 @@ export function syntheticTrace(spec: SyntheticSpec): Trace {
   if (from !== undefined && from.n < 1) {
     throw new InputError(`trace ${from.source} has no requests to resample`, { field: '--lengths-from' });
   }
+  const shared = spec.shared_prefix === undefined ? undefined : parseSharedPrefix(spec.shared_prefix);
   const seed = String(spec.seed);
   const stream = (name: string) => seedrandom.alea(`${seed}:${name}`);
 
@@ -131,6 +164,18 @@ export function syntheticTrace(spec: SyntheticSpec): Trace {
     lengths = `prompt=${pSpec} output=${oSpec}`;
   }
 
+  let prefix: TracePrefix | undefined;
+  if (shared !== undefined) {
+    const pick = randomInt.source(stream('prefix'))(0, shared.count);
+    prefix = { start: new Int32Array(n + 1), id: new Int32Array(n), tokens: new Int32Array(n).fill(shared.tokens) };
+    for (let i = 0; i < n; i++) {
+      prefix.start[i + 1] = i + 1;
+      prefix.id[i] = pick();
+      prompt_tokens[i] = Math.min(MAX_TOKENS, prompt_tokens[i] + shared.tokens);
+    }
+    lengths += ` shared_prefix=${shared.count}:${shared.tokens}`;
+  }
+
   const proc = arrival === 'gamma' ? `gamma(rate=${rate},cv=${cv})` : `poisson(rate=${rate})`;
   return {
     source: `synthetic:${proc} n=${n} ${lengths} seed=${seed}`,
@@ -140,6 +185,7 @@ export function syntheticTrace(spec: SyntheticSpec): Trace {
     prompt_tokens,
     output_tokens,
     extra: {},
+    ...(prefix !== undefined ? { prefix } : {}),
     skipped: {},
     warnings: [],
   };

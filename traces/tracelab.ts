@@ -152,7 +152,10 @@ function parseRound(obj: unknown, file: string, line: number): Round {
  * Reads a TraceLab `round_trace.jsonl` as a program trace: each session (`session_id`) is a
  * program and its rounds, in `round_index` order, a chain (each round's one parent is the previous
  * round; call id = the round index). Per round: `prompt_tokens` = `input_tokens_total`,
- * `output_tokens` = `output_tokens`, `cached_tokens` = `prefix_tokens` (null → 0).
+ * `output_tokens` = `output_tokens`. Prefix: a round with `prefix_tokens` P > 0 (null → 0) begins
+ * with the previous round's context (its segments, the rest of its prompt, its output; see
+ * contextSegments in traces/prefix.ts) cut to its first P tokens (all of it when shorter); a first
+ * round's P gives no segments (nothing earlier in the session to share).
  *
  * Times (ISO-8601 timestamps, epoch ms, exact to the millisecond):
  * - end(r) = the latest timing event of round r (its last output event: text, tool call, usage
@@ -166,7 +169,8 @@ function parseRound(obj: unknown, file: string, line: number): Round {
  *   counted in a warning.
  *
  * @param file  path of the JSONL file
- * @returns a Trace with format 'generic', `programs` (with `cached_tokens`) and `extra.model`
+ * @returns a Trace with format 'generic', `programs`, `prefix` (when any round after a first one has
+ *   `prefix_tokens` > 0) and `extra.model`
  * @throws InputError (file, line, field; naming the program and call) for invalid JSON, a missing
  *   session_id, a bad round_index, a duplicate round index in a session, a bad token count,
  *   prefix_tokens above input_tokens_total, missing or empty timing_events, an unparsable
@@ -219,9 +223,12 @@ export async function readTraceLab(file: string | TraceSource): Promise<Trace> {
         parents: prev === undefined ? [] : [String(prev.index)],
         prompt_tokens: r.prompt,
         output_tokens: r.output,
-        cached_tokens: r.cached,
         line: r.line,
       };
+      if (prev !== undefined && r.cached > 0) {
+        call.prefix_from = String(prev.index);
+        call.prefix_tokens = r.cached;
+      }
       if (prev === undefined) call.arrival_s = ready; // epoch ms for now; made relative below
       else {
         const gap = (ready - prev.end_ms) / 1000;

@@ -6,6 +6,7 @@ import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import { meanRate } from './stats.ts';
 import type { Trace } from '../sim/trace.ts';
+import { slicePrefix, tilePrefix } from './prefix.ts';
 
 /** Options of {@link transformTrace}; all optional. Times in seconds, rates in requests/second. */
 export interface TraceTransform {
@@ -62,7 +63,7 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
     skipped: { ...t.skipped },
     warnings: [...t.warnings],
   };
-  if (t.hash_ids) out.hash_ids = t.hash_ids.slice(lo, hi);
+  if (t.prefix) out.prefix = lo === 0 && hi === t.n ? t.prefix : slicePrefix(t.prefix, lo, hi);
   return out;
 }
 
@@ -76,8 +77,9 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
  *    shape of the gaps, hence burstiness, is kept). With a single request left `rate` has nothing to
  *    scale and only adds a warning;
  * 4. re-zeroing, so the first arrival is 0.
- * Returns a new trace (the input is not changed); `extra`, `hash_ids`, `skipped` and `warnings`
- * follow the kept requests. A program trace only takes `rate_scale` or `rate` (over programs;
+ * Returns a new trace (the input is not changed); `extra`, `prefix`, `skipped` and `warnings`
+ * follow the kept requests (prefix ids naming a request left out become fresh declared ids, see
+ * slicePrefix). A program trace only takes `rate_scale` or `rate` (over programs;
  * its DAG is kept).
  * @throws InputError (field `--start`, `--duration`, `--limit`, `--rate-scale` or `--rate`) for a
  *   non-finite value, a value <= 0 (`--start` < 0; `--start 0` is allowed and is the default), a
@@ -181,8 +183,9 @@ function scalePrograms(t: Trace, x: TraceTransform): Trace {
  * Tiles a trace `copies` times in time, for the 1M-request benchmark: copy j (0-based) is the whole
  * trace shifted by j·(span + g) seconds, where span = last − first arrival and g the mean
  * inter-arrival gap span/(n − 1) (g = 1 s when n < 2 or span = 0). The result has n·copies requests,
- * non-decreasing arrivals starting at 0; token counts, `extra` and `hash_ids` repeat (hash id arrays
- * are shared, not copied); `skipped` and `warnings` are those of `t`.
+ * non-decreasing arrivals starting at 0; token counts, `extra` and `prefix` repeat (declared prefix
+ * ids are shared by all copies, so later copies hit the same blocks; own and output ids follow
+ * their copy, see tilePrefix); `skipped` and `warnings` are those of `t`.
  * @throws InputError (field `copies`) unless `copies` is a positive integer, or when the tiled
  *   trace would span more than 1e9 s
  */
@@ -226,11 +229,6 @@ export function tileTrace(t: Trace, copies: number): Trace {
     skipped: { ...t.skipped },
     warnings: [...t.warnings],
   };
-  if (t.hash_ids) {
-    const h = t.hash_ids;
-    const ids = new Array<Int32Array>(total);
-    for (let j = 0; j < copies; j++) for (let i = 0; i < n; i++) ids[j * n + i] = h[i];
-    out.hash_ids = ids;
-  }
+  if (t.prefix) out.prefix = tilePrefix(t.prefix, copies);
   return out;
 }
