@@ -3,6 +3,9 @@
  * with one iteration per second (LinearCostModel base 1 s) and block size 16.
  */
 import { describe, it, expect } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readTrace, transformTrace } from '../traces/index.ts';
 import { simulate } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
@@ -92,5 +95,74 @@ describe('prefix caching', () => {
     const off = run(trace, 1000, false);
     expect(Array.from(on.res.requests.completion)).toEqual(Array.from(off.res.requests.completion));
     expect(on.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed])).toEqual(off.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed]));
+  });
+});
+
+describe('prefix caching on a real trace', () => {
+  const file = path.resolve('../shared/traces/conversation_trace.jsonl');
+
+  /**
+   * An exact count, independent of the engine's hashing: each block's chained identity is interned
+   * in a trie (parent node, pieces of (content id, offset, length)); request i, admitted in
+   * arrival order into an unbounded cache, hits the leading blocks an earlier prompt filled,
+   * capped at ⌊(prompt − 1)/B⌋ as vLLM caps it.
+   */
+  function expectedHitBlocks(trace: Trace, B: number): number {
+    const p = trace.prefix!;
+    const node = new Map<string, number>();
+    const seen = new Set<number>();
+    let hits = 0;
+    for (let i = 0; i < trace.n; i++) {
+      const prompt = trace.prompt_tokens[i];
+      // The prompt as pieces: the declared segments, then the request's own content.
+      const pieces: [number, number, number][] = []; // [id, start position, length]
+      let pos = 0;
+      for (let s = p.start[i]; s < p.start[i + 1]; s++) {
+        pieces.push([p.id[s], pos, p.tokens[s]]);
+        pos += p.tokens[s];
+      }
+      if (pos < prompt) pieces.push([-(2 * i + 1), pos, prompt - pos]);
+      const blocks = Math.floor(prompt / B);
+      const ids: number[] = [];
+      let parent = -1;
+      for (let k = 0; k < blocks; k++) {
+        const a = k * B;
+        const b = a + B;
+        const parts: string[] = [];
+        for (const [id, start, len] of pieces) {
+          const lo = Math.max(a, start);
+          const hi = Math.min(b, start + len);
+          if (lo < hi) parts.push(`${id}@${lo - start}+${hi - lo}`);
+        }
+        const key = `${parent}|${parts.join(',')}`;
+        let n = node.get(key);
+        if (n === undefined) node.set(key, (n = node.size));
+        ids.push(n);
+        parent = n;
+      }
+      let run = 0;
+      while (run < ids.length && seen.has(ids[run])) run++;
+      hits += Math.min(run, Math.max(0, Math.floor((prompt - 1) / B)));
+      for (const n of ids) seen.add(n);
+    }
+    return hits;
+  }
+
+  it.skipIf(!fs.existsSync(file))('Mooncake conversation trace, unbounded cache: the hits equal the exact count, and a bounded cache hits less', async () => {
+    const trace = transformTrace(await readTrace(file), { limit: 3000 });
+    const B = 16;
+    const runAt = (kvBlocks: number) =>
+      simulate({ trace, policy: new Fcfs(), cost: perIteration, engine: engineConfig({ blockSize: B, kvBlocks, prefixCaching: true, maxNumBatchedTokens: 8192 }) }).stats;
+    const unbounded = runAt(2 ** 40);
+    const expected = expectedHitBlocks(trace, B);
+    expect(unbounded.prefixHitTokens).toBe(expected * B);
+    // About a third of the prompt tokens (Mooncake's published ~37% on the whole trace).
+    expect(unbounded.prefixHitTokens / unbounded.prefixQueriedTokens).toBeGreaterThan(0.25);
+    const rates = [20_000, 40_000, 80_000].map((blocks) => {
+      const st = runAt(blocks);
+      return st.prefixHitTokens / st.prefixQueriedTokens;
+    });
+    for (let k = 1; k < rates.length; k++) expect(rates[k]).toBeGreaterThanOrEqual(rates[k - 1]);
+    expect(rates[rates.length - 1]).toBeLessThanOrEqual(unbounded.prefixHitTokens / unbounded.prefixQueriedTokens);
   });
 });
