@@ -15,6 +15,7 @@ import type { EngineConfig, EngineStats, IterationObserver } from './engine-type
 import { formAdmitBatch } from './admit-batcher.ts';
 import { formRankBatch, RankScratch } from './rank-batcher.ts';
 import { ReplicaState } from './replica-state.ts';
+import type { PrefixTables } from './prefix-cache.ts';
 import { canSkipAhead, skipAhead } from './skip-ahead.ts';
 import { RequestTable, WAITING, FINISHED, REJECTED } from './requests.ts';
 
@@ -49,20 +50,21 @@ export class Engine {
    * @param opts.observer optional per-iteration callback.
    * @param opts.shared state shared by the policies of all replicas of the run (`PolicyContext.shared`).
    * @param opts.index this replica's index in the cluster (default 0), reported to the observer.
+   * @param opts.prefixTables the run's shared prefix-caching state (required with `cfg.prefixCaching`).
    */
   constructor(
     cfg: EngineConfig,
     requests: RequestTable,
     policy: Policy,
     cost: CostModel,
-    opts: { observer?: IterationObserver; shared?: Map<string, unknown>; index?: number } = {},
+    opts: { observer?: IterationObserver; shared?: Map<string, unknown>; index?: number; prefixTables?: PrefixTables } = {},
   ) {
     this.cfg = cfg;
     this.R = requests;
     this.policy = policy;
     this.cost = cost;
     this.observer = opts.observer;
-    const s = (this.s = new ReplicaState(cfg, requests, policy, opts.index ?? 0));
+    const s = (this.s = new ReplicaState(cfg, requests, policy, opts.index ?? 0, opts.prefixTables));
     this.rankScratch = policy.batching.mode === 'rank' ? new RankScratch() : undefined;
     this.hist = new Int32Array(cfg.blockSize);
     const ctx: PolicyContext = {
@@ -114,6 +116,11 @@ export class Engine {
     const head = this.s.waiting.peek();
     const demand = head >= 0 ? kv.blocksFor(R.prompt[head] + R.generated[head]) : 0;
     return (kv.freeBlocks - demand) / (this.s.outstanding + 1);
+  }
+
+  /** Prompt tokens of request `id` this replica's prefix cache holds now (0 without prefix caching): what cache-aware routers read. */
+  cachedPrefixTokens(id: number): number {
+    return this.s.hitFor(id) * this.s.kv.blockSize;
   }
 
   /**

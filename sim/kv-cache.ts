@@ -6,8 +6,7 @@
  */
 import type { RequestTable } from './requests.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import type { PrefixCacheStats } from './prefix-cache.ts';
-import type { TracePrefix } from './trace.ts';
+import type { PrefixCacheStats, PrefixTables } from './prefix-cache.ts';
 
 /** Sizes of one replica's KV cache. */
 export interface KvCacheConfig {
@@ -44,10 +43,10 @@ export class KvCache {
 
   /**
    * @param cfg sizes; @param requests the run's request table (its block columns are updated here);
-   * @param segs the trace's prefix segments (for the prefix cache's hashes), if any.
-   * @param stats the counters the prefix cache adds to (required with `prefixCaching`).
+   * @param tables the run's shared prefix-caching state, and @param stats the counters the prefix
+   *   cache adds to (both required with `prefixCaching`).
    */
-  constructor(cfg: KvCacheConfig, requests: RequestTable, segs?: TracePrefix, stats?: PrefixCacheStats) {
+  constructor(cfg: KvCacheConfig, requests: RequestTable, tables?: PrefixTables, stats?: PrefixCacheStats) {
     this.blockSize = cfg.blockSize;
     this.capacity = cfg.kvBlocks;
     this.watermark = cfg.watermarkBlocks;
@@ -55,7 +54,7 @@ export class KvCache {
     this.R = requests;
     this.gpuFree = cfg.kvBlocks;
     this.swapFree = cfg.swapBlocks;
-    this.prefix = cfg.prefixCaching ? new PrefixCache(cfg.kvBlocks, cfg.blockSize, requests, segs, stats!) : null;
+    this.prefix = cfg.prefixCaching ? new PrefixCache(cfg.kvBlocks, tables!, stats!) : null;
   }
 
   /** Free GPU blocks (cached ones included: they are free memory, evicted when taken). */

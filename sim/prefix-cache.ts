@@ -22,31 +22,28 @@ export interface PrefixCacheStats {
   prefixEvictions: number;
 }
 
-/** The prefix cache of one replica. */
-export class PrefixCache {
-  readonly pool: BlockPool;
-  private readonly stats: PrefixCacheStats;
-  private readonly R: RequestTable;
-  private readonly B: number;
-  private readonly segs: TracePrefix | undefined;
+/**
+ * The per-request state of prefix caching, shared by every replica of a run (a request lives on
+ * one replica; its block hashes depend only on the trace, so routers may ask any replica about
+ * it): block tables, hashes, blocks registered, and which requests' content others declare.
+ */
+export class PrefixTables {
+  readonly R: RequestTable;
+  readonly B: number;
+  readonly segs: TracePrefix | undefined;
   /** Per request: pool entry of each block (−1 unhashed), its hashes, blocks registered so far. */
-  private readonly table: (Int32Array | undefined)[];
-  private readonly hashes: (Float64Array | undefined)[];
-  private readonly hashed: Int32Array;
-  private readonly registered: Int32Array;
+  readonly table: (Int32Array | undefined)[];
+  readonly hashes: (Float64Array | undefined)[];
+  readonly hashed: Int32Array;
+  readonly registered: Int32Array;
   /** 1 for requests whose own prompt part or output another request's prompt declares (their blocks stay cacheable after they finish). */
-  private readonly referenced: Uint8Array;
+  readonly referenced: Uint8Array;
 
-  /**
-   * @param capacity GPU blocks; @param blockSize tokens per block; @param requests the run's
-   * request table; @param segs the trace's prefix segments, if any; @param stats the counters it adds to.
-   */
-  constructor(capacity: number, blockSize: number, requests: RequestTable, segs: TracePrefix | undefined, stats: PrefixCacheStats) {
-    this.pool = new BlockPool(capacity);
-    this.stats = stats;
+  /** @param requests the run's request table (its `prefix` segments name the shared content); @param blockSize tokens per block. */
+  constructor(requests: RequestTable, blockSize: number) {
     this.R = requests;
     this.B = blockSize;
-    this.segs = segs;
+    const segs = (this.segs = requests.prefix);
     const n = requests.n;
     this.table = new Array(n);
     this.hashes = new Array(n);
@@ -62,7 +59,7 @@ export class PrefixCache {
   }
 
   /** The hashes of request `id`'s first `blocks` blocks (computed once, then kept while it lives). */
-  private hashesOf(id: number, blocks: number): Float64Array {
+  hashesOf(id: number, blocks: number): Float64Array {
     let h = this.hashes[id];
     if (h === undefined || h.length < blocks) {
       const g = new Float64Array(Math.max(blocks, 2 * (h?.length ?? 0), 8));
@@ -74,6 +71,41 @@ export class PrefixCache {
       this.hashed[id] = blocks;
     }
     return h;
+  }
+
+  /** Request `id`'s block table, with room for `blocks`. */
+  tableOf(id: number, blocks: number): Int32Array {
+    let t = this.table[id];
+    if (t === undefined || t.length < blocks) {
+      const g = new Int32Array(Math.max(blocks, 2 * (t?.length ?? 0), 8));
+      if (t) g.set(t);
+      this.table[id] = t = g;
+    }
+    return t;
+  }
+}
+
+/** The prefix cache of one replica. */
+export class PrefixCache {
+  readonly pool: BlockPool;
+  private readonly stats: PrefixCacheStats;
+  private readonly R: RequestTable;
+  private readonly B: number;
+  private readonly t: PrefixTables;
+
+  /**
+   * @param capacity GPU blocks; @param tables the run's shared per-request state; @param stats the counters it adds to.
+   */
+  constructor(capacity: number, tables: PrefixTables, stats: PrefixCacheStats) {
+    this.pool = new BlockPool(capacity);
+    this.stats = stats;
+    this.t = tables;
+    this.R = tables.R;
+    this.B = tables.B;
+  }
+
+  private hashesOf(id: number, blocks: number): Float64Array {
+    return this.t.hashesOf(id, blocks);
   }
 
   /**
@@ -104,14 +136,14 @@ export class PrefixCache {
    * each; they become its first blocks (`RequestTable.blocks`).
    */
   take(id: number, hit: number): void {
-    const t = this.tableOf(id, Math.max(hit, 1));
+    const t = this.t.tableOf(id, Math.max(hit, 1));
     const h = this.hashesOf(id, hit);
     for (let k = 0; k < hit; k++) {
       const e = this.pool.lookup(h[k]);
       this.pool.touch(e);
       t[k] = e;
     }
-    this.registered[id] = hit;
+    this.t.registered[id] = hit;
     this.R.blocks[id] = hit;
   }
 
@@ -136,17 +168,17 @@ export class PrefixCache {
       const before = this.pool.evictions;
       this.pool.allocate(want - have);
       this.stats.prefixEvictions += this.pool.evictions - before;
-      const t = this.tableOf(id, want);
+      const t = this.t.tableOf(id, want);
       t.fill(-1, have, want);
       R.blocks[id] = want;
     }
     const full = Math.min(Math.floor(tokens / this.B), R.blocks[id]);
-    const from = this.registered[id];
+    const from = this.t.registered[id];
     if (full > from) {
-      const t = this.table[id]!;
+      const t = this.t.table[id]!;
       const h = this.hashesOf(id, full);
       for (let k = from; k < full; k++) t[k] = this.pool.register(h[k]);
-      this.registered[id] = full;
+      this.t.registered[id] = full;
     }
   }
 
@@ -157,13 +189,13 @@ export class PrefixCache {
    */
   release(id: number, final: boolean): void {
     const R = this.R;
-    const t = this.table[id];
+    const t = this.t.table[id];
     const b = R.blocks[id];
     let dead = b;
-    if (final && this.referenced[id] === 0) {
+    if (final && this.t.referenced[id] === 0) {
       // Blocks from the one holding the first own token on touch only this request's content.
       let declared = 0;
-      if (this.segs) for (let s = this.segs.start[id]; s < this.segs.start[id + 1]; s++) declared += this.segs.tokens[s];
+      if (this.t.segs) for (let s = this.t.segs.start[id]; s < this.t.segs.start[id + 1]; s++) declared += this.t.segs.tokens[s];
       dead = Math.floor(declared / this.B);
     }
     for (let k = b - 1; k >= 0; k--) {
@@ -173,11 +205,11 @@ export class PrefixCache {
       else this.pool.release(e);
     }
     R.blocks[id] = 0;
-    this.registered[id] = 0;
+    this.t.registered[id] = 0;
     if (final) {
-      this.table[id] = undefined;
-      this.hashes[id] = undefined;
-      this.hashed[id] = 0;
+      this.t.table[id] = undefined;
+      this.t.hashes[id] = undefined;
+      this.t.hashed[id] = 0;
     }
   }
 
@@ -186,13 +218,4 @@ export class PrefixCache {
     this.grow(id, blocks, this.R.computed[id]);
   }
 
-  private tableOf(id: number, blocks: number): Int32Array {
-    let t = this.table[id];
-    if (t === undefined || t.length < blocks) {
-      const g = new Int32Array(Math.max(blocks, 2 * (t?.length ?? 0), 8));
-      if (t) g.set(t);
-      this.table[id] = t = g;
-    }
-    return t;
-  }
 }

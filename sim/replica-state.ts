@@ -13,6 +13,7 @@ import { IndexedHeap } from './indexed-heap.ts';
 import { IdList, IdSet } from './id-list.ts';
 import { KvCache } from './kv-cache.ts';
 import { RunningOrder } from './running-order.ts';
+import type { PrefixTables } from './prefix-cache.ts';
 import { RequestTable, WAITING, RUNNING, SWAPPED } from './requests.ts';
 
 /** The batch of one iteration (or of several identical decode iterations after skip-ahead). */
@@ -87,14 +88,15 @@ export class ReplicaState {
 
   /**
    * @param cfg resolved engine settings; @param requests the run's request table; @param policy
-   * the replica's policy (its `batching` picks which running heap is kept); @param index replica index.
+   * the replica's policy (its `batching` picks which running heap is kept); @param index replica
+   * index; @param tables the run's shared prefix-caching state (with `cfg.prefixCaching`).
    */
-  constructor(cfg: EngineConfig, requests: RequestTable, policy: Policy, index: number) {
+  constructor(cfg: EngineConfig, requests: RequestTable, policy: Policy, index: number, tables?: PrefixTables) {
     this.cfg = cfg;
     this.R = requests;
     this.policy = policy;
     this.index = index;
-    this.kv = new KvCache(cfg, requests, requests.prefix, this.stats);
+    this.kv = new KvCache(cfg, requests, tables, this.stats);
     const n = requests.n;
     const { key, tie } = requests;
     this.waiting = new IndexedHeap(n, key, tie, false, requests.queuePos);

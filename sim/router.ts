@@ -13,6 +13,11 @@ export interface ReplicaLoad {
   readonly outstandingTokens: number;
   /** Llumnix freeness: (free KV blocks − head-of-line demand) / (requests + 1); higher is freer. */
   readonly freeness: number;
+  /**
+   * Prompt tokens of request `id` this replica's prefix cache holds now (the leading blocks it
+   * would take if admitted: docs/prefix-caching.md); 0 without prefix caching.
+   */
+  cachedPrefixTokens(id: number): number;
 }
 
 /** What a router is given when it is built. */

@@ -13,6 +13,7 @@ import type { EngineConfig, EngineStats, IterationObserver } from './engine-type
 import type { ReplicaLoad, Router } from './router.ts';
 import { RequestTable } from './requests.ts';
 import { ProgramRelease } from './programs.ts';
+import { PrefixTables } from './prefix-cache.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -76,7 +77,8 @@ export function simulate(input: SimulationInput): SimulationResult {
   if (N < 1) throw new Error('simulate: no policy');
   const requests = new RequestTable(trace);
   const shared = new Map<string, unknown>();
-  const engines = policies.map((p, index) => new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index }));
+  const prefixTables = input.engine.prefixCaching ? new PrefixTables(requests, input.engine.blockSize) : undefined;
+  const engines = policies.map((p, index) => new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index, prefixTables }));
   let router: Router | undefined;
   if (N > 1) {
     if (!input.router) throw new Error(`simulate: ${N} replicas need a router`);

@@ -25,7 +25,7 @@ function routerOver(name: string, replicas: ReplicaLoad[], requests: RequestTabl
   return getRouter(name).create(opts)(ctx);
 }
 
-const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness });
+const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness, cachedPrefixTokens: () => 0 });
 
 /** Runs `trace` on `n` replicas of FCFS behind router `name`. */
 function cluster(trace: Trace, n: number, name: string, engine = engineConfig(), cost = new LinearCostModel({ base: 0, prefill: 0, decode: 0.01, kv: 0 }), observer?: (r: IterationRecord) => void): SimulationResult {
