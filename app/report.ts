@@ -166,6 +166,7 @@ export const REPLICA_COLUMNS = [
   'ttft_p99_s',
   'e2e_mean_s',
   'e2e_p99_s',
+  'prefix_token_hit_rate',
 ] as const;
 
 /** Writes one CSV row per replica to `w` (header first); undefined values are empty fields. */
@@ -190,6 +191,7 @@ export function writeReplicasCsv(w: AtomicWriter, replicas: readonly ReplicaSumm
         f(r.ttft_s.p99),
         f(r.e2e_s.mean),
         f(r.e2e_s.p99),
+        f(r.prefix_token_hit_rate),
       ].join(','),
     );
   }
@@ -282,6 +284,7 @@ export const TIMESERIES_COLUMNS = [
   'running',
   'swapped',
   'replica',
+  'cached_blocks',
 ] as const;
 
 /**
@@ -302,7 +305,7 @@ export class TimeseriesWriter {
   /** Appends one record's row. */
   add(r: IterationRecord): void {
     this.w.write(
-      `${r.start},${r.end},${r.steps},${r.batchSize},${r.prefillTokens},${r.decodeSeqs},${r.kvBlocksUsed},${r.kvBlocksUsed / r.kvBlocks},${r.waiting},${r.running},${r.swapped},${r.replica}\n`,
+      `${r.start},${r.end},${r.steps},${r.batchSize},${r.prefillTokens},${r.decodeSeqs},${r.kvBlocksUsed},${r.kvBlocksUsed / r.kvBlocks},${r.waiting},${r.running},${r.swapped},${r.replica},${r.kvBlocksCached}\n`,
     );
   }
 }

@@ -79,6 +79,8 @@ export interface IterationRecord {
   /** KV blocks in use at the end (the most during the record), and the capacity. */
   kvBlocksUsed: number;
   kvBlocks: number;
+  /** Free KV blocks still holding a cached prefix at the end (0 without prefix caching). */
+  kvBlocksCached: number;
   /** Queue lengths after the batch was formed. */
   waiting: number;
   running: number;

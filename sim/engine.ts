@@ -223,6 +223,7 @@ export class Engine {
       prefillTokens: s.batch.shape.prefillTokens,
       decodeSeqs: s.batch.shape.decodeSeqs,
       kvBlocksUsed: s.kv.usedBlocks,
+      kvBlocksCached: s.kv.cachedBlocks,
       kvBlocks: this.cfg.kvBlocks,
       waiting: s.waiting.size,
       running: s.running.count,

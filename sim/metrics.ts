@@ -89,6 +89,8 @@ export interface ReplicaSummary {
   output_tokens_per_s: number;
   ttft_s: LatencyStats;
   e2e_s: LatencyStats;
+  /** Prompt tokens found in its prefix cache / looked up (null without prefix caching). */
+  prefix_token_hit_rate: number | null;
 }
 
 /** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT with 1 token). */
@@ -284,6 +286,7 @@ export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: {
       output_tokens_per_s: makespan > 0 ? outTokens / makespan : 0,
       ttft_s: latencyStats(ttft),
       e2e_s: latencyStats(e2e),
+      prefix_token_hit_rate: st.prefixAdmissions > 0 ? st.prefixHitTokens / st.prefixQueriedTokens : null,
     };
   });
 }

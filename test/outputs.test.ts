@@ -76,7 +76,7 @@ describe('--out', () => {
     for (const k of [0, 1, Math.floor(records.length / 2), records.length - 1]) {
       const x = records[k];
       const cells = lines[k + 1].split(',').map(Number);
-      expect(cells).toEqual([x.start, x.end, x.steps, x.batchSize, x.prefillTokens, x.decodeSeqs, x.kvBlocksUsed, x.kvBlocksUsed / x.kvBlocks, x.waiting, x.running, x.swapped, x.replica]);
+      expect(cells).toEqual([x.start, x.end, x.steps, x.batchSize, x.prefillTokens, x.decodeSeqs, x.kvBlocksUsed, x.kvBlocksUsed / x.kvBlocks, x.waiting, x.running, x.swapped, x.replica, x.kvBlocksCached]);
     }
   });
 });
