@@ -120,10 +120,20 @@ function admitWaiting(s: ReplicaState, left: number, chunked: boolean): number {
   let admitted = 0;
   while (waiting.size > 0 && left > 0) {
     const id = waiting.peek();
-    const hit = s.hitFor(id);
-    const todo = R.prompt[id] + R.generated[id] - hit * kv.blockSize;
+    const nt = R.prompt[id] + R.generated[id];
+    if (s.running.count >= s.cfg.maxNumSeqs) break;
+    let hit = 0;
+    if (kv.prefix) {
+      // The best a prefix-cache lookup could give (every block up to the cap cached, none of them
+      // free) decides most refusals without the lookup.
+      const cap = s.hitCap(id);
+      if (!chunked && nt - cap * kv.blockSize > left && admitted > 0) break;
+      if (!kv.canAllocate(kv.blocksFor(nt) - cap)) break;
+      hit = s.hitFor(id);
+    }
+    const todo = nt - hit * kv.blockSize;
     if (!chunked && todo > left && admitted > 0) break;
-    if (s.running.count >= s.cfg.maxNumSeqs || !kv.canAllocate(s.admitBlocks(id, hit))) break;
+    if (!kv.canAllocate(s.admitBlocks(id, hit))) break;
     waiting.pop();
     s.admit(id, hit);
     const t = chunked ? Math.min(todo, left) : todo;

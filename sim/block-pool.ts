@@ -12,6 +12,7 @@
  * Hashes are numbers (53-bit chained block hashes made by the caller). Units: blocks.
  */
 import { grow } from './id-list.ts';
+import { HashIndex } from './hash-index.ts';
 
 /** Queue node kinds. */
 const RUN = 0;
@@ -39,7 +40,7 @@ export class BlockPool {
   private entryTop = 0;
   private readonly freeEntries: number[] = [];
   /** The first-registered entry under each hash (vLLM keeps every block registered under a hash and returns the first). */
-  private readonly byHash = new Map<number, number>();
+  private readonly byHash = new HashIndex();
 
   // Queue nodes (doubly linked; head = next to allocate).
   private kind: Uint8Array = new Uint8Array(64);
@@ -76,8 +77,7 @@ export class BlockPool {
 
   /** The entry holding `hash` (in use or free), or -1. */
   lookup(hash: number): number {
-    const e = this.byHash.get(hash);
-    return e === undefined ? -1 : e;
+    return this.byHash.get(hash);
   }
 
   /** References to entry `e` (0 while it waits in the free queue). */
@@ -133,7 +133,7 @@ export class BlockPool {
     this.entryNode[e] = -1;
     this.dupNext[e] = -1;
     const first = this.byHash.get(hash);
-    if (first === undefined) {
+    if (first < 0) {
       this.dupPrev[e] = -1;
       this.byHash.set(hash, e);
     } else {

@@ -128,6 +128,11 @@ export class ReplicaState {
     return R.prompt[id] + R.generated[id] - R.computed[id] - cached;
   }
 
+  /** The most prefix-cache blocks waiting request `id` can take: ⌊(numTokens − 1)/B⌋ (its last token is computed). */
+  hitCap(id: number): number {
+    return Math.floor((this.R.prompt[id] + this.R.generated[id] - 1) / this.kv.blockSize);
+  }
+
   /** Prefix-cache blocks waiting request `id` would take if admitted now (0 without prefix caching). */
   hitFor(id: number): number {
     return this.kv.prefix ? this.kv.prefix.hitBlocks(id) : 0;
