@@ -4,8 +4,11 @@
  * never move afterwards (no migration). Ties go to the lowest replica index.
  *
  * Sources: docs/spec.md §6 (Autellix's locality-aware balancer, Algorithm 2), §9
- * (Llumnix's freeness dispatch), and the common load-balancing baselines (round-robin, random,
- * least outstanding requests/tokens, power of two choices: Mitzenmacher, IEEE TPDS 2001).
+ * (Llumnix's freeness dispatch), §16 (Preble's E2), SGLang's router (`cache_aware` policy of
+ * sgl-router), and the common load-balancing baselines (round-robin, random, least outstanding
+ * requests/tokens, power of two choices: Mitzenmacher, IEEE TPDS 2001). The cache-aware routers
+ * (`prefix-affinity`, `preble`) read each replica's cached prefix of the request
+ * (`ReplicaLoad.cachedPrefixTokens`: 0 everywhere without `--prefix-caching on`).
  */
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { checkChoice } from '../sim/errors.ts';
@@ -138,8 +141,141 @@ function autellixRouter(ctx: RouterContext, threshold: number): Router {
   };
 }
 
+/**
+ * SGLang's `cache_aware` router policy (sgl-router `src/policies/cache_aware.rs`), with the
+ * defaults of its launcher (`sglang_router/router_args.py`: `--cache-threshold 0.3`,
+ * `--balance-abs-threshold 64`, `--balance-rel-threshold 1.5`).
+ */
+export const prefixAffinity: RouterEntry = {
+  name: 'prefix-affinity',
+  description: 'SGLang cache_aware: fewest outstanding requests if imbalanced; else the longest cached prefix if its match rate > cache-threshold, else the fewest outstanding tokens',
+  source: 'SGLang router (sgl-router) cache_aware policy: src/policies/cache_aware.rs, defaults of sglang_router/router_args.py',
+  create(opts) {
+    const o = new OptionReader('--router-opt', 'prefix-affinity', opts, ['cache-threshold', 'balance-abs', 'balance-rel']);
+    const cacheThreshold = o.number('cache-threshold', 0.3, { min: 0, max: 1 });
+    const balanceAbs = o.number('balance-abs', 64, { min: 0, integer: true });
+    const balanceRel = o.number('balance-rel', 1.5, { min: 0 });
+    return (ctx) => prefixAffinityRouter(ctx, cacheThreshold, balanceAbs, balanceRel);
+  },
+};
+
+/** {@link prefixAffinity} with its three thresholds. */
+function prefixAffinityRouter(ctx: RouterContext, cacheThreshold: number, balanceAbs: number, balanceRel: number): Router {
+  const reps = ctx.replicas;
+  const R = ctx.requests;
+  return {
+    name: 'prefix-affinity',
+    route(id) {
+      let max = -Infinity;
+      let min = Infinity;
+      for (const r of reps) {
+        max = Math.max(max, r.outstandingRequests);
+        min = Math.min(min, r.outstandingRequests);
+      }
+      // Imbalanced (both conditions, as SGLang): shortest queue.
+      if (max - min > balanceAbs && max > balanceRel * min) return argmin(reps, byRequests);
+      // Balanced: the longest cached prefix (ties: lowest index).
+      let best = 0;
+      let bestHit = reps[0].cachedPrefixTokens(id);
+      for (let i = 1; i < reps.length; i++) {
+        const h = reps[i].cachedPrefixTokens(id);
+        if (h > bestHit) {
+          best = i;
+          bestHit = h;
+        }
+      }
+      const prompt = R.prompt[id];
+      const rate = prompt > 0 ? bestHit / prompt : 0;
+      if (rate > cacheThreshold) return best;
+      // SGLang: the worker with the smallest approximate tree (most cache room); here the one
+      // holding the fewest tokens of unfinished requests.
+      return argmin(reps, byTokens);
+    },
+  };
+}
+
+/** Preble's E2 global scheduler (docs/spec.md §16), in token units. */
+export const preble: RouterEntry = {
+  name: 'preble',
+  description: 'Preble E2: the longest cached prefix (least load cost among its holders) if the uncached part is shorter, else the least load cost (window miss tokens + outstanding tokens)',
+  source: 'Srivatsa et al., Preble, arXiv 2407.00023 §4 (E2); WukLab/preble preble/global_scheduler_with_time.py; docs/spec.md §16',
+  create(opts) {
+    const o = new OptionReader('--router-opt', 'preble', opts, ['window', 'decode-weight']);
+    const window = o.number('window', 180, { min: 0 });
+    const decodeWeight = o.number('decode-weight', 1, { min: 0 });
+    return (ctx) => prebleRouter(ctx, window, decodeWeight);
+  },
+};
+
+/**
+ * Per replica, the uncached prompt tokens routed to it at times in (now − window, now]: a FIFO of
+ * (time, tokens) (routing times never decrease) and their running sum.
+ */
+class MissWindow {
+  private times: number[] = [];
+  private tokens: number[] = [];
+  private head = 0;
+  sum = 0;
+
+  add(now: number, tokens: number): void {
+    this.times.push(now);
+    this.tokens.push(tokens);
+    this.sum += tokens;
+  }
+
+  /** Drops the entries routed at or before `now − window`. */
+  expire(now: number, window: number): void {
+    while (this.head < this.times.length && this.times[this.head] <= now - window) {
+      this.sum -= this.tokens[this.head];
+      this.head++;
+    }
+    if (this.head === this.times.length) {
+      // Empty: reset, so the sum carries no rounding residue and the arrays do not grow.
+      this.times.length = 0;
+      this.tokens.length = 0;
+      this.head = 0;
+      this.sum = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.tokens = this.tokens.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** {@link preble} with window `window` seconds and decode weight `decodeWeight`. */
+function prebleRouter(ctx: RouterContext, window: number, decodeWeight: number): Router {
+  const reps = ctx.replicas;
+  const R = ctx.requests;
+  const windows = reps.map(() => new MissWindow());
+  const hits = new Float64Array(reps.length);
+  const cost = new Float64Array(reps.length);
+  return {
+    name: 'preble',
+    route(id, now) {
+      let longest = 0;
+      for (let i = 0; i < reps.length; i++) {
+        windows[i].expire(now, window);
+        cost[i] = windows[i].sum + decodeWeight * reps[i].outstandingTokens;
+        hits[i] = reps[i].cachedPrefixTokens(id);
+        longest = Math.max(longest, hits[i]);
+      }
+      const prompt = R.prompt[id];
+      // Exploit when the missed part is shorter than the match: only replicas holding the longest match.
+      const exploit = longest > 0 && prompt - longest < longest;
+      let best = -1;
+      for (let i = 0; i < reps.length; i++) {
+        if (exploit && hits[i] < longest) continue;
+        if (best < 0 || cost[i] < cost[best]) best = i;
+      }
+      windows[best].add(now, prompt - hits[best]);
+      return best;
+    },
+  };
+}
+
 /** All registered routers, in the order `sim routers` lists them. */
-export const ROUTERS: readonly RouterEntry[] = [roundRobin, random, leastRequests, leastTokens, powerOfTwo, llumnix, autellix];
+export const ROUTERS: readonly RouterEntry[] = [roundRobin, random, leastRequests, leastTokens, powerOfTwo, llumnix, autellix, prefixAffinity, preble];
 
 /** Default router. */
 export const DEFAULT_ROUTER = 'round-robin';

@@ -119,7 +119,7 @@ describe('cluster queueing and saturation', () => {
     expect(s / (n - warmup)).toBeLessThan(0.75 * expected);
   });
 
-  it.each(['round-robin', 'least-requests', 'least-tokens', 'llumnix', 'autellix'])(
+  it.each(['round-robin', 'least-requests', 'least-tokens', 'llumnix', 'autellix', 'prefix-affinity', 'preble'])(
     '%s keeps all 4 replicas busy under saturation: 40 equal requests at t=0 finish at exactly 10 service times',
     (name) => {
       // Each request: 1-token prompt, 11 output tokens = prefill iteration (samples token 1) + 10 decodes.
