@@ -6,7 +6,9 @@
  * running requests (largest key first), then by dropping selected ones from the tail. Unselected
  * running requests are paused with their KV (`displacement: 'pause'`) or preempted. Without
  * chunked prefill an iteration with a prefill runs only its prefills (vLLM v0's prefill
- * priority); the prefix's decodes wait, keeping their KV. docs/engine.md.
+ * priority), which get the whole token budget (the first may exceed it and run alone); it
+ * displaces no running request: the prefix's decodes and the running requests ranked after it
+ * wait, keeping their KV. docs/engine.md.
  *
  * Cost: running requests are kept in key order (sim/running-order.ts, repaired only where keys
  * or membership changed), so the walk reads them linearly and stops where the budgets do; memory
@@ -102,9 +104,12 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
       displace(s, id, rank);
     }
   }
-  if (!cfg.chunkedPrefill) prefillsOnly(s, sel);
-  // Unselected running requests (neither selected nor held): paused with their KV, or preempted now, in key order.
-  if (rank.displacement !== 'pause') displaceUnselected(s, rank);
+  const prefillOnly = !cfg.chunkedPrefill && prefillsOnly(s, sel);
+  // Unselected running requests (neither selected nor held): paused with their KV, or preempted now,
+  // in key order. A prefill-only iteration (no chunked prefill) displaces none: the running requests
+  // it leaves out only lost their turn to its prefills and wait with their KV, as its selected
+  // decodes do (only memory pressure, above, evicts them).
+  if (rank.displacement !== 'pause' && !prefillOnly) displaceUnselected(s, rank);
   for (let i = 0; i < w.taken.count; i++) R.mark[w.taken.ids[i]] = 0;
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
@@ -121,23 +126,42 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
 
 /**
  * The plain prefix walk (learning-to-rank §4 step 4): running, waiting and swapped requests in key
- * order, each taking its whole prefill (or, with chunked prefill, what is left of the budget), until
- * the first that does not fit the `budget` (tokens) or the sequence budget.
+ * order until the sequence budget or the token `budget` is used up.
+ *
+ * With chunked prefill every selected request takes from one token budget: a decode its token, a
+ * prefill what is left of the budget (so an oversized prompt is chunked, never a misfit).
+ *
+ * Without chunked prefill an iteration with a prefill runs only its prefills (`prefillsOnly`), so
+ * the budget is the prefills': selected decodes take a sequence slot but no tokens (a decode-only
+ * iteration still stops at `budget` decodes). Each prefill takes its whole remaining prompt. The
+ * first prefill in key order is selected even when it exceeds the whole budget (it runs alone, as
+ * vLLM v0 admits an oversized prompt alone); after it, the walk stops at the first prefill that
+ * does not fit what is left of the budget, or when none is left. Running requests the walk did not
+ * reach then keep their KV and wait: formRankBatch displaces nobody in a prefill-only iteration.
  */
 function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
   const sel = w.selection;
   const chunked = s.cfg.chunkedPrefill;
-  let tokens = budget;
+  let tokens = budget; // chunked: the iteration's tokens left; else the prefills'
+  let decodes = 0; // without chunked prefill: decodes selected (their tokens if no prefill is)
+  let prefills = 0; // without chunked prefill: prefills selected
   for (;;) {
     const from = nextSource(s, w, true);
-    if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0) break;
+    if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0 || decodes >= budget) break;
     const id = headOf(s, w, from);
+    if (!chunked && from !== WAITING && s.isDecode(id)) {
+      decodes++;
+      sel.push(id, 1, from);
+      take(s, w, id, from);
+      continue;
+    }
     const hit = from === WAITING ? s.hitFor(id) : 0;
     const rem = s.remaining(id) - hit * s.kv.blockSize;
     const t = chunked ? Math.min(rem, tokens) : rem;
-    if (t > tokens && sel.count > 0) break;
+    if (!chunked && t > tokens && prefills > 0) break;
     sel.push(id, t, from);
     tokens -= t;
+    prefills++;
     take(s, w, id, from, hit);
   }
 }
@@ -286,11 +310,14 @@ function displaceUnselected(s: ReplicaState, rank: RankBatching): void {
   for (let i = 0; i < c.count; i++) displace(s, c.ids[i], rank);
 }
 
-/** Prefill priority without chunking: an iteration with a prefill runs only its prefills (selected decodes wait; swapped ones go back). */
-function prefillsOnly(s: ReplicaState, sel: Selection): void {
+/**
+ * Prefill priority without chunking: an iteration with a prefill runs only its prefills (selected
+ * decodes wait; swapped ones go back). @returns whether it has a prefill (is prefill-only).
+ */
+function prefillsOnly(s: ReplicaState, sel: Selection): boolean {
   let anyPrefill = false;
   for (let i = 0; i < sel.count; i++) if (sel.from[i] === WAITING || !s.isDecode(sel.ids[i])) anyPrefill = true;
-  if (!anyPrefill) return;
+  if (!anyPrefill) return false;
   let k = 0;
   for (let i = 0; i < sel.count; i++) {
     if (sel.from[i] !== WAITING && s.isDecode(sel.ids[i])) {
@@ -300,6 +327,7 @@ function prefillsOnly(s: ReplicaState, sel: Selection): void {
     sel.move(i, k++);
   }
   sel.count = k;
+  return true;
 }
 
 /**

@@ -70,6 +70,52 @@ describe('rank mode (preemptive policies)', () => {
     expect(run(true)).toEqual([[6, 2], [6, 2], [6, 2], [2, 2]]);
   });
 
+  /** Non-chunked rank run, budget 8 tokens, 8 sequences, 0.1 s flat iterations: [prefillTokens, decodeSeqs] from `from` s, and the stats. */
+  const nonChunked = (trace: ReturnType<typeof makeTrace>, keys: number[], displacement: Displacement, from: number, n: number) => {
+    const records: IterationRecord[] = [];
+    const res = simulate({
+      trace,
+      policy: new RandomRank(keys, displacement),
+      cost: new LinearCostModel({ base: 0.1, prefill: 0, decode: 0, kv: 0 }),
+      engine: engineConfig({ maxNumSeqs: 8, maxNumBatchedTokens: 8, chunkedPrefill: false, skipAhead: false }),
+      observer: (r) => records.push(r),
+    });
+    return { its: records.filter((r) => r.start >= from - 1e-9).slice(0, n).map((r) => [r.prefillTokens, r.decodeSeqs]), res };
+  };
+
+  it('no chunked prefill: an oversized prompt runs alone when it is the first prefill, displacing no running request', () => {
+    // A and B (keys 1 and 3) arrive at 0 with 1-token prompts and decode 30 tokens; C (key 2)
+    // arrives at 0.5 with a 20-token prompt, above the 8-token budget. A's decode ranks first but
+    // takes no prefill tokens, so C is the first prefill and runs alone at 0.5; B, ranked after C,
+    // only lost its turn and keeps its KV (no preemption, by recompute or swap); then all three decode.
+    // (Before: A's token left 7 < 20, so C stopped the walk until A finished, and B, behind the
+    // stop, was preempted every iteration.)
+    const trace = makeTrace([0, 0, 0.5], [1, 1, 20], [30, 30, 2]);
+    for (const d of ['recompute', 'swap', 'pause'] as Displacement[]) {
+      const { its, res } = nonChunked(trace, [1, 3, 2], d, 0.5, 3);
+      expect(its).toEqual([[20, 0], [0, 3], [0, 2]]);
+      expect(res.stats.preemptions).toBe(0);
+      expect(res.requests.completion[2]).toBeCloseTo(0.7, 9);
+    }
+    // C ranked first: alone at once, A and B wait with their KV.
+    const top = nonChunked(trace, [1, 3, 0], 'recompute', 0.5, 2);
+    expect(top.its).toEqual([[20, 0], [0, 3]]);
+    expect(top.res.stats.preemptions).toBe(0);
+  });
+
+  it('no chunked prefill: decodes ranked ahead take no tokens from the prefill-only iteration', () => {
+    // A and B (keys 0, 1) decode; C and D (keys 2, 3) arrive at 0.5 with 4-token prompts. The
+    // iteration is prefill-only, so C and D share all 8 tokens at once (before: A's and B's
+    // tokens left 6, D waited for a second prefill iteration).
+    const trace = makeTrace([0, 0, 0.5, 0.5], [1, 1, 4, 4], [30, 30, 2, 2]);
+    const { its } = nonChunked(trace, [0, 1, 2, 3], 'pause', 0.5, 3);
+    expect(its).toEqual([[8, 0], [0, 4], [0, 2]]);
+    // The stop-at-first-misfit rule and key order still hold for prefills: D (5 tokens) does not fit
+    // what C (4) leaves, so E (1 token, ranked after D) waits too.
+    const t2 = makeTrace([0, 0, 0.5, 0.5, 0.5], [1, 1, 4, 5, 1], [30, 30, 2, 2, 2]);
+    expect(nonChunked(t2, [0, 1, 2, 3, 4], 'pause', 0.5, 3).its).toEqual([[4, 0], [6, 0], [0, 5]]);
+  });
+
   it('SRPT with batch 1 matches Schrage-Miller within 3 standard errors', () => {
     const N = 150_000;
     const WARMUP = 10_000;
