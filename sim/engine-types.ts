@@ -25,6 +25,11 @@ export interface EngineConfig {
   blockBytes: number;
   /** Host-device bandwidth for swapping, bytes/s. */
   pcieBandwidth: number;
+  /**
+   * Longest sequence a request may reach, prompt + output tokens (vLLM `max_model_len`): a longer
+   * request is rejected at arrival. Absent: no limit beyond the KV cache.
+   */
+  maxModelLen?: number;
   /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
   skipAhead: boolean;
 }
@@ -49,11 +54,20 @@ export interface EngineStats {
   swapBytes: number;
   /** Swap preemptions that fell back to recompute because the swap space was full. */
   swapFallbacks: number;
-  /** Requests rejected because they can never fit in the KV cache. */
+  /** Requests rejected, for any reason: the sum of the three counts below. */
   rejected: number;
+  /** Rejected at arrival: prompt + output exceeds `maxModelLen`. */
+  rejectedTooLong: number;
+  /** Rejected at arrival: the largest KV footprint plus the watermark can never fit the GPU's blocks. */
+  rejectedKv: number;
+  /** Calls never submitted because a call they depend on was rejected (program traces). */
+  rejectedAncestor: number;
   /** Time the engine was running iterations. */
   busy_s: number;
 }
+
+/** Why a request was rejected: longer than `maxModelLen`, never fits the KV cache, or an ancestor call was rejected. */
+export type RejectReason = 'too-long' | 'kv' | 'ancestor';
 
 /** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
 export interface IterationRecord {
@@ -94,6 +108,9 @@ export function emptyEngineStats(): EngineStats {
     swapBytes: 0,
     swapFallbacks: 0,
     rejected: 0,
+    rejectedTooLong: 0,
+    rejectedKv: 0,
+    rejectedAncestor: 0,
     busy_s: 0,
   };
 }
