@@ -12,7 +12,7 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from '../sim/cost/index.ts';
+import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks } from '../sim/cost/index.ts';
 import type { ModelSpec } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
@@ -465,7 +465,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     watermarkBlocks: unlimitedKv ? 0 : Math.floor(0.01 * kvBlocks),
     chunkedPrefill: chunked,
     preemption: r.preemption as 'recompute' | 'swap',
-    swapBlocks: Math.floor((r['swap-space'] * 2 ** 30) / blockBytes),
+    swapBlocks: swapBlocks(model, r.tp, r['swap-space'], blockSize),
     blockBytes,
     maxModelLen,
     pcieBandwidth: gpu.pcieBandwidth,
