@@ -159,6 +159,10 @@ describe('rejected requests', () => {
       .slice(1, 301)
       .map((l) => l.split(','))
       .map(([, p, o]) => Number(p) + Number(o));
+    // docs/engine.md: 143 of the sample's 2000 requests exceed llama-2-7b's 4096, 25 by the prompt alone.
+    const rows = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    expect(rows.filter(([, p, o]) => p + o > 4096).length).toBe(143);
+    expect(rows.filter(([, p]) => p > 4096).length).toBe(25);
     for (const max of [4096, 2048]) {
       const res = await runSim('--trace', SAMPLE, '--limit', '300', ...(max === 4096 ? [] : ['--max-model-len', String(max)]), '--json');
       expect(res.code).toBe(0);
