@@ -13,7 +13,8 @@ import type { SingleBar } from 'cli-progress';
 import { InputError } from '../sim/errors.ts';
 import { readBoolean, readString } from '../sim/values.ts';
 import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
-import type { RunOptions } from './config.ts';
+import type { ResolvedRun, RunOptions } from './config.ts';
+import type { Summary } from '../sim/metrics.ts';
 import { runResolved } from './run.ts';
 import { formatSummary, OutDir } from './report.ts';
 import { MODELS, GPUS } from '../sim/cost/index.ts';
@@ -60,7 +61,8 @@ function runOptions(y: Argv): Argv {
     .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
-    .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, model context))', group: 'Engine:' })
+    .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, --max-model-len))', group: 'Engine:' })
+    .option('max-model-len', { type: 'string', describe: "longest request, prompt + output tokens; longer ones are rejected (default: the model's context, the most allowed)", group: 'Engine:' })
     .option('block-size', { type: 'string', describe: dflt('tokens per KV block', 'block-size'), group: 'Engine:' })
     .option('gpu-memory-utilization', { type: 'string', describe: dflt('fraction of GPU memory for weights, activations and KV', 'gpu-memory-utilization'), group: 'Engine:' })
     .option('kv-tokens', { type: 'string', describe: "KV-cache capacity override: tokens, or 'unlimited'", group: 'Engine:' })
@@ -121,15 +123,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     });
     bar?.stop();
     outDir?.finish(summary, result.requests, m, opts, replicas);
-    const rejected = summary.requests.rejected;
-    if (rejected > 0) {
-      const why = `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`;
-      err.write(
-        rejected === summary.requests.total
-          ? `sim: warning: every request (${rejected}) was rejected: ${why}; the latency figures are empty\n`
-          : `sim: warning: ${rejected} of ${summary.requests.total} requests rejected: ${why}\n`,
-      );
-    }
+    for (const w of runWarnings(summary, run)) err.write(`sim: warning: ${w}\n`);
     if (argv.json) {
       out.write(JSON.stringify(summary) + '\n');
     } else {
@@ -148,15 +142,40 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   return 0;
 }
 
+/**
+ * The run's warnings about its summary, one line each (without the `sim: warning: ` prefix), at
+ * most one per kind: requests rejected for length (`--max-model-len`), requests rejected because
+ * they never fit the KV cache (saying so when every request was rejected, since the latency
+ * figures are then empty), and swap-outs that fell back to recompute because the swap space was
+ * full (`--swap-space`).
+ */
+export function runWarnings(summary: Summary, run: Pick<ResolvedRun, 'engine' | 'kvTokens' | 'unlimitedKv'>): string[] {
+  const out: string[] = [];
+  const { total, rejected, rejected_too_long: tooLong, rejected_kv: kv, rejected_ancestor: ancestor } = summary.requests;
+  const line = (n: number, why: string) =>
+    n === total ? `every request (${n}) was rejected: ${why}; the latency figures are empty` : `${n} of ${total} requests rejected: ${why}`;
+  if (tooLong > 0) out.push(line(tooLong, `prompt + output exceeds --max-model-len ${run.engine.maxModelLen} tokens`));
+  if (kv > 0) out.push(line(kv, `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`));
+  if (ancestor > 0) out.push(line(ancestor, 'a call they depend on was rejected'));
+  if (rejected === total && tooLong < total && kv < total && ancestor < total) out.push(`every request (${total}) was rejected: the latency figures are empty`);
+  const fallbacks = summary.swaps.recompute_fallbacks;
+  if (fallbacks > 0) {
+    out.push(
+      `${fallbacks} swap-out${fallbacks === 1 ? '' : 's'} fell back to recompute because the swap space of ${run.engine.swapBlocks * run.engine.blockSize} tokens was full: raise --swap-space`,
+    );
+  }
+  return out;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
   return rows.map((r) => r.map((c, j) => (j === r.length - 1 ? c : c.padEnd(widths[j] + 2))).join('')).join('\n') + '\n';
 }
 
 function listModels(): string {
-  const rows = [['name', 'layers', 'hidden', 'heads', 'kv heads', 'intermediate', 'vocab', 'params', 'source']];
+  const rows = [['name', 'layers', 'hidden', 'heads', 'kv heads', 'intermediate', 'vocab', 'context', 'params', 'source']];
   for (const m of Object.values(MODELS)) {
-    rows.push([m.name, m.layers, m.hidden, m.heads, m.kvHeads, m.intermediate, m.vocab, `${(m.params / 1e9).toFixed(2)}B`, m.source].map(String));
+    rows.push([m.name, m.layers, m.hidden, m.heads, m.kvHeads, m.intermediate, m.vocab, m.maxContext, `${(m.params / 1e9).toFixed(2)}B`, m.source].map(String));
   }
   return table(rows);
 }

@@ -12,7 +12,8 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken } from '../sim/cost/index.ts';
+import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks } from '../sim/cost/index.ts';
+import type { ModelSpec } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from '../sim/metrics.ts';
@@ -73,6 +74,11 @@ export interface RunOptions {
   'max-num-seqs': number;
   /** Token budget per iteration; default 512 with chunked prefill, else max(2048, model context). */
   'max-num-batched-tokens'?: number;
+  /**
+   * Longest request, prompt + output tokens (vLLM `max_model_len`); longer requests are rejected at
+   * arrival. Default: the model's context length (`max_position_embeddings`); more is refused.
+   */
+  'max-model-len'?: number;
   'block-size': number;
   'gpu-memory-utilization': number;
   /** KV-cache capacity override: a token count or `unlimited`. */
@@ -183,6 +189,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   profile: str,
   'max-num-seqs': int(1, 2 ** 20, 'sequences per iteration'),
   'max-num-batched-tokens': int(1, 2 ** 24, 'tokens per iteration'),
+  'max-model-len': int(1, 2 ** 24, 'tokens per request; a model context is at most 131072'),
   'block-size': int(1, 4096, 'tokens per KV block'),
   'gpu-memory-utilization': { kind: 'number', spec: { min: 0, minExclusive: true, max: 1, maxReason: 'a fraction' } },
   'kv-tokens': { kind: 'kv-tokens' },
@@ -438,7 +445,8 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
   const maxNumSeqs = r['max-num-seqs'];
-  const budget = r['max-num-batched-tokens'] ?? (chunked ? Math.max(CHUNKED_TOKEN_BUDGET, maxNumSeqs) : Math.max(2048, model.maxContext, maxNumSeqs));
+  const maxModelLen = checkMaxModelLen(r['max-model-len'], model);
+  const budget = r['max-num-batched-tokens'] ?? (chunked ? Math.max(CHUNKED_TOKEN_BUDGET, maxNumSeqs) : Math.max(2048, maxModelLen, maxNumSeqs));
   const blockSize = r['block-size'];
   const perToken = kvBytesPerToken(model, r.tp);
   const unlimitedKv = r['kv-tokens'] === 'unlimited';
@@ -465,8 +473,9 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     watermarkBlocks: unlimitedKv ? 0 : Math.floor(0.01 * kvBlocks),
     chunkedPrefill: chunked,
     preemption: r.preemption as 'recompute' | 'swap',
-    swapBlocks: Math.floor((r['swap-space'] * 2 ** 30) / blockBytes),
+    swapBlocks: swapBlocks(model, r.tp, r['swap-space'], blockSize),
     blockBytes,
+    maxModelLen,
     pcieBandwidth: gpu.pcieBandwidth,
     prefixCaching: r['prefix-caching'] === 'on',
     skipAhead: true,
@@ -474,12 +483,28 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
   return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
 }
 
+/**
+ * A run's longest request, prompt + output tokens: `--max-model-len`, or the model's context
+ * length (`maxContext`, its config.json `max_position_embeddings`) when not given.
+ * @throws InputError (field `--max-model-len`) for a value above the model's context: vLLM refuses
+ *   a `max_model_len` beyond `max_position_embeddings` too (unless overridden, which is not modelled).
+ */
+export function checkMaxModelLen(given: number | undefined, model: ModelSpec): number {
+  if (given === undefined) return model.maxContext;
+  if (given > model.maxContext) {
+    throw new InputError(`${given} exceeds the ${model.maxContext}-token context of ${model.name} (max_position_embeddings; vLLM refuses this too)`, {
+      field: '--max-model-len',
+    });
+  }
+  return given;
+}
+
 /** Hardware settings already checked in this process (a sweep checks thousands of tasks that share a few). */
 const checkedHardware = new Set<string>();
 
 /** Checks a run's hardware settings once per distinct combination ({@link buildHardware}). */
 function checkHardware(r: RunOptions): void {
-  const keys = ['model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
+  const keys = ['model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'max-model-len', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
   const key = JSON.stringify(keys.map((k) => r[k] ?? null));
   if (checkedHardware.has(key)) return;
   buildHardware(r, () => {});

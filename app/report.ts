@@ -221,7 +221,7 @@ export function formatSummary(s: Summary, header: string[]): string {
   lines.push('');
   const kv = (x: number | null) => (x === null ? 'unlimited' : `${(100 * x).toFixed(1)}%`);
   const pairs: [string, string][] = [
-    ['requests', `${s.requests.completed} completed, ${s.requests.rejected} rejected, ${s.requests.total} total`],
+    ['requests', `${s.requests.completed} completed, ${s.requests.rejected} rejected${rejectedWhy(s.requests)}, ${s.requests.total} total`],
     ['throughput', `${num(s.throughput.requests_per_s)} req/s, ${num(s.throughput.output_tokens_per_s)} output tokens/s`],
     [
       'goodput',
@@ -308,4 +308,12 @@ export class TimeseriesWriter {
       `${r.start},${r.end},${r.steps},${r.batchSize},${r.prefillTokens},${r.decodeSeqs},${r.kvBlocksUsed},${r.kvBlocksUsed / r.kvBlocks},${r.waiting},${r.running},${r.swapped},${r.replica},${r.kvBlocksCached}\n`,
     );
   }
+}
+
+/** ` (N over --max-model-len, N never fit the KV cache[, N after a rejected call])`, or '' when none was rejected. */
+function rejectedWhy(r: Summary['requests']): string {
+  if (r.rejected === 0) return '';
+  const parts = [`${r.rejected_too_long} over --max-model-len`, `${r.rejected_kv} never fit the KV cache`];
+  if (r.rejected_ancestor > 0) parts.push(`${r.rejected_ancestor} after a rejected call`);
+  return ` (${parts.join(', ')})`;
 }

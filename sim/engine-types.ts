@@ -27,6 +27,11 @@ export interface EngineConfig {
   pcieBandwidth: number;
   /** Automatic prefix caching (vLLM v1; docs/prefix-caching.md). Absent: off. */
   prefixCaching?: boolean;
+  /**
+   * Longest sequence a request may reach, prompt + output tokens (vLLM `max_model_len`): a longer
+   * request is rejected at arrival. Absent: no limit beyond the KV cache.
+   */
+  maxModelLen?: number;
   /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
   skipAhead: boolean;
 }
@@ -57,11 +62,20 @@ export interface EngineStats {
   prefixQueriedTokens: number;
   prefixHitTokens: number;
   prefixEvictions: number;
-  /** Requests rejected because they can never fit in the KV cache. */
+  /** Requests rejected, for any reason: the sum of the three counts below. */
   rejected: number;
+  /** Rejected at arrival: prompt + output exceeds `maxModelLen`. */
+  rejectedTooLong: number;
+  /** Rejected at arrival: the largest KV footprint plus the watermark can never fit the GPU's blocks. */
+  rejectedKv: number;
+  /** Calls never submitted because a call they depend on was rejected (program traces). */
+  rejectedAncestor: number;
   /** Time the engine was running iterations. */
   busy_s: number;
 }
+
+/** Why a request was rejected: longer than `maxModelLen`, never fits the KV cache, or an ancestor call was rejected. */
+export type RejectReason = 'too-long' | 'kv' | 'ancestor';
 
 /** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
 export interface IterationRecord {
@@ -109,6 +123,9 @@ export function emptyEngineStats(): EngineStats {
     prefixHitTokens: 0,
     prefixEvictions: 0,
     rejected: 0,
+    rejectedTooLong: 0,
+    rejectedKv: 0,
+    rejectedAncestor: 0,
     busy_s: 0,
   };
 }

@@ -11,7 +11,7 @@
  */
 import type { CostModel } from './cost/cost-model.ts';
 import type { Policy, PolicyContext } from './policy.ts';
-import type { EngineConfig, EngineStats, IterationObserver } from './engine-types.ts';
+import type { EngineConfig, EngineStats, IterationObserver, RejectReason } from './engine-types.ts';
 import { formAdmitBatch } from './admit-batcher.ts';
 import { formRankBatch, RankScratch } from './rank-batcher.ts';
 import { ReplicaState } from './replica-state.ts';
@@ -134,13 +134,19 @@ export class Engine {
   }
 
   /**
-   * A request arrives at `now`: rejected if it can never fit, else queued with its priority.
+   * A request arrives at `now`: rejected if it is longer than `maxModelLen` (prompt + output) or
+   * can never fit the KV cache, else queued with its priority.
    * @returns false when rejected.
    */
   arrive(id: number, now: number): boolean {
     const R = this.R;
+    const maxLen = this.cfg.maxModelLen;
+    if (maxLen !== undefined && R.prompt[id] + R.output[id] > maxLen) {
+      this.reject(id, 'too-long');
+      return false;
+    }
     if (!this.canEverFit(id)) {
-      this.reject(id);
+      this.reject(id, 'kv');
       return false;
     }
     R.state[id] = WAITING;
@@ -150,10 +156,18 @@ export class Engine {
     return true;
   }
 
-  /** Marks request `id` rejected (it can never fit, or a call it depends on was rejected) and counts it. */
-  reject(id: number): void {
+  /**
+   * Marks request `id` rejected and counts it under its reason: `too-long` (prompt + output above
+   * `maxModelLen`), `kv` (it can never fit the KV cache) or `ancestor` (a call it depends on was
+   * rejected; the default).
+   */
+  reject(id: number, reason: RejectReason = 'ancestor'): void {
     this.R.state[id] = REJECTED;
-    this.s.stats.rejected++;
+    const st = this.s.stats;
+    st.rejected++;
+    if (reason === 'too-long') st.rejectedTooLong++;
+    else if (reason === 'kv') st.rejectedKv++;
+    else st.rejectedAncestor++;
   }
 
   /**

@@ -30,7 +30,12 @@ export interface Slo {
 
 /** The run summary. All times in seconds. */
 export interface Summary {
-  requests: { total: number; completed: number; rejected: number };
+  /**
+   * Requests replayed, completed and rejected; the rejected by reason (they sum to `rejected`):
+   * prompt + output above `--max-model-len`, never fitting the KV cache, or a call whose ancestor
+   * call was rejected.
+   */
+  requests: { total: number; completed: number; rejected: number; rejected_too_long: number; rejected_kv: number; rejected_ancestor: number };
   ttft_s: LatencyStats;
   /** Over completed requests with at least 2 output tokens. */
   tpot_s: LatencyStats;
@@ -180,7 +185,7 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
   const hasSlo = opts.slo.ttft_s !== undefined || opts.slo.tpot_s !== undefined;
   const rate = (x: number) => (makespan > 0 ? x / makespan : 0);
   return {
-    requests: { total: R.n, completed, rejected },
+    requests: { total: R.n, completed, rejected, rejected_too_long: st.rejectedTooLong, rejected_kv: st.rejectedKv, rejected_ancestor: st.rejectedAncestor },
     ttft_s: latencyStats(m.ttft),
     tpot_s: latencyStats(m.tpot),
     e2e_s: latencyStats(m.e2e),

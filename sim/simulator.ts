@@ -112,7 +112,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     if (!(r >= 0 && r < N && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${N}`);
     requests.replica[id] = r;
     requests.arrival[id] = now;
-    if (!engines[r].arrive(id, now) && deps) deps.rejected(id, (d) => engines[r].reject(d));
+    if (!engines[r].arrive(id, now) && deps) deps.rejected(id, (d) => engines[r].reject(d, 'ancestor'));
     return r;
   };
   let next = 0;

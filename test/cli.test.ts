@@ -19,13 +19,14 @@ describe('sim CLI', () => {
     const { code, out } = await sim('--policy', 'fcfs', '--trace', SAMPLE, '--limit', '300', '--json');
     expect(code).toBe(0);
     const s = JSON.parse(out);
-    expect(s.requests).toEqual({ total: 300, completed: 300, rejected: 0 });
+    // 12 of the first 300 are longer than llama-2-7b's 4096-token context (--max-model-len's default).
+    expect(s.requests).toEqual({ total: 300, completed: 288, rejected: 12, rejected_too_long: 12, rejected_kv: 0, rejected_ancestor: 0 });
     for (const k of ['ttft_s', 'tpot_s', 'e2e_s', 'normalized_latency_s', 'queue_delay_s']) {
       expect(Object.keys(s[k])).toEqual(['mean', 'p50', 'p90', 'p95', 'p99', 'max']);
       expect(s[k].p50).toBeLessThanOrEqual(s[k].p99);
       expect(s[k].mean).toBeGreaterThan(0);
     }
-    expect(s.throughput.requests_per_s).toBeCloseTo(300 / s.makespan_s, 9);
+    expect(s.throughput.requests_per_s).toBeCloseTo(288 / s.makespan_s, 9);
     expect(s.sim.iterations).toBeGreaterThan(0);
     expect(typeof s.preemptions).toBe('number');
     expect(out).not.toContain('NaN');

@@ -74,8 +74,8 @@ const KV_TOKENS = 8000;
 /**
  * 300 requests, about 8/s (more than 16 sequences of llama-2-7b on an A100 serve), with a burst
  * of 6 simultaneous arrivals every 40 requests; prompts log-normal around 300 tokens (up to
- * 2500), outputs 75% short (1-80) and 25% long (80-400); two requests that can never fit the KV
- * cache (rejected), one 4500-token prompt (over the prefill-priority token budget of 4096: it
+ * 2500), outputs 75% short (1-80) and 25% long (80-400); two rejected requests (one longer than
+ * `--max-model-len`, one that can never fit the KV cache), one 4500-token prompt (over the prefill-priority token budget of 4096: it
  * runs alone), and the column the `trace` predictor reads (noisy true lengths).
  */
 function requestWorkload(): Trace {
@@ -92,7 +92,8 @@ function requestWorkload(): Trace {
     prompt.push(Math.min(2500, Math.max(1, Math.round(300 * Math.exp(0.9 * z)))));
     output.push(rng() < 0.75 ? 1 + Math.floor(rng() * 80) : 80 + Math.floor(rng() * 320));
   }
-  // Never fit (prompt + output − 1 > KV capacity less the watermark): rejected at arrival.
+  // Rejected at arrival: longer than --max-model-len 8200 (8500 tokens); and within it (8000) but
+  // never fitting the KV cache (prompt + output − 1 > KV capacity less the watermark).
   prompt[57] = 6000;
   output[57] = 2500;
   prompt[211] = 3000;
@@ -136,8 +137,8 @@ const PROGRAMS = programWorkload();
 
 /** The engine modes: batch formation by prefill priority or chunked prefill, preemption by recompute or swap. */
 const MODES: { name: string; options: Partial<RunOptions> }[] = [
-  { name: 'prefill priority, recompute', options: { 'chunked-prefill': false, preemption: 'recompute' } },
-  { name: 'prefill priority, swap', options: { 'chunked-prefill': false, preemption: 'swap' } },
+  { name: 'prefill priority, recompute', options: { 'chunked-prefill': false, preemption: 'recompute', 'max-num-batched-tokens': 4096 } },
+  { name: 'prefill priority, swap', options: { 'chunked-prefill': false, preemption: 'swap', 'max-num-batched-tokens': 4096 } },
   { name: 'chunked prefill, recompute', options: { 'chunked-prefill': true, preemption: 'recompute' } },
   { name: 'chunked prefill, swap', options: { 'chunked-prefill': true, preemption: 'swap' } },
   { name: 'prefill priority, recompute, prefix caching', options: { 'chunked-prefill': false, preemption: 'recompute', 'prefix-caching': 'on' } },
@@ -145,11 +146,13 @@ const MODES: { name: string; options: Partial<RunOptions> }[] = [
 ];
 
 /**
- * Options every case shares: a small KV cache and batch. The trace options are ignored (buildRun
- * takes the workload as given). Everything else takes the CLI's defaults (4 GiB of swap: 512
- * blocks of llama-2-7b).
+ * Options every case shares: a small KV cache and batch, and a 128k-context model with
+ * `--max-model-len` 8200, so that one request is too long while another fits the length but never
+ * the KV cache, and (with the prefill-priority modes' 4096-token budget) a prompt can be longer
+ * than the token budget. The trace options are ignored (buildRun takes the workload as given).
+ * Everything else takes the CLI's defaults (4 GiB of swap: 2048 blocks of llama-3.1-8b).
  */
-const BASE: Partial<RunOptions> = { synthetic: 'poisson', 'kv-tokens': KV_TOKENS, 'max-num-seqs': 16, seed: 1 };
+const BASE: Partial<RunOptions> = { synthetic: 'poisson', model: 'llama-3.1-8b', 'max-model-len': 8200, 'kv-tokens': KV_TOKENS, 'max-num-seqs': 16, seed: 1 };
 
 /**
  * Non-default option sets that switch on rules the defaults leave off (starvation guards, short
@@ -264,7 +267,7 @@ function check(c: Case): void {
   expect(determinismCheck(c, on).join('\n'), `${c.label}: same seed twice`).toBe('');
   if (c.trace === REQUESTS || c.trace === CLUSTER_REQUESTS) {
     expect(on.result.stats.preemptions, `${c.label}: preemptions`).toBeGreaterThan(0);
-    expect(on.result.stats.rejected, `${c.label}: rejected`).toBe(2);
+    expect(on.result.stats, `${c.label}: rejected`).toMatchObject({ rejected: 2, rejectedTooLong: 1, rejectedKv: 1 });
   }
 }
 

@@ -18,6 +18,8 @@ import {
   OPERATORS,
   operatorBreakdown,
   parseCostModelSpec,
+  swapBlocks,
+  DEFAULT_SWAP_GIB,
   weightBytes,
   type BatchShape,
   type GpuSpec,
@@ -104,6 +106,9 @@ describe('model specs', () => {
     'llama-2-70b': 68.98e9,
     'llama-3-8b': 8.03e9,
     'llama-3-70b': 70.6e9,
+    'llama-3.1-8b': 8.03e9,
+    'llama-3.1-8b-instruct': 8.03e9,
+    'llama-3.1-70b': 70.6e9,
     'mistral-7b': 7.24e9,
     'qwen2.5-7b': 7.61e9,
     'qwen2.5-72b': 72.7e9,
@@ -409,6 +414,52 @@ describe('memory: weights, KV bytes and capacity', () => {
     expect(l3.kvBytesPerToken).toBe(131_072);
     expect(l3.blocks).toBeGreaterThan(26_000);
     expect(l3.blocks).toBeLessThan(30_000);
+  });
+
+  it('Llama-3.1-8B (config.json: 32 layers, 8 KV heads of 128, 131072 context) on one A100-80GB, by hand', () => {
+    const m = getModel('llama-3.1-8b');
+    expect(m).toMatchObject({ layers: 32, hidden: 4096, heads: 32, kvHeads: 8, headDim: 128, intermediate: 14336, vocab: 128256, maxContext: 131072 });
+    expect(getModel('llama-3.1-8b-instruct')).toMatchObject({ ...m, name: 'llama-3.1-8b-instruct', source: 'meta-llama/Llama-3.1-8B-Instruct config.json' });
+    // Bytes per token: layers x kv_heads x head_dim x 2 (K and V) x 2 bytes (BF16).
+    const perToken = 32 * 8 * 128 * 2 * 2;
+    expect(perToken).toBe(131_072);
+    expect(kvBytesPerToken(m, 1)).toBe(perToken);
+    // The default token budget without chunking is max(2048, max-model-len = 131072): activations
+    // 2 B x 131072 tokens x (2 x 4096 + max(2 x 4096 + 2 x 1024, 3 x 14336)) + FP32 sampler 4 x 256 x 128256 x 3.
+    const weights = 8_030_261_248 * 2;
+    const activations = 2 * 131072 * (2 * 4096 + 3 * 14336) + 4 * 256 * 128256 * 3;
+    expect(activations).toBe(13_815_775_232);
+    const budget = 80 * GiB * 0.9;
+    const blocks = Math.floor((budget - weights - activations) / (16 * perToken));
+    expect(blocks).toBe(22_617); // 361,872 tokens, 2.76 full 128k contexts
+    const cap = kvCapacity({ model: m, gpu: a100, tp: 1, maxNumBatchedTokens: 131072, ...common });
+    expect(cap).toMatchObject({ blocks, tokens: blocks * 16, kvBytesPerToken: perToken, weightBytes: weights, activationBytes: activations });
+    // With an 8192-token budget it matches Llama-3-8B's (same architecture).
+    expect(kvCapacity({ model: m, gpu: a100, tp: 1, maxNumBatchedTokens: 8192, ...common }).blocks).toBe(
+      kvCapacity({ model: getModel('llama-3-8b'), gpu: a100, tp: 1, maxNumBatchedTokens: 8192, ...common }).blocks,
+    );
+    // Llama-3.1-70B: 80 x 8 x 128 x 2 x 2 = 320 KiB per token; tp=8 holds one KV head per GPU.
+    const l70 = getModel('llama-3.1-70b');
+    expect(kvBytesPerToken(l70, 1)).toBe(80 * 8 * 128 * 2 * 2);
+    expect(kvBytesPerToken(l70, 8)).toBe(80 * 1 * 128 * 2 * 2);
+    expect(kvCapacity({ model: l70, gpu: getGpu('h100-80gb'), tp: 8, maxNumBatchedTokens: 131072, ...common }).blocks).toBeGreaterThan(0);
+  });
+
+  it("docs/cost-model.md's swap-space table is what the default 4 GiB (vLLM swap_space) holds for every model", () => {
+    expect(DEFAULT_SWAP_GIB).toBe(4);
+    expect(swapBlocks(getModel('llama-2-7b'), 1, 4, 16)).toBe((4 * GiB) / (16 * 524_288));
+    const n = (x: number) => x.toLocaleString('en-US');
+    const rows = Object.values(MODELS).map((m) => {
+      const b1 = swapBlocks(m, 1, DEFAULT_SWAP_GIB, 16);
+      const b4 = swapBlocks(m, 4, DEFAULT_SWAP_GIB, 16);
+      return `| ${m.name} | ${n(kvBytesPerToken(m, 1) / 1024)} | ${n(b1)} | ${n(b1 * 16)} | ${(b1 * 16 / m.maxContext).toFixed(2)} | ${n(kvBytesPerToken(m, 4) / 1024)} | ${n(b4 * 16)} |`;
+    });
+    const doc = readFileSync(fileURLToPath(new URL('../docs/cost-model.md', import.meta.url)), 'utf8');
+    const start = doc.indexOf('<!-- swap-table:start -->');
+    const end = doc.indexOf('<!-- swap-table:end -->');
+    expect(start).toBeGreaterThan(0);
+    const table = doc.slice(start, end).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| model'));
+    expect(table, `expected rows:\n${rows.join('\n')}`).toEqual(rows);
   });
 
   it('reports a model that does not fit (Llama-2-70B on one A10G)', () => {

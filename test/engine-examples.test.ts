@@ -7,7 +7,8 @@ import { describe, it, expect } from 'vitest';
 import { simulate } from '../sim/simulator.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
-import { FINISHED } from '../sim/requests.ts';
+import { FINISHED, REJECTED } from '../sim/requests.ts';
+import { buildProgramTrace } from '../traces/programs.ts';
 import { makeTrace, engineConfig } from './helpers.ts';
 
 const cost = () => new LinearCostModel({ base: 0, prefill: 0.1, decode: 1, kv: 0 });
@@ -113,6 +114,38 @@ describe('engine, hand-worked examples', () => {
     expect(res.stats.rejected).toBe(1);
     expect(res.requests.state[1]).toBe(FINISHED);
     expect(res.requests.completion[0]).toBe(-1);
+  });
+
+  it('maxModelLen rejects prompt + output above it at arrival (before the KV check), counted by reason', () => {
+    // maxModelLen 8, 12 KV tokens: A P=5 D=4 (9 > 8: too long, though it would fit the KV cache);
+    // B P=4 D=4 (exactly 8: served); C P=7 D=1 (8: served); D P=1 D=1 (served).
+    const res = simulate({ trace: makeTrace([0, 1, 2, 3], [5, 4, 7, 1], [4, 4, 1, 1]), policy: new Fcfs(), cost: cost(), engine: engineConfig({ maxModelLen: 8, blockSize: 4, kvBlocks: 3 }) });
+    expect(Array.from(res.requests.state, (x) => x === FINISHED)).toEqual([false, true, true, true]);
+    expect(res.requests.state[0]).toBe(REJECTED);
+    expect(res.stats).toMatchObject({ rejected: 1, rejectedTooLong: 1, rejectedKv: 0, rejectedAncestor: 0 });
+    // Both reasons in one run: 8 KV tokens (2 blocks of 4), maxModelLen 10. A P=9 D=2 (11: too long);
+    // B P=8 D=2 (10 fits the length; 9 cached slots need 3 blocks: never fits the KV); C P=2 D=2 served.
+    const both = simulate({ trace: makeTrace([0, 1, 2], [9, 8, 2], [2, 2, 2]), policy: new Fcfs(), cost: cost(), engine: engineConfig({ maxModelLen: 10, blockSize: 4, kvBlocks: 2 }) });
+    expect(both.stats).toMatchObject({ rejected: 2, rejectedTooLong: 1, rejectedKv: 1, rejectedAncestor: 0 });
+    expect(both.requests.state[2]).toBe(FINISHED);
+    // No maxModelLen: only the KV cache limits.
+    const none = simulate({ trace: makeTrace([0], [5], [4]), policy: new Fcfs(), cost: cost(), engine: engineConfig({ blockSize: 4, kvBlocks: 3 }) });
+    expect(none.stats.rejected).toBe(0);
+  });
+
+  it('a call whose parent was rejected for length is rejected too, counted as rejectedAncestor', () => {
+    const trace = buildProgramTrace(
+      [
+        { program_id: 'p', call_id: 'a', parents: [], prompt_tokens: 9, output_tokens: 2, arrival_s: 0 },
+        { program_id: 'p', call_id: 'b', parents: ['a'], prompt_tokens: 2, output_tokens: 2, delay_s: 0 },
+        { program_id: 'q', call_id: 'a', parents: [], prompt_tokens: 2, output_tokens: 2, arrival_s: 1 },
+      ],
+      'test',
+      'test',
+      'generic',
+    );
+    const res = simulate({ trace, policy: new Fcfs(), cost: cost(), engine: engineConfig({ maxModelLen: 10 }) });
+    expect(res.stats).toMatchObject({ rejected: 2, rejectedTooLong: 1, rejectedKv: 0, rejectedAncestor: 1 });
   });
 
   it('max-num-seqs 1 serves strictly one request at a time in arrival order', () => {

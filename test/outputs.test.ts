@@ -136,11 +136,58 @@ describe('rejected requests', () => {
   it('a run where every request is rejected exits 0 with a warning that says so; a partial one counts them', async () => {
     const all = await runSim('--trace', SAMPLE, '--limit', '10', '--kv-tokens', '16', '--json');
     expect(all.code).toBe(0);
-    expect(JSON.parse(all.out).requests).toEqual({ total: 10, completed: 0, rejected: 10 });
+    expect(JSON.parse(all.out).requests).toEqual({ total: 10, completed: 0, rejected: 10, rejected_too_long: 0, rejected_kv: 10, rejected_ancestor: 0 });
     expect(all.err).toBe('sim: warning: every request (10) was rejected: they can never fit the KV cache of 16 tokens (prompt + output); the latency figures are empty\n');
+    // The first 200 requests hold 10 longer than llama-2-7b's 4096-token context (rejected for
+    // length first) and more that cannot fit 1024 KV tokens: one warning per reason.
     const some = await runSim('--trace', SAMPLE, '--limit', '200', '--kv-tokens', '1024', '--json');
-    const s = JSON.parse(some.out);
-    expect(s.requests.rejected).toBeGreaterThan(0);
-    expect(some.err).toBe(`sim: warning: ${s.requests.rejected} of 200 requests rejected: they can never fit the KV cache of 1024 tokens (prompt + output)\n`);
+    const r = JSON.parse(some.out).requests;
+    expect(r.rejected_too_long).toBe(10);
+    expect(r.rejected_kv).toBeGreaterThan(0);
+    expect(r.rejected).toBe(r.rejected_too_long + r.rejected_kv);
+    expect(some.err).toBe(
+      'sim: warning: 10 of 200 requests rejected: prompt + output exceeds --max-model-len 4096 tokens\n' +
+        `sim: warning: ${r.rejected_kv} of 200 requests rejected: they can never fit the KV cache of 1024 tokens (prompt + output)\n`,
+    );
+  });
+
+  it('--max-model-len rejects prompt + output above it at arrival, with one warning for the run, and sets the default token budget', async () => {
+    const lens = fs
+      .readFileSync(SAMPLE, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1, 301)
+      .map((l) => l.split(','))
+      .map(([, p, o]) => Number(p) + Number(o));
+    // docs/engine.md: 143 of the sample's 2000 requests exceed llama-2-7b's 4096, 25 by the prompt alone.
+    const rows = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    expect(rows.filter(([, p, o]) => p + o > 4096).length).toBe(143);
+    expect(rows.filter(([, p]) => p > 4096).length).toBe(25);
+    for (const max of [4096, 2048]) {
+      const res = await runSim('--trace', SAMPLE, '--limit', '300', ...(max === 4096 ? [] : ['--max-model-len', String(max)]), '--json');
+      expect(res.code).toBe(0);
+      const r = JSON.parse(res.out).requests;
+      const want = lens.filter((n) => n > max).length;
+      expect(want).toBeGreaterThan(0);
+      expect(r).toMatchObject({ total: 300, rejected: want, rejected_too_long: want, rejected_kv: 0, completed: 300 - want });
+      expect(res.err).toBe(`sim: warning: ${want} of 300 requests rejected: prompt + output exceeds --max-model-len ${max} tokens\n`);
+    }
+    const opts = normalizeOptions({ policy: 'fcfs', trace: SAMPLE, 'max-model-len': 3000 });
+    const run = await resolveRun({ ...opts, limit: 5 });
+    expect(run.engine.maxModelLen).toBe(3000);
+    expect(run.engine.maxNumBatchedTokens).toBe(3000); // vLLM: max(max_model_len, 2048) without chunking
+    expect((await resolveRun({ ...normalizeOptions({ policy: 'fcfs', trace: SAMPLE, model: 'llama-3.1-8b' }), limit: 5 })).engine.maxModelLen).toBe(131072);
+  });
+
+  it('warns once when swap-outs fell back to recompute because the swap space was full, naming --swap-space', async () => {
+    const res = await runSim('--trace', SAMPLE, '--limit', '300', '--rate-scale', '4', '--kv-tokens', '20000', '--preemption', 'swap', '--swap-space', '0', '--json');
+    expect(res.code).toBe(0);
+    const s = JSON.parse(res.out);
+    expect(s.swaps.recompute_fallbacks).toBeGreaterThan(1);
+    const lines = res.err.trim().split('\n').filter((l) => l.includes('swap'));
+    expect(lines).toEqual([`sim: warning: ${s.swaps.recompute_fallbacks} swap-outs fell back to recompute because the swap space of 0 tokens was full: raise --swap-space`]);
+    const roomy = await runSim('--trace', SAMPLE, '--limit', '300', '--rate-scale', '4', '--kv-tokens', '20000', '--preemption', 'swap', '--json');
+    expect(JSON.parse(roomy.out).swaps.recompute_fallbacks).toBe(0);
+    expect(roomy.err).not.toMatch(/swap/);
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { InputError } from '../sim/errors.ts';
 import { readTrace } from '../traces/read.ts';
 import { buildProgramTrace, formatProgramJsonl, traceToProgramCalls, type ProgramCall } from '../traces/programs.ts';
-import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, type GeneratorSpec } from '../traces/generators.ts';
+import { generatePrograms, generateProgramTrace, PROGRAM_KINDS, DEFAULT_MAX_CONTEXT, LONG_MAX_CONTEXT, MAX_CONTEXT_LIMIT, type GeneratorSpec } from '../traces/generators.ts';
 import { outId, ownId, type Trace } from '../sim/trace.ts';
 import { prefixReuseCounts } from '../traces/stats.ts';
 import { inputErrorAsync, runSim } from './helpers.ts';
@@ -280,8 +280,9 @@ describe('generators', () => {
 
   it('multi-turn and coding-agent: chain lengths, growing context (prompt_k = prompt_{k-1} + output_{k-1} + append)', () => {
     const cases: [GeneratorSpec, number, number, number, number, number][] = [
-      [{ kind: 'multi-turn', programs: 3000, rate: 1, seed: 'mt' }, truncGeomMean(6.66, 80), 256, 256, 277, 10],
-      [{ kind: 'coding-agent', programs: 800, rate: 1, seed: 'ca' }, truncGeomMean(20, 200), 20798, 492, 597, 7.27],
+      // The growth itself, without the context cap (the cap has its own test below).
+      [{ kind: 'multi-turn', programs: 3000, rate: 1, seed: 'mt', max_context: MAX_CONTEXT_LIMIT }, truncGeomMean(6.66, 80), 256, 256, 277, 10],
+      [{ kind: 'coding-agent', programs: 800, rate: 1, seed: 'ca', max_context: MAX_CONTEXT_LIMIT }, truncGeomMean(20, 200), 20798, 492, 597, 7.27],
     ];
     for (const [spec, callsMean, first, append, out, delay] of cases) {
       const gs = groups(generatePrograms(spec));
@@ -302,7 +303,7 @@ describe('generators', () => {
   });
 
   it('map-reduce: width maps as roots then one reduce with all maps as parents, prompt = Σ map outputs + append', () => {
-    const gs = groups(generatePrograms({ kind: 'map-reduce', programs: 3000, rate: 1, seed: 'mr' }));
+    const gs = groups(generatePrograms({ kind: 'map-reduce', programs: 3000, rate: 1, seed: 'mr', max_context: MAX_CONTEXT_LIMIT }));
     near(gs.map((g) => g.length), 1 + 9, 'calls per program'); // uniform:2,16 maps + 1 reduce
     const extra: number[] = [];
     for (const g of gs) {
@@ -314,6 +315,33 @@ describe('generators', () => {
     }
     near(extra, 256, 'reduce instruction');
     near(gs.flatMap((g) => g.slice(0, -1)).map((c) => c.prompt_tokens), 1024, 'map prompt');
+  });
+
+  it('every call fits --max-context (default 4096 for chatbot and map-reduce, else 131072): output clamped to max-1, then the prompt to max-output', () => {
+    for (const kind of PROGRAM_KINDS) {
+      const long = kind !== 'chatbot' && kind !== 'map-reduce';
+      const limit = long ? LONG_MAX_CONTEXT : DEFAULT_MAX_CONTEXT;
+      expect(limit).toBe(long ? 131072 : 4096);
+      const dflt = generatePrograms({ kind, programs: 300, rate: 1, seed: `ctx-${kind}` });
+      for (const c of dflt) expect(c.prompt_tokens + c.output_tokens, `${kind} ${c.program_id}/${c.call_id}`).toBeLessThanOrEqual(limit);
+      const small = generatePrograms({ kind, programs: 100, rate: 1, seed: `ctx-${kind}`, max_context: 600 });
+      const free = generatePrograms({ kind, programs: 100, rate: 1, seed: `ctx-${kind}`, max_context: MAX_CONTEXT_LIMIT });
+      expect(small.length).toBe(free.length); // the same shapes: clamping draws nothing
+      let clamped = 0;
+      for (let i = 0; i < small.length; i++) {
+        const [c, f] = [small[i], free[i]];
+        expect(c.prompt_tokens + c.output_tokens).toBeLessThanOrEqual(600);
+        expect(c.output_tokens).toBe(Math.min(f.output_tokens, 599));
+        // Roots keep their drawn prompt unless it does not fit; later calls grow from the clamped one.
+        if (c.parents.length === 0) expect(c.prompt_tokens).toBe(Math.min(f.prompt_tokens, 600 - c.output_tokens));
+        if (c.prompt_tokens !== f.prompt_tokens || c.output_tokens !== f.output_tokens) clamped++;
+      }
+      expect(clamped, kind).toBeGreaterThan(0);
+    }
+    // A workload that fits is unchanged by the cap.
+    const react = generatePrograms({ kind: 'react', programs: 20, rate: 1, seed: 'fits' });
+    expect(Math.max(...react.map((c) => c.prompt_tokens + c.output_tokens))).toBeLessThanOrEqual(LONG_MAX_CONTEXT);
+    expect(generatePrograms({ kind: 'react', programs: 20, rate: 1, seed: 'fits', max_context: MAX_CONTEXT_LIMIT })).toEqual(react);
   });
 
   it('chatbot: one call per program, ShareGPT means', () => {
@@ -335,6 +363,9 @@ describe('generators', () => {
       [{ kind: 'tree-search', expand_p: 2 }, '--expand-p'],
       [{ kind: 'tree-search', branching: 0 }, '--branching'],
       [{ kind: 'react', max_calls: 0 }, '--max-calls'],
+      [{ kind: 'chatbot', max_context: 1 }, '--max-context'],
+      [{ kind: 'react', max_context: 2048.5 }, '--max-context'],
+      [{ kind: 'react', max_context: 2 ** 24 + 1 }, '--max-context'],
     ];
     for (const [over, field] of bad) {
       try {

@@ -1,5 +1,5 @@
 /**
- * `sim generate --kind K --out FILE [--programs N] [--rate R] [--seed S] [kind options]`: writes a
+ * `sim generate --kind K --out FILE [--programs N] [--rate R] [--seed S] [--max-context T] [kind options]`: writes a
  * seeded program workload in the program JSONL format (docs/programs.md), atomically (a temporary
  * file renamed into place), after checking that `--out` can be written.
  */
@@ -47,7 +47,12 @@ export function makeGenerateCommand(io: CommandIo): CommandModule {
         .option('width', { type: 'string', describe: 'map calls per program, DIST (map-reduce)' })
         .option('branching', { type: 'string', describe: 'children per expanded node (tree-search)' })
         .option('depth', { type: 'string', describe: 'tree depth below the root (tree-search)' })
-        .option('expand-p', { type: 'string', describe: 'probability a node is expanded (tree-search)' }),
+        .option('expand-p', { type: 'string', describe: 'probability a node is expanded (tree-search)' })
+        .option('max-context', {
+          type: 'string',
+          describe:
+            'context length of the model, tokens: every call has prompt + output <= it, the output then the prompt clamped (default 4096, Llama-2 as in the default --model llama-2-7b, for chatbot and map-reduce; 131072, a 128k model such as llama-3.1-8b, for the kinds whose calls resend their parent’s context)',
+        }),
     handler: (argv) => {
       const a = argv as Record<string, unknown>;
       // Numbers are read as plain decimals (yargs' own parsing takes 0x10 as 16); the bounds are
@@ -68,6 +73,7 @@ export function makeGenerateCommand(io: CommandIo): CommandModule {
         branching: num('branching'),
         depth: num('depth'),
         expand_p: num('expand-p'),
+        max_context: num('max-context'),
       };
       const out = String(a.out);
       prepareOutputFile(out, '--out'); // before the work: an unwritable --out fails at once

@@ -62,10 +62,27 @@ export interface GeneratorSpec {
   depth?: number;
   /** Probability that a node above the last level is expanded (tree-search; 0..1). */
   expand_p?: number;
+  /**
+   * Context length of the model the workload is for, tokens (integer >= 2): every call's
+   * prompt + output is at most this (see {@link generatePrograms}). Default
+   * {@link DEFAULT_MAX_CONTEXT} (Llama-2's, the default `--model` llama-2-7b); coding-agent
+   * {@link LONG_MAX_CONTEXT}.
+   */
+  max_context?: number;
 }
 
+/** Default `--max-context` of `sim generate`: 4096 tokens, the context of Llama-2 (`sim run`'s default model llama-2-7b). */
+export const DEFAULT_MAX_CONTEXT = 4096;
+/**
+ * Default `--max-context` of the coding agent: 131072 tokens, a 128k-context model such as
+ * llama-3.1-8b (its first prompts average 20,798 tokens, which Llama-2's 4096 cannot hold).
+ */
+export const LONG_MAX_CONTEXT = 131072;
+/** Largest `--max-context`: 2^24 tokens (as `sim run --max-model-len`). */
+export const MAX_CONTEXT_LIMIT = 2 ** 24;
+
 /** The kind-specific options of {@link GeneratorSpec}. */
-export type KindOption = 'calls' | 'max_calls' | 'prompt' | 'output' | 'append' | 'delay_s' | 'width' | 'branching' | 'depth' | 'expand_p';
+export type KindOption = 'calls' | 'max_calls' | 'prompt' | 'output' | 'append' | 'delay_s' | 'width' | 'branching' | 'depth' | 'expand_p' | 'max_context';
 
 /**
  * Default kind options per kind (which options a kind takes = its keys). Tokens, seconds.
@@ -74,7 +91,7 @@ export type KindOption = 'calls' | 'max_calls' | 'prompt' | 'output' | 'append' 
  * LATS (159.7 calls; 467.2, 72.6); the TraceLab sample for the coding agent; the rest are ours.
  */
 export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record<KindOption, string | number>>>>> = {
-  chatbot: { prompt: lognormalWithMean(256, 1), output: lognormalWithMean(277, 1) },
+  chatbot: { prompt: lognormalWithMean(256, 1), output: lognormalWithMean(277, 1), max_context: DEFAULT_MAX_CONTEXT },
   'multi-turn': {
     calls: 'geometric:6.66',
     max_calls: 80,
@@ -82,6 +99,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     append: lognormalWithMean(256, 1),
     output: lognormalWithMean(277, 1),
     delay_s: 10,
+    max_context: LONG_MAX_CONTEXT,
   },
   react: {
     calls: 'geometric:10.75',
@@ -90,6 +108,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     append: lognormalWithMean(735.06, 0.5),
     output: lognormalWithMean(34.14, 0.5),
     delay_s: 1,
+    max_context: LONG_MAX_CONTEXT,
   },
   'map-reduce': {
     width: 'uniform:2,16',
@@ -97,6 +116,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     output: lognormalWithMean(256, 0.5),
     append: lognormalWithMean(256, 0.5),
     delay_s: 0,
+    max_context: DEFAULT_MAX_CONTEXT,
   },
   'tree-search': {
     branching: 5,
@@ -106,6 +126,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     append: lognormalWithMean(467.2, 0.5),
     output: lognormalWithMean(72.6, 0.5),
     delay_s: 0.5,
+    max_context: LONG_MAX_CONTEXT,
   },
   'coding-agent': {
     calls: 'geometric:20',
@@ -114,6 +135,7 @@ export const KIND_DEFAULTS: Readonly<Record<ProgramKind, Readonly<Partial<Record
     append: lognormalWithMean(492, 1),
     output: lognormalWithMean(597, 1),
     delay_s: 7.27,
+    max_context: LONG_MAX_CONTEXT,
   },
 };
 
@@ -156,13 +178,20 @@ const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
  * gets `prefix_from` = that parent. Prompts are capped at 2^31 − 1 tokens (a call whose prompt was
  * capped below its parent's prompt + output gets no `prefix_from`).
  *
+ * Every call fits `max_context` (prompt + output ≤ max_context, tokens): the output is clamped to
+ * max_context − 1, then the prompt to max_context − output (the oldest context is dropped, as a
+ * chat client truncates its history; a later call grows from the clamped prompt). Clamping, not
+ * resampling, keeps every random stream in step: a workload whose calls all fit is the same as
+ * without the cap.
+ *
  * Randomness: seedrandom's Alea as the uniform source under d3-random, with independent streams
  * `SEED:arrival`, `SEED:shape`, `SEED:prompt`, `SEED:output`, `SEED:append`, `SEED:delay`.
  *
  * @throws InputError (field = the option, e.g. `--rate`) for an unknown kind, a non-positive-integer
  *   programs count, a non-positive rate, an option the kind does not take, a bad DIST, a negative
- *   delay, max_calls or branching < 1, depth < 0, or expand_p outside [0, 1]; above the limits
- *   (each named in the message): programs > 1e7, rate > 1e9/s, delay > 1e9 s, max_calls > 1e6,
+ *   delay, max_calls or branching < 1, depth < 0, expand_p outside [0, 1], or a max_context that is
+ *   not an integer >= 2; above the limits
+ *   (each named in the message): max_context > 2^24, programs > 1e7, rate > 1e9/s, delay > 1e9 s, max_calls > 1e6,
  *   a tree of more than 1e6 calls, more than 1e7 calls in all (`--programs`), or programs
  *   arriving more than 1e9 s apart (a rate too low for the count; `--rate`)
  */
@@ -172,7 +201,7 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
   const rate = numberOption(spec.rate, '--rate', (x) => x > 0, 'a positive finite number of programs/s', 1e9, 'programs per second');
   const defaults = KIND_DEFAULTS[kind];
   const s = spec as unknown as Record<string, unknown>;
-  for (const k of ['calls', 'max_calls', 'prompt', 'output', 'append', 'delay_s', 'width', 'branching', 'depth', 'expand_p']) {
+  for (const k of ['calls', 'max_calls', 'prompt', 'output', 'append', 'delay_s', 'width', 'branching', 'depth', 'expand_p', 'max_context']) {
     if (s[k] !== undefined && !(k in defaults)) {
       throw new InputError(`kind '${kind}' does not take ${flag(k)}; it takes ${Object.keys(defaults).map(flag).join(', ')}`, {
         field: flag(k),
@@ -215,6 +244,14 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
       );
     }
   }
+  const maxContext = numberOption(
+    opt<number>('max_context'),
+    '--max-context',
+    (x) => Number.isInteger(x) && x >= 2,
+    'an integer >= 2 (one prompt and one output token)',
+    MAX_CONTEXT_LIMIT,
+    'tokens',
+  );
   const expandP = 'expand_p' in defaults ? numberOption(opt<number>('expand_p'), '--expand-p', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') : 0;
 
   const out: ProgramCall[] = [];
@@ -239,12 +276,15 @@ export function generatePrograms(spec: GeneratorSpec): ProgramCall[] {
       return c;
     };
     const call = (parents: number[], promptTokens: number): ProgramCall => {
+      // Fit the context: the output first (at most maxContext − 1), then the prompt is cut to what
+      // is left (a client dropping the oldest context so the reply fits).
+      const outTokens = Math.min(output(outputRng), maxContext - 1);
       const c: ProgramCall = {
         program_id: pid,
         call_id: `c${k++}`,
         parents: parents.map((j) => `c${j}`),
-        prompt_tokens: Math.min(promptTokens, MAX_TOKENS),
-        output_tokens: output(outputRng),
+        prompt_tokens: Math.min(promptTokens, MAX_TOKENS, maxContext - outTokens),
+        output_tokens: outTokens,
       };
       if (parents.length === 0) c.arrival_s = t;
       else c.delay_s = delayGap();

@@ -70,6 +70,21 @@ export function activationBytes(
   return forward + sampler;
 }
 
+/** vLLM's default CPU swap space per GPU (`swap_space`), GiB. */
+export const DEFAULT_SWAP_GIB = 4;
+
+/**
+ * KV blocks the CPU swap space of one GPU holds: floor(swapGiB · 2^30 / (blockSize ·
+ * kvBytesPerToken(model, tp))). vLLM's `swap_space` is per GPU, and each GPU of a tp-way replica
+ * swaps its own share of every block, so this is also the replica's swap capacity in blocks.
+ * Llama-2-7B at tp=1, 4 GiB, 16-token blocks: 512 blocks (8,192 tokens).
+ * @param swapGiB swap space per GPU, GiB (>= 0).
+ * @throws InputError (field `--tp`) for an invalid tp.
+ */
+export function swapBlocks(model: ModelSpec, tp: number, swapGiB: number, blockSize: number): number {
+  return Math.floor((swapGiB * GiB) / (blockSize * kvBytesPerToken(model, tp)));
+}
+
 /** Inputs of {@link kvCapacity}. */
 export interface KvCapacityOptions {
   model: ModelSpec;

@@ -71,7 +71,7 @@ function spec(s: Omit<ModelSpec, 'params'>): ModelSpec {
  * The models the simulator knows, keyed by lower-case name. Numbers are from each model's
  * Hugging Face `config.json` (named in `source`); `params` is computed (see {@link countParams})
  * and agrees with the published counts: Llama-2 7B 6.74B, 13B 13.02B, 70B 68.98B; Llama-3 8B
- * 8.03B, 70B 70.55B; Mistral-7B-v0.1 7.24B; Qwen2.5 7B 7.62B, 72B 72.71B.
+ * 8.03B, 70B 70.55B (Llama-3.1 8B and 70B: the same); Mistral-7B-v0.1 7.24B; Qwen2.5 7B 7.62B, 72B 72.71B.
  */
 export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   'llama-2-7b': spec({
@@ -133,6 +133,46 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     vocab: 128256,
     maxContext: 8192,
     source: 'meta-llama/Meta-Llama-3-70B config.json',
+  }),
+  // Llama 3.1: the Llama 3 architecture with a 128k context. Rotary embeddings are rescaled
+  // (rope_theta 500000, rope_scaling llama3: factor 8, low_freq_factor 1, high_freq_factor 4,
+  // original_max_position_embeddings 8192), which changes no parameter count or KV size.
+  'llama-3.1-8b': spec({
+    name: 'llama-3.1-8b',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 14336,
+    vocab: 128256,
+    maxContext: 131072,
+    source: 'meta-llama/Llama-3.1-8B config.json',
+  }),
+  // The instruction-tuned release: the same config.json numbers as the base model.
+  'llama-3.1-8b-instruct': spec({
+    name: 'llama-3.1-8b-instruct',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 14336,
+    vocab: 128256,
+    maxContext: 131072,
+    source: 'meta-llama/Llama-3.1-8B-Instruct config.json',
+  }),
+  'llama-3.1-70b': spec({
+    name: 'llama-3.1-70b',
+    layers: 80,
+    hidden: 8192,
+    heads: 64,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 28672,
+    vocab: 128256,
+    maxContext: 131072,
+    source: 'meta-llama/Llama-3.1-70B config.json',
   }),
   'mistral-7b': spec({
     name: 'mistral-7b',
