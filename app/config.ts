@@ -114,7 +114,7 @@ export const DEFAULTS = {
   'chunked-prefill': false,
   preemption: 'recompute',
   'swap-space': 4,
-  'prefix-caching': 'off',
+  'prefix-caching': 'on',
   seed: 1,
   replicas: 1,
   router: DEFAULT_ROUTER,

@@ -135,13 +135,13 @@ const PROGRAMS = programWorkload();
 // ---------------------------------------------------------------------------------------------
 // Cases
 
-/** The engine modes: batch formation by prefill priority or chunked prefill, preemption by recompute or swap. */
+/** The engine modes: batch formation by prefill priority or chunked prefill, preemption by recompute or swap, prefix caching off and on. */
 const MODES: { name: string; options: Partial<RunOptions> }[] = [
-  { name: 'prefill priority, recompute', options: { 'chunked-prefill': false, preemption: 'recompute', 'max-num-batched-tokens': 4096 } },
-  { name: 'prefill priority, swap', options: { 'chunked-prefill': false, preemption: 'swap', 'max-num-batched-tokens': 4096 } },
-  { name: 'chunked prefill, recompute', options: { 'chunked-prefill': true, preemption: 'recompute' } },
-  { name: 'chunked prefill, swap', options: { 'chunked-prefill': true, preemption: 'swap' } },
-  { name: 'prefill priority, recompute, prefix caching', options: { 'chunked-prefill': false, preemption: 'recompute', 'prefix-caching': 'on' } },
+  { name: 'prefill priority, recompute', options: { 'chunked-prefill': false, preemption: 'recompute', 'max-num-batched-tokens': 4096, 'prefix-caching': 'off' } },
+  { name: 'prefill priority, swap', options: { 'chunked-prefill': false, preemption: 'swap', 'max-num-batched-tokens': 4096, 'prefix-caching': 'off' } },
+  { name: 'chunked prefill, recompute', options: { 'chunked-prefill': true, preemption: 'recompute', 'prefix-caching': 'off' } },
+  { name: 'chunked prefill, swap', options: { 'chunked-prefill': true, preemption: 'swap', 'prefix-caching': 'off' } },
+  { name: 'prefill priority, recompute, prefix caching', options: { 'chunked-prefill': false, preemption: 'recompute', 'max-num-batched-tokens': 4096, 'prefix-caching': 'on' } },
   { name: 'chunked prefill, swap, prefix caching', options: { 'chunked-prefill': true, preemption: 'swap', 'prefix-caching': 'on' } },
 ];
 

@@ -100,7 +100,7 @@ const STATS = ['mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
 /**
  * Every metric a scenario set or baseline may name: the dotted paths of the run summary's numeric
  * fields (docs/output.md; sim/metrics.ts `Summary`), `programs.*` and `predictor.*` included (null
- * in runs without programs or a predictor). Not `sim.wall_s`, which differs between identical
+ * in runs without programs or a predictor; `prefix_cache.*` null with `--prefix-caching off`). Not `sim.wall_s`, which differs between identical
  * runs, nor the per-replica list.
  */
 export const SUMMARY_METRICS: readonly string[] = [
@@ -126,6 +126,7 @@ export const SUMMARY_METRICS: readonly string[] = [
   'swaps.in',
   'swaps.bytes',
   'swaps.recompute_fallbacks',
+  ...['queried_tokens', 'hit_tokens', 'token_hit_rate', 'admissions', 'hit_admissions', 'request_hit_rate', 'evictions'].map((m) => `prefix_cache.${m}`),
   'sim.events',
   'sim.iterations',
   'programs.count',
