@@ -1,8 +1,9 @@
 /**
  * `npm run paper-check:autellix`: Autellix's headline (arXiv 2502.13965 §6; docs/spec.md
  * §6: 4–15× throughput at the same latency versus vLLM) on generated ReAct (BFCL-like) and tree
- * search (LATS-like) workloads and on the Azure conv trace as one-call programs, Llama-3-8B on
- * A100-80GB, 1 and 4 replicas. For each workload, program arrival rates are multiples of the rate
+ * search (LATS-like) workloads and on the Azure conv trace as one-call programs, Llama-3.1-8B
+ * (128k context: generated calls resend their parent's context) on A100-80GB, with prefix
+ * caching on (vLLM v1's default; the generated calls declare `prefix_from`), 1 and 4 replicas. For each workload, program arrival rates are multiples of the rate
  * r0 at which FCFS's mean program token latency (program latency / its output tokens) first
  * exceeds twice its light-load value (bisection); prints markdown tables of program p50 and p99
  * latency and mean token latency per rate and policy, and the rate at which each policy's token
@@ -10,7 +11,8 @@
  *
  * Policies: FCFS (vLLM), MLFQ (Autellix's baseline, `autellix-mlfq`), PLAS, ATLAS. With 4
  * replicas FCFS and MLFQ sit behind least-requests (the paper's "least used") and PLAS and ATLAS
- * behind Autellix's locality-aware balancer. Engines: prefill priority (vLLM v0.6's default for
+ * behind Autellix's locality-aware balancer; "PLAS (LR)" is PLAS behind least-requests, to
+ * separate the balancer's gain from the policy's. Engines: prefill priority (vLLM v0.6's default for
  * an 8B model, the paper's baseline) and chunked prefill (budget 512, stall-free); swap space
  * 16 GiB. Workloads grow with the replica count (programs × replicas).
  *
@@ -28,7 +30,7 @@ import type { LatencyStats } from '../sim/metrics.ts';
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');
 const quick = process.argv.includes('--quick');
 
-const BASE: Partial<RunOptions> = { model: 'llama-3-8b', gpu: 'a100-80gb', 'swap-space': 16 };
+const BASE: Partial<RunOptions> = { model: 'llama-3.1-8b', gpu: 'a100-80gb', 'swap-space': 16, 'prefix-caching': 'on' };
 
 /** Engine modes: vLLM v0.6's default for an 8B model (prefill priority: the paper's vLLM), and chunked prefill. */
 const ENGINES: { label: string; opts: Partial<RunOptions> }[] = [
@@ -41,6 +43,7 @@ const POLICIES: { label: string; policy: string; router: string }[] = [
   { label: 'MLFQ', policy: 'autellix-mlfq', router: 'least-requests' },
   { label: 'PLAS', policy: 'plas', router: 'autellix' },
   { label: 'ATLAS', policy: 'atlas', router: 'autellix' },
+  { label: 'PLAS (LR)', policy: 'plas', router: 'least-requests' },
 ];
 
 /** A workload at `rate` programs (or requests) per second, sized for `replicas` replicas. */
