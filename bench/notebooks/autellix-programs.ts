@@ -2,8 +2,9 @@
  * Autellix (Luo et al., arXiv 2502.13965 §6; docs/spec.md §6): mean (solid) and p99
  * (dashed) program latency against program arrival rate for FCFS, Autellix's MLFQ baseline, PLAS
  * and ATLAS on a generated ReAct workload (300 BFCL-like chain programs, ~3,200 calls; seeded),
- * Llama-3-8B on one A100-80GB, chunked prefill (budget 512), 1 to 4 programs/s (the knee of FCFS
- * is near 1.8). Writes notebooks/figures/autellix-programs.svg.
+ * Llama-3.1-8B (its calls resend their parent's context, so they outgrow an 8k model) on one
+ * A100-80GB, chunked prefill (budget 512), prefix caching on (the default), 1 to 4 programs/s.
+ * Writes notebooks/figures/autellix-programs.svg.
  * Run: `npm run build && node dist/bench/notebooks/autellix-programs.js`.
  */
 import { generateProgramTrace } from '../../traces/generators.ts';
@@ -22,7 +23,7 @@ const rows: Record<string, string | number>[] = [];
 for (const rate of RATES) {
   const trace = generateProgramTrace({ kind: 'react', programs: 300, rate, seed: 'notebook' });
   for (const [policy, label] of POLICIES) {
-    const s = runOnce(trace, { policy, model: 'llama-3-8b', 'chunked-prefill': true, seed: 1 });
+    const s = runOnce(trace, { policy, model: 'llama-3.1-8b', 'chunked-prefill': true, seed: 1 });
     rows.push({ policy: label, program_rate: rate, ...flatten(s) });
   }
 }
