@@ -297,6 +297,8 @@ export function engineViolations(res: SimulationResult, records: readonly Iterat
       fail(`${at}: ${r.prefillTokens} prefill + ${r.decodeSeqs} decode tokens over the budget of ${cfg.maxNumBatchedTokens}`);
     }
     if (!(r.kvBlocksUsed <= r.kvBlocks) || r.kvBlocks !== cfg.kvBlocks) fail(`${at}: ${r.kvBlocksUsed} KV blocks in use of ${r.kvBlocks} (capacity ${cfg.kvBlocks})`);
+    if (!(r.kvBlocksCached >= 0 && r.kvBlocksUsed + r.kvBlocksCached <= r.kvBlocks)) fail(`${at}: ${r.kvBlocksUsed} KV blocks in use + ${r.kvBlocksCached} cached exceed the capacity ${r.kvBlocks}`);
+    if (!cfg.prefixCaching && r.kvBlocksCached !== 0) fail(`${at}: ${r.kvBlocksCached} cached blocks without prefix caching`);
     if (!(Number.isInteger(r.steps) && r.steps >= 1)) fail(`${at}: steps ${r.steps}`);
     if (r.steps > 1 && !cfg.skipAhead) fail(`${at}: ${r.steps} iterations bundled with skip-ahead off`);
     if (r.steps > 1 && (r.prefillTokens !== 0 || r.decodeSeqs !== r.batchSize)) fail(`${at}: a bundle of ${r.steps} that is not all decodes`);

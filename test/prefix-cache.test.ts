@@ -3,6 +3,7 @@
  * with one iteration per second (LinearCostModel base 1 s) and block size 16.
  */
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readTrace, transformTrace } from '../traces/index.ts';
@@ -95,6 +96,34 @@ describe('prefix caching', () => {
     const off = run(trace, 1000, false);
     expect(Array.from(on.res.requests.completion)).toEqual(Array.from(off.res.requests.completion));
     expect(on.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed])).toEqual(off.records.map((r) => [r.start, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed]));
+  });
+});
+
+describe('prefix caching, property', () => {
+  it('without shared prefixes and without preemption, caching on and off give identical runs (random workloads, both batching modes)', () => {
+    const rows = fc.array(fc.record({ gap: fc.double({ min: 0, max: 0.5, noNaN: true }), prompt: fc.integer({ min: 1, max: 300 }), output: fc.integer({ min: 1, max: 60 }) }), { minLength: 1, maxLength: 40 });
+    const settings = fc.record({ chunked: fc.boolean(), blockSize: fc.constantFrom(1, 4, 16), maxNumSeqs: fc.integer({ min: 1, max: 8 }), budget: fc.integer({ min: 8, max: 400 }) });
+    fc.assert(
+      fc.property(rows, settings, (rs, c) => {
+        let t = 0;
+        const trace = makeTrace(rs.map((r) => (t += r.gap) - rs[0].gap), rs.map((r) => r.prompt), rs.map((r) => r.output));
+        const go = (prefixCaching: boolean) => {
+          const records: IterationRecord[] = [];
+          const res = simulate({
+            trace,
+            policy: new Fcfs(),
+            cost: new LinearCostModel({ base: 0.01, prefill: 0.001, decode: 0.01, kv: 0 }),
+            engine: engineConfig({ blockSize: c.blockSize, maxNumSeqs: c.maxNumSeqs, maxNumBatchedTokens: c.maxNumSeqs + c.budget, chunkedPrefill: c.chunked, prefixCaching }),
+            observer: (r) => records.push(r),
+          });
+          return { completion: Array.from(res.requests.completion), preemptions: res.stats.preemptions, rows: records.map((r) => [r.start, r.end, r.batchSize, r.prefillTokens, r.decodeSeqs, r.kvBlocksUsed]) };
+        };
+        const off = go(false);
+        expect(off.preemptions).toBe(0);
+        expect(go(true)).toEqual(off);
+      }),
+      { numRuns: 200, seed: 11 },
+    );
   });
 });
 
