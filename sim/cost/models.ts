@@ -67,6 +67,20 @@ function spec(s: Omit<ModelSpec, 'params'>): ModelSpec {
   return Object.freeze({ ...s, params: countParams(s) });
 }
 
+/** Llama-3.1-8B's published config.json numbers (meta-llama/Llama-3.1-8B). */
+const LLAMA_3_1_8B = {
+  name: 'llama-3.1-8b',
+  layers: 32,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 8,
+  headDim: 128,
+  intermediate: 14336,
+  vocab: 128256,
+  maxContext: 131072,
+  source: 'meta-llama/Llama-3.1-8B config.json',
+};
+
 /**
  * The models the simulator knows, keyed by lower-case name. Numbers are from each model's
  * Hugging Face `config.json` (named in `source`); `params` is computed (see {@link countParams})
@@ -137,31 +151,9 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   // Llama 3.1: the Llama 3 architecture with a 128k context. Rotary embeddings are rescaled
   // (rope_theta 500000, rope_scaling llama3: factor 8, low_freq_factor 1, high_freq_factor 4,
   // original_max_position_embeddings 8192), which changes no parameter count or KV size.
-  'llama-3.1-8b': spec({
-    name: 'llama-3.1-8b',
-    layers: 32,
-    hidden: 4096,
-    heads: 32,
-    kvHeads: 8,
-    headDim: 128,
-    intermediate: 14336,
-    vocab: 128256,
-    maxContext: 131072,
-    source: 'meta-llama/Llama-3.1-8B config.json',
-  }),
+  'llama-3.1-8b': spec(LLAMA_3_1_8B),
   // The instruction-tuned release: the same config.json numbers as the base model.
-  'llama-3.1-8b-instruct': spec({
-    name: 'llama-3.1-8b-instruct',
-    layers: 32,
-    hidden: 4096,
-    heads: 32,
-    kvHeads: 8,
-    headDim: 128,
-    intermediate: 14336,
-    vocab: 128256,
-    maxContext: 131072,
-    source: 'meta-llama/Llama-3.1-8B-Instruct config.json',
-  }),
+  'llama-3.1-8b-instruct': spec({ ...LLAMA_3_1_8B, name: 'llama-3.1-8b-instruct', source: 'meta-llama/Llama-3.1-8B-Instruct config.json' }),
   'llama-3.1-70b': spec({
     name: 'llama-3.1-70b',
     layers: 80,
