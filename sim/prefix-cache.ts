@@ -38,6 +38,16 @@ export class PrefixTables {
   readonly registered: Int32Array;
   /** 1 for requests whose own prompt part or output another request's prompt declares (their blocks stay cacheable after they finish). */
   readonly referenced: Uint8Array;
+  /**
+   * Per request: its first block holding content only it can ask for (its own prompt part or
+   * output, when no other request declares them); 2^31 − 1 for a referenced request. Such
+   * private blocks are registered only when the request gives them up early (a preemption): no one
+   * else can hit them while it runs, so registering them then is the same as registering them as
+   * they fill, without the cost for the many requests that never give them up.
+   */
+  readonly privateFrom: Int32Array;
+  /** 1 once a request's private blocks were registered (it was preempted): its lookups go past `privateFrom`. */
+  readonly ownCached: Uint8Array;
 
   /** @param requests the run's request table (its `prefix` segments name the shared content); @param blockSize tokens per block. */
   constructor(requests: RequestTable, blockSize: number) {
@@ -55,6 +65,13 @@ export class PrefixTables {
         const owner = idOwner(segs.id[k]);
         if (owner) this.referenced[owner.request] = 1;
       }
+    }
+    this.privateFrom = new Int32Array(Math.max(1, n));
+    this.ownCached = new Uint8Array(Math.max(1, n));
+    for (let i = 0; i < n; i++) {
+      let declared = 0;
+      if (segs) for (let k = segs.start[i]; k < segs.start[i + 1]; k++) declared += segs.tokens[k];
+      this.privateFrom[i] = this.referenced[i] ? 0x7fffffff : Math.floor(declared / blockSize);
     }
   }
 
@@ -116,10 +133,12 @@ export class PrefixCache {
   hitBlocks(id: number): number {
     const R = this.R;
     const cap = Math.floor((R.prompt[id] + R.generated[id] - 1) / this.B);
-    if (cap <= 0) return 0;
-    const h = this.hashesOf(id, cap);
+    // Private blocks can be cached only if it registered them itself (an earlier preemption).
+    const lim = this.t.ownCached[id] ? cap : Math.min(cap, this.t.privateFrom[id]);
+    if (lim <= 0) return 0;
+    const h = this.hashesOf(id, lim);
     let k = 0;
-    while (k < cap && this.pool.lookup(h[k]) >= 0) k++;
+    while (k < lim && this.pool.lookup(h[k]) >= 0) k++;
     return k;
   }
 
@@ -172,7 +191,7 @@ export class PrefixCache {
       t.fill(-1, have, want);
       R.blocks[id] = want;
     }
-    const full = Math.min(Math.floor(tokens / this.B), R.blocks[id]);
+    const full = Math.min(Math.floor(tokens / this.B), R.blocks[id], this.t.privateFrom[id]);
     const from = this.t.registered[id];
     if (full > from) {
       const t = this.t.table[id]!;
@@ -191,12 +210,17 @@ export class PrefixCache {
     const R = this.R;
     const t = this.t.table[id];
     const b = R.blocks[id];
-    let dead = b;
-    if (final && this.t.referenced[id] === 0) {
-      // Blocks from the one holding the first own token on touch only this request's content.
-      let declared = 0;
-      if (this.t.segs) for (let s = this.t.segs.start[id]; s < this.t.segs.start[id + 1]; s++) declared += this.t.segs.tokens[s];
-      dead = Math.floor(declared / this.B);
+    const priv = this.t.privateFrom[id];
+    // Blocks from the one holding its first own token on touch only this request's content.
+    const dead = final ? Math.min(b, priv) : b;
+    if (!final) {
+      // Given up early: its full private blocks are registered now (see PrefixTables.privateFrom).
+      const full = Math.min(Math.floor(R.computed[id] / this.B), b);
+      if (full > priv) {
+        const h = this.hashesOf(id, full);
+        for (let k = priv; k < full; k++) if (t![k] < 0) t![k] = this.pool.register(h[k]);
+        this.t.ownCached[id] = 1;
+      }
     }
     for (let k = b - 1; k >= 0; k--) {
       const e = t![k];
