@@ -6,21 +6,9 @@ import { describe, it, expect } from 'vitest';
 import { chainHashes } from '../sim/block-hash.ts';
 import { ownId, outId } from '../sim/trace.ts';
 import type { TracePrefix } from '../sim/trace.ts';
+import { prefixSegments } from './helpers.ts';
 
-/** Segments from per-request lists of [id, tokens]. */
-function segs(rows: [number, number][][]): TracePrefix {
-  const start = new Int32Array(rows.length + 1);
-  const id: number[] = [];
-  const tokens: number[] = [];
-  rows.forEach((r, i) => {
-    for (const [c, t] of r) {
-      id.push(c);
-      tokens.push(t);
-    }
-    start[i + 1] = id.length;
-  });
-  return { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) };
-}
+const segs = prefixSegments;
 
 function hashes(s: TracePrefix | undefined, i: number, prompt: number, B: number, blocks: number): number[] {
   const out = new Float64Array(blocks);

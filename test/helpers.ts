@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
 import { main } from '../app/cli.ts';
-import type { Trace } from '../sim/trace.ts';
+import type { Trace, TracePrefix } from '../sim/trace.ts';
 import type { EngineConfig, EngineStats, IterationRecord } from '../sim/engine-types.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
@@ -367,4 +367,19 @@ export function runDifferences(a: SimulationResult, b: SimulationResult, exactBu
   if (a.replicas.length !== b.replicas.length) out.push(`replicas: ${a.replicas.length} vs ${b.replicas.length}`);
   else if (a.replicas.length > 1) a.replicas.forEach((s, r) => stats(`replica ${r} `, s, b.replicas[r]));
   return out;
+}
+
+/** Prefix segments (sim/trace.ts `TracePrefix`) from per-request lists of [content id, tokens]. */
+export function prefixSegments(rows: [number, number][][]): TracePrefix {
+  const start = new Int32Array(rows.length + 1);
+  const id: number[] = [];
+  const tokens: number[] = [];
+  rows.forEach((r, i) => {
+    for (const [c, k] of r) {
+      id.push(c);
+      tokens.push(k);
+    }
+    start[i + 1] = id.length;
+  });
+  return { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) };
 }
