@@ -67,9 +67,9 @@ function spec(s: Omit<ModelSpec, 'params'>): ModelSpec {
   return Object.freeze({ ...s, params: countParams(s) });
 }
 
-/** Llama-3.1-8B's published config.json numbers (meta-llama/Llama-3.1-8B). */
-const LLAMA_3_1_8B = {
-  name: 'llama-3.1-8b',
+/** Llama-3-8B's published config.json numbers (meta-llama/Meta-Llama-3-8B). */
+const LLAMA_3_8B = {
+  name: 'llama-3-8b',
   layers: 32,
   hidden: 4096,
   heads: 32,
@@ -77,9 +77,12 @@ const LLAMA_3_1_8B = {
   headDim: 128,
   intermediate: 14336,
   vocab: 128256,
-  maxContext: 131072,
-  source: 'meta-llama/Llama-3.1-8B config.json',
+  maxContext: 8192,
+  source: 'meta-llama/Meta-Llama-3-8B config.json',
 };
+
+/** Llama-3.1-8B: Llama-3-8B's numbers with a 131072-token context (meta-llama/Llama-3.1-8B config.json). */
+const LLAMA_3_1_8B = { ...LLAMA_3_8B, name: 'llama-3.1-8b', maxContext: 131072, source: 'meta-llama/Llama-3.1-8B config.json' };
 
 /**
  * The models the simulator knows, keyed by lower-case name. Numbers are from each model's
@@ -124,18 +127,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     maxContext: 4096,
     source: 'meta-llama/Llama-2-70b-hf config.json',
   }),
-  'llama-3-8b': spec({
-    name: 'llama-3-8b',
-    layers: 32,
-    hidden: 4096,
-    heads: 32,
-    kvHeads: 8,
-    headDim: 128,
-    intermediate: 14336,
-    vocab: 128256,
-    maxContext: 8192,
-    source: 'meta-llama/Meta-Llama-3-8B config.json',
-  }),
+  'llama-3-8b': spec(LLAMA_3_8B),
   'llama-3-70b': spec({
     name: 'llama-3-70b',
     layers: 80,
