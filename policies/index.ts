@@ -14,12 +14,13 @@ import { skippredict } from './skippredict.ts';
 import { las } from './las.ts';
 import { mlfq } from './mlfq.ts';
 import { plas, atlas, autellixMlfq } from './plas.ts';
+import { prebleMpq } from './preble-mpq.ts';
 
 export type { Policy, PolicyContext, PolicyEntry, Displacement } from '../sim/policy.ts';
 export { Fcfs } from './fcfs.ts';
 
 /** All registered policies, in the order `sim policies` lists them. */
-export const POLICIES: readonly PolicyEntry[] = [fcfs, sjf, srpt, ssjf, ltr, trail, skippredict, las, mlfq, plas, atlas, autellixMlfq];
+export const POLICIES: readonly PolicyEntry[] = [fcfs, sjf, srpt, ssjf, ltr, trail, skippredict, las, mlfq, plas, atlas, autellixMlfq, prebleMpq];
 
 /**
  * Looks a policy up by CLI name.

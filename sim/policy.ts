@@ -34,6 +34,11 @@ export interface PolicyContext {
   /** Number of waiting requests. */
   waitingCount(): number;
   /**
+   * Prompt tokens of waiting request `id` this replica's prefix cache holds now (whole blocks; 0
+   * without prefix caching): the figure routers read as `ReplicaLoad.cachedPrefixTokens`.
+   */
+  cachedPrefixTokens(id: number): number;
+  /**
    * Adds `seconds` of server time to the next iteration the engine prices (e.g. a predictor that
    * runs on the serving GPU: SkipPredict's server-time model, LTR's predictor overhead).
    */

@@ -285,6 +285,7 @@ function fakeContext(requests: RequestTable, shared: Map<string, unknown>): Poli
     running: () => new Int32Array(0),
     runningCount: () => 0,
     waitingCount: () => 0,
+    cachedPrefixTokens: () => 0,
     addIterationTime: () => {},
     shared,
   };

@@ -181,6 +181,7 @@ const OPTION_VARIANTS: { policy: string; opts: Record<string, string>; predictor
   { policy: 'atlas', opts: { beta: '5', steps: '2', q0: '0.05' } },
   { policy: 'autellix-mlfq', opts: { beta: '2', steps: '3', q0: '0.02', ratio: '2' } },
   { policy: 'autellix-mlfq', opts: { q0: '0.05' } },
+  { policy: 'preble-mpq', opts: { groups: '3', quota: '1' } },
 ];
 
 /** One conformance case: a workload and run options (policy, predictor, mode, replicas, router). */

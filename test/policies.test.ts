@@ -481,7 +481,7 @@ describe('options', () => {
 
   it('the registry lists every policy with a source and a predictor requirement', () => {
     const names = POLICIES.map((e) => e.name);
-    expect(names).toEqual(['fcfs', 'sjf', 'srpt', 'ssjf', 'ltr', 'trail', 'skippredict', 'las', 'mlfq', 'plas', 'atlas', 'autellix-mlfq']);
+    expect(names).toEqual(['fcfs', 'sjf', 'srpt', 'ssjf', 'ltr', 'trail', 'skippredict', 'las', 'mlfq', 'plas', 'atlas', 'autellix-mlfq', 'preble-mpq']);
     for (const e of POLICIES) {
       expect(e.description.length).toBeGreaterThan(10);
       expect(e.source).toMatch(/docs\/spec\.md §\d/);
