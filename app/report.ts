@@ -233,6 +233,12 @@ export function formatSummary(s: Summary, header: string[]): string {
     ['mean batch size', num(s.batch_size_mean)],
     ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
     ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],
+    ...(s.prefix_cache
+      ? ([[
+          'prefix cache',
+          `${num(100 * s.prefix_cache.token_hit_rate, 1)}% of prompt tokens cached (${s.prefix_cache.hit_admissions} of ${s.prefix_cache.admissions} admissions hit), ${s.prefix_cache.evictions} blocks evicted`,
+        ]] as [string, string][])
+      : []),
     ...(s.programs
       ? ([[
           'programs',
