@@ -383,3 +383,8 @@ export function prefixSegments(rows: [number, number][][]): TracePrefix {
   });
   return { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) };
 }
+
+/** `t` with request i declaring the prefix segments rows[i] ([content id, tokens] each). */
+export function withSegments(t: Trace, rows: [number, number][][]): Trace {
+  return { ...t, prefix: prefixSegments(rows) };
+}

@@ -12,24 +12,9 @@ import type { Trace } from '../sim/trace.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { PrebleMpq } from '../policies/preble-mpq.ts';
 import { getPolicy } from '../policies/index.ts';
-import { engineConfig, makeTrace } from './helpers.ts';
+import { engineConfig, makeTrace, withSegments } from './helpers.ts';
 
 const perIteration = new LinearCostModel({ base: 1, prefill: 0, decode: 0, kv: 0 });
-
-/** A trace whose request i declares the prefix segments rows[i] ([content id, tokens] each). */
-function withSegments(t: Trace, rows: [number, number][][]): Trace {
-  const start = new Int32Array(rows.length + 1);
-  const id: number[] = [];
-  const tokens: number[] = [];
-  rows.forEach((r, i) => {
-    for (const [c, k] of r) {
-      id.push(c);
-      tokens.push(k);
-    }
-    start[i + 1] = id.length;
-  });
-  return { ...t, prefix: { start, id: Int32Array.from(id), tokens: Int32Array.from(tokens) } };
-}
 
 describe('preble-mpq grouping', () => {
   it('group 0 for no hit, else ceil(ratio x groups) - 1 (exact at the boundaries), at most groups - 1', () => {

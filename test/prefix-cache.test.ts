@@ -12,14 +12,9 @@ import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import type { IterationRecord } from '../sim/engine-types.ts';
 import type { Trace } from '../sim/trace.ts';
-import { engineConfig, makeTrace, prefixSegments } from './helpers.ts';
+import { engineConfig, makeTrace, withSegments } from './helpers.ts';
 
 const perIteration = new LinearCostModel({ base: 1, prefill: 0, decode: 0, kv: 0 });
-
-/** A trace whose request i declares the prefix segments rows[i] ([content id, tokens] each). */
-function withSegments(t: Trace, rows: [number, number][][]): Trace {
-  return { ...t, prefix: prefixSegments(rows) };
-}
 
 function run(trace: Trace, kvBlocks: number, caching = true) {
   const records: IterationRecord[] = [];
