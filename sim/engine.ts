@@ -73,7 +73,7 @@ export class Engine {
       running: () => s.running.view(),
       runningCount: () => s.running.count,
       waitingCount: () => s.waiting.size,
-      cachedPrefixTokens: (id) => s.hitFor(id) * s.kv.blockSize,
+      cachedPrefixTokens: (id) => this.cachedPrefixTokens(id),
       addIterationTime: (seconds) => {
         if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new Error(`policy ${policy.name} added ${seconds} s to an iteration`);
         this.extraTime += seconds;
