@@ -1,15 +1,15 @@
 /**
  * Automatic prefix caching for one replica (vLLM v1, docs/spec.md §15; design in
- * docs/prefix-caching.md): the replica's blocks live in a `BlockPool`; each request has a block
- * table (the pool entry of each of its blocks, −1 for an unhashed one) and its chained block hashes
- * (sim/block-hash.ts). A request admitted from the waiting queue takes the longest run of cached
- * blocks from its start (capped so that its last block is computed); blocks it fills are
- * registered under their hashes; freed blocks go back tail first and stay cached until evicted.
- * Only `KvCache` calls this (it stays the single owner of the block counts). Units: blocks, tokens.
+ * docs/prefix-caching.md): the replica's blocks live in a `BlockPool`; block k of a request is
+ * named (trie node of the piece holding its last token, k) (sim/prefix-paths.ts). A request
+ * admitted from the waiting queue takes the longest run of cached blocks from its start (capped so
+ * that its last block is computed); blocks it fills are registered; freed blocks go back tail first
+ * and stay cached until evicted. A request's blocks are held as *holdings*: runs [lo, hi) of its
+ * blocks in one node, from one registration (its own or the one it hit). Only `KvCache` calls
+ * this (it stays the single owner of the block counts). Units: blocks, tokens.
  */
 import { BlockPool } from './block-pool.ts';
-import { chainHashes } from './block-hash.ts';
-import type { TracePrefix } from './trace.ts';
+import { PrefixPaths } from './prefix-paths.ts';
 import { idOwner } from './trace.ts';
 import type { RequestTable } from './requests.ts';
 
@@ -22,19 +22,22 @@ export interface PrefixCacheStats {
   prefixEvictions: number;
 }
 
+/** Ints per holding: node, registration, lo, hi. */
+const H = 4;
+
 /**
  * The per-request state of prefix caching, shared by every replica of a run (a request lives on
- * one replica; its block hashes depend only on the trace, so routers may ask any replica about
- * it): block tables, hashes, blocks registered, and which requests' content others declare.
+ * one replica; its block names depend only on the trace, so routers may ask any replica about
+ * it): stream paths, holdings, blocks registered, and which requests' content others declare.
  */
 export class PrefixTables {
   readonly R: RequestTable;
   readonly B: number;
-  readonly segs: TracePrefix | undefined;
-  /** Per request: pool entry of each block (−1 unhashed), its hashes, blocks registered so far. */
-  readonly table: (Int32Array | undefined)[];
-  readonly hashes: (Float64Array | undefined)[];
-  readonly hashed: Int32Array;
+  readonly paths: PrefixPaths;
+  /** Per request: its holdings, H ints each (node, registration, lo, hi), in block order. */
+  readonly holdings: (Int32Array | undefined)[];
+  readonly holdingCount: Int32Array;
+  /** Per request: its leading blocks that are named (taken from the cache or registered); the rest are unnamed. */
   readonly registered: Int32Array;
   /** 1 for requests whose own prompt part or output another request's prompt declares (their blocks stay cacheable after they finish). */
   readonly referenced: Uint8Array;
@@ -53,11 +56,11 @@ export class PrefixTables {
   constructor(requests: RequestTable, blockSize: number) {
     this.R = requests;
     this.B = blockSize;
-    const segs = (this.segs = requests.prefix);
+    const segs = requests.prefix;
+    this.paths = new PrefixPaths(segs, blockSize, requests.n);
     const n = requests.n;
-    this.table = new Array(n);
-    this.hashes = new Array(n);
-    this.hashed = new Int32Array(Math.max(1, n));
+    this.holdings = new Array(n);
+    this.holdingCount = new Int32Array(Math.max(1, n));
     this.registered = new Int32Array(Math.max(1, n));
     this.referenced = new Uint8Array(Math.max(1, n));
     if (segs) {
@@ -75,30 +78,35 @@ export class PrefixTables {
     }
   }
 
-  /** The hashes of request `id`'s first `blocks` blocks (computed once, then kept while it lives). */
-  hashesOf(id: number, blocks: number): Float64Array {
-    let h = this.hashes[id];
-    if (h === undefined || h.length < blocks) {
-      const g = new Float64Array(Math.max(blocks, 2 * (h?.length ?? 0), 8));
-      if (h) g.set(h.subarray(0, this.hashed[id]));
-      this.hashes[id] = h = g;
-    }
-    if (this.hashed[id] < blocks) {
-      chainHashes(this.segs, id, this.R.prompt[id], this.B, h, this.hashed[id], blocks);
-      this.hashed[id] = blocks;
-    }
-    return h;
+  /** Where request `id`'s stream pieces start in `paths.node` / `paths.first` (made on first use). */
+  pathOf(id: number): number {
+    return this.paths.path(id, this.R.prompt[id]);
   }
 
-  /** Request `id`'s block table, with room for `blocks`. */
-  tableOf(id: number, blocks: number): Int32Array {
-    let t = this.table[id];
-    if (t === undefined || t.length < blocks) {
-      const g = new Int32Array(Math.max(blocks, 2 * (t?.length ?? 0), 8));
-      if (t) g.set(t);
-      this.table[id] = t = g;
+  /** Appends (or extends) a holding of request `id`: blocks [lo, hi) of `node` from registration `seq`. */
+  hold(id: number, node: number, seq: number, lo: number, hi: number): void {
+    let h = this.holdings[id];
+    const c = this.holdingCount[id];
+    if (c > 0 && h![(c - 1) * H] === node && h![(c - 1) * H + 1] === seq && h![(c - 1) * H + 3] === lo) {
+      h![(c - 1) * H + 3] = hi;
+      return;
     }
-    return t;
+    if (h === undefined || h.length < (c + 1) * H) {
+      const g = new Int32Array(Math.max(this.paths.pieces[id] + 2, 2 * c) * H);
+      if (h) g.set(h);
+      this.holdings[id] = h = g;
+    }
+    h[c * H] = node;
+    h[c * H + 1] = seq;
+    h[c * H + 2] = lo;
+    h[c * H + 3] = hi;
+    this.holdingCount[id] = c + 1;
+  }
+
+  /** Forgets request `id`'s holdings (it completed). */
+  drop(id: number): void {
+    this.holdings[id] = undefined;
+    this.holdingCount[id] = 0;
   }
 }
 
@@ -121,13 +129,9 @@ export class PrefixCache {
     this.B = tables.B;
   }
 
-  private hashesOf(id: number, blocks: number): Float64Array {
-    return this.t.hashesOf(id, blocks);
-  }
-
   /**
-   * Cached blocks waiting request `id` would take now: the longest run of cached hashes from its
-   * first block, at most ⌊(numTokens − 1)/B⌋ (the last token is computed; computed tokens stay
+   * Cached blocks waiting request `id` would take now: the longest run of cached blocks from its
+   * first, at most ⌊(numTokens − 1)/B⌋ (the last token is computed; computed tokens stay
    * block-aligned). Looks only.
    */
   hitBlocks(id: number): number {
@@ -136,17 +140,33 @@ export class PrefixCache {
     // Private blocks can be cached only if it registered them itself (an earlier preemption).
     const lim = this.t.ownCached[id] ? cap : Math.min(cap, this.t.privateFrom[id]);
     if (lim <= 0) return 0;
-    const h = this.hashesOf(id, lim);
-    let k = 0;
-    while (k < lim && this.pool.lookup(h[k]) >= 0) k++;
-    return k;
+    const o = this.t.pathOf(id);
+    const { node, first, pieces } = this.t.paths;
+    const last = o + pieces[id] - 1;
+    for (let p = o; p <= last; p++) {
+      const a = first[p];
+      const e = p < last ? Math.min(first[p + 1], lim) : lim;
+      if (e <= a) continue;
+      const c = this.pool.covered(node[p], a, e);
+      if (c < e || e === lim) return c;
+    }
+    return lim;
   }
 
   /** Of request `id`'s first `hit` blocks (all cached), those now free: taking them uses free blocks too. */
   freeAmongHits(id: number, hit: number): number {
-    const h = this.hashesOf(id, hit);
+    const o = this.t.pathOf(id);
+    const { node, first, pieces } = this.t.paths;
+    const last = o + pieces[id] - 1;
+    const pool = this.pool;
     let f = 0;
-    for (let k = 0; k < hit; k++) if (this.pool.refs(this.pool.lookup(h[k])) === 0) f++;
+    for (let p = o; p <= last && first[p] < hit; p++) {
+      const e = p < last ? Math.min(first[p + 1], hit) : hit;
+      if (e <= first[p]) continue;
+      const m = pool.assign(node[p], first[p], e);
+      const s = pool.served;
+      for (let j = 0; j < 3 * m; j += 3) if (pool.refs(s[j]) === 0) f += s[j + 2] - s[j + 1];
+    }
     return f;
   }
 
@@ -155,12 +175,28 @@ export class PrefixCache {
    * each; they become its first blocks (`RequestTable.blocks`).
    */
   take(id: number, hit: number): void {
-    const t = this.t.tableOf(id, Math.max(hit, 1));
-    const h = this.hashesOf(id, hit);
-    for (let k = 0; k < hit; k++) {
-      const e = this.pool.lookup(h[k]);
-      this.pool.touch(e);
-      t[k] = e;
+    const o = this.t.pathOf(id);
+    const { first, pieces } = this.t.paths;
+    const last = o + pieces[id] - 1;
+    const pool = this.pool;
+    for (let p = o; p <= last && first[p] < hit; p++) {
+      const node = this.t.paths.node[p];
+      const e = p < last ? Math.min(first[p + 1], hit) : hit;
+      if (e <= first[p]) continue;
+      const m = pool.assign(node, first[p], e);
+      const s = pool.served;
+      if (m === 1) {
+        const seq = pool.seqOf(s[0]);
+        pool.touch(node, seq, s[1], s[2]);
+        this.t.hold(id, node, seq, s[1], s[2]);
+        continue;
+      }
+      // Served runs come by registration, not by block: hold them in block order.
+      const runs: number[] = [];
+      for (let j = 0; j < 3 * m; j += 3) runs.push(pool.seqOf(s[j]), s[j + 1], s[j + 2]);
+      for (let j = 0; j < runs.length; j += 3) pool.touch(node, runs[j], runs[j + 1], runs[j + 2]);
+      const order = Array.from({ length: m }, (_, j) => 3 * j).sort((x, y) => runs[x + 1] - runs[y + 1]);
+      for (const j of order) this.t.hold(id, node, runs[j], runs[j + 1], runs[j + 2]);
     }
     this.t.registered[id] = hit;
     this.R.blocks[id] = hit;
@@ -176,8 +212,42 @@ export class PrefixCache {
   }
 
   /**
+   * Registers request `id`'s blocks [from, to) (in use by it, just filled): per node of its
+   * stream, its last holding is extended when it ends there with one reference and no other part
+   * holds the new blocks (the same as registering them anew), else a new registration.
+   */
+  private register(id: number, from: number, to: number): void {
+    const o = this.t.pathOf(id);
+    const { first, pieces } = this.t.paths;
+    const last = o + pieces[id] - 1;
+    const pool = this.pool;
+    const t = this.t;
+    // The last piece starting at or before `from`.
+    let p = last;
+    while (p > o && first[p] > from) p--;
+    for (; p <= last && from < to; p++) {
+      const e = p < last ? Math.min(first[p + 1], to) : to;
+      if (e <= from) continue;
+      const node = t.paths.node[p];
+      const c = t.holdingCount[id];
+      const h = t.holdings[id];
+      let part = -1;
+      if (c > 0 && h![(c - 1) * H] === node && h![(c - 1) * H + 3] === from) {
+        part = pool.endingAt(node, h![(c - 1) * H + 1], from);
+        if (part >= 0 && (pool.refs(part) !== 1 || pool.overlaps(node, from, e))) part = -1;
+      }
+      if (part >= 0) {
+        pool.extend(part, e);
+        t.hold(id, node, pool.seqOf(part), from, e);
+      } else t.hold(id, node, pool.register(node, from, e), from, e);
+      from = e;
+    }
+    t.registered[id] = to;
+  }
+
+  /**
    * Grows request `id` to `want` blocks (allocating from the pool, which may evict) and registers
-   * the blocks that `tokens` covers completely (a hash already cached gets a second entry, as in
+   * the blocks that `tokens` covers completely (a block already cached gets a second copy, as in
    * vLLM). The caller checked the blocks are free.
    */
   grow(id: number, want: number, tokens: number): void {
@@ -187,59 +257,50 @@ export class PrefixCache {
       const before = this.pool.evictions;
       this.pool.allocate(want - have);
       this.stats.prefixEvictions += this.pool.evictions - before;
-      const t = this.t.tableOf(id, want);
-      t.fill(-1, have, want);
       R.blocks[id] = want;
     }
     const full = Math.min(Math.floor(tokens / this.B), R.blocks[id], this.t.privateFrom[id]);
-    const from = this.t.registered[id];
-    if (full > from) {
-      const t = this.t.table[id]!;
-      const h = this.hashesOf(id, full);
-      for (let k = from; k < full; k++) t[k] = this.pool.register(h[k]);
-      this.t.registered[id] = full;
-    }
+    if (full > this.t.registered[id]) this.register(id, this.t.registered[id], full);
   }
 
   /**
    * Frees every block of request `id`, tail first (vLLM's order: a sequence's head outlives its
    * tail in the cache). `final` (it completed): blocks holding its own prompt part or output that
-   * no other request declares can never be hit again and are freed without their hashes.
+   * no other request declares can never be hit again and are freed without their names.
    */
   release(id: number, final: boolean): void {
     const R = this.R;
-    const t = this.t.table[id];
+    const t = this.t;
     const b = R.blocks[id];
-    const priv = this.t.privateFrom[id];
-    // Blocks from the one holding its first own token on touch only this request's content.
-    const dead = final ? Math.min(b, priv) : b;
+    const priv = t.privateFrom[id];
     if (!final) {
       // Given up early: its full private blocks are registered now (see PrefixTables.privateFrom).
       const full = Math.min(Math.floor(R.computed[id] / this.B), b);
       if (full > priv) {
-        const h = this.hashesOf(id, full);
-        for (let k = priv; k < full; k++) if (t![k] < 0) t![k] = this.pool.register(h[k]);
-        this.t.ownCached[id] = 1;
+        if (full > t.registered[id]) this.register(id, t.registered[id], full);
+        t.ownCached[id] = 1;
       }
     }
-    for (let k = b - 1; k >= 0; k--) {
-      const e = t![k];
-      if (e < 0) this.pool.releaseAnonymous(1);
-      else if (k >= dead) this.pool.releaseUnhashed(e);
-      else this.pool.release(e);
+    // Blocks from the one holding its first own token on touch only this request's content.
+    const dead = final ? Math.min(b, priv) : b;
+    this.pool.releaseAnonymous(b - t.registered[id]);
+    const h = t.holdings[id];
+    for (let c = t.holdingCount[id] - 1; c >= 0; c--) {
+      const node = h![c * H];
+      const seq = h![c * H + 1];
+      const lo = h![c * H + 2];
+      const hi = h![c * H + 3];
+      if (hi > dead) this.pool.release(node, seq, Math.max(lo, dead), hi, true);
+      if (lo < dead) this.pool.release(node, seq, lo, Math.min(hi, dead), false);
     }
     R.blocks[id] = 0;
-    this.t.registered[id] = 0;
-    if (final) {
-      this.t.table[id] = undefined;
-      this.t.hashes[id] = undefined;
-      this.t.hashed[id] = 0;
-    }
+    t.registered[id] = 0;
+    t.holdingCount[id] = 0;
+    if (final) t.drop(id);
   }
 
   /** Swap-in of request `id` (holding no GPU blocks): `blocks` fresh blocks, its full ones registered again. */
   swapIn(id: number, blocks: number): void {
     this.grow(id, blocks, this.R.computed[id]);
   }
-
 }

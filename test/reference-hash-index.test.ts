@@ -1,7 +1,7 @@
-/** The block pool's hash index (sim/hash-index.ts) against a Map under random operations. */
+/** The block pool's hash index (test/reference/hash-index.ts) against a Map under random operations. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { HashIndex } from '../sim/hash-index.ts';
+import { HashIndex } from './reference/hash-index.ts';
 
 describe('hash index', () => {
   it('agrees with a Map under random sets, deletes and gets (small tables: long probe runs, wraparound)', () => {

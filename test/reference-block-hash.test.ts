@@ -1,9 +1,9 @@
 /**
- * Chained block hashes from prefix segments (sim/block-hash.ts): equal exactly where two token
+ * Chained block hashes from prefix segments (test/reference/block-hash.ts): equal exactly where two token
  * streams hold the same content at the same positions, hand-worked per case.
  */
 import { describe, it, expect } from 'vitest';
-import { chainHashes } from '../sim/block-hash.ts';
+import { chainHashes } from './reference/block-hash.ts';
 import { ownId, outId } from '../sim/trace.ts';
 import type { TracePrefix } from '../sim/trace.ts';
 import { prefixSegments } from './helpers.ts';

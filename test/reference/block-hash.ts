@@ -12,8 +12,8 @@
  * Hashes are 53-bit integers held in doubles (two 32-bit mixing lanes); a collision needs about
  * 2^26 distinct blocks to become likely, far above any trace here.
  */
-import type { TracePrefix } from './trace.ts';
-import { ownId, outId } from './trace.ts';
+import type { TracePrefix } from '../../sim/trace.ts';
+import { ownId, outId } from '../../sim/trace.ts';
 
 /** The hash of the empty prefix (the parent of a request's first block). */
 export const ROOT_HASH = 0;
