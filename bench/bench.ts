@@ -2,9 +2,12 @@
  * `npm run bench`: simulator speed on real traces (issue targets: the full Azure conv trace on one
  * Llama-2-7B/A100 replica in under 1 s of wall time; a 1M-request trace, the conv trace tiled in
  * time, in under 30 s and 2 GB; every scheduling policy on the conv trace, with learning-to-rank
- * in at most 3x FCFS's wall time). Prints a table; exits 1 if a target is missed.
+ * in at most 3x FCFS's wall time; Mooncake with prefix caching in at most 2x the same run
+ * without). Prints a table; exits 1 if a target is missed.
  *
- * Times are medians over repeats of the simulation loop alone (trace reading reported apart).
+ * Times are medians over repeats of the simulation loop alone (trace reading reported apart);
+ * a case repeated 3 times or more runs once untimed first, so that the median is of compiled code
+ * (the start-up a single run pays is in the process table).
  * A second table times whole `sim` processes (`node bin/sim.js ... --json`, built dist/ needed):
  * CPU time (user + system) and peak RSS as the process itself reports them at exit
  * (bench/rusage.ts), which includes loading the modules and reading the trace.
@@ -48,10 +51,10 @@ function median(xs: number[]): number {
 function timeRun(name: string, opts: Partial<RunOptions>, trace: Trace, readS: number, repeats: number, targetS?: number, skipAhead = true): Row {
   const walls: number[] = [];
   let last;
-  for (let i = 0; i < repeats; i++) {
+  for (let i = repeats >= 3 ? -1 : 0; i < repeats; i++) {
     const run = buildRun(normalizeOptions({ ...opts, trace: trace.source }), trace);
     last = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, engine: { ...run.engine, skipAhead } });
-    walls.push(last.wall_s);
+    if (i >= 0) walls.push(last.wall_s);
   }
   const sim = median(walls);
   const rss = process.memoryUsage().rss / 2 ** 20;
@@ -221,11 +224,11 @@ async function main(): Promise<number> {
   const moonBase = { ...base, model: 'llama-3.1-8b' };
   const moonRow = timeRun('mooncake, fcfs, llama-3.1-8b, no prefix caching', { ...moonBase, 'prefix-caching': 'off' }, moon, moonRead, 3);
   rows.push(moonRow);
-  // Prefix caching (issue 12): Mooncake's hash_ids shared prefixes. Reported against the same run
-  // without caching (issue 12's goal is at most 2x; not met yet: every full block is hashed,
-  // registered and later evicted, ~9M each here, docs/prefix-caching.md).
+  // Prefix caching (issue 12): Mooncake's hash_ids shared prefixes, ~9M full blocks registered
+  // and evicted, handled as runs (docs/prefix-caching.md, "Cost"): at most 2x the run without.
   const cachedRow = timeRun('mooncake, fcfs, llama-3.1-8b, prefix caching', { ...moonBase, 'prefix-caching': 'on' }, moon, moonRead, 3);
-  cachedRow.target = `${(cachedRow.sim_s / moonRow.sim_s).toFixed(1)}x no caching (goal 2x)`;
+  cachedRow.target = `<= 2x no caching (${(cachedRow.sim_s / moonRow.sim_s).toFixed(2)}x)`;
+  cachedRow.ok = cachedRow.sim_s <= 2 * moonRow.sim_s;
   rows.push(cachedRow);
   // 1M requests: the conv trace tiled in time, at half its rate so the replica keeps up.
   const tiled = transformTrace(tileTrace(conv, Math.ceil(1_000_000 / conv.n)), { limit: 1_000_000, rate_scale: 0.5 });

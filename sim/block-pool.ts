@@ -56,6 +56,7 @@ export class BlockPool {
   private pPrev: Int32Array = new Int32Array(64);
   private partTop = 0;
   private readonly freeParts: number[] = [];
+  private readonly nodeHint: number;
   private head: Int32Array = new Int32Array(64).fill(-1);
   private tail: Int32Array = new Int32Array(64).fill(-1);
 
@@ -74,9 +75,13 @@ export class BlockPool {
   served: Int32Array = new Int32Array(48);
   private readonly gaps: number[] = [];
 
-  /** @param capacity blocks in the pool (a positive integer; may be huge). */
-  constructor(capacity: number) {
+  /**
+   * @param capacity blocks in the pool (a positive integer; may be huge); @param nodes how many
+   * trie nodes there may be (sizes the per-node lists as they first grow).
+   */
+  constructor(capacity: number, nodes = 64) {
     this.capacity = capacity;
+    this.nodeHint = nodes;
     this.freeCount = capacity;
     if (capacity > 0) this.appendRun(capacity);
   }
@@ -226,19 +231,27 @@ export class BlockPool {
     return -1;
   }
 
+  /** A new registration number (one registration may span several nodes: one `register` per node). */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
   /**
    * Registers blocks [lo, hi) of `node`, in use by one request that just filled them: a new part
-   * with one reference and the next registration number, behind every part already there (a
-   * name already held gets a second part, as vLLM keeps both blocks). @returns its number.
+   * with one reference, behind every part already there (a name already held gets a second part,
+   * as vLLM keeps both blocks), under registration `seq` (default: a new one; otherwise the
+   * latest `nextSeq`, for another node). @returns its number.
    */
-  register(node: number, lo: number, hi: number): number {
+  register(node: number, lo: number, hi: number, seq = ++this.seq): number {
     const p = this.newPart();
     if (node >= this.head.length) {
-      this.head = grown(this.head, node + 1, -1);
-      this.tail = grown(this.tail, node + 1, -1);
+      // Straight to a size that will do: the lists are indexed by node id.
+      const want = Math.max(node + 1, Math.min(this.nodeHint, 16 * this.head.length));
+      this.head = grown(this.head, want, -1);
+      this.tail = grown(this.tail, want, -1);
     }
     this.pNode[p] = node;
-    this.pSeq[p] = ++this.seq;
+    this.pSeq[p] = seq;
     this.pLo[p] = lo;
     this.pHi[p] = hi;
     this.pRef[p] = 1;
@@ -249,7 +262,7 @@ export class BlockPool {
     if (t >= 0) this.pNext[t] = p;
     else this.head[node] = p;
     this.tail[node] = p;
-    return this.seq;
+    return seq;
   }
 
   /**

@@ -109,11 +109,18 @@ export class KvCache {
    */
   growAll(ids: Int32Array, count: number, ahead: number): void {
     const R = this.R;
-    if (this.prefix) {
-      for (let i = 0; i < count; i++) this.grow(ids[i], R.computed[ids[i]] + ahead);
+    const bs = this.blockSize;
+    const prefix = this.prefix;
+    if (prefix) {
+      // In order, each request that needs a block or fills one it registers (as `grow` one by one).
+      for (let i = 0; i < count; i++) {
+        const id = ids[i];
+        const tokens = R.computed[id] + ahead;
+        const want = Math.ceil(tokens / bs);
+        if (want > R.blocks[id] || prefix.registers(id, tokens)) prefix.grow(id, Math.max(want, R.blocks[id]), tokens);
+      }
       return;
     }
-    const bs = this.blockSize;
     let add = 0;
     for (let i = 0; i < count; i++) {
       const id = ids[i];

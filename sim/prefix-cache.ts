@@ -5,11 +5,12 @@
  * admitted from the waiting queue takes the longest run of cached blocks from its start (capped so
  * that its last block is computed); blocks it fills are registered; freed blocks go back tail first
  * and stay cached until evicted. A request's blocks are held as *holdings*: runs [lo, hi) of its
- * blocks in one node, from one registration (its own or the one it hit). Only `KvCache` calls
+ * blocks from one registration (its own or the one it hit), across the nodes of its stream. Only `KvCache` calls
  * this (it stays the single owner of the block counts). Units: blocks, tokens.
  */
 import { BlockPool } from './block-pool.ts';
-import { PrefixPaths } from './prefix-paths.ts';
+import { streamPaths } from './prefix-paths.ts';
+import type { PrefixPaths } from './prefix-paths.ts';
 import { idOwner } from './trace.ts';
 import type { RequestTable } from './requests.ts';
 
@@ -22,8 +23,8 @@ export interface PrefixCacheStats {
   prefixEvictions: number;
 }
 
-/** Ints per holding: node, registration, lo, hi. */
-const H = 4;
+/** Ints per holding: registration, lo, hi. */
+const H = 3;
 
 /**
  * The per-request state of prefix caching, shared by every replica of a run (a request lives on
@@ -34,7 +35,10 @@ export class PrefixTables {
   readonly R: RequestTable;
   readonly B: number;
   readonly paths: PrefixPaths;
-  /** Per request: its holdings, H ints each (node, registration, lo, hi), in block order. */
+  /** First block of each piece of `paths` at this run's block size, made with the request's path (`firstMade`). */
+  readonly first: Int32Array;
+  private readonly firstMade: Uint8Array;
+  /** Per request: its holdings, H ints each (registration, lo, hi), in block order. */
   readonly holdings: (Int32Array | undefined)[];
   readonly holdingCount: Int32Array;
   /** Per request: its leading blocks that are named (taken from the cache or registered); the rest are unnamed. */
@@ -57,9 +61,10 @@ export class PrefixTables {
     this.R = requests;
     this.B = blockSize;
     const segs = requests.prefix;
-    this.paths = new PrefixPaths(segs, blockSize, requests.n);
+    this.paths = streamPaths(segs, requests.prompt);
     const n = requests.n;
     this.holdings = new Array(n);
+    ({ first: this.first, made: this.firstMade } = this.paths.firstBlocks(blockSize));
     this.holdingCount = new Int32Array(Math.max(1, n));
     this.registered = new Int32Array(Math.max(1, n));
     this.referenced = new Uint8Array(Math.max(1, n));
@@ -78,28 +83,36 @@ export class PrefixTables {
     }
   }
 
-  /** Where request `id`'s stream pieces start in `paths.node` / `paths.first` (made on first use). */
+  /**
+   * Where request `id`'s stream pieces start in `paths.node` and `first` (made on first use):
+   * piece p holds its blocks `first[p]` up to `first[p + 1]` (the last piece is unbounded).
+   */
   pathOf(id: number): number {
-    return this.paths.path(id, this.R.prompt[id]);
+    const o = this.paths.path(id);
+    if (this.firstMade[id] === 0) {
+      const start = this.paths.start;
+      for (let p = o; p < o + this.paths.pieces[id]; p++) this.first[p] = Math.floor(start[p] / this.B);
+      this.firstMade[id] = 1;
+    }
+    return o;
   }
 
-  /** Appends (or extends) a holding of request `id`: blocks [lo, hi) of `node` from registration `seq`. */
-  hold(id: number, node: number, seq: number, lo: number, hi: number): void {
+  /** Appends (or extends) a holding of request `id`: its blocks [lo, hi) from registration `seq`. */
+  hold(id: number, seq: number, lo: number, hi: number): void {
     let h = this.holdings[id];
     const c = this.holdingCount[id];
-    if (c > 0 && h![(c - 1) * H] === node && h![(c - 1) * H + 1] === seq && h![(c - 1) * H + 3] === lo) {
-      h![(c - 1) * H + 3] = hi;
+    if (c > 0 && h![(c - 1) * H] === seq && h![(c - 1) * H + 2] === lo) {
+      h![(c - 1) * H + 2] = hi;
       return;
     }
     if (h === undefined || h.length < (c + 1) * H) {
-      const g = new Int32Array(Math.max(this.paths.pieces[id] + 2, 2 * c) * H);
+      const g = new Int32Array(Math.max(4, 2 * c) * H);
       if (h) g.set(h);
       this.holdings[id] = h = g;
     }
-    h[c * H] = node;
-    h[c * H + 1] = seq;
-    h[c * H + 2] = lo;
-    h[c * H + 3] = hi;
+    h[c * H] = seq;
+    h[c * H + 1] = lo;
+    h[c * H + 2] = hi;
     this.holdingCount[id] = c + 1;
   }
 
@@ -122,7 +135,7 @@ export class PrefixCache {
    * @param capacity GPU blocks; @param tables the run's shared per-request state; @param stats the counters it adds to.
    */
   constructor(capacity: number, tables: PrefixTables, stats: PrefixCacheStats) {
-    this.pool = new BlockPool(capacity);
+    this.pool = new BlockPool(capacity, tables.paths.capacity);
     this.stats = stats;
     this.t = tables;
     this.R = tables.R;
@@ -141,7 +154,8 @@ export class PrefixCache {
     const lim = this.t.ownCached[id] ? cap : Math.min(cap, this.t.privateFrom[id]);
     if (lim <= 0) return 0;
     const o = this.t.pathOf(id);
-    const { node, first, pieces } = this.t.paths;
+    const { node, pieces } = this.t.paths;
+    const first = this.t.first;
     const last = o + pieces[id] - 1;
     for (let p = o; p <= last; p++) {
       const a = first[p];
@@ -156,7 +170,8 @@ export class PrefixCache {
   /** Of request `id`'s first `hit` blocks (all cached), those now free: taking them uses free blocks too. */
   freeAmongHits(id: number, hit: number): number {
     const o = this.t.pathOf(id);
-    const { node, first, pieces } = this.t.paths;
+    const { node, pieces } = this.t.paths;
+    const first = this.t.first;
     const last = o + pieces[id] - 1;
     const pool = this.pool;
     let f = 0;
@@ -176,7 +191,8 @@ export class PrefixCache {
    */
   take(id: number, hit: number): void {
     const o = this.t.pathOf(id);
-    const { first, pieces } = this.t.paths;
+    const { pieces } = this.t.paths;
+    const first = this.t.first;
     const last = o + pieces[id] - 1;
     const pool = this.pool;
     for (let p = o; p <= last && first[p] < hit; p++) {
@@ -188,7 +204,7 @@ export class PrefixCache {
       if (m === 1) {
         const seq = pool.seqOf(s[0]);
         pool.touch(node, seq, s[1], s[2]);
-        this.t.hold(id, node, seq, s[1], s[2]);
+        this.t.hold(id, seq, s[1], s[2]);
         continue;
       }
       // Served runs come by registration, not by block: hold them in block order.
@@ -196,7 +212,7 @@ export class PrefixCache {
       for (let j = 0; j < 3 * m; j += 3) runs.push(pool.seqOf(s[j]), s[j + 1], s[j + 2]);
       for (let j = 0; j < runs.length; j += 3) pool.touch(node, runs[j], runs[j + 1], runs[j + 2]);
       const order = Array.from({ length: m }, (_, j) => 3 * j).sort((x, y) => runs[x + 1] - runs[y + 1]);
-      for (const j of order) this.t.hold(id, node, runs[j], runs[j + 1], runs[j + 2]);
+      for (const j of order) this.t.hold(id, runs[j], runs[j + 1], runs[j + 2]);
     }
     this.t.registered[id] = hit;
     this.R.blocks[id] = hit;
@@ -212,37 +228,49 @@ export class PrefixCache {
   }
 
   /**
-   * Registers request `id`'s blocks [from, to) (in use by it, just filled): per node of its
-   * stream, its last holding is extended when it ends there with one reference and no other part
-   * holds the new blocks (the same as registering them anew), else a new registration.
+   * Registers request `id`'s blocks [from, to) (in use by it, just filled), as one registration
+   * across the nodes of its stream; in the node where its last holding ends at `from` with one
+   * reference and no other part holds the new blocks, that part is extended instead (the same as
+   * registering them anew).
    */
   private register(id: number, from: number, to: number): void {
     const o = this.t.pathOf(id);
-    const { first, pieces } = this.t.paths;
+    const { pieces } = this.t.paths;
+    const first = this.t.first;
     const last = o + pieces[id] - 1;
     const pool = this.pool;
     const t = this.t;
     // The last piece starting at or before `from`.
     let p = last;
     while (p > o && first[p] > from) p--;
+    let seq = 0;
     for (; p <= last && from < to; p++) {
       const e = p < last ? Math.min(first[p + 1], to) : to;
       if (e <= from) continue;
       const node = t.paths.node[p];
-      const c = t.holdingCount[id];
-      const h = t.holdings[id];
-      let part = -1;
-      if (c > 0 && h![(c - 1) * H] === node && h![(c - 1) * H + 3] === from) {
-        part = pool.endingAt(node, h![(c - 1) * H + 1], from);
-        if (part >= 0 && (pool.refs(part) !== 1 || pool.overlaps(node, from, e))) part = -1;
+      if (seq === 0) {
+        const c = t.holdingCount[id];
+        if (c > 0 && t.holdings[id]![(c - 1) * H + 2] === from) {
+          const part = pool.endingAt(node, t.holdings[id]![(c - 1) * H], from);
+          if (part >= 0 && pool.refs(part) === 1 && !pool.overlaps(node, from, e)) {
+            pool.extend(part, e);
+            t.hold(id, pool.seqOf(part), from, e);
+            from = e;
+            continue;
+          }
+        }
+        seq = pool.nextSeq();
       }
-      if (part >= 0) {
-        pool.extend(part, e);
-        t.hold(id, node, pool.seqOf(part), from, e);
-      } else t.hold(id, node, pool.register(node, from, e), from, e);
+      pool.register(node, from, e, seq);
+      t.hold(id, seq, from, e);
       from = e;
     }
     t.registered[id] = to;
+  }
+
+  /** Whether `tokens` of request `id` fill a block it would register (not one of its private blocks, not one registered). */
+  registers(id: number, tokens: number): boolean {
+    return Math.min(Math.floor(tokens / this.B), this.t.privateFrom[id]) > this.t.registered[id];
   }
 
   /**
@@ -285,13 +313,25 @@ export class PrefixCache {
     const dead = final ? Math.min(b, priv) : b;
     this.pool.releaseAnonymous(b - t.registered[id]);
     const h = t.holdings[id];
-    for (let c = t.holdingCount[id] - 1; c >= 0; c--) {
-      const node = h![c * H];
-      const seq = h![c * H + 1];
-      const lo = h![c * H + 2];
-      const hi = h![c * H + 3];
-      if (hi > dead) this.pool.release(node, seq, Math.max(lo, dead), hi, true);
-      if (lo < dead) this.pool.release(node, seq, lo, Math.min(hi, dead), false);
+    const c0 = t.holdingCount[id];
+    if (c0 > 0) {
+      const o = t.pathOf(id);
+      const node = t.paths.node;
+      const first = t.first;
+      let p = o + t.paths.pieces[id] - 1;
+      for (let c = c0 - 1; c >= 0; c--) {
+        const seq = h![c * H];
+        const lo = h![c * H + 1];
+        let hi = h![c * H + 2];
+        // Piece by piece from the top (the pieces holding blocks [lo, hi)).
+        while (hi > lo) {
+          while (first[p] >= hi) p--;
+          const a = Math.max(lo, first[p]);
+          if (hi > dead) this.pool.release(node[p], seq, Math.max(a, dead), hi, true);
+          if (a < dead) this.pool.release(node[p], seq, a, Math.min(hi, dead), false);
+          hi = a;
+        }
+      }
     }
     R.blocks[id] = 0;
     t.registered[id] = 0;

@@ -14,42 +14,48 @@
  * Block k of a stream is named (node of the piece holding its last token, k): equal names exactly
  * where chained hashes are equal, with no collisions and no per-block work. A piece starting and
  * ending inside one block owns no block but still names the pieces after it.
+ *
+ * The trie depends on the trace alone (not on the block size), so it is built once per trace and
+ * kept with it (`streamPaths`): later runs on the same trace in one process reuse it.
  */
 import type { TracePrefix } from './trace.ts';
 import { ownId, outId } from './trace.ts';
 
 /** Children a node keeps in a list before they are also indexed by hash. */
 const LIST = 8;
+/** Ints per node, and their offsets (the content id is at 0). */
+const N = 5;
+const START = 1;
+const FIRST = 2;
+const NEXT = 3;
+const KIDS = 4;
 
+/** The trie of a trace's content pieces and every request's path through it (made on first use). */
 export class PrefixPaths {
-  // Nodes: content id and start of the piece, first child, next sibling, number of children.
-  private nId: Int32Array;
-  private nStart: Int32Array;
-  private nFirst: Int32Array;
-  private nNext: Int32Array;
-  private nKids: Int32Array;
+  /** Nodes, N ints each: content id and start of the piece, first child, next sibling, number of children. */
+  private nodeData: Int32Array;
+  /** Most nodes the trie can have: one per segment, own part and output, and the root. */
+  readonly capacity: number;
   private nodes = 1;
   /** Children of nodes with more than LIST, by hash: 4 ints per slot (parent, content id, start, node + 1; 0 = empty). */
   private tab = new Int32Array(4 * 1024);
   private mask = 1023;
   private indexed = 0;
-  private readonly segs: TracePrefix | undefined;
-  private readonly B: number;
+  readonly segs: TracePrefix | undefined;
+  readonly prompt: Int32Array;
 
   /**
-   * @param segs the trace's prefix segments (undefined: no declared sharing); @param B tokens per
-   * block; @param requests requests in the trace (sizes the node arrays: at most one node per
-   * segment, own part and output).
+   * @param segs the trace's prefix segments (undefined: no declared sharing); @param prompt prompt
+   * tokens per request (its length is the number of requests: at most one node per segment, own
+   * part and output).
    */
-  constructor(segs: TracePrefix | undefined, B: number, requests: number) {
+  constructor(segs: TracePrefix | undefined, prompt: Int32Array) {
     this.segs = segs;
-    this.B = B;
-    const c = 1 + (segs ? segs.id.length : 0) + 2 * requests;
-    this.nId = new Int32Array(c);
-    this.nStart = new Int32Array(c);
-    this.nFirst = new Int32Array(c).fill(-1);
-    this.nNext = new Int32Array(c);
-    this.nKids = new Int32Array(c);
+    this.prompt = prompt;
+    const requests = prompt.length;
+    const c = (this.capacity = 1 + (segs ? segs.id.length : 0) + 2 * requests);
+    this.nodeData = new Int32Array(N * c);
+    this.nodeData[FIRST] = -1;
   }
 
   /** Nodes so far, the root included (node ids are 0 .. count − 1). */
@@ -66,8 +72,9 @@ export class PrefixPaths {
 
   /** The node of piece (parent, content id, start token), made on first use. */
   intern(parent: number, id: number, start: number): number {
-    if (this.nKids[parent] <= LIST) {
-      for (let c = this.nFirst[parent]; c >= 0; c = this.nNext[c]) if (this.nId[c] === id && this.nStart[c] === start) return c;
+    const d = this.nodeData;
+    if (d[N * parent + KIDS] <= LIST) {
+      for (let c = d[N * parent + FIRST]; c >= 0; c = d[N * c + NEXT]) if (d[N * c] === id && d[N * c + START] === start) return c;
     } else {
       const tab = this.tab;
       for (let s = PrefixPaths.hash(parent, id, start) & this.mask; tab[4 * s + 3] !== 0; s = (s + 1) & this.mask) {
@@ -75,12 +82,13 @@ export class PrefixPaths {
       }
     }
     const n = this.nodes++;
-    this.nId[n] = id;
-    this.nStart[n] = start;
-    this.nNext[n] = this.nFirst[parent];
-    this.nFirst[parent] = n;
-    const kids = ++this.nKids[parent];
-    if (kids === LIST + 1) for (let c = n; c >= 0; c = this.nNext[c]) this.index(parent, c);
+    d[N * n] = id;
+    d[N * n + START] = start;
+    d[N * n + FIRST] = -1;
+    d[N * n + NEXT] = d[N * parent + FIRST];
+    d[N * parent + FIRST] = n;
+    const kids = ++d[N * parent + KIDS];
+    if (kids === LIST + 1) for (let c = n; c >= 0; c = d[N * c + NEXT]) this.index(parent, c);
     else if (kids > LIST + 1) this.index(parent, n);
     return n;
   }
@@ -93,7 +101,7 @@ export class PrefixPaths {
       this.mask = c - 1;
       for (let o = 0; o < old.length; o += 4) if (old[o + 3] !== 0) this.put(old[o], old[o + 1], old[o + 2], old[o + 3]);
     }
-    this.put(parent, this.nId[n], this.nStart[n], n + 1);
+    this.put(parent, this.nodeData[N * n], this.nodeData[N * n + START], n + 1);
   }
 
   private put(parent: number, id: number, start: number, v: number): void {
@@ -108,53 +116,78 @@ export class PrefixPaths {
 
   /**
    * Every request's stream pieces, in one table (made on first use): request i's pieces are
-   * `node[o .. o + pieces[i])`, o = `offset(i)`; piece p holds blocks `first[o + p]` up to
-   * `first[o + p + 1]` (the last piece is unbounded). `pieces[i]` is 0 until `path(i)` is called.
+   * `node[o .. o + pieces[i])`, o = `offset(i)`, starting at stream tokens `start[o ..]`; with
+   * block size B, piece p holds blocks ⌊start[o + p]/B⌋ up to ⌊start[o + p + 1]/B⌋ (the last piece
+   * is unbounded). `pieces[i]` is 0 until `path(i)` is called.
    */
   node: Int32Array = new Int32Array(0);
-  first: Int32Array = new Int32Array(0);
+  start: Int32Array = new Int32Array(0);
   pieces: Int32Array = new Int32Array(0);
 
-  /** Where request `i`'s pieces start in `node` and `first`: its segments' start plus two per earlier request. */
+  private readonly firsts = new Map<number, { first: Int32Array; made: Uint8Array }>();
+
+  /**
+   * The first block of each piece at block size `B` (`first[p]` = ⌊start[p]/B⌋), filled for a
+   * request when `made[i]` is 0 (kept for later runs at the same block size).
+   */
+  firstBlocks(B: number): { first: Int32Array; made: Uint8Array } {
+    let f = this.firsts.get(B);
+    if (f === undefined) this.firsts.set(B, (f = { first: new Int32Array(this.capacity), made: new Uint8Array(this.prompt.length) }));
+    return f;
+  }
+
+  /** Where request `i`'s pieces start in `node` and `start`: its segments' start plus two per earlier request. */
   offset(i: number): number {
     return (this.segs ? this.segs.start[i] : 0) + 2 * i;
   }
 
   /**
    * Makes request `i`'s pieces (once): its declared segments, the rest of its prompt (when its
-   * segments cover less than `prompt` tokens), then its output. @returns `offset(i)`.
+   * segments cover less than its prompt), then its output. @returns `offset(i)`.
    */
-  path(i: number, prompt: number): number {
+  path(i: number): number {
     const o = this.offset(i);
     if (this.pieces.length === 0) {
-      const n = this.nNext.length; // 1 + segments + 2 × requests
+      const n = this.capacity; // 1 + segments + 2 × requests
       this.node = new Int32Array(n);
-      this.first = new Int32Array(n);
-      this.pieces = new Int32Array((n - 1 - (this.segs ? this.segs.id.length : 0)) / 2);
+      this.start = new Int32Array(n);
+      this.pieces = new Int32Array(this.prompt.length);
     }
     if (this.pieces[i] > 0) return o;
     const segs = this.segs;
     const s0 = segs ? segs.start[i] : 0;
     const s1 = segs ? segs.start[i + 1] : 0;
     const node = this.node;
-    const first = this.first;
-    const B = this.B;
+    const first = this.start;
+    const prompt = this.prompt[i];
     let p = o;
     let parent = 0;
     let pos = 0;
     for (let s = s0; s < s1; s++) {
       node[p] = parent = this.intern(parent, segs!.id[s], pos);
-      first[p++] = Math.floor(pos / B);
+      first[p++] = pos;
       pos += segs!.tokens[s];
     }
     if (pos < prompt) {
       node[p] = parent = this.intern(parent, ownId(i), pos);
-      first[p++] = Math.floor(pos / B);
+      first[p++] = pos;
       pos = prompt;
     }
     node[p] = this.intern(parent, outId(i), pos);
-    first[p++] = Math.floor(pos / B);
+    first[p++] = pos;
     this.pieces[i] = p - o;
     return o;
   }
+}
+
+const BY_TRACE = new WeakMap<Int32Array, PrefixPaths>();
+
+/**
+ * The trie and paths of a trace with these prefix segments and prompts, shared by every run on it
+ * in this process (kept while the trace's prompt array lives).
+ */
+export function streamPaths(segs: TracePrefix | undefined, prompt: Int32Array): PrefixPaths {
+  let p = BY_TRACE.get(prompt);
+  if (p === undefined || p.segs !== segs) BY_TRACE.set(prompt, (p = new PrefixPaths(segs, prompt)));
+  return p;
 }

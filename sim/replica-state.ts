@@ -247,7 +247,7 @@ export class ReplicaState {
     // A new block when the token crosses a boundary; with prefix caching also when it fills one
     // (the full block is registered in the step that computes it, as vLLM does).
     const bs = this.kv.blockSize;
-    if (c + 1 > R.blocks[id] * bs || (this.kv.prefix !== null && (c + 1) % bs === 0)) this.kv.grow(id, c + 1);
+    if (c + 1 > R.blocks[id] * bs || (this.kv.prefix !== null && (c + 1) % bs === 0 && this.kv.prefix.registers(id, c + 1))) this.kv.grow(id, c + 1);
   }
 
   /**

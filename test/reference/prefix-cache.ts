@@ -176,6 +176,15 @@ export class PrefixCache {
   }
 
   /**
+   * Whether `tokens` of request `id` fill a block to register: always asked to try (`grow` finds
+   * out), so that the engine's calls skipped by the run-based cache's answer are checked against
+   * a reference that makes every one of them.
+   */
+  registers(_id: number, _tokens: number): boolean {
+    return true;
+  }
+
+  /**
    * Grows request `id` to `want` blocks (allocating from the pool, which may evict) and registers
    * the blocks that `tokens` covers completely (a hash already cached gets a second entry, as in
    * vLLM). The caller checked the blocks are free.
