@@ -11,7 +11,6 @@
 import { BlockPool } from './block-pool.ts';
 import { streamPaths } from './prefix-paths.ts';
 import type { PrefixPaths } from './prefix-paths.ts';
-import { idOwner } from './trace.ts';
 import type { RequestTable } from './requests.ts';
 
 /** The counters a prefix cache adds to (the engine's stats; docs/output.md `prefix_cache`). */
@@ -47,7 +46,8 @@ export class PrefixTables {
   readonly referenced: Uint8Array;
   /**
    * Per request: its first block holding content only it can ask for (its own prompt part or
-   * output, when no other request declares them); 2^31 − 1 for a referenced request. Such
+   * output, when no other request declares them, after `foldPrivateSegments`); 2^31 − 1 for a
+   * referenced request. Such
    * private blocks are registered only when the request gives them up early (a preemption): no one
    * else can hit them while it runs, so registering them then is the same as registering them as
    * they fill, without the cost for the many requests that never give them up.
@@ -67,20 +67,11 @@ export class PrefixTables {
     ({ first: this.first, made: this.firstMade } = this.paths.firstBlocks(blockSize));
     this.holdingCount = new Int32Array(Math.max(1, n));
     this.registered = new Int32Array(Math.max(1, n));
-    this.referenced = new Uint8Array(Math.max(1, n));
-    if (segs) {
-      for (let k = 0; k < segs.id.length; k++) {
-        const owner = idOwner(segs.id[k]);
-        if (owner) this.referenced[owner.request] = 1;
-      }
-    }
+    const { referenced, declared } = this.paths.fold;
+    this.referenced = referenced;
     this.privateFrom = new Int32Array(Math.max(1, n));
     this.ownCached = new Uint8Array(Math.max(1, n));
-    for (let i = 0; i < n; i++) {
-      let declared = 0;
-      if (segs) for (let k = segs.start[i]; k < segs.start[i + 1]; k++) declared += segs.tokens[k];
-      this.privateFrom[i] = this.referenced[i] ? 0x7fffffff : Math.floor(declared / blockSize);
-    }
+    for (let i = 0; i < n; i++) this.privateFrom[i] = referenced[i] ? 0x7fffffff : Math.floor(declared[i] / blockSize);
   }
 
   /**

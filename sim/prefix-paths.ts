@@ -19,7 +19,72 @@
  * kept with it (`streamPaths`): later runs on the same trace in one process reuse it.
  */
 import type { TracePrefix } from './trace.ts';
-import { ownId, outId } from './trace.ts';
+import { idOwner, ownId, outId } from './trace.ts';
+
+/** A trace's prefix segments with the content only one request holds folded into that request's own. */
+export interface FoldedPrefix {
+  /** The segments kept (undefined when the trace declares none). */
+  prefix: TracePrefix | undefined;
+  /** 1 for requests whose own prompt part or output another request's prompt declares. */
+  referenced: Uint8Array;
+  /** Tokens of each request's kept segments (its own content starts there). */
+  declared: Int32Array;
+}
+
+/**
+ * Folds the trailing segments of each request that name content no other segment names (a
+ * declared id, >= 0, used once in the whole trace) into the request's own content, unless another
+ * request declares that own content (a program call's parent). Such content is private: no other
+ * request can hit its blocks, so caching them as shared changes no hit and no timing, only the
+ * counts of cached and evicted blocks, and costs a trie node and a registration per segment
+ * (Mooncake's conversation trace: 139k of its 289k hash_ids). docs/prefix-caching.md, "Identities".
+ * @param p the trace's segments; @param n requests in the trace.
+ */
+export function foldPrivateSegments(p: TracePrefix | undefined, n: number): FoldedPrefix {
+  const referenced = new Uint8Array(Math.max(1, n));
+  const declared = new Int32Array(Math.max(1, n));
+  if (p === undefined) return { prefix: undefined, referenced, declared };
+  const m = p.id.length;
+  // Occurrences of each declared id: an array when the ids are dense, else a map.
+  let maxId = -1;
+  for (let k = 0; k < m; k++) {
+    const x = p.id[k];
+    if (x > maxId) maxId = x;
+    else if (x < 0) referenced[idOwner(x)!.request] = 1;
+  }
+  const dense = maxId < 4 * m + 1024 ? new Uint8Array(maxId + 1) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
+  for (let k = 0; k < m; k++) {
+    const x = p.id[k];
+    if (x < 0) continue;
+    if (dense) dense[x] = Math.min(2, dense[x] + 1);
+    else sparse!.set(x, Math.min(2, (sparse!.get(x) ?? 0) + 1));
+  }
+  const once = (x: number) => x >= 0 && (dense ? dense[x] : sparse!.get(x)) === 1;
+  const start = new Int32Array(n + 1);
+  let kept = 0;
+  const keep = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let e = p.start[i + 1];
+    if (!referenced[i]) while (e > p.start[i] && once(p.id[e - 1])) e--;
+    keep[i] = e - p.start[i];
+    kept += keep[i];
+    start[i + 1] = kept;
+  }
+  if (kept === m) {
+    for (let i = 0; i < n; i++) for (let k = p.start[i]; k < p.start[i + 1]; k++) declared[i] += p.tokens[k];
+    return { prefix: p, referenced, declared };
+  }
+  const id = new Int32Array(kept);
+  const tokens = new Int32Array(kept);
+  for (let i = 0; i < n; i++) {
+    const from = p.start[i];
+    id.set(p.id.subarray(from, from + keep[i]), start[i]);
+    tokens.set(p.tokens.subarray(from, from + keep[i]), start[i]);
+    for (let k = start[i]; k < start[i + 1]; k++) declared[i] += tokens[k];
+  }
+  return { prefix: { start, id, tokens }, referenced, declared };
+}
 
 /** Children a node keeps in a list before they are also indexed by hash. */
 const LIST = 8;
@@ -41,18 +106,24 @@ export class PrefixPaths {
   private tab = new Int32Array(4 * 1024);
   private mask = 1023;
   private indexed = 0;
-  readonly segs: TracePrefix | undefined;
+  /** The trace's segments as given (what `streamPaths` checks). */
+  readonly source: TracePrefix | undefined;
+  /** The segments the paths follow, with private ones folded (`foldPrivateSegments`), and what the fold found. */
+  readonly fold: FoldedPrefix;
+  private readonly segs: TracePrefix | undefined;
   readonly prompt: Int32Array;
 
   /**
-   * @param segs the trace's prefix segments (undefined: no declared sharing); @param prompt prompt
-   * tokens per request (its length is the number of requests: at most one node per segment, own
-   * part and output).
+   * @param source the trace's prefix segments (undefined: no declared sharing); @param prompt
+   * prompt tokens per request (its length is the number of requests: at most one node per
+   * segment, own part and output).
    */
-  constructor(segs: TracePrefix | undefined, prompt: Int32Array) {
-    this.segs = segs;
+  constructor(source: TracePrefix | undefined, prompt: Int32Array) {
+    this.source = source;
     this.prompt = prompt;
     const requests = prompt.length;
+    this.fold = foldPrivateSegments(source, requests);
+    const segs = (this.segs = this.fold.prefix);
     const c = (this.capacity = 1 + (segs ? segs.id.length : 0) + 2 * requests);
     this.nodeData = new Int32Array(N * c);
     this.nodeData[FIRST] = -1;
@@ -188,6 +259,6 @@ const BY_TRACE = new WeakMap<Int32Array, PrefixPaths>();
  */
 export function streamPaths(segs: TracePrefix | undefined, prompt: Int32Array): PrefixPaths {
   let p = BY_TRACE.get(prompt);
-  if (p === undefined || p.segs !== segs) BY_TRACE.set(prompt, (p = new PrefixPaths(segs, prompt)));
+  if (p === undefined || p.source !== segs) BY_TRACE.set(prompt, (p = new PrefixPaths(segs, prompt)));
   return p;
 }

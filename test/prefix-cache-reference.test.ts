@@ -15,9 +15,9 @@ import type { Trace } from '../sim/trace.ts';
 import type { RunOptions } from '../app/config.ts';
 import { makeTrace, runDifferences } from './helpers.ts';
 
-type Runner = (trace: Trace, options: Partial<RunOptions>) => SimulationResult;
+type Runner = ((trace: Trace, options: Partial<RunOptions>) => SimulationResult) & { fold?: { fold: boolean } };
 
-/** The simulator as the CLI builds it, with the engine's prefix cache or the reference's. */
+/** The simulator as the CLI builds it, with the engine's prefix cache or the reference's (then with its switches as `fold`). */
 async function runner(reference: boolean): Promise<Runner> {
   vi.resetModules();
   if (reference) vi.doMock('../sim/prefix-cache.ts', () => import('./reference/prefix-cache.ts'));
@@ -27,10 +27,12 @@ async function runner(reference: boolean): Promise<Runner> {
   // The engine loads the implementation asked for (the reference alone hashes blocks).
   const loaded = await import('../sim/prefix-cache.ts');
   expect('hashesOf' in loaded.PrefixTables.prototype).toBe(reference);
-  return (trace, options) => {
+  const go: Runner = (trace, options) => {
     const run = buildRun(normalizeOptions({ synthetic: 'poisson', model: 'llama-3.1-8b', seed: 1, 'prefix-caching': 'on', ...options }), trace);
     return simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, engine: run.engine });
   };
+  if (reference) go.fold = (loaded as unknown as { referenceOptions: { fold: boolean } }).referenceOptions;
+  return go;
 }
 
 /**
@@ -118,6 +120,56 @@ describe('prefix cache against the block-by-block reference', () => {
           expect(a.stats.prefixHitTokens, kind).toBeGreaterThan(0);
         }
       }
+    },
+    120_000,
+  );
+
+  it(
+    'folding private segments (content one request declares) changes no hit and no timing, only the counts of cached and evicted blocks',
+    async () => {
+      const ref = await runner(true);
+      const rows = fc.array(
+        fc.record({
+          gap: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.4, noNaN: true })),
+          prompt: fc.integer({ min: 1, max: 400 }),
+          output: fc.integer({ min: 1, max: 60 }),
+          // Ids 0-2 recur; most of 3-60 occur once (private, folded when they end the list).
+          segs: fc.array(fc.tuple(fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 3, max: 60 })), fc.integer({ min: 1, max: 120 })), { maxLength: 4 }),
+        }),
+        { minLength: 1, maxLength: 40, size: 'max' },
+      );
+      const settings = fc.record({
+        policy: fc.constantFrom('fcfs', 'ltr'),
+        'chunked-prefill': fc.boolean(),
+        preemption: fc.constantFrom('recompute', 'swap'),
+        'block-size': fc.constantFrom(1, 4, 16),
+        'max-num-seqs': fc.integer({ min: 1, max: 8 }),
+        'kv-tokens': fc.integer({ min: 500, max: 3000 }),
+        'swap-space': fc.constantFrom(0, 0.02, 4),
+      });
+      let folded = 0;
+      try {
+        fc.assert(
+          fc.property(rows, settings, (rs, o) => {
+            const trace = sharedTrace(rs);
+            const options: Partial<RunOptions> = { ...o, predictor: o.policy === 'ltr' ? 'oracle' : undefined };
+            ref.fold!.fold = true;
+            const a = ref(trace, options);
+            ref.fold!.fold = false;
+            const b = ref(trace, options);
+            const counts = (r: SimulationResult) => ({ ...r.stats, prefixEvictions: 0 });
+            const same = { ...a, stats: counts(a), replicas: a.replicas.map((s) => ({ ...s, prefixEvictions: 0 })) };
+            expect(runDifferences(same, { ...b, stats: counts(b), replicas: b.replicas.map((s) => ({ ...s, prefixEvictions: 0 })) }, true).join('\n'), JSON.stringify(o)).toBe('');
+            expect(Array.from(a.requests.cachedTokens)).toEqual(Array.from(b.requests.cachedTokens));
+            if (a.stats.prefixEvictions < b.stats.prefixEvictions) folded++;
+          }),
+          { numRuns: 200, seed: 13 },
+        );
+      } finally {
+        ref.fold!.fold = true;
+      }
+      // Some runs did evict private blocks that the fold keeps out of the cache.
+      expect(folded).toBeGreaterThan(10);
     },
     120_000,
   );

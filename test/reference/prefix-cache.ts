@@ -11,6 +11,10 @@ import { BlockPool } from './block-pool.ts';
 import { chainHashes } from './block-hash.ts';
 import type { TracePrefix } from '../../sim/trace.ts';
 import { idOwner } from '../../sim/trace.ts';
+import { foldPrivateSegments } from '../../sim/prefix-paths.ts';
+
+/** Test switches: `fold` off hashes every declared segment as the trace gives it (the engine folds private ones). */
+export const referenceOptions = { fold: true };
 import type { RequestTable } from '../../sim/requests.ts';
 
 /** The counters a prefix cache adds to (the engine's stats; docs/output.md `prefix_cache`). */
@@ -53,8 +57,10 @@ export class PrefixTables {
   constructor(requests: RequestTable, blockSize: number) {
     this.R = requests;
     this.B = blockSize;
-    const segs = (this.segs = requests.prefix);
     const n = requests.n;
+    // The engine's fold of private segments (sim/prefix-paths.ts), unless a test turns it off.
+    const fold = referenceOptions.fold ? foldPrivateSegments(requests.prefix, n) : undefined;
+    const segs = (this.segs = fold ? fold.prefix : requests.prefix);
     this.table = new Array(n);
     this.hashes = new Array(n);
     this.hashed = new Int32Array(Math.max(1, n));
