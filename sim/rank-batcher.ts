@@ -32,18 +32,22 @@ export class Selection {
   ids = new Int32Array(16);
   tokens = new Int32Array(16);
   from = new Uint8Array(16);
+  /** 1 for a decode (a running or swapped request whose next step is one token), 0 for a prefill. */
+  decode = new Uint8Array(16);
   count = 0;
 
-  /** Appends `id` taking `tokens` tokens from queue `from`. */
-  push(id: number, tokens: number, from: Source): void {
+  /** Appends `id` taking `tokens` tokens from queue `from`; `decode` as `decode[]`. */
+  push(id: number, tokens: number, from: Source, decode: boolean): void {
     if (this.count === this.ids.length) {
       this.ids = grow(this.ids, this.count + 1);
       this.tokens = grow(this.tokens, this.count + 1);
       this.from = grow(this.from, this.count + 1);
+      this.decode = grow(this.decode, this.count + 1);
     }
     this.ids[this.count] = id;
     this.tokens[this.count] = tokens;
     this.from[this.count] = from;
+    this.decode[this.count] = decode ? 1 : 0;
     this.count++;
   }
 
@@ -52,14 +56,15 @@ export class Selection {
     this.ids[k] = this.ids[i];
     this.tokens[k] = this.tokens[i];
     this.from[k] = this.from[i];
+    this.decode[k] = this.decode[i];
   }
 }
 
 /** Per-replica scratch of the rank batcher (reused across iterations: no allocation per batch). */
 export class RankScratch {
   readonly selection = new Selection();
-  /** Running requests the walk passed (selected or held), to unmark. */
-  readonly taken = new IdList();
+  /** Running partial prefills the stall-free walk held, to unmark (selected ones are unmarked as they are scheduled). */
+  readonly held = new IdList();
   /** Swapped requests skipped by the stall-free walk, to put back. */
   readonly skipped = new IdList();
   /** The walk's position in the running order. */
@@ -71,7 +76,7 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   const { R, cfg, kv } = s;
   const sel = w.selection;
   sel.count = 0;
-  w.taken.clear();
+  w.held.clear();
   s.order!.repair();
   w.next = 0;
   const budget = cfg.maxNumBatchedTokens;
@@ -81,8 +86,14 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   // Memory: free blocks, then evict unselected running (largest key first), then drop the tail.
   let need = 0;
   let admitting = 0; // selected requests not running yet (admission keeps the watermark)
+  const bs = kv.blockSize;
   for (let i = 0; i < sel.count; i++) {
-    need += blocksToGain(s, sel.ids[i], sel.tokens[i], sel.from[i]);
+    const id = sel.ids[i];
+    if (sel.from[i] === RUNNING && sel.decode[i] === 1) {
+      if (R.computed[id] + 1 > R.blocks[id] * bs) need++;
+      continue;
+    }
+    need += blocksToGain(s, id, sel.tokens[i], sel.from[i]);
     if (sel.from[i] !== RUNNING) admitting++;
   }
   // Blocks that must be free: the selection's, plus the watermark when it admits anything.
@@ -110,13 +121,16 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
   // it leaves out only lost their turn to its prefills and wait with their KV, as its selected
   // decodes do (only memory pressure, above, evicts them).
   if (rank.displacement !== 'pause' && !prefillOnly) displaceUnselected(s, rank);
-  for (let i = 0; i < w.taken.count; i++) R.mark[w.taken.ids[i]] = 0;
+  for (let i = 0; i < w.held.count; i++) R.mark[w.held.ids[i]] = 0;
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
     const from = sel.from[i];
-    if (from === RUNNING && sel.tokens[i] === 1 && s.isDecode(id)) {
-      s.scheduleDecode(id);
-      continue;
+    if (from === RUNNING) {
+      R.mark[id] = 0;
+      if (sel.decode[i] === 1) {
+        s.scheduleDecode(id);
+        continue;
+      }
     }
     if (from === WAITING) s.admit(id);
     else if (from === SWAPPED) s.swapIn(id);
@@ -142,24 +156,40 @@ export function formRankBatch(s: ReplicaState, rank: RankBatching, w: RankScratc
 function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
   const sel = w.selection;
   const chunked = s.cfg.chunkedPrefill;
+  const maxSeqs = s.cfg.maxNumSeqs;
+  const order = s.order!;
   let tokens = budget; // chunked: the iteration's tokens left; else the prefills'
   let decodes = 0; // without chunked prefill: decodes selected (their tokens if no prefill is)
   let prefills = 0; // without chunked prefill: prefills selected
   for (;;) {
     const from = nextSource(s, w, true);
-    if (from === NONE || sel.count >= s.cfg.maxNumSeqs || tokens <= 0 || decodes >= budget) break;
-    const id = headOf(s, w, from);
+    if (from === NONE || sel.count >= maxSeqs || tokens <= 0 || decodes >= budget) break;
+    let id = headOf(s, w, from);
     if (!chunked && from !== WAITING && s.isDecode(id)) {
-      decodes++;
-      sel.push(id, 1, from);
-      take(s, w, id, from);
+      if (from === SWAPPED) {
+        decodes++;
+        sel.push(id, 1, from, true);
+        take(s, w, id, from);
+        continue;
+      }
+      // A run of running decodes ahead of the waiting and swapped heads (which do not move
+      // meanwhile): one comparison each instead of a full nextSource.
+      const other = earlierOf(s.waiting.peek(), s.swapped.peek(), s.R);
+      for (;;) {
+        decodes++;
+        sel.push(id, 1, RUNNING, true);
+        take(s, w, id, RUNNING);
+        if (sel.count >= maxSeqs || decodes >= budget || w.next >= order.count) break;
+        id = order.ids[w.next];
+        if ((other >= 0 && !before(id, other, s.R)) || !s.isDecode(id)) break;
+      }
       continue;
     }
     const hit = from === WAITING ? s.hitFor(id) : 0;
     const rem = s.remaining(id) - hit * s.kv.blockSize;
     const t = chunked ? Math.min(rem, tokens) : rem;
     if (!chunked && t > tokens && prefills > 0) break;
-    sel.push(id, t, from);
+    sel.push(id, t, from, from !== WAITING && s.isDecode(id));
     tokens -= t;
     prefills++;
     take(s, w, id, from, hit);
@@ -189,12 +219,12 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
     const room = budget - decodes - prefillTokens;
     if (from !== WAITING && s.isDecode(id)) {
       decodes++;
-      sel.push(id, 1, from);
+      sel.push(id, 1, from, true);
     } else if (prefillsOpen && room > 0) {
       const hit = from === WAITING ? s.hitFor(id) : 0;
       const t = Math.min(s.remaining(id) - hit * s.kv.blockSize, room);
       prefillTokens += t;
-      sel.push(id, t, from);
+      sel.push(id, t, from, false);
       take(s, w, id, from, hit);
       continue;
     } else {
@@ -203,7 +233,7 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
       if (from === RUNNING) {
         w.next++;
         R.mark[id] = HELD;
-        w.taken.push(id);
+        w.held.push(id);
       } else if (from === SWAPPED) {
         s.swapped.pop();
         skipped.push(id);
@@ -219,7 +249,7 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
   for (let i = 0; i < sel.count; i++) {
     const id = sel.ids[i];
     const from = sel.from[i];
-    if (!(from !== WAITING && s.isDecode(id))) {
+    if (sel.decode[i] === 0) {
       const t = Math.min(s.remaining(id), left);
       left -= t;
       if (t === 0) {
@@ -228,7 +258,10 @@ function walkStallFree(s: ReplicaState, w: RankScratch, budget: number): void {
           s.waiting.push(id);
         }
         else if (from === SWAPPED) s.swapped.push(id);
-        else R.mark[id] = HELD; // a running partial prefill waits with its KV
+        else {
+          R.mark[id] = HELD; // a running partial prefill waits with its KV
+          w.held.push(id);
+        }
         continue;
       }
       sel.tokens[i] = t;
@@ -254,6 +287,13 @@ function nextSource(s: ReplicaState, w: RankScratch, withWaiting: boolean): Sour
   return from;
 }
 
+/** The earlier in key order of two queue heads (−1: empty), or −1 when both are empty. */
+function earlierOf(a: number, b: number, R: ReplicaState['R']): number {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return before(b, a, R) ? b : a;
+}
+
 /** The first id of source `from`. */
 function headOf(s: ReplicaState, w: RankScratch, from: Source): number {
   return from === RUNNING ? s.order!.ids[w.next] : from === WAITING ? s.waiting.peek() : s.swapped.peek();
@@ -268,7 +308,6 @@ function take(s: ReplicaState, w: RankScratch, id: number, from: Source, hit = 0
   if (from === RUNNING) {
     w.next++;
     s.R.mark[id] = SELECTED;
-    w.taken.push(id);
   } else if (from === WAITING) {
     s.waiting.pop();
     s.takeHit(id, hit);
@@ -315,13 +354,15 @@ function displaceUnselected(s: ReplicaState, rank: RankBatching): void {
  * decodes wait; swapped ones go back). @returns whether it has a prefill (is prefill-only).
  */
 function prefillsOnly(s: ReplicaState, sel: Selection): boolean {
-  let anyPrefill = false;
-  for (let i = 0; i < sel.count; i++) if (sel.from[i] === WAITING || !s.isDecode(sel.ids[i])) anyPrefill = true;
-  if (!anyPrefill) return false;
+  let first = 0;
+  while (first < sel.count && sel.decode[first] === 1) first++;
+  if (first === sel.count) return false;
   let k = 0;
   for (let i = 0; i < sel.count; i++) {
-    if (sel.from[i] !== WAITING && s.isDecode(sel.ids[i])) {
+    if (sel.decode[i] === 1) {
+      // A running one keeps its KV and waits (no longer selected); a swapped one goes back.
       if (sel.from[i] === SWAPPED) s.swapped.push(sel.ids[i]);
+      else s.R.mark[sel.ids[i]] = 0;
       continue;
     }
     sel.move(i, k++);
