@@ -36,14 +36,19 @@ export class Selection {
   decode = new Uint8Array(16);
   count = 0;
 
+  /** Makes room for `n` entries in all (the arrays may be replaced). */
+  reserve(n: number): void {
+    if (n > this.ids.length) {
+      this.ids = grow(this.ids, n);
+      this.tokens = grow(this.tokens, n);
+      this.from = grow(this.from, n);
+      this.decode = grow(this.decode, n);
+    }
+  }
+
   /** Appends `id` taking `tokens` tokens from queue `from`; `decode` as `decode[]`. */
   push(id: number, tokens: number, from: Source, decode: boolean): void {
-    if (this.count === this.ids.length) {
-      this.ids = grow(this.ids, this.count + 1);
-      this.tokens = grow(this.tokens, this.count + 1);
-      this.from = grow(this.from, this.count + 1);
-      this.decode = grow(this.decode, this.count + 1);
-    }
+    this.reserve(this.count + 1);
     this.ids[this.count] = id;
     this.tokens[this.count] = tokens;
     this.from[this.count] = from;
@@ -173,16 +178,30 @@ function walkPrefix(s: ReplicaState, w: RankScratch, budget: number): void {
         continue;
       }
       // A run of running decodes ahead of the waiting and swapped heads (which do not move
-      // meanwhile): one comparison each instead of a full nextSource.
-      const other = earlierOf(s.waiting.peek(), s.swapped.peek(), s.R);
+      // meanwhile): taken as `take` would, with one comparison each instead of a nextSource.
+      const R = s.R;
+      const { key, tie, generated, computed, prompt, mark } = R;
+      const other = earlierOf(s.waiting.peek(), s.swapped.peek(), R);
+      sel.reserve(sel.count + order.count - w.next);
+      const { ids, tokens: toks, from: src, decode } = sel;
+      let c = sel.count;
+      let next = w.next;
       for (;;) {
+        ids[c] = id;
+        toks[c] = 1;
+        src[c] = RUNNING;
+        decode[c] = 1;
+        c++;
+        mark[id] = SELECTED;
+        next++;
         decodes++;
-        sel.push(id, 1, RUNNING, true);
-        take(s, w, id, RUNNING);
-        if (sel.count >= maxSeqs || decodes >= budget || w.next >= order.count) break;
-        id = order.ids[w.next];
-        if ((other >= 0 && !before(id, other, s.R)) || !s.isDecode(id)) break;
+        if (c >= maxSeqs || decodes >= budget || next >= order.count) break;
+        id = order.ids[next];
+        if (other >= 0 && !(key[id] < key[other] || (key[id] === key[other] && tie[id] < tie[other]))) break;
+        if (!(generated[id] >= 1 && computed[id] === prompt[id] + generated[id] - 1)) break; // not a decode (ReplicaState.isDecode)
       }
+      sel.count = c;
+      w.next = next;
       continue;
     }
     const hit = from === WAITING ? s.hitFor(id) : 0;
