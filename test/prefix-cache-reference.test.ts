@@ -60,21 +60,26 @@ function sharedTrace(rows: { gap: number; prompt: number; output: number; segs: 
   return trace;
 }
 
+/** Up to 40 requests with bursts, each beginning with segments of ids drawn from `segId` (up to `segs` of them). */
+function workloads(segId: fc.Arbitrary<number>, segs: number) {
+  return fc.array(
+    fc.record({
+      gap: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.4, noNaN: true })),
+      prompt: fc.integer({ min: 1, max: 400 }),
+      output: fc.integer({ min: 1, max: 60 }),
+      segs: fc.array(fc.tuple(segId, fc.integer({ min: 1, max: 120 })), { maxLength: segs }),
+    }),
+    { minLength: 1, maxLength: 40, size: 'max' },
+  );
+}
+
 describe('prefix cache against the block-by-block reference', () => {
   it(
     'identical runs on random shared-prefix workloads (both batching modes, recompute and swap, 1 or 3 replicas)',
     async () => {
       const fast = await runner(false);
       const ref = await runner(true);
-      const rows = fc.array(
-        fc.record({
-          gap: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.4, noNaN: true })),
-          prompt: fc.integer({ min: 1, max: 400 }),
-          output: fc.integer({ min: 1, max: 60 }),
-          segs: fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 120 })), { maxLength: 3 }),
-        }),
-        { minLength: 1, maxLength: 40, size: 'max' },
-      );
+      const rows = workloads(fc.integer({ min: 0, max: 2 }), 3);
       const settings = fc.record({
         policy: fc.constantFrom('fcfs', 'ltr', 'las', 'preble-mpq'),
         'chunked-prefill': fc.boolean(),
@@ -128,16 +133,8 @@ describe('prefix cache against the block-by-block reference', () => {
     'folding private segments (content one request declares) changes no hit and no timing, only the counts of cached and evicted blocks',
     async () => {
       const ref = await runner(true);
-      const rows = fc.array(
-        fc.record({
-          gap: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.4, noNaN: true })),
-          prompt: fc.integer({ min: 1, max: 400 }),
-          output: fc.integer({ min: 1, max: 60 }),
-          // Ids 0-2 recur; most of 3-60 occur once (private, folded when they end the list).
-          segs: fc.array(fc.tuple(fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 3, max: 60 })), fc.integer({ min: 1, max: 120 })), { maxLength: 4 }),
-        }),
-        { minLength: 1, maxLength: 40, size: 'max' },
-      );
+      // Ids 0-2 recur; most of 3-60 occur once (private, folded when they end the list).
+      const rows = workloads(fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 3, max: 60 })), 4);
       const settings = fc.record({
         policy: fc.constantFrom('fcfs', 'ltr'),
         'chunked-prefill': fc.boolean(),
