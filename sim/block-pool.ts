@@ -172,11 +172,12 @@ export class BlockPool {
   /**
    * Takes a reference on blocks [lo, hi) of registration `seq` in `node` (a prefix-cache hit;
    * one part holds them all, as `assign` said), splitting the part where the range ends; a free
-   * part leaves the queue.
+   * part leaves the queue. @throws Error if no part of `seq` holds them all.
    */
   touch(node: number, seq: number, lo: number, hi: number): void {
-    let p = this.head[node];
-    while (!(this.pSeq[p] === seq && this.pLo[p] <= lo && lo < this.pHi[p])) p = this.pNext[p];
+    let p = node < this.head.length ? this.head[node] : -1;
+    while (p >= 0 && !(this.pSeq[p] === seq && this.pLo[p] <= lo && lo < this.pHi[p])) p = this.pNext[p];
+    if (p < 0 || hi > this.pHi[p]) throw new Error(`block pool: blocks [${lo}, ${hi}) of node ${node} are not held by registration ${seq}`);
     if (this.pLo[p] < lo) p = this.split(p, lo);
     if (hi < this.pHi[p]) this.split(p, hi);
     if (this.pRef[p]++ === 0) {

@@ -5,8 +5,8 @@
  * admitted from the waiting queue takes the longest run of cached blocks from its start (capped so
  * that its last block is computed); blocks it fills are registered; freed blocks go back tail first
  * and stay cached until evicted. A request's blocks are held as *holdings*: runs [lo, hi) of its
- * blocks from one registration (its own or the one it hit), across the nodes of its stream. Only `KvCache` calls
- * this (it stays the single owner of the block counts). Units: blocks, tokens.
+ * blocks from one registration (its own or the one it hit), across the nodes of its stream. Only
+ * `KvCache` calls this (it stays the single owner of the block counts). Units: blocks, tokens.
  */
 import { BlockPool } from './block-pool.ts';
 import { streamPaths } from './prefix-paths.ts';
@@ -47,10 +47,10 @@ export class PrefixTables {
   /**
    * Per request: its first block holding content only it can ask for (its own prompt part or
    * output, when no other request declares them, after `foldPrivateSegments`); 2^31 − 1 for a
-   * referenced request. Such
-   * private blocks are registered only when the request gives them up early (a preemption): no one
-   * else can hit them while it runs, so registering them then is the same as registering them as
-   * they fill, without the cost for the many requests that never give them up.
+   * referenced request. Such private blocks are registered only when the request gives them up
+   * early (a preemption): no one else can hit them while it runs, so registering them then is the
+   * same as registering them as they fill, without the cost for the many requests that never give
+   * them up.
    */
   readonly privateFrom: Int32Array;
   /** 1 once a request's private blocks were registered (it was preempted): its lookups go past `privateFrom`. */
