@@ -75,6 +75,7 @@ function runOptions(y: Argv): Argv {
     .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })
     .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
+    .option('slo-e2e', { type: 'string', describe: 'end-to-end latency SLO for goodput, seconds', group: 'Metrics:' })
     .option('seed', { type: 'string', describe: dflt('seed of every random generator', 'seed'), group: 'Output:' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
     .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here (checked writable before the run)', group: 'Output:' })

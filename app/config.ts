@@ -89,8 +89,10 @@ export interface RunOptions {
   'swap-space': number;
   /** Automatic prefix caching, `on` or `off` (docs/prefix-caching.md). */
   'prefix-caching': string;
+  /** SLOs for goodput (seconds): TTFT, TPOT, end-to-end latency. */
   'slo-ttft'?: number;
   'slo-tpot'?: number;
+  'slo-e2e'?: number;
   /** Seed of every random generator of the run. */
   seed: number;
   /** Identical replicas behind a router (each with its own KV cache and policy instance). */
@@ -199,6 +201,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'prefix-caching': { kind: 'string', choices: ['on', 'off'] },
   'slo-ttft': pos(MAX_SPAN_S, 'seconds'),
   'slo-tpot': pos(MAX_SPAN_S, 'seconds'),
+  'slo-e2e': pos(MAX_SPAN_S, 'seconds'),
   seed: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
   replicas: int(1, 1024, 'replicas simulated in one process'),
   router: str,
@@ -431,7 +434,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
   const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
 }
 
 /**

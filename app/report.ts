@@ -22,6 +22,7 @@ export const REQUEST_COLUMNS = [
   'completion_s',
   'ttft_s',
   'tpot_s',
+  'max_tbt_s',
   'e2e_s',
   'normalized_latency_s',
   'queue_delay_s',
@@ -54,6 +55,7 @@ export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMet
         fmtT(R.completion[i]),
         fmtT(m.ttft[i]),
         fmtT(m.tpot[i]),
+        fmtT(m.maxTbt[i]),
         fmtT(m.e2e[i]),
         fmtT(m.normalized[i]),
         fmtT(m.queueDelay[i]),
@@ -215,6 +217,7 @@ export function formatSummary(s: Summary, header: string[]): string {
   lines.push(['latency (s)'.padEnd(22), ...['mean', 'p50', 'p90', 'p95', 'p99', 'max'].map((h) => h.padStart(10))].join(''));
   lines.push(row('TTFT', s.ttft_s));
   lines.push(row('TPOT', s.tpot_s));
+  lines.push(row('ITL (every token)', s.itl_s));
   lines.push(row('end-to-end', s.e2e_s));
   lines.push(row('normalized (s/token)', s.normalized_latency_s));
   lines.push(row('queueing delay', s.queue_delay_s));
@@ -222,10 +225,10 @@ export function formatSummary(s: Summary, header: string[]): string {
   const kv = (x: number | null) => (x === null ? 'unlimited' : `${(100 * x).toFixed(1)}%`);
   const pairs: [string, string][] = [
     ['requests', `${s.requests.completed} completed, ${s.requests.rejected} rejected${rejectedWhy(s.requests)}, ${s.requests.total} total`],
-    ['throughput', `${num(s.throughput.requests_per_s)} req/s, ${num(s.throughput.output_tokens_per_s)} output tokens/s`],
+    ['throughput', `${num(s.throughput.requests_per_s)} req/s, ${num(s.throughput.output_tokens_per_s)} output tokens/s, ${num(s.throughput.total_tokens_per_s)} total tokens/s`],
     [
       'goodput',
-      s.goodput.slo_ttft_s === null && s.goodput.slo_tpot_s === null
+      s.goodput.slo_ttft_s === null && s.goodput.slo_tpot_s === null && s.goodput.slo_e2e_s === null
         ? `${num(s.goodput.requests_per_s)} req/s (no SLO given)`
         : `${num(s.goodput.requests_per_s)} req/s, ${num(s.goodput.slo_attainment === null ? null : 100 * s.goodput.slo_attainment, 1)}% within SLO`,
     ],

@@ -265,12 +265,14 @@ export class Engine {
         R.computed[id] += steps;
         R.generated[id] += steps;
         s.heldTokens += steps;
+        R.bundleSampled(id, s.batch.firstStepEnd, now, s.batch.laterMaxGap);
       } else {
         R.computed[id] += R.scheduled[id];
         if (R.computed[id] === R.prompt[id] + R.generated[id]) {
           R.generated[id]++;
           s.heldTokens++;
           if (R.firstToken[id] < 0) R.firstToken[id] = now;
+          R.tokenSampled(id, now);
         }
       }
       R.scheduled[id] = 0;

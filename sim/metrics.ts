@@ -1,6 +1,7 @@
 /**
  * Per-request latency metrics and the run summary (the `--json` object and `summary.json`).
  * Field terms follow the serving literature: TTFT, TPOT (mean time between output tokens),
+ * inter-token latency (ITL or TBT: the time between consecutive output tokens, every token),
  * end-to-end latency, normalized latency (end-to-end / output tokens, as in vLLM and LTR),
  * queueing delay, goodput under SLOs.
  */
@@ -11,6 +12,7 @@ import type { RequestTable } from './requests.ts';
 import type { PredictorQuality } from './predictor.ts';
 import type { TracePrograms } from './trace.ts';
 import type { EngineStats } from './engine-types.ts';
+import type { GapHistogram } from './gap-histogram.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -22,10 +24,14 @@ export interface LatencyStats {
   max: number | null;
 }
 
-/** Service-level objectives: a request is good when TTFT and TPOT are within them (seconds). */
+/**
+ * Service-level objectives: a request is good when its TTFT, TPOT and end-to-end latency are
+ * within those given (seconds; vLLM's benchmark_serving `--goodput ttft:… tpot:… e2el:…`).
+ */
 export interface Slo {
   ttft_s?: number;
   tpot_s?: number;
+  e2e_s?: number;
 }
 
 /** The run summary. All times in seconds. */
@@ -39,12 +45,18 @@ export interface Summary {
   ttft_s: LatencyStats;
   /** Over completed requests with at least 2 output tokens. */
   tpot_s: LatencyStats;
+  /**
+   * Inter-token latency over every output token after a request's first, all requests: the gap
+   * from the same request's previous token (exact percentiles of the whole multiset).
+   */
+  itl_s: LatencyStats;
   e2e_s: LatencyStats;
   normalized_latency_s: LatencyStats;
   queue_delay_s: LatencyStats;
-  throughput: { requests_per_s: number; output_tokens_per_s: number };
+  /** Completed requests, their output tokens, and their prompt + output tokens, per second of makespan. */
+  throughput: { requests_per_s: number; output_tokens_per_s: number; total_tokens_per_s: number };
   /** Completed requests meeting the SLOs, per second of makespan, and as a fraction of completed. */
-  goodput: { requests_per_s: number; slo_attainment: number | null; slo_ttft_s: number | null; slo_tpot_s: number | null };
+  goodput: { requests_per_s: number; slo_attainment: number | null; slo_ttft_s: number | null; slo_tpot_s: number | null; slo_e2e_s: number | null };
   /** First arrival (0) to the last completion. */
   makespan_s: number;
   /** Mean requests per iteration. */
@@ -98,21 +110,24 @@ export interface ReplicaSummary {
   prefix_token_hit_rate: number | null;
 }
 
-/** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT with 1 token). */
+/** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT and max TBT with 1 token). */
 export interface RequestMetrics {
   ttft: Float64Array;
   tpot: Float64Array;
+  /** Largest gap between two consecutive output tokens of the request (max TBT). */
+  maxTbt: Float64Array;
   e2e: Float64Array;
   normalized: Float64Array;
   queueDelay: Float64Array;
 }
 
-/** Computes each request's TTFT, TPOT, end-to-end, normalized latency and queueing delay. */
+/** Computes each request's TTFT, TPOT, max TBT, end-to-end, normalized latency and queueing delay. */
 export function requestMetrics(R: RequestTable): RequestMetrics {
   const n = R.n;
   const m: RequestMetrics = {
     ttft: new Float64Array(n).fill(-1),
     tpot: new Float64Array(n).fill(-1),
+    maxTbt: new Float64Array(n).fill(-1),
     e2e: new Float64Array(n).fill(-1),
     normalized: new Float64Array(n).fill(-1),
     queueDelay: new Float64Array(n).fill(-1),
@@ -124,7 +139,10 @@ export function requestMetrics(R: RequestTable): RequestMetrics {
     m.e2e[i] = R.completion[i] - a;
     m.normalized[i] = m.e2e[i] / R.output[i];
     m.queueDelay[i] = R.firstScheduled[i] - a;
-    if (R.output[i] >= 2) m.tpot[i] = (R.completion[i] - R.firstToken[i]) / (R.output[i] - 1);
+    if (R.output[i] >= 2) {
+      m.tpot[i] = (R.completion[i] - R.firstToken[i]) / (R.output[i] - 1);
+      m.maxTbt[i] = R.maxTbt[i];
+    }
   }
   return m;
 }
@@ -157,6 +175,43 @@ export function latencyStats(xs: Float64Array): LatencyStats {
 }
 
 /**
+ * Mean, p50, p90, p95, p99 and max of the multiset a {@link GapHistogram} holds (each distinct value
+ * repeated its count times), exactly as {@link latencyStats} would give them for the expanded list:
+ * quantiles interpolated as d3-array's `quantileSorted` ((N − 1)·p, linear between neighbours); the
+ * mean summed over the values in ascending order, so it depends on the multiset alone.
+ * All null when the histogram is empty.
+ */
+export function histogramStats(h: GapHistogram): LatencyStats {
+  const N = h.total;
+  if (N === 0) return { mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  const { values, counts } = h.sorted();
+  let sum = 0;
+  for (let j = 0; j < values.length; j++) sum += values[j] * counts[j];
+  // Cumulative counts: the value at sorted position i (0-based) is the first whose cumulative count exceeds i.
+  const cum = new Float64Array(values.length);
+  let c = 0;
+  for (let j = 0; j < values.length; j++) cum[j] = c += counts[j];
+  const at = (i: number): number => {
+    let lo = 0;
+    let hi = values.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cum[mid] > i) hi = mid;
+      else lo = mid + 1;
+    }
+    return values[lo];
+  };
+  const q = (p: number): number => {
+    const i = (N - 1) * p;
+    const i0 = Math.floor(i);
+    const v0 = at(i0);
+    if (i0 + 1 >= N) return v0;
+    return v0 + (at(i0 + 1) - v0) * (i - i0);
+  };
+  return { mean: sum / N, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max: values[values.length - 1] };
+}
+
+/**
  * Builds the run summary (counters summed over replicas; KV utilization relative to the capacity
  * of all replicas, its max the fullest replica's peak).
  * @param kvBlocks one replica's KV capacity in blocks (for utilization); pass Infinity-like sizes for unlimited.
@@ -167,36 +222,41 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
   let completed = 0;
   let rejected = 0;
   let outTokens = 0;
+  let promptTokens = 0;
   let good = 0;
   let makespan = 0;
   const sloTtft = opts.slo.ttft_s ?? Infinity;
   const sloTpot = opts.slo.tpot_s ?? Infinity;
+  const sloE2e = opts.slo.e2e_s ?? Infinity;
   for (let i = 0; i < R.n; i++) {
     if (R.state[i] === FINISHED) {
       completed++;
       outTokens += R.output[i];
+      promptTokens += R.prompt[i];
       if (R.completion[i] > makespan) makespan = R.completion[i];
-      if (m.ttft[i] <= sloTtft && (m.tpot[i] < 0 || m.tpot[i] <= sloTpot)) good++;
+      if (m.ttft[i] <= sloTtft && (m.tpot[i] < 0 || m.tpot[i] <= sloTpot) && m.e2e[i] <= sloE2e) good++;
     } else if (R.state[i] === REJECTED) {
       rejected++;
     }
   }
   const st = res.stats;
-  const hasSlo = opts.slo.ttft_s !== undefined || opts.slo.tpot_s !== undefined;
+  const hasSlo = opts.slo.ttft_s !== undefined || opts.slo.tpot_s !== undefined || opts.slo.e2e_s !== undefined;
   const rate = (x: number) => (makespan > 0 ? x / makespan : 0);
   return {
     requests: { total: R.n, completed, rejected, rejected_too_long: st.rejectedTooLong, rejected_kv: st.rejectedKv, rejected_ancestor: st.rejectedAncestor },
     ttft_s: latencyStats(m.ttft),
     tpot_s: latencyStats(m.tpot),
+    itl_s: histogramStats(R.itl),
     e2e_s: latencyStats(m.e2e),
     normalized_latency_s: latencyStats(m.normalized),
     queue_delay_s: latencyStats(m.queueDelay),
-    throughput: { requests_per_s: rate(completed), output_tokens_per_s: rate(outTokens) },
+    throughput: { requests_per_s: rate(completed), output_tokens_per_s: rate(outTokens), total_tokens_per_s: rate(promptTokens + outTokens) },
     goodput: {
       requests_per_s: rate(hasSlo ? good : completed),
       slo_attainment: completed > 0 ? (hasSlo ? good : completed) / completed : null,
       slo_ttft_s: opts.slo.ttft_s ?? null,
       slo_tpot_s: opts.slo.tpot_s ?? null,
+      slo_e2e_s: opts.slo.e2e_s ?? null,
     },
     makespan_s: makespan,
     batch_size_mean: st.iterations > 0 ? st.batchSizeSum / st.iterations : 0,

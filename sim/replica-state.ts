@@ -22,6 +22,10 @@ export class Batch {
   readonly ids = new IdList(64);
   /** Identical decode iterations it covers (1 unless skipped ahead). */
   steps = 1;
+  /** With `steps` > 1: end of the first step (s), when each member sampled its first token of the bundle. */
+  firstStepEnd = -1;
+  /** With `steps` > 1: the largest gap between the ends of consecutive later steps (s); -1 otherwise. */
+  laterMaxGap = -1;
   /** What the cost model prices. */
   readonly shape: BatchShape = emptyBatchShape();
   /** Bytes swapped in or out while forming it (PCIe time). */
@@ -36,6 +40,8 @@ export class Batch {
   reset(): void {
     this.ids.clear();
     this.steps = 1;
+    this.firstStepEnd = -1;
+    this.laterMaxGap = -1;
     this.swapBytes = 0;
     const sh = this.shape;
     sh.prefillTokens = 0;

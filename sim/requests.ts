@@ -7,6 +7,7 @@
  */
 import type { Trace } from './trace.ts';
 import type { TracePrefix } from './trace.ts';
+import { GapHistogram } from './gap-histogram.ts';
 
 /** Request lifecycle states (values of `RequestTable.state`). */
 export const PENDING = 0;
@@ -51,6 +52,15 @@ export class RequestTable {
   readonly firstToken: Float64Array;
   /** Completion time (s), -1 before. */
   readonly completion: Float64Array;
+  /** Time its latest output token was sampled (s), -1 before the first. */
+  readonly lastToken: Float64Array;
+  /** Largest gap between two consecutive output tokens so far (max TBT, s), -1 before the second token. */
+  readonly maxTbt: Float64Array;
+  /**
+   * Every inter-token latency of the run (all requests): the gap between a request's consecutive
+   * output tokens, t_k − t_{k−1} for k ≥ 2, counted once per token (docs/output.md).
+   */
+  readonly itl: GapHistogram;
   /** Prompt tokens found in the prefix cache at its first admission (-1 before it). */
   readonly cachedTokens: Int32Array;
   /** Times preempted (recompute or swap). */
@@ -97,6 +107,9 @@ export class RequestTable {
     this.firstScheduled = new Float64Array(n).fill(-1);
     this.firstToken = new Float64Array(n).fill(-1);
     this.completion = new Float64Array(n).fill(-1);
+    this.lastToken = new Float64Array(n).fill(-1);
+    this.maxTbt = new Float64Array(n).fill(-1);
+    this.itl = new GapHistogram();
     this.preemptions = new Int32Array(n);
     this.cachedTokens = new Int32Array(n).fill(-1);
     this.scheduled = new Int32Array(n);
@@ -116,6 +129,34 @@ export class RequestTable {
     this.runSlot = new Int32Array(Math.max(1, n)).fill(-1);
     this.mark = new Uint8Array(Math.max(1, n));
     this.orderChanged = new Uint8Array(Math.max(1, n));
+  }
+
+  /**
+   * Request `id` sampled an output token at time `t` (s): its gap from the request's previous
+   * token, if any, joins the ITL histogram and its max TBT. Only the previous token's time is kept
+   * per request, so a token's ITL is the time between that request's consecutive tokens whatever
+   * ran in between (a prefill-only iteration, a preemption, a swap; docs/output.md).
+   */
+  tokenSampled(id: number, t: number): void {
+    const prev = this.lastToken[id];
+    if (prev >= 0) {
+      const gap = t - prev;
+      this.itl.add(gap, 1);
+      if (gap > this.maxTbt[id]) this.maxTbt[id] = gap;
+    }
+    this.lastToken[id] = t;
+  }
+
+  /**
+   * Request `id` sampled one token at the end of each step of a skip-ahead bundle (sim/skip-ahead.ts):
+   * the first at `firstEnd`, the last at `end` (s). The gaps of the later steps, common to the
+   * whole batch, were added to the histogram by skip-ahead (`laterMax` the largest, or -1 with one
+   * step); here the first step's gap, which depends on the request's previous token.
+   */
+  bundleSampled(id: number, firstEnd: number, end: number, laterMax: number): void {
+    this.tokenSampled(id, firstEnd);
+    if (laterMax > this.maxTbt[id]) this.maxTbt[id] = laterMax;
+    this.lastToken[id] = end;
   }
 
   /** Prompt plus generated tokens of request `id`: the sequence length so far. */

@@ -60,6 +60,9 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
     head >= 0 && policy.batching.mode === 'admit' && policy.mayPreemptForHead && s.running.count < s.cfg.maxNumSeqs
       ? kv.blocksFor(R.prompt[head] + R.generated[head]) + kv.watermark
       : -Infinity;
+  const itl = R.itl;
+  const firstEnd = t;
+  let laterMax = -1;
   let steps = 1;
   while (steps < kMax && t < until) {
     const cross = hist[(steps - 1) % bs];
@@ -71,7 +74,13 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
     if (t + dt > horizon) break;
     free -= cross;
     used += cross;
-    t += dt;
+    // Every member samples a token at the end of this step: B gaps of the time since the last
+    // step's end (computed from the two end times, as stepping would).
+    const end = t + dt;
+    const gap = end - t;
+    itl.add(gap, B);
+    if (gap > laterMax) laterMax = gap;
+    t = end;
     st.iterations++;
     st.batchSizeSum += B;
     st.kvBlockSeconds += used * dt;
@@ -80,5 +89,7 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
   if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;
   if (steps > 1) kv.growAll(ids, B, steps);
   batch.steps = steps;
+  batch.firstStepEnd = firstEnd;
+  batch.laterMaxGap = laterMax;
   return t;
 }

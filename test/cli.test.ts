@@ -54,7 +54,7 @@ describe('sim CLI', () => {
     expect(s2).toEqual(s1);
     expect(s1.goodput.slo_ttft_s).toBe(1);
     const csv = fs.readFileSync(path.join(d1, 'requests.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('id,arrival_s,prompt_tokens,output_tokens,status,first_scheduled_s,first_token_s,completion_s,ttft_s,tpot_s,e2e_s,normalized_latency_s,queue_delay_s,preemptions,replica,cached_tokens');
+    expect(csv[0]).toBe('id,arrival_s,prompt_tokens,output_tokens,status,first_scheduled_s,first_token_s,completion_s,ttft_s,tpot_s,max_tbt_s,e2e_s,normalized_latency_s,queue_delay_s,preemptions,replica,cached_tokens');
     expect(csv.length).toBe(401);
     const config = JSON.parse(fs.readFileSync(path.join(d1, 'config.json'), 'utf8'));
     expect(config['chunked-prefill']).toBe(true);

@@ -332,12 +332,13 @@ export function expectEngineInvariants(res: SimulationResult, records: readonly 
 }
 
 /** Per-request fields two equivalent runs must agree on exactly. */
-const SAME_REQUEST_FIELDS = ['state', 'generated', 'replica', 'arrival', 'firstScheduled', 'firstToken', 'completion', 'preemptions'] as const;
+const SAME_REQUEST_FIELDS = ['state', 'generated', 'replica', 'arrival', 'firstScheduled', 'firstToken', 'lastToken', 'completion', 'maxTbt', 'preemptions'] as const;
 
 /**
  * Differences between two runs of one workload that must be identical (skip-ahead on and off, or
  * the same seed twice), as readable lines; empty when they agree. Per request: state, tokens
- * generated, replica, submission, first scheduled, first token, completion, preemptions, exactly.
+ * generated, replica, submission, first scheduled, first and last token, completion, max TBT,
+ * preemptions, exactly; the run's inter-token latencies (the histogram of every token's gap).
  * Engine counters, in total and per replica, exactly, except busy time, which skip-ahead sums in
  * one subtraction instead of one per iteration: equal to 1e-9 relative unless `exactBusy`.
  */
@@ -363,6 +364,12 @@ export function runDifferences(a: SimulationResult, b: SimulationResult, exactBu
       if (!same) out.push(`${where}${k}: ${s[k]} vs ${t[k]}`);
     }
   };
+  // Every token's inter-token latency: the same multiset, value for value.
+  const ha = a.requests.itl.sorted();
+  const hb = b.requests.itl.sorted();
+  if (ha.values.length !== hb.values.length || ha.values.some((v, j) => !Object.is(v, hb.values[j]) || ha.counts[j] !== hb.counts[j])) {
+    out.push(`ITL histogram: ${ha.values.length} distinct values (${a.requests.itl.total} gaps) vs ${hb.values.length} (${b.requests.itl.total})`);
+  }
   stats('', a.stats, b.stats);
   if (a.replicas.length !== b.replicas.length) out.push(`replicas: ${a.replicas.length} vs ${b.replicas.length}`);
   else if (a.replicas.length > 1) a.replicas.forEach((s, r) => stats(`replica ${r} `, s, b.replicas[r]));
