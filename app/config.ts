@@ -42,6 +42,8 @@ export interface RunOptions {
   trace?: string;
   /** Force the trace format. */
   format?: string;
+  /** Vidur traces: apply Vidur's `max_tokens` clipping of prompt + output (docs/traces.md). */
+  'vidur-max-tokens'?: number;
   /** Synthetic arrivals instead of a trace: `poisson` or `gamma`. */
   synthetic?: string;
   /** Synthetic: number of requests. */
@@ -171,7 +173,8 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   predictor: str,
   'predictor-opt': list,
   trace: str,
-  format: { kind: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic'] },
+  format: { kind: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic', 'vidur'] },
+  'vidur-max-tokens': int(2, 2 ** 24, 'tokens per request'),
   synthetic: { kind: 'string', choices: ['poisson', 'gamma'] },
   'num-requests': int(1, 1e8, 'synthetic requests are held in memory'),
   rate: pos(1e9, 'requests per second'),
@@ -330,6 +333,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   // Options that would be silently ignored.
   if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
+  if (r.synthetic && r['vidur-max-tokens'] !== undefined) throw new InputError('applies to a Vidur --trace, not --synthetic', { field: '--vidur-max-tokens' });
   if (r.synthetic === 'poisson' && r.cv !== undefined) throw new InputError('applies to --synthetic gamma (Poisson arrivals have cv 1)', { field: '--cv' });
   if (!r.synthetic) {
     for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from', 'shared-prefix'] as const) {
@@ -401,7 +405,7 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
       seed: r.seed,
     });
   } else {
-    trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'] });
+    trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'], vidurMaxTokens: r['vidur-max-tokens'] });
   }
   const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);

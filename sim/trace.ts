@@ -3,10 +3,10 @@
  */
 
 /** Trace file formats the readers understand (see docs/traces.md). */
-export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'synthetic';
+export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'vidur' | 'synthetic';
 
 /** The formats a user may force with `--format`. */
-export const TRACE_FORMATS: readonly TraceFormat[] = ['azure', 'burstgpt', 'mooncake', 'generic'];
+export const TRACE_FORMATS: readonly TraceFormat[] = ['azure', 'burstgpt', 'mooncake', 'generic', 'vidur'];
 
 /**
  * A request trace. Request i arrives at `arrival_s[i]` seconds (relative: the first arrival is 0,

@@ -7,12 +7,19 @@ import type { TraceBuilder } from './builder.ts';
 /**
  * Reads one data row (already split into fields, with the file's field count checked) into the
  * builder, or counts it as skipped. Throws InputError naming `file`, `line` and the column.
+ * `done`, when present, runs once after the last row (e.g. to add a warning counting rows).
  */
-export type RowReader = (record: string[], line: number, b: TraceBuilder) => void;
+export type RowReader = ((record: string[], line: number, b: TraceBuilder) => void) & { done?: () => void };
+
+/** Reading options a CSV format may use. */
+export interface CsvReadOptions {
+  /** Vidur's `max_tokens` clipping of prompt + output (traces/vidur.ts); only the Vidur format takes it. */
+  vidurMaxTokens?: number;
+}
 
 /** A CSV trace format. */
 export interface CsvFormat {
-  readonly name: 'azure' | 'burstgpt' | 'generic';
+  readonly name: 'azure' | 'burstgpt' | 'generic' | 'vidur';
   /** The expected header, as shown in error messages. */
   readonly expected: string;
   /** The arrival column, named when the arrivals span too long. */
@@ -21,9 +28,10 @@ export interface CsvFormat {
   matches(header: readonly string[]): boolean;
   /**
    * Binds a matching header: returns the row reader and registers any extra columns in `b.extra`.
+   * @param opts reading options (only the formats that take one read it)
    * @throws InputError when the header does not match
    */
-  bind(header: readonly string[], file: string, b: TraceBuilder): RowReader;
+  bind(header: readonly string[], file: string, b: TraceBuilder, opts: CsvReadOptions): RowReader;
 }
 
 /** True when `header` holds exactly the names in `names`, in any order. */

@@ -27,6 +27,7 @@ export { meanRate, interArrivalCv, prefixReuse, prefixReuseCounts, type PrefixRe
 export { AZURE_COLUMNS } from './azure.ts';
 export { BURSTGPT_COLUMNS } from './burstgpt.ts';
 export { GENERIC_COLUMNS } from './generic.ts';
+export { VIDUR_COLUMNS } from './vidur.ts';
 export {
   readPrograms,
   parseProgramCall,

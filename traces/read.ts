@@ -3,8 +3,8 @@
  *
  * Sources (traces/source.ts): a file, plain or gzip-compressed (detected by its magic bytes
  * whatever the extension), standard input (`-`), a FIFO, `/dev/stdin` or a process substitution.
- * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV and generic CSV, detected by the exact
- * header row; JSONL, detected by a `.jsonl` extension (after removing `.gz`) or a first non-blank
+ * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV, generic CSV and Vidur's trace CSV,
+ * detected by the header row; JSONL, detected by a `.jsonl` extension (after removing `.gz`) or a first non-blank
  * character `{`, then by the keys of its first line: program traces (`program_id`), TraceLab round
  * traces (`session_id`, `round_index`, ...), see docs/programs.md, or Mooncake (`timestamp`,
  * `input_length`, ...). `opts.format` forces a format (`mooncake` forces the Mooncake reader).
@@ -15,9 +15,10 @@ import { checkChoice, InputError } from '../sim/errors.ts';
 import { azureFormat } from './azure.ts';
 import { TraceBuilder } from './builder.ts';
 import { burstgptFormat } from './burstgpt.ts';
-import type { CsvFormat, RowReader } from './csv-format.ts';
+import type { CsvFormat, CsvReadOptions, RowReader } from './csv-format.ts';
 import { splitPlainCsv } from './csv-lines.ts';
 import { genericFormat } from './generic.ts';
+import { vidurFormat } from './vidur.ts';
 import { readMooncake } from './mooncake.ts';
 import { detectJsonlKind, readPrograms } from './programs.ts';
 import { MAX_LINE_CHARS, openTraceSource, type TraceSource } from './source.ts';
@@ -27,13 +28,23 @@ import { TRACE_FORMATS, type Trace } from '../sim/trace.ts';
 /** Options of {@link readTrace}. */
 export interface ReadOptions {
   /** Force a format instead of detecting it (`--format`). */
-  format?: 'azure' | 'burstgpt' | 'mooncake' | 'generic';
+  format?: 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'vidur';
   /** The stream read for the file `-` (default `process.stdin`). */
   stdin?: Readable;
+  /**
+   * Apply Vidur's `max_tokens` clipping (`--vidur-max-tokens`; traces/vidur.ts): only for a Vidur
+   * trace, any other format is refused.
+   */
+  vidurMaxTokens?: number;
 }
 
 /** CSV formats, in detection order. */
-const CSV_FORMATS: readonly CsvFormat[] = [azureFormat, burstgptFormat, genericFormat];
+const CSV_FORMATS: readonly CsvFormat[] = [azureFormat, burstgptFormat, genericFormat, vidurFormat];
+
+/** The error for `--vidur-max-tokens` on a trace of another format. */
+function notVidur(file: string, format: string): InputError {
+  return new InputError(`applies to Vidur traces (header ${vidurFormat.expected}), not this ${format} trace ${file}`, { field: '--vidur-max-tokens' });
+}
 
 /** What every format expects, for the unknown-header message. */
 const EXPECTED_HEADERS =
@@ -92,14 +103,18 @@ class CsvRecords {
   private read: RowReader | undefined;
   private readonly file: string;
   private readonly forced: string | undefined;
+  private readonly opts: CsvReadOptions;
 
   /**
    * @param file   the trace, named in errors
    * @param forced the CSV format forced with `--format`, if any
+   * @param opts   reading options for the formats that take them
+   * @throws InputError (field `--vidur-max-tokens`) when that option meets a format other than Vidur's
    */
-  constructor(file: string, forced: string | undefined) {
+  constructor(file: string, forced: string | undefined, opts: CsvReadOptions) {
     this.file = file;
     this.forced = forced;
+    this.opts = opts;
   }
 
   /**
@@ -112,7 +127,8 @@ class CsvRecords {
     if (this.read === undefined) {
       this.header = rec.map((s) => s.trim());
       this.format = csvFormatFor(this.header, file, this.forced);
-      this.read = this.format.bind(this.header, file, this.b);
+      if (this.opts.vidurMaxTokens !== undefined && this.format.name !== 'vidur') throw notVidur(file, this.format.name);
+      this.read = this.format.bind(this.header, file, this.b, this.opts);
       return;
     }
     if (rec.length !== header.length) {
@@ -133,6 +149,7 @@ class CsvRecords {
   finish(): Trace {
     const { file, format } = this;
     if (format === undefined) throw new InputError('empty file: no header and no data rows', { file, line: 1 });
+    this.read?.done?.();
     return this.b.finish(file, format.name, file, 2, format.arrivalField);
   }
 }
@@ -143,8 +160,8 @@ class CsvRecords {
  * which reports it: the messages (which error comes first, csv-parse's own text, the line a read
  * error comes after) are then those of one reader whatever the path.
  */
-async function readCsv(source: TraceSource, forced: string | undefined): Promise<Trace> {
-  let rows: CsvRecords | undefined = new CsvRecords(source.name, forced);
+async function readCsv(source: TraceSource, forced: string | undefined, opts: CsvReadOptions): Promise<Trace> {
+  let rows: CsvRecords | undefined = new CsvRecords(source.name, forced, opts);
   try {
     const stream = source.open();
     stream.setEncoding('utf8');
@@ -156,7 +173,7 @@ async function readCsv(source: TraceSource, forced: string | undefined): Promise
   } catch {
     rows = undefined;
   }
-  return (rows ?? (await parseCsv(source, forced))).finish();
+  return (rows ?? (await parseCsv(source, forced, opts))).finish();
 }
 
 /**
@@ -165,10 +182,10 @@ async function readCsv(source: TraceSource, forced: string | undefined): Promise
  * itself), so line numbers are counted here: a blank line comes out as `['']` and a quoted field
  * may hold line breaks.
  */
-async function parseCsv(source: TraceSource, forced: string | undefined): Promise<CsvRecords> {
+async function parseCsv(source: TraceSource, forced: string | undefined, opts: CsvReadOptions): Promise<CsvRecords> {
   const { CsvError, parse } = await import('csv-parse');
   const file = source.name;
-  const rows = new CsvRecords(file, forced);
+  const rows = new CsvRecords(file, forced, opts);
   let nextLine = 1; // line on which the next record starts
   // An error thrown by `consume` may reach the pipeline's caller as an AbortError (the streams are
   // torn down on the way), so it is kept here and rethrown as is.
@@ -221,7 +238,8 @@ async function parseCsv(source: TraceSource, forced: string | undefined): Promis
  * reader, see {@link detectJsonlKind}); otherwise CSV, whose format is chosen by its exact header
  * row (Azure `TIMESTAMP,ContextTokens,GeneratedTokens`; BurstGPT
  * `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`; generic: contains
- * `arrival_s,prompt_tokens,output_tokens`).
+ * `arrival_s,prompt_tokens,output_tokens`; Vidur: contains `arrived_at,num_prefill_tokens,num_decode_tokens`).
+ * `opts.vidurMaxTokens` applies Vidur's `max_tokens` clipping to a Vidur trace (traces/vidur.ts).
  *
  * Rows are sorted stably by arrival if needed (with a warning in `warnings` counting the rows that
  * were out of order) and arrivals are made relative to the first, which is exactly 0. Units:
@@ -248,8 +266,9 @@ export async function readTrace(file: string, opts: ReadOptions = {}): Promise<T
         field: 'json',
       });
     }
-    return readCsv(source, forced);
+    return readCsv(source, forced, { vidurMaxTokens: opts.vidurMaxTokens });
   }
+  if (opts.vidurMaxTokens !== undefined) throw notVidur(source.name, 'JSONL');
   if (forced === 'mooncake') return readMooncake(source);
   const kind = await detectJsonlKind(source);
   return kind === 'programs' ? readPrograms(source) : kind === 'tracelab' ? readTraceLab(source) : readMooncake(source);
