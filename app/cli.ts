@@ -27,6 +27,7 @@ import { makeMergeCommand } from './sweep/merge-command.ts';
 import { makeRegressCommand } from './regress/command.ts';
 import { makePlotCommand } from '../notebooks/plot/command.ts';
 import { makeGenerateCommand } from '../traces/generate-command.ts';
+import { makeCompareCommand } from './compare/command.ts';
 
 /** Requests above which a TTY gets a progress bar. */
 const PROGRESS_MIN_REQUESTS = 50_000;
@@ -244,6 +245,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     )
     .command(makePlotCommand({ out, err }))
     .command(makeGenerateCommand({ out, err }))
+    .command(makeCompareCommand({ out, err }))
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
       out.write(listPredictors());
     })
