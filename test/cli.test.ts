@@ -21,7 +21,7 @@ describe('sim CLI', () => {
     const s = JSON.parse(out);
     // 12 of the first 300 are longer than llama-2-7b's 4096-token context (--max-model-len's default).
     expect(s.requests).toEqual({ total: 300, completed: 288, rejected: 12, rejected_too_long: 12, rejected_kv: 0, rejected_ancestor: 0 });
-    for (const k of ['ttft_s', 'tpot_s', 'e2e_s', 'normalized_latency_s', 'queue_delay_s']) {
+    for (const k of ['ttft_s', 'tpot_s', 'itl_s', 'e2e_s', 'normalized_latency_s', 'queue_delay_s']) {
       expect(Object.keys(s[k])).toEqual(['mean', 'p50', 'p90', 'p95', 'p99', 'max']);
       expect(s[k].p50).toBeLessThanOrEqual(s[k].p99);
       expect(s[k].mean).toBeGreaterThan(0);

@@ -135,13 +135,13 @@ function emptySide(name: string, file: string, n: number, fields: { prompt: stri
 export const RUN_COLUMNS = ['id', 'prompt_tokens', 'output_tokens', 'status', 'ttft_s', 'tpot_s', 'e2e_s'] as const;
 
 /**
- * Reads a run of this simulator: `DIR/requests.csv` (or the file itself) and, beside it,
+ * Reads a run of this simulator: `DIR/requests.csv` (or the `.csv` file itself) and, beside it,
  * `summary.json`'s `itl_s` (every token's inter-token latency).
  * @throws InputError naming the file, line and column for a missing file or column, an `id` out of
  *   order, a bad number, or a completed request without its latencies.
  */
 export function readRun(where: string): Side {
-  const file = fs.existsSync(where) && fs.statSync(where).isDirectory() ? path.join(where, 'requests.csv') : where;
+  const file = where.endsWith('.csv') ? where : path.join(where, 'requests.csv');
   const t = readCsv(file, 'requests.csv');
   const c = columns(t, RUN_COLUMNS, 'requests.csv');
   const lines = new Int32Array(t.rows.length);
@@ -203,7 +203,7 @@ export const VIDUR_COLUMNS = ['Request Id', 'request_e2e_time', 'prefill_e2e_tim
 export const VIDUR_ITL_FILE = path.join('plots', 'decode_token_execution_plus_preemption_time.csv');
 
 /**
- * Reads Vidur's `request_metrics.csv` (or the output folder holding it). Requests are matched by
+ * Reads Vidur's `request_metrics.csv` (a `.csv` path, or else the output folder holding it). Requests are matched by
  * `Request Id`, Vidur's 0-based creation order, which for its trace replay is the trace's row
  * order. TTFT = `prefill_e2e_time`; e2e = `request_e2e_time`; TPOT = (e2e − TTFT) /
  * (`request_num_decode_tokens` − 1), ours and vLLM's definition (Vidur's own
@@ -214,7 +214,7 @@ export const VIDUR_ITL_FILE = path.join('plots', 'decode_token_execution_plus_pr
  *   repeated or out of range, or a bad number.
  */
 export function readVidur(where: string): Side {
-  const file = fs.existsSync(where) && fs.statSync(where).isDirectory() ? path.join(where, 'request_metrics.csv') : where;
+  const file = where.endsWith('.csv') ? where : path.join(where, 'request_metrics.csv');
   const t = readCsv(file, 'Vidur request_metrics.csv');
   const c = columns(t, VIDUR_COLUMNS, 'Vidur request_metrics.csv');
   const n = t.rows.length;
