@@ -176,10 +176,11 @@ export function latencyStats(xs: Float64Array): LatencyStats {
 
 /**
  * Mean, p50, p90, p95, p99 and max of the multiset a {@link GapHistogram} holds (each distinct value
- * repeated its count times), exactly as {@link latencyStats} would give them for the expanded list:
- * quantiles interpolated as d3-array's `quantileSorted` ((N − 1)·p, linear between neighbours); the
- * mean summed over the values in ascending order, so it depends on the multiset alone.
- * All null when the histogram is empty.
+ * repeated its count times), in seconds for inter-token gaps: the quantiles and max exactly as
+ * {@link latencyStats} gives them for the expanded list (d3-array's `quantileSorted`: position
+ * (N − 1)·p, linear between neighbours), without expanding it; the mean as Σ value·count / N summed
+ * in ascending order of value, so it depends on the multiset alone (equal to the list's mean up to
+ * rounding). All null when the histogram is empty. Source of the interpolation rule: d3-array.
  */
 export function histogramStats(h: GapHistogram): LatencyStats {
   const N = h.total;

@@ -251,7 +251,9 @@ async function parseCsv(source: TraceSource, forced: string | undefined, opts: C
  *   an empty trace, a JSON array, an unknown or mismatching header, a wrong number of fields, a
  *   bad token count (non-decimal, negative, non-integer, or < 1; BurstGPT's 0 response tokens
  *   mark a failed request, skipped and counted in `skipped.failed`), an unparsable timestamp,
- *   arrivals spanning more than 1e9 s, a line over 64 Mi characters, malformed CSV or JSON
+ *   arrivals spanning more than 1e9 s, a line over 64 Mi characters, malformed CSV or JSON;
+ *   `vidurMaxTokens` with a trace that is not Vidur's (field `--vidur-max-tokens`), or a Vidur row
+ *   whose output alone reaches it
  */
 export async function readTrace(file: string, opts: ReadOptions = {}): Promise<Trace> {
   const forced = opts.format === undefined ? undefined : checkChoice('--format', opts.format, TRACE_FORMATS);
