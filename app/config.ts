@@ -20,7 +20,7 @@ import type { Slo } from '../sim/metrics.ts';
 import { InputError, locate } from '../sim/errors.ts';
 import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
 import type { NumberSpec } from '../sim/values.ts';
-import { readTextFile } from '../sim/files.ts';
+import { readJsonFile } from '../sim/files.ts';
 import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -267,20 +267,8 @@ export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOpti
  *   malformed file, a value that is not an object, an unknown key or a bad value.
  */
 export function readRunConfig(file: string): Partial<RunOptions> {
-  const text = readTextFile(file, 'config');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
-    const pos = /position (\d+)/.exec(msg);
-    throw new InputError(`not valid JSON: ${msg}`, { file, line: pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined });
-  }
+  const { value: raw, lineOf } = readJsonFile(file, 'config');
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('a config must be a JSON object of run options by flag name', { file, line: 1 });
-  const lineOf = (key: string): number | undefined => {
-    const i = text.indexOf(JSON.stringify(key));
-    return i < 0 ? undefined : text.slice(0, i).split('\n').length;
-  };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     if (!(RUN_KEYS as readonly string[]).includes(k)) {

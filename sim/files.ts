@@ -76,6 +76,37 @@ export function readTextFile(file: string, what: string, allowEmpty = false): st
   return r.text;
 }
 
+/** A JSON file read whole: its text, the parsed value, and where a key first appears. */
+export interface JsonFile {
+  text: string;
+  value: unknown;
+  /** 1-based line of the first occurrence of `"key"` in the text, or undefined (for messages). */
+  lineOf(key: string): number | undefined;
+}
+
+/**
+ * Reads and parses a whole JSON file (a config, a benchmark result, a summary).
+ * @param what what the file is, for the message (e.g. 'config').
+ * @throws InputError naming the file: as {@link readTextFile} for a missing, unreadable or empty
+ *   file; `not valid JSON: ...` with the line of the syntax error when the parser reports its position.
+ */
+export function readJsonFile(file: string, what: string): JsonFile {
+  const text = readTextFile(file, what);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    const pos = /position (\d+)/.exec(msg);
+    throw new InputError(`not valid JSON: ${msg}`, { file, line: pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined });
+  }
+  const lineOf = (key: string): number | undefined => {
+    const i = text.indexOf(JSON.stringify(key));
+    return i < 0 ? undefined : text.slice(0, i).split('\n').length;
+  };
+  return { text, value, lineOf };
+}
+
 /**
  * Creates folder `dir` and its missing parents, one level at a time.
  * @param field the option that named it (e.g. '--out'), for the message

@@ -39,6 +39,21 @@ export function sameColumns(header: readonly string[], names: readonly string[])
   return header.length === names.length && names.every((c) => header.includes(c));
 }
 
+/**
+ * Registers every column of `header` not in `known` as an extra column of `b` (kept as strings
+ * under its name) and returns where each is read from and the list it fills.
+ * @throws InputError (line 1, field `header`) for a column with an empty name.
+ */
+export function extraColumns(header: readonly string[], known: readonly string[], file: string, b: TraceBuilder): { i: number; col: string[] }[] {
+  const extras: { i: number; col: string[] }[] = [];
+  header.forEach((name, i) => {
+    if (known.includes(name)) return;
+    if (name === '') throw new InputError(`column ${i + 1} has an empty name`, { file, line: 1, field: 'header' });
+    extras.push({ i, col: (b.extra[name] = []) });
+  });
+  return extras;
+}
+
 /** Index of column `name` in `header`, or an InputError (line 1) listing the expected header. */
 export function columnIndex(header: readonly string[], name: string, file: string, expected: string): number {
   const i = header.indexOf(name);

@@ -8,7 +8,7 @@
  * that group's content (one segment); a row with both blank has none. They are not kept in `extra`.
  */
 import { InputError } from '../sim/errors.ts';
-import { columnIndex, type CsvFormat, type RowReader } from './csv-format.ts';
+import { columnIndex, extraColumns, type CsvFormat, type RowReader } from './csv-format.ts';
 import { plainTimestamp, positiveTokenCount } from './fields.ts';
 import type { RowSegments } from './prefix.ts';
 
@@ -26,7 +26,6 @@ export const genericFormat: CsvFormat = {
   matches: (header) => GENERIC_COLUMNS.every((c) => header.includes(c)),
   bind(header, file, b): RowReader {
     const [T, P, O] = GENERIC_COLUMNS.map((c) => columnIndex(header, c, file, this.expected));
-    const extras: { i: number; col: string[] }[] = [];
     const [G, K] = PREFIX_COLUMNS.map((c) => header.indexOf(c));
     if ((G < 0) !== (K < 0)) {
       const [has, lacks] = G < 0 ? PREFIX_COLUMNS.slice().reverse() : PREFIX_COLUMNS;
@@ -34,14 +33,7 @@ export const genericFormat: CsvFormat = {
     }
     const groups = new Map<string, number>();
     if (G >= 0) b.prefix = [];
-    header.forEach((name, i) => {
-      if ((GENERIC_COLUMNS as readonly string[]).includes(name)) return;
-      if (G >= 0 && (PREFIX_COLUMNS as readonly string[]).includes(name)) return;
-      if (name === '') {
-        throw new InputError(`column ${i + 1} has an empty name`, { file, line: 1, field: 'header' });
-      }
-      extras.push({ i, col: (b.extra[name] = []) });
-    });
+    const extras = extraColumns(header, G >= 0 ? [...GENERIC_COLUMNS, ...PREFIX_COLUMNS] : GENERIC_COLUMNS, file, b);
     return (rec, line, b) => {
       const t = plainTimestamp(rec[T], { file, line, field: 'arrival_s' }, 'seconds');
       const p = positiveTokenCount(rec[P], { file, line, field: 'prompt_tokens' }, 'prompt');

@@ -15,7 +15,7 @@
  * naming the row. Clipped rows are counted in a warning.
  */
 import { InputError } from '../sim/errors.ts';
-import { columnIndex, type CsvFormat, type RowReader } from './csv-format.ts';
+import { columnIndex, extraColumns, type CsvFormat, type RowReader } from './csv-format.ts';
 import { plainTimestamp, positiveTokenCount } from './fields.ts';
 
 /** Columns a Vidur trace must have (any order; extra columns allowed). */
@@ -29,12 +29,7 @@ export const vidurFormat: CsvFormat = {
   matches: (header) => VIDUR_COLUMNS.every((c) => header.includes(c)),
   bind(header, file, b, opts): RowReader {
     const [T, P, O] = VIDUR_COLUMNS.map((c) => columnIndex(header, c, file, this.expected));
-    const extras: { i: number; col: string[] }[] = [];
-    header.forEach((name, i) => {
-      if ((VIDUR_COLUMNS as readonly string[]).includes(name)) return;
-      if (name === '') throw new InputError(`column ${i + 1} has an empty name`, { file, line: 1, field: 'header' });
-      extras.push({ i, col: (b.extra[name] = []) });
-    });
+    const extras = extraColumns(header, VIDUR_COLUMNS, file, b);
     const maxTokens = opts.vidurMaxTokens;
     let clipped = 0;
     let firstClipped = 0;

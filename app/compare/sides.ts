@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../../sim/errors.ts';
-import { readTextFile } from '../../sim/files.ts';
+import { readJsonFile, readTextFile } from '../../sim/files.ts';
 import { parseDecimal } from '../../sim/values.ts';
 import { latencyStats } from '../../sim/metrics.ts';
 import type { LatencyStats } from '../../sim/metrics.ts';
@@ -166,13 +166,8 @@ export function readRun(where: string): Side {
   s.itlNote = `every token, from ${summary}`;
   if (!fs.existsSync(summary)) s.itlNote = `no ${summary}: no ITL`;
   else {
-    let itl: unknown;
-    try {
-      itl = (JSON.parse(readTextFile(summary, 'summary')) as { itl_s?: unknown }).itl_s;
-    } catch (e) {
-      if (e instanceof InputError) throw e;
-      throw new InputError(`not valid JSON: ${(e as Error).message.split('\n')[0]}`, { file: summary });
-    }
+    const { value } = readJsonFile(summary, 'summary');
+    const itl = typeof value === 'object' && value !== null ? (value as { itl_s?: unknown }).itl_s : undefined;
     if (itl === undefined) s.itlNote = `${summary} has no itl_s (written before ITL was recorded): no ITL`;
     else s.itl = readStatsObject(itl, { file: summary, field: 'itl_s' });
   }
@@ -284,21 +279,9 @@ export function readVidurItl(file: string): LatencyStats {
  *   JSON, a missing key, lists of different lengths, or a bad value.
  */
 export function readVllm(file: string): Side {
-  const text = readTextFile(file, 'vLLM result');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
-    const pos = /position (\d+)/.exec(msg);
-    throw new InputError(`not valid JSON: ${msg}`, { file, line: pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined });
-  }
+  const { value: raw, lineOf } = readJsonFile(file, 'vLLM result');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError('expected a JSON object (benchmark_serving --save-result output)', { file, line: 1 });
   const o = raw as Record<string, unknown>;
-  const lineOf = (key: string): number | undefined => {
-    const i = text.indexOf(JSON.stringify(key));
-    return i < 0 ? undefined : text.slice(0, i).split('\n').length;
-  };
   const list = (key: string, required: boolean): unknown[] | undefined => {
     const v = o[key];
     if (v === undefined) {
