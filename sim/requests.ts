@@ -154,8 +154,11 @@ export class RequestTable {
    * step); here the first step's gap, which depends on the request's previous token.
    */
   bundleSampled(id: number, firstEnd: number, end: number, laterMax: number): void {
-    this.tokenSampled(id, firstEnd);
-    if (laterMax > this.maxTbt[id]) this.maxTbt[id] = laterMax;
+    // A bundle is decode-only: every member has sampled a token before it.
+    const gap = firstEnd - this.lastToken[id];
+    this.itl.add(gap, 1);
+    const most = gap > laterMax ? gap : laterMax;
+    if (most > this.maxTbt[id]) this.maxTbt[id] = most;
     this.lastToken[id] = end;
   }
 
