@@ -181,9 +181,10 @@ function listModels(): string {
 }
 
 function listGpus(): string {
-  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GB', 'PCIe GB/s', 'source']];
+  // Memory in GiB: datasheets' "80 GB" of HBM is 80 GiB (sim/cost/gpus.ts); bandwidths in decimal GB/s.
+  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GiB', 'PCIe GB/s', 'source']];
   for (const g of Object.values(GPUS)) {
-    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 1e9).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
+    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 2 ** 30).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
   }
   return table(rows);
 }
