@@ -224,6 +224,7 @@ function execute(c: Case, skipAhead: boolean): Execution {
     policy: c.wrap ? run.policies.map(c.wrap) : run.policies,
     router: run.router,
     cost: run.cost,
+    pipeline: run.pipeline,
     engine,
     observer: (r) => {
       records.push(r);
