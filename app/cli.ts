@@ -57,7 +57,8 @@ function runOptions(y: Argv): Argv {
     .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
     .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
     .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
-    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica', 'tp'), group: 'Hardware:' })
+    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica (per pipeline stage with --pp)', 'tp'), group: 'Hardware:' })
+    .option('pp', { type: 'string', describe: dflt('pipeline stages per replica: micro-batches in flight, one scheduler each with 1/pp of the KV (vLLM v0)', 'pp'), group: 'Hardware:' })
     .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
@@ -130,8 +131,8 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
       const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
       const header = [
         `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
-        `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
-        `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
+        `model ${opts.model} on ${opts.pp > 1 ? `${opts.tp * opts.pp}x ${opts.gpu} (tp ${opts.tp} x pp ${opts.pp})` : `${opts.tp}x ${opts.gpu}`} | cost ${run.pipeline ? run.pipeline.name : run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
+        `KV cache ${run.unlimitedKv ? 'unlimited' : `${opts.pp > 1 ? `${opts.pp} x ` : ''}${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs${opts.pp > 1 ? ` per micro-batch, ${opts.pp} in flight` : ''} | preemption ${opts.preemption}`,
       ];
       out.write(formatSummary(summary, header) + '\n');
     }
