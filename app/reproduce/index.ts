@@ -1,0 +1,21 @@
+/**
+ * The reproduction table: every seed paper `sim reproduce` reruns, in the order of
+ * docs/reproductions.md. A new reproduction is one file plus one line here.
+ */
+import { checkChoice } from '../../sim/errors.ts';
+import type { Reproduction } from './reproduction.ts';
+import { ssjfReproduction } from './ssjf.ts';
+
+export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
+
+/** All reproductions, in document order. */
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction];
+
+/**
+ * Looks a reproduction up by name.
+ * @throws InputError (field `NAME`) listing the valid names when unknown.
+ */
+export function getReproduction(name: string): Reproduction {
+  checkChoice('NAME', name, REPRODUCTIONS.map((r) => r.name));
+  return REPRODUCTIONS.find((r) => r.name === name)!;
+}
