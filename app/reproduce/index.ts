@@ -5,11 +5,13 @@
 import { checkChoice } from '../../sim/errors.ts';
 import type { Reproduction } from './reproduction.ts';
 import { ssjfReproduction } from './ssjf.ts';
+import { trailReproduction } from './trail.ts';
+import { ltrReproduction } from './ltr.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction];
 
 /**
  * Looks a reproduction up by name.
