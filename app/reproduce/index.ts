@@ -7,11 +7,13 @@ import type { Reproduction } from './reproduction.ts';
 import { ssjfReproduction } from './ssjf.ts';
 import { trailReproduction } from './trail.ts';
 import { ltrReproduction } from './ltr.ts';
+import { skipPredictReproduction } from './skippredict.ts';
+import { sarathiReproduction } from './sarathi.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction];
 
 /**
  * Looks a reproduction up by name.
