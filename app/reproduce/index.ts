@@ -9,11 +9,12 @@ import { trailReproduction } from './trail.ts';
 import { ltrReproduction } from './ltr.ts';
 import { skipPredictReproduction } from './skippredict.ts';
 import { sarathiReproduction } from './sarathi.ts';
+import { autellixReproduction } from './autellix.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction];
 
 /**
  * Looks a reproduction up by name.
