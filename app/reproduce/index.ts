@@ -18,9 +18,9 @@ export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailRe
 
 /**
  * Looks a reproduction up by name.
- * @throws InputError (field `NAME`) listing the valid names when unknown.
+ * @throws InputError (field `reproduction`) listing the valid names when unknown.
  */
 export function getReproduction(name: string): Reproduction {
-  checkChoice('NAME', name, REPRODUCTIONS.map((r) => r.name));
+  checkChoice('reproduction', name, REPRODUCTIONS.map((r) => r.name));
   return REPRODUCTIONS.find((r) => r.name === name)!;
 }

@@ -37,7 +37,8 @@ export function trailBlock(p: SsjfPredictions, rate: number, n = TRAIL_REQUESTS)
   let t = 0;
   for (let i = 0; i < n; i++) {
     if (i > 0) t += gap();
-    rows.push({ arrival_s: t, prompt: Math.max(1, Math.round(prompt())), output: p.output[Math.floor(pick() * p.output.length)] });
+    // Arrivals to the microsecond: the exported trace stays short and reads back exactly.
+    rows.push({ arrival_s: Math.round(t * 1e6) / 1e6, prompt: Math.max(1, Math.round(prompt())), output: p.output[Math.floor(pick() * p.output.length)] });
   }
   return rows;
 }
