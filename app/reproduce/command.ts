@@ -31,6 +31,7 @@ export function makeReproduceCommand(io: CommandIo): CommandModule {
       const { REPRODUCTIONS, getReproduction } = await import('./index.ts');
       if (name !== undefined) getReproduction(name);
       if (a.list) {
+        for (const k of ['out', 'export', 'shared']) if (a[k] !== undefined) throw new InputError(`--list prints the names only: drop --${k}`, { field: '--list' });
         for (const r of REPRODUCTIONS) io.out.write(`${r.name.padEnd(12)}${r.title}\n`);
         return;
       }

@@ -51,8 +51,9 @@ function context(o: { shared?: string; log?: (m: string) => void }): ReproduceCo
 /**
  * Runs the selected reproductions and writes the document: with a name, its section replaces
  * the old one and the other sections are kept; without, the whole document is rewritten. The
- * document is checked writable and (when it exists) well-formed before anything runs, and written
- * atomically after all have run.
+ * document is checked writable and (when it exists) well-formed, and every reproduction's shared
+ * data read and checked, before anything runs; the document is written atomically after all have
+ * run.
  * @throws InputError for an unknown name, an unwritable or malformed document, or shared data a
  *   reproduction needs that is missing or malformed.
  */
@@ -63,6 +64,7 @@ export async function reproduce(o: ReproduceOptions = {}): Promise<ReproduceRepo
   const existing = o.name !== undefined && fs.existsSync(file) ? readTextFile(file, 'reproductions document', true) : undefined;
   if (existing !== undefined) parseSections(existing, file);
   const ctx = context(o);
+  for (const rep of reps) rep.check?.(ctx);
   const fresh = new Map<string, string>();
   const results: ReproduceReport['results'] = [];
   for (const rep of reps) {

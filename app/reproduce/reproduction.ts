@@ -70,6 +70,12 @@ export interface Reproduction {
   /** The exact command that regenerates the section. */
   command: string;
   /**
+   * Reads and checks the shared data the reproduction needs, so that bad or missing data is
+   * reported before anything runs. Absent when it needs none.
+   * @throws InputError naming the file (and line, field).
+   */
+  check?(ctx: ReproduceContext): void;
+  /**
    * Runs the reproduction. Deterministic: the same code and data give the same result.
    * @throws InputError when the shared data it needs is missing or malformed.
    */

@@ -192,6 +192,9 @@ export const ssjfReproduction: Reproduction = {
   name: 'ssjf',
   title: 'SSJF — Qiu et al., arXiv 2404.08509',
   command: 'npx sim reproduce ssjf',
+  check(ctx) {
+    readSsjfPredictions(ctx.shared);
+  },
   async run(ctx) {
     return runSsjf(readSsjfPredictions(ctx.shared), ctx.log);
   },

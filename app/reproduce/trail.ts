@@ -149,6 +149,9 @@ export const trailReproduction: Reproduction = {
   name: 'trail',
   title: 'TRAIL — Shahout et al., arXiv 2410.01035',
   command: 'npx sim reproduce trail',
+  check(ctx) {
+    readSsjfPredictions(ctx.shared);
+  },
   async run(ctx) {
     return runTrail(readSsjfPredictions(ctx.shared), ctx.log);
   },

@@ -33,12 +33,14 @@ export interface SsjfPredictions {
 
 /**
  * Reads {@link SSJF_PREDICTIONS} under `shared` (columns: index, output_token_length,
- * predicted_length, latency, model).
+ * predicted_length, latency, model); the last file read is kept, so reading it again is free
+ * (callers must not modify the arrays).
  * @throws InputError naming the file (and line, field) when it is missing, a column is absent, a
  *   length is not an integer >= 1 or a class not in 0..4.
  */
 export function readSsjfPredictions(shared: string): SsjfPredictions {
   const file = path.join(shared, SSJF_PREDICTIONS);
+  if (lastRead?.file === file) return lastRead.data;
   const text = readTextFile(file, 'SSJF predictions (shared/reference/ssjf-predictions; give --shared DIR)');
   const rows = parse(text, { relax_column_count: false, skip_empty_lines: true }) as string[][];
   const header = rows[0] ?? [];
@@ -58,8 +60,12 @@ export function readSsjfPredictions(shared: string): SsjfPredictions {
     output[i] = len;
     predictedClass[i] = cls;
   }
-  return { output, predictedClass };
+  lastRead = { file, data: { output, predictedClass } };
+  return lastRead.data;
 }
+
+/** The last predictions file read (a check and a run read the same file once). */
+let lastRead: { file: string; data: SsjfPredictions } | undefined;
 
 /** One request of a workload: arrival (s), prompt and output tokens, and optionally a predicted length (tokens). */
 export interface RequestRow {
