@@ -15,7 +15,8 @@ import { renderSection, parseSections, mergeDocument, buildDocument, anchor } fr
 import type { Reproduction, ReproductionResult } from '../app/reproduce/reproduction.ts';
 import { largestRate, crossing } from '../app/reproduce/search.ts';
 import { TbtRecorder } from '../app/reproduce/tbt.ts';
-import { geometricSizes, fcfsMean, skipPredictMean, longFraction, meanSize } from '../app/reproduce/skippredict.ts';
+import { skipPredictMean, longFraction } from '../app/reproduce/skippredict.ts';
+import { geometricLattice, fcfsOracle, latticeMoments } from '../app/reproduce/lattice.ts';
 import { ssjfExperiment, throughputAt25 } from '../app/reproduce/ssjf.ts';
 import { hasSharedReference, readSsjfPredictions, blockTrace, checkDrained, runOn } from '../app/reproduce/workloads.ts';
 import { exportWorkloads, defaultShared } from '../app/reproduce/reproduce.ts';
@@ -196,18 +197,18 @@ describe('TBT from iteration records', () => {
 
 describe('SkipPredict formulas (SOAP on a lattice)', () => {
   // Exp(1) sizes on a fine lattice at ρ = 0.7 approach docs/spec.md §12's exact continuous values.
-  const d = geometricSizes(1000, 0.001);
-  const lam = 0.7 / meanSize(d);
+  const d = geometricLattice(1000, 0.001);
+  const lam = 0.7 / latticeMoments(d).EX;
 
   it('with no predicted-short job SkipPredict is SRPT: 1.8746 (§12.5); FCFS is 3.3333 (§12.1)', () => {
     expect(skipPredictMean(d, lam, 0)).toBeCloseTo(1.8746, 2);
-    expect(fcfsMean(d, lam)).toBeCloseTo(3.3333, 2);
+    expect(fcfsOracle(d, lam)).toBeCloseTo(3.3333, 2);
   });
 
   it('with every job predicted short it is FCFS exactly (Pollaczek–Khinchine)', () => {
-    const g = geometricSizes(100, 0.01);
-    const l = 0.9 / meanSize(g);
-    expect(skipPredictMean(g, l, g.p.length + 5)).toBeCloseTo(fcfsMean(g, l), 10);
+    const g = geometricLattice(100, 0.01);
+    const l = 0.9 / latticeMoments(g).EX;
+    expect(skipPredictMean(g, l, g.p.length + 5)).toBeCloseTo(fcfsOracle(g, l), 10);
     expect(longFraction(g, g.p.length + 5)).toBeCloseTo(0, 12);
     expect(longFraction(g, 0)).toBeCloseTo(1, 12);
   });

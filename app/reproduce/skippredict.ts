@@ -7,10 +7,9 @@
  * (Scully et al. 2018; docs/spec.md §12.11), evaluated here for exact predictions, and the
  * simulator's policies are run with exact and with the paper's exponential predictions.
  */
-import seedrandom from 'seedrandom';
 import type { Reproduction, ReproductionResult, Table } from './reproduction.ts';
-import { requestTrace } from './workloads.ts';
-import type { RequestRow } from './workloads.ts';
+import { batchMeans, fcfsOracle, geometricLattice, latticeMoments, sampleLatticeTrace } from './lattice.ts';
+import type { Lattice } from './lattice.ts';
 import type { RunOptions } from '../config.ts';
 import { normalizeOptions, buildRun } from '../config.ts';
 import { runResolved } from '../run.ts';
@@ -18,28 +17,6 @@ import { SkipPredict } from '../../policies/skippredict.ts';
 import type { Trace } from '../../sim/trace.ts';
 import { improvement, verdict } from './verdict.ts';
 import { num, times } from './format.ts';
-
-/**
- * A job-size distribution on the lattice k·τ (seconds): `p[k]` = P(X = kτ), k = 1..K (`p[0]` = 0).
- * In the engine a request of k + 1 output tokens is a job of k tokens of work (its prefill is
- * free and samples the first token).
- */
-export interface Lattice {
-  /** Seconds per token of work. */
-  tau: number;
-  p: Float64Array;
-}
-
-/** Sizes K·τ with K geometric on 1, 2, … of mean `meanK` (the lattice form of an exponential size), truncated at 40·meanK and renormalised. */
-export function geometricSizes(meanK: number, tau: number): Lattice {
-  const q = 1 / meanK;
-  const K = Math.ceil(40 * meanK);
-  const p = new Float64Array(K + 1);
-  let s = 0;
-  for (let k = 1; k <= K; k++) s += p[k] = q * (1 - q) ** (k - 1);
-  for (let k = 1; k <= K; k++) p[k] /= s;
-  return { tau, p };
-}
 
 /** Prefix sums of a lattice at rate λ: load ρ[k] = λ Σ_{j≤k} x_j p_j, m2[k] = Σ_{j≤k} x_j² p_j, P[k] = Σ_{j≤k} p_j. */
 function prefix(d: Lattice, lam: number) {
@@ -54,19 +31,6 @@ function prefix(d: Lattice, lam: number) {
     P[k] = P[k - 1] + d.p[k];
   }
   return { K, rho, m2, P };
-}
-
-/** E[X] (s) of a lattice. */
-export function meanSize(d: Lattice): number {
-  let s = 0;
-  for (let k = 1; k < d.p.length; k++) s += k * d.tau * d.p[k];
-  return s;
-}
-
-/** M/G/1 FCFS mean response time (s), Pollaczek–Khinchine (docs/spec.md §12.1). */
-export function fcfsMean(d: Lattice, lam: number): number {
-  const { K, rho, m2 } = prefix(d, lam);
-  return rho[K] / lam + (lam * m2[K]) / (2 * (1 - rho[K]));
 }
 
 /**
@@ -123,43 +87,11 @@ const C2_GRID = [0.1, 0.25, 0.5, 1, 2, 4];
 const LARGE_GAP = { c1: 0.01, c2: 2 };
 const NO_GAP = { c1: 0.1, c2: 0.1 };
 
-/** `n` Poisson(λ) arrivals with sizes from `d` (output = 1 + k tokens, prompt 1 token); seeded. */
-export function sampleJobs(d: Lattice, lam: number, n: number, seed: string): Trace {
-  const rng = seedrandom.alea(seed);
-  const cdf = new Float64Array(d.p.length);
-  for (let k = 1; k < d.p.length; k++) cdf[k] = cdf[k - 1] + d.p[k];
-  const rows: RequestRow[] = [];
-  let t = 0;
-  for (let i = 0; i < n; i++) {
-    if (i > 0) t += -Math.log(1 - rng()) / lam;
-    const u = rng() * cdf[cdf.length - 1];
-    let lo = 1;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] >= u) hi = mid;
-      else lo = mid + 1;
-    }
-    rows.push({ arrival_s: t, prompt: 1, output: 1 + lo });
-  }
-  return requestTrace(`skippredict: ${n} Poisson arrivals at load ${LOAD}, geometric sizes of mean ${MEAN_K} tokens`, rows);
-}
-
 /** Mean and batch-means standard error (20 batches) of response times after the warm-up, and P̂(long) for SkipPredict. */
 function measure(trace: Trace, o: Partial<RunOptions>): { mean: number; se: number; pLong: number | undefined } {
   const run = buildRun(normalizeOptions({ 'cost-model': `linear:base=0,prefill=0,decode=${TAU},kv=0`, 'max-num-seqs': 1, 'kv-tokens': 'unlimited', 'prefix-caching': 'off', ...o, trace: trace.source }), trace, () => {});
   const { metrics } = runResolved(run);
-  const t = metrics.e2e.subarray(WARMUP);
-  const B = 20;
-  const size = Math.floor(t.length / B);
-  const means: number[] = [];
-  for (let b = 0; b < B; b++) {
-    let s = 0;
-    for (let i = b * size; i < (b + 1) * size; i++) s += t[i];
-    means.push(s / size);
-  }
-  const mean = means.reduce((a, x) => a + x, 0) / B;
-  const se = Math.sqrt(means.reduce((a, x) => a + (x - mean) ** 2, 0) / (B - 1) / B);
+  const { mean, se } = batchMeans(metrics.e2e.subarray(WARMUP));
   const p = run.policies[0];
   const pLong = p instanceof SkipPredict ? p.externalCost_s : undefined;
   return { mean, se, pLong };
@@ -167,10 +99,10 @@ function measure(trace: Trace, o: Partial<RunOptions>): { mean: number; se: numb
 
 /** Runs the reproduction. */
 export function runSkipPredict(log: (m: string) => void): ReproductionResult {
-  const d = geometricSizes(MEAN_K, TAU);
-  const EX = meanSize(d);
+  const d = geometricLattice(MEAN_K, TAU);
+  const EX = latticeMoments(d).EX;
   const lam = LOAD / EX;
-  const trace = sampleJobs(d, lam, REQUESTS, 'skippredict');
+  const trace = sampleLatticeTrace(REQUESTS, lam, d, 'skippredict');
   const thr = String(KT + 1); // the policy's threshold is on output tokens = work + 1
   const sims = {
     fcfs: { label: 'FCFS', o: { policy: 'fcfs' } },
@@ -185,7 +117,7 @@ export function runSkipPredict(log: (m: string) => void): ReproductionResult {
     // c2 = 1 with the default external cost mode adds nothing to simulated time; it makes the policy report P̂(long).
     got[k] = measure(trace, s.o as Partial<RunOptions>);
   }
-  const formula = { fcfs: fcfsMean(d, lam), srpt: skipPredictMean(d, lam, 0), skip: skipPredictMean(d, lam, KT) };
+  const formula = { fcfs: fcfsOracle(d, lam), srpt: skipPredictMean(d, lam, 0), skip: skipPredictMean(d, lam, KT) };
   const pLongExact = longFraction(d, KT);
   const pLongExp = got.skipExp.pLong!;
   const total = (ET: number, c1: number, c2: number, pLong: number | 'all') => ET + (pLong === 'all' ? c2 : c1 + pLong * c2);
@@ -246,7 +178,7 @@ export function runSkipPredict(log: (m: string) => void): ReproductionResult {
       model: 'none: the engine in M/G/1 mode (one sequence per batch, linear cost model with decode only, 0.01 s per token, prompts of 1 token)',
       gpu: 'none',
       engine: '`skippredict` in rank mode (pause), `srpt`, `fcfs`; external cost model (costs added to E[T] after the run)',
-      workload: `${REQUESTS} Poisson arrivals, sizes geometric with mean ${MEAN_K} tokens (E[X] = ${num(EX)} s, the lattice form of Exp(1)); cheap bit at ${KT} tokens (the median); predictions exact (\`oracle\`) or exponential (\`cheap-bit\`, ŷ ~ Exp(mean = length), bit and ŷ drawn independently)`,
+      workload: `${REQUESTS} Poisson arrivals, sizes ⌈Exp(mean ${MEAN_K} tokens)⌉ (E[X] = ${num(EX)} s, the lattice form of an exponential size); cheap bit at ${KT} tokens (the median); predictions exact (\`oracle\`) or exponential (\`cheap-bit\`, ŷ ~ Exp(mean = length), bit and ŷ drawn independently)`,
       rate: `load ${LOAD} (λ = ${num(lam)}/s)`,
       metric: 'total cost in the external model; E[T] against the SOAP formulas',
     },
