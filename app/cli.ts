@@ -4,8 +4,8 @@
  * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
  *
  * Every subcommand's module is imported here for its options only: each loads its heavy code
- * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, a progress
- * bar) in its handler, so a run or `--help` loads only what it uses.
+ * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, the
+ * reproductions, a progress bar) in its handler, so a run or `--help` loads only what it uses.
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
@@ -25,6 +25,7 @@ import { makeCalibrateCommand } from '../calibrate/command.ts';
 import { makeSweepCommand } from './sweep/command.ts';
 import { makeMergeCommand } from './sweep/merge-command.ts';
 import { makeRegressCommand } from './regress/command.ts';
+import { makeReproduceCommand } from './reproduce/command.ts';
 import { makePlotCommand } from '../notebooks/plot/command.ts';
 import { makeGenerateCommand } from '../traces/generate-command.ts';
 
@@ -242,6 +243,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
         },
       }),
     )
+    .command(makeReproduceCommand({ out, err }))
     .command(makePlotCommand({ out, err }))
     .command(makeGenerateCommand({ out, err }))
     .command('predictors', 'list the length predictors and the quality they model', {}, () => {
@@ -278,7 +280,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
 }
 
 /** Boolean flags of every subcommand: `--name=VALUE` must say true or false. */
-const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'help', 'version']);
+const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'list', 'help', 'version']);
 
 /**
  * Checks and rewrites the raw arguments where yargs would misread them: `--chunked-prefill=yes`

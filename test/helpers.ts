@@ -11,6 +11,13 @@ import type { Trace, TracePrefix } from '../sim/trace.ts';
 import type { EngineConfig, EngineStats, IterationRecord } from '../sim/engine-types.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
+import { latticeMoments } from '../app/reproduce/lattice.ts';
+import type { Lattice } from '../app/reproduce/lattice.ts';
+
+// The job-size lattices, their sampling, the Pollaczek–Khinchine oracle and batch means live with
+// the SkipPredict reproduction, which uses them too.
+export { batchMeans, latticeMoments, fcfsOracle, sampleLatticeTrace, geometricLattice } from '../app/reproduce/lattice.ts';
+export type { Lattice } from '../app/reproduce/lattice.ts';
 
 /** A trace from plain arrays (arrivals must be sorted). */
 export function makeTrace(arrival: number[], prompt: number[], output: number[]): Trace {
@@ -64,20 +71,6 @@ export function poissonGeometricTrace(n: number, lambda: number, meanK: number, 
   return { trace: makeTrace(arrival, new Array(n).fill(1), output), EK: 1 / p, EK2: (2 - p) / (p * p) };
 }
 
-/** Mean and standard error by batch means over `batches` contiguous batches of `xs`. */
-export function batchMeans(xs: ArrayLike<number>, batches = 20): { mean: number; se: number } {
-  const size = Math.floor(xs.length / batches);
-  const means: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    let s = 0;
-    for (let i = b * size; i < (b + 1) * size; i++) s += xs[i];
-    means.push(s / size);
-  }
-  const mean = means.reduce((a, b) => a + b, 0) / batches;
-  const v = means.reduce((a, m) => a + (m - mean) ** 2, 0) / (batches - 1);
-  return { mean, se: Math.sqrt(v / batches) };
-}
-
 /** Runs `f`, expects it to throw an InputError, and returns the error (for its message and fields). */
 export function inputError(f: () => unknown): InputError {
   try {
@@ -114,18 +107,6 @@ export async function runSim(...args: string[]): Promise<{ code: number; out: st
 }
 
 /**
- * A discrete job-size distribution on the lattice k·τ (seconds): `p[k]` = P(X = kτ), k = 1..K
- * (`p[0]` = 0). For the exact queueing oracles of docs/spec.md §12, evaluated for the
- * very distribution a test samples (moved here from test/policy-oracles.test.ts to be shared).
- */
-export interface Lattice {
-  /** Lattice step τ, seconds (one decode token). */
-  tau: number;
-  /** Probabilities by multiple of τ. */
-  p: Float64Array;
-}
-
-/**
  * X = τ·⌈Y/τ⌉, Y hyperexponential with mean `mean` (s), SCV 4 and balanced means (§12's second
  * example), truncated at 40× the long branch's mean (the cut mass is negligible).
  */
@@ -141,24 +122,6 @@ export function h2Lattice(mean: number, tau: number): Lattice {
     p[k] = p1 * (Math.exp(-a / m1) - Math.exp(-b / m1)) + (1 - p1) * (Math.exp(-a / m2) - Math.exp(-b / m2));
   }
   return { tau, p };
-}
-
-/** E[X] (s) and E[X²] (s²) of a lattice distribution. */
-export function latticeMoments(d: Lattice): { EX: number; EX2: number } {
-  let EX = 0;
-  let EX2 = 0;
-  for (let k = 1; k < d.p.length; k++) {
-    const x = k * d.tau;
-    EX += x * d.p[k];
-    EX2 += x * x * d.p[k];
-  }
-  return { EX, EX2 };
-}
-
-/** M/G/1 FCFS mean response time (s), Pollaczek–Khinchine (§12.1): E[X] + λE[X²]/(2(1 − ρ)); λ in 1/s. */
-export function fcfsOracle(d: Lattice, lam: number): number {
-  const { EX, EX2 } = latticeMoments(d);
-  return EX + (lam * EX2) / (2 * (1 - lam * EX));
 }
 
 /** M/G/1 processor-sharing mean response time (s) (§12.2): E[X]/(1 − ρ); λ in 1/s. */
@@ -186,42 +149,6 @@ export function fbOracle(d: Lattice, lam: number): number {
     ET += d.p[k] * ((lam * (m2 + x * x * (1 - P))) / (2 * (1 - rb) ** 2) + x / (1 - rb));
   }
   return ET;
-}
-
-/**
- * `n` Poisson(λ) arrivals (λ in 1/s) with sizes drawn from `d`: output = 1 + K tokens (the prefill
- * samples the first), prompt 1 token; seeded.
- */
-export function sampleLatticeTrace(n: number, lam: number, d: Lattice, seed: string): Trace {
-  const rng = seedrandom.alea(seed);
-  const cdf = new Float64Array(d.p.length);
-  for (let k = 1; k < d.p.length; k++) cdf[k] = cdf[k - 1] + d.p[k];
-  const arrival: number[] = [];
-  const output: number[] = [];
-  let t = 0;
-  for (let i = 0; i < n; i++) {
-    t += -Math.log(1 - rng()) / lam;
-    arrival.push(t);
-    const u = rng() * cdf[cdf.length - 1];
-    let lo = 1;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] >= u) hi = mid;
-      else lo = mid + 1;
-    }
-    output.push(1 + lo);
-  }
-  return makeTrace(arrival, new Array(n).fill(1), output);
-}
-
-/** X = τ·K, K ~ Geometric on {1, 2, ...} with P(K > k) = e^{−k/meanK} (K = ⌈Exp(meanK)⌉), truncated at 40·meanK. */
-export function geometricLattice(meanK: number, tau: number): Lattice {
-  const q = 1 - Math.exp(-1 / meanK);
-  const K = Math.ceil(meanK * 40);
-  const p = new Float64Array(K + 1);
-  for (let k = 1; k <= K; k++) p[k] = q * (1 - q) ** (k - 1);
-  return { tau, p };
 }
 
 /** Expects two runs of one workload (e.g. skip-ahead on and off) to be identical: {@link runDifferences} finds none. */
