@@ -174,7 +174,7 @@ describe('searches', () => {
 
 describe('TBT from iteration records', () => {
   const rec = (start: number, end: number, decodeSeqs: number, steps = 1): IterationRecord => ({
-    replica: 0, start, end, steps, batchSize: decodeSeqs || 1, prefillTokens: decodeSeqs ? 0 : 100, decodeSeqs, kvBlocksUsed: 0, kvBlocks: 1, kvBlocksCached: 0, waiting: 0, running: 0, swapped: 0,
+    replica: 0, virtualEngine: 0, start, end, steps, batchSize: decodeSeqs || 1, prefillTokens: decodeSeqs ? 0 : 100, decodeSeqs, kvBlocksUsed: 0, kvBlocks: 1, kvBlocksCached: 0, waiting: 0, running: 0, swapped: 0,
   });
 
   it('counts prefill stalls in the gap, splits bundled iterations, and resets after idling', () => {
