@@ -4,8 +4,8 @@
  * `sim models`, `sim gpus` and `sim policies` list what exists, with sources.
  *
  * Every subcommand's module is imported here for its options only: each loads its heavy code
- * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, a progress
- * bar) in its handler, so a run or `--help` loads only what it uses.
+ * (plot's jsdom and Plot, merge's Parquet writer, sweep's worker pool, calibrate's modes, the
+ * reproductions, a progress bar) in its handler, so a run or `--help` loads only what it uses.
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
@@ -25,6 +25,7 @@ import { makeCalibrateCommand } from '../calibrate/command.ts';
 import { makeSweepCommand } from './sweep/command.ts';
 import { makeMergeCommand } from './sweep/merge-command.ts';
 import { makeRegressCommand } from './regress/command.ts';
+import { makeReproduceCommand } from './reproduce/command.ts';
 import { makePlotCommand } from '../notebooks/plot/command.ts';
 import { makeGenerateCommand } from '../traces/generate-command.ts';
 import { makeCompareCommand } from './compare/command.ts';
@@ -59,7 +60,8 @@ function runOptions(y: Argv): Argv {
     .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
     .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
     .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
-    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica', 'tp'), group: 'Hardware:' })
+    .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica (per pipeline stage with --pp)', 'tp'), group: 'Hardware:' })
+    .option('pp', { type: 'string', describe: dflt('pipeline stages per replica: micro-batches in flight, one scheduler each with 1/pp of the KV (vLLM v0)', 'pp'), group: 'Hardware:' })
     .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
@@ -133,8 +135,8 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
       const skipped = Object.entries(trace.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
       const header = [
         `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
-        `model ${opts.model} on ${opts.tp}x ${opts.gpu} | cost ${run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
-        `KV cache ${run.unlimitedKv ? 'unlimited' : `${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs | preemption ${opts.preemption}`,
+        `model ${opts.model} on ${opts.pp > 1 ? `${opts.tp * opts.pp}x ${opts.gpu} (tp ${opts.tp} x pp ${opts.pp})` : `${opts.tp}x ${opts.gpu}`} | cost ${run.pipeline ? run.pipeline.name : run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
+        `KV cache ${run.unlimitedKv ? 'unlimited' : `${opts.pp > 1 ? `${opts.pp} x ` : ''}${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs${opts.pp > 1 ? ` per micro-batch, ${opts.pp} in flight` : ''} | preemption ${opts.preemption}`,
       ];
       out.write(formatSummary(summary, header) + '\n');
     }
@@ -184,9 +186,10 @@ function listModels(): string {
 }
 
 function listGpus(): string {
-  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GB', 'PCIe GB/s', 'source']];
+  // Memory in GiB: datasheets' "80 GB" of HBM is 80 GiB (sim/cost/gpus.ts); bandwidths in decimal GB/s.
+  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GiB', 'PCIe GB/s', 'source']];
   for (const g of Object.values(GPUS)) {
-    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 1e9).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
+    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 2 ** 30).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
   }
   return table(rows);
 }
@@ -243,6 +246,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
         },
       }),
     )
+    .command(makeReproduceCommand({ out, err }))
     .command(makePlotCommand({ out, err }))
     .command(makeGenerateCommand({ out, err }))
     .command(makeCompareCommand({ out, err }))
@@ -280,7 +284,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
 }
 
 /** Boolean flags of every subcommand: `--name=VALUE` must say true or false. */
-const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'help', 'version']);
+const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'list', 'help', 'version']);
 
 /**
  * Checks and rewrites the raw arguments where yargs would misread them: `--chunked-prefill=yes`

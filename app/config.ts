@@ -12,8 +12,8 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks } from '../sim/cost/index.ts';
-import type { ModelSpec } from '../sim/cost/index.ts';
+import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP } from '../sim/cost/index.ts';
+import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { loadProfileCostModel } from '../calibrate/profile.ts';
 import type { Slo } from '../sim/metrics.ts';
@@ -65,10 +65,11 @@ export interface RunOptions {
   limit?: number;
   start?: number;
   duration?: number;
-  /** Model and GPU (`sim models`, `sim gpus`) and tensor parallelism. */
+  /** Model and GPU (`sim models`, `sim gpus`), tensor parallelism (GPUs per stage) and pipeline stages per replica. */
   model: string;
   gpu: string;
   tp: number;
+  pp: number;
   /** `analytical` or `linear:base=B,prefill=P,decode=D,kv=K`. */
   'cost-model': string;
   /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
@@ -111,6 +112,7 @@ export const DEFAULTS = {
   model: 'llama-2-7b',
   gpu: 'a100-80gb',
   tp: 1,
+  pp: 1,
   'cost-model': 'analytical',
   'max-num-seqs': 256,
   'block-size': 16,
@@ -130,15 +132,18 @@ export const CHUNKED_TOKEN_BUDGET = 512;
 /** A run ready to simulate. */
 export interface ResolvedRun {
   trace: Trace;
-  /** One fresh policy instance per replica. */
+  /** One fresh policy instance per replica; per virtual engine with `--pp` (replicas × pp, replica by replica). */
   policies: Policy[];
   /** Builds the run's router (several replicas), seeded from `--seed`. */
   router: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   /** The policy's predictor (attached to the trace), if it uses one. */
   predictor: Predictor | undefined;
   cost: CostModel;
+  /** The stage pricing with `--pp` above 1 (undefined at 1). */
+  pipeline: PipelineCost | undefined;
+  /** Settings of each replica; of each of its virtual engines with `--pp` (1/pp of the KV and swap blocks each). */
   engine: EngineConfig;
-  /** KV capacity in tokens (Infinity-like when unlimited) and whether it is unlimited. */
+  /** KV capacity of one replica in tokens (Infinity-like when unlimited; all its virtual engines together) and whether it is unlimited. */
   kvTokens: number;
   unlimitedKv: boolean;
   slo: Slo;
@@ -190,6 +195,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   model: str,
   gpu: str,
   tp: int(1, 64, 'GPUs per replica'),
+  pp: int(1, MAX_PP, 'pipeline stages per replica'),
   'cost-model': str,
   profile: str,
   'max-num-seqs': int(1, 2 ** 20, 'sequences per iteration'),
@@ -417,25 +423,30 @@ export async function resolveRun(r: RunOptions, log?: (message: string) => void)
  *   {@link MAX_REPLICA_REQUESTS} replicas x requests.
  */
 export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
-  if (r.replicas * trace.n > MAX_REPLICA_REQUESTS) {
+  const engines = r.replicas * r.pp;
+  if (engines * trace.n > MAX_REPLICA_REQUESTS) {
     throw new InputError(
-      `${r.replicas} replicas x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica's policy keeps per-request state for the whole trace, about 20-40 bytes each): use fewer replicas or --limit`,
+      `${r.replicas} replicas${r.pp > 1 ? ` x ${r.pp} pipeline stages (a scheduler each)` : ''} x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica's policy keeps per-request state for the whole trace, about 20-40 bytes each): use fewer replicas or --limit`,
       { field: '--replicas' },
     );
   }
-  const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
-  const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
+  const { cost, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
+  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
+  return { trace, policies, router, predictor, cost, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
 }
 
 /**
  * A run's cost model and engine settings: token budget, KV capacity (from the GPU's memory, or
- * `--kv-tokens`), swap space, and the analytical, linear or profile cost model.
- * @throws InputError for a model that does not fit the GPU, a bad tp, a KV capacity below one
- *   block, a bad cost model or profile.
+ * `--kv-tokens`), swap space, and the analytical, linear or profile cost model. With `--pp` above
+ * 1 (vLLM v0's pipeline parallelism, docs/engine.md): the stage pricing, and the settings of each
+ * of a replica's pp virtual engines, which hold ⌊blocks / pp⌋ of the replica's KV blocks (the
+ * fewest any stage's GPUs hold) and of its swap blocks, each with its own watermark (vLLM's
+ * `num_gpu_blocks //= pipeline_parallel_size` per scheduler).
+ * @throws InputError for a model that does not fit the GPU, a bad tp or pp, a KV capacity below one
+ *   block (per virtual engine), a bad cost model or profile.
  */
-function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
+function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'pipeline' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
@@ -443,15 +454,21 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
   const maxModelLen = checkMaxModelLen(r['max-model-len'], model);
   const budget = r['max-num-batched-tokens'] ?? (chunked ? Math.max(CHUNKED_TOKEN_BUDGET, maxNumSeqs) : Math.max(2048, maxModelLen, maxNumSeqs));
   const blockSize = r['block-size'];
-  const perToken = kvBytesPerToken(model, r.tp);
+  const pp = r.pp;
+  const layers = stageLayers(model.layers, pp);
+  // A KV block's bytes on one GPU: the stage with the most layers holds the largest share (swap cost).
+  const perToken = pp === 1 ? kvBytesPerToken(model, r.tp) : kvBytesPerToken(model, r.tp, Math.max(...layers));
   const unlimitedKv = r['kv-tokens'] === 'unlimited';
   let kvBlocks: number;
   if (unlimitedKv) kvBlocks = UNLIMITED_BLOCKS;
-  else if (typeof r['kv-tokens'] === 'number') kvBlocks = Math.floor(r['kv-tokens'] / blockSize);
+  else if (typeof r['kv-tokens'] === 'number') kvBlocks = Math.floor(Math.floor(r['kv-tokens'] / blockSize) / pp);
   else {
-    kvBlocks = kvCapacity({ model, gpu, tp: r.tp, gpuMemoryUtilization: r['gpu-memory-utilization'], blockSize, maxNumBatchedTokens: budget, maxNumSeqs }).blocks;
+    kvBlocks = Math.floor(kvCapacity({ model, gpu, tp: r.tp, pp, gpuMemoryUtilization: r['gpu-memory-utilization'], blockSize, maxNumBatchedTokens: budget, maxNumSeqs }).blocks / pp);
   }
-  if (kvBlocks < 1) throw new InputError(`${r['kv-tokens']} tokens is less than one block of ${blockSize}`, { field: '--kv-tokens' });
+  if (kvBlocks < 1) {
+    if (typeof r['kv-tokens'] === 'number') throw new InputError(`${r['kv-tokens']} tokens is less than one block of ${blockSize}${pp > 1 ? ` for each of ${pp} pipeline stages' schedulers` : ''}`, { field: '--kv-tokens' });
+    throw new InputError(`the KV cache holds fewer than ${pp} blocks of ${blockSize} tokens: not one for each pipeline stage's scheduler`, { field: '--pp' });
+  }
   const blockBytes = perToken * blockSize;
   const spec = parseCostModelSpec(r['cost-model']);
   const cost: CostModel =
@@ -468,14 +485,15 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     watermarkBlocks: unlimitedKv ? 0 : Math.floor(0.01 * kvBlocks),
     chunkedPrefill: chunked,
     preemption: r.preemption as 'recompute' | 'swap',
-    swapBlocks: swapBlocks(model, r.tp, r['swap-space'], blockSize),
+    swapBlocks: Math.floor(swapBlocks(model, r.tp, r['swap-space'], blockSize, pp) / pp),
     blockBytes,
     maxModelLen,
     pcieBandwidth: gpu.pcieBandwidth,
     prefixCaching: r['prefix-caching'] === 'on',
     skipAhead: true,
   };
-  return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
+  const pipeline = pp > 1 ? pipelineCost(cost, model, gpu, pp) : undefined;
+  return { cost, pipeline, engine, kvTokens: kvBlocks * pp * blockSize, unlimitedKv };
 }
 
 /**
@@ -499,7 +517,7 @@ const checkedHardware = new Set<string>();
 
 /** Checks a run's hardware settings once per distinct combination ({@link buildHardware}). */
 function checkHardware(r: RunOptions): void {
-  const keys = ['model', 'gpu', 'tp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'max-model-len', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
+  const keys = ['model', 'gpu', 'tp', 'pp', 'cost-model', 'profile', 'max-num-seqs', 'max-num-batched-tokens', 'max-model-len', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'chunked-prefill', 'swap-space'] as const;
   const key = JSON.stringify(keys.map((k) => r[k] ?? null));
   if (checkedHardware.has(key)) return;
   buildHardware(r, () => {});

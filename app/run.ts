@@ -32,12 +32,14 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     policy: run.policies,
     router: run.router,
     cost: run.cost,
+    pipeline: run.pipeline,
     engine: run.engine,
     observer: hooks.observer,
     onProgress: hooks.onProgress,
   });
   const metrics = requestMetrics(result.requests);
-  const kv = { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv };
+  // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
+  const kv = { kvBlocks: run.engine.kvBlocks * (run.pipeline?.stages ?? 1), unlimitedKv: run.unlimitedKv };
   const summary = summarize(result, metrics, { ...kv, slo: run.slo });
   const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s });
   if (replicas.length > 1) summary.replicas = replicas;

@@ -16,107 +16,34 @@
  * an 8B model, the paper's baseline) and chunked prefill (budget 512, stall-free); swap space
  * 16 GiB. Workloads grow with the replica count (programs × replicas).
  *
+ * The engines, policies, generated workloads, FCFS knee and rate-at-SLO search are shared with
+ * `sim reproduce autellix` (app/reproduce/autellix.ts, app/reproduce/search.ts), which runs a
+ * reduced version of this check.
+ *
  * Set SHARED to the shared/ folder if it is not at ../shared. `--quick` runs fewer rates.
  */
 import path from 'node:path';
 import { readTrace, transformTrace } from '../traces/index.ts';
-import { generateProgramTrace } from '../traces/generators.ts';
-import type { Trace } from '../sim/trace.ts';
-import { normalizeOptions, buildRun } from '../app/config.ts';
-import type { RunOptions } from '../app/config.ts';
-import { runResolved } from '../app/run.ts';
-import type { LatencyStats } from '../sim/metrics.ts';
+import {
+  AUTELLIX_ENGINES as ENGINES,
+  AUTELLIX_POLICIES as POLICIES,
+  generatedWorkload,
+  programPoint as simulate,
+  fcfsKnee as knee,
+  type ProgramWorkload as Workload,
+} from '../app/reproduce/autellix.ts';
+import { crossing as rateAt } from '../app/reproduce/search.ts';
 
 const shared = process.env.SHARED ?? path.resolve('..', 'shared');
 const quick = process.argv.includes('--quick');
-
-const BASE: Partial<RunOptions> = { model: 'llama-3.1-8b', gpu: 'a100-80gb', 'swap-space': 16, 'prefix-caching': 'on' };
-
-/** Engine modes: vLLM v0.6's default for an 8B model (prefill priority: the paper's vLLM), and chunked prefill. */
-const ENGINES: { label: string; opts: Partial<RunOptions> }[] = [
-  { label: 'prefill priority (vLLM v0 default)', opts: { 'chunked-prefill': false } },
-  { label: 'chunked prefill (budget 512)', opts: { 'chunked-prefill': true } },
-];
-
-const POLICIES: { label: string; policy: string; router: string }[] = [
-  { label: 'FCFS', policy: 'fcfs', router: 'least-requests' },
-  { label: 'MLFQ', policy: 'autellix-mlfq', router: 'least-requests' },
-  { label: 'PLAS', policy: 'plas', router: 'autellix' },
-  { label: 'ATLAS', policy: 'atlas', router: 'autellix' },
-  { label: 'PLAS (LR)', policy: 'plas', router: 'least-requests' },
-];
-
-/** A workload at `rate` programs (or requests) per second, sized for `replicas` replicas. */
-interface Workload {
-  name: string;
-  at(rate: number, replicas: number): Trace;
-}
-
-function generated(kind: 'react' | 'tree-search', programs: number): (rate: number, replicas: number) => Trace {
-  return (rate, replicas) => generateProgramTrace({ kind, programs: programs * replicas, rate, seed: `autellix-${kind}` });
-}
-
-/** Program-level results of one run (one-call programs for a plain trace). */
-interface Point {
-  p50: number | null;
-  p99: number | null;
-  token: number | null;
-  completed: number;
-  preemptions: number;
-}
-
-function simulate(trace: Trace, p: (typeof POLICIES)[number], replicas: number, engine: Partial<RunOptions>): Point {
-  const opts = normalizeOptions({ ...BASE, ...engine, policy: p.policy, replicas, router: replicas > 1 ? p.router : 'round-robin', trace: trace.source });
-  const { summary } = runResolved(buildRun(opts, trace));
-  const lat: LatencyStats = summary.programs ? summary.programs.e2e_s : summary.e2e_s;
-  const token = summary.programs ? summary.programs.normalized_latency_s.mean : summary.normalized_latency_s.mean;
-  return { p50: lat.p50, p99: lat.p99, token, completed: summary.programs ? summary.programs.completed : summary.requests.completed, preemptions: summary.preemptions };
-}
-
-/**
- * The FCFS knee: lowest rate (to 3%) at which FCFS's mean token latency exceeds 2× its light-load
- * value; null if it never does below 1000/s (the finite workload never queues enough).
- */
-function knee(w: Workload, replicas: number, engine: Partial<RunOptions>): { r0: number; slo: number } | null {
-  const token = (r: number) => simulate(w.at(r, replicas), POLICIES[0], replicas, engine).token ?? Infinity;
-  const light = token(0.01 * replicas);
-  const slo = 2 * light;
-  let lo = 0.01 * replicas;
-  let hi = 0.1 * replicas;
-  while (token(hi) <= slo) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 1000) return null;
-  }
-  while (hi / lo > 1.03) {
-    const mid = Math.sqrt(lo * hi);
-    if (token(mid) > slo) hi = mid;
-    else lo = mid;
-  }
-  return { r0: lo, slo };
-}
-
-/**
- * The rate at which a latency curve (rate ascending, token latency) first crosses `slo`, linearly
- * interpolated between grid points; 0 if already above at the first point, Infinity if never.
- */
-function rateAt(curve: [number, number][], slo: number): number {
-  if (curve[0][1] > slo) return 0;
-  for (let i = 1; i < curve.length; i++) {
-    const [r0, t0] = curve[i - 1];
-    const [r1, t1] = curve[i];
-    if (t1 > slo) return r0 + ((slo - t0) / (t1 - t0)) * (r1 - r0);
-  }
-  return Infinity;
-}
 
 const f = (x: number | null) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
 
 async function main(): Promise<void> {
   const azure = await readTrace(path.join(shared, 'traces', 'AzureLLMInferenceTrace_conv.csv'));
   const workloads: Workload[] = [
-    { name: 'ReAct (generated, BFCL-like: 10.75 calls, 735 prompt / 34 output tokens)', at: generated('react', quick ? 120 : 300) },
-    { name: 'tree search (generated, LATS-like: 156 calls, 467 / 73 tokens)', at: generated('tree-search', quick ? 12 : 30) },
+    generatedWorkload('ReAct (generated, BFCL-like: 10.75 calls, 735 prompt / 34 output tokens)', 'react', quick ? 120 : 300),
+    generatedWorkload('tree search (generated, LATS-like: 156 calls, 467 / 73 tokens)', 'tree-search', quick ? 12 : 30),
     { name: 'Azure conv as one-call programs (first 3,000 requests per replica)', at: (rate, replicas) => transformTrace(transformTrace(azure, { limit: 3000 * replicas }), { rate }) },
   ];
   const multiples = quick ? [0.5, 1, 2, 4] : [0.5, 1, 1.5, 2, 3, 4];

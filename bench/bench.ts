@@ -53,7 +53,7 @@ function timeRun(name: string, opts: Partial<RunOptions>, trace: Trace, readS: n
   let last;
   for (let i = repeats >= 3 ? -1 : 0; i < repeats; i++) {
     const run = buildRun(normalizeOptions({ ...opts, trace: trace.source }), trace);
-    last = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, engine: { ...run.engine, skipAhead } });
+    last = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, pipeline: run.pipeline, engine: { ...run.engine, skipAhead } });
     if (i >= 0) walls.push(last.wall_s);
   }
   const sim = median(walls);

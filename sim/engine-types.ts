@@ -77,10 +77,16 @@ export interface EngineStats {
 /** Why a request was rejected: longer than `maxModelLen`, never fits the KV cache, or an ancestor call was rejected. */
 export type RejectReason = 'too-long' | 'kv' | 'ancestor';
 
-/** One (possibly skipped-over multi-step) iteration, as passed to an observer. */
+/**
+ * One (possibly skipped-over multi-step) iteration, as passed to an observer. Under pipeline
+ * parallelism, one micro-batch: `start` is when it was formed, `end` when its tokens came out of
+ * the last stage, and the KV figures are its virtual engine's.
+ */
 export interface IterationRecord {
   /** Replica index (0 with one replica). */
   replica: number;
+  /** Virtual engine of the replica that formed it (pipeline parallelism; 0 without). */
+  virtualEngine: number;
   /** Start and end time (s). */
   start: number;
   end: number;

@@ -5,6 +5,8 @@
  * with stall-free mixed batches (Sarathi-Serve), and preemption on KV exhaustion by recompute or
  * swap. The policy's `batching` picks the batch former: admit mode (sim/admit-batcher.ts) or rank
  * mode (sim/rank-batcher.ts); skip-ahead (sim/skip-ahead.ts) bundles identical decode iterations.
+ * Under pipeline parallelism an Engine is one virtual engine of a replica (sim/pipeline.ts), and
+ * its micro-batches are timed through the replica's stages.
  *
  * Request progress follows vLLM v1 (see sim/requests.ts): each iteration schedules tokens per
  * request; a request whose `computed` reaches `prompt + generated` samples one output token.
@@ -16,6 +18,7 @@ import { formAdmitBatch } from './admit-batcher.ts';
 import { formRankBatch, RankScratch } from './rank-batcher.ts';
 import { ReplicaState } from './replica-state.ts';
 import type { PrefixTables } from './prefix-cache.ts';
+import type { PipelineReplica } from './pipeline.ts';
 import { canSkipAhead, skipAhead } from './skip-ahead.ts';
 import { RequestTable, WAITING, FINISHED, REJECTED } from './requests.ts';
 
@@ -41,6 +44,10 @@ export class Engine {
   private extraTime = 0;
   /** Start time of the iteration in flight (s). */
   private iterStart = 0;
+  /** The pipeline-parallel replica this engine is a virtual engine of; undefined without pipeline parallelism. */
+  private readonly pipeline: PipelineReplica | undefined;
+  /** Its index among the replica's virtual engines (0 without pipeline parallelism). */
+  readonly virtualEngine: number;
 
   /**
    * @param cfg resolved engine settings.
@@ -51,13 +58,14 @@ export class Engine {
    * @param opts.shared state shared by the policies of all replicas of the run (`PolicyContext.shared`).
    * @param opts.index this replica's index in the cluster (default 0), reported to the observer.
    * @param opts.prefixTables the run's shared prefix-caching state (required with `cfg.prefixCaching`).
+   * @param opts.pipeline the pipeline-parallel replica this engine is a virtual engine of (it joins it).
    */
   constructor(
     cfg: EngineConfig,
     requests: RequestTable,
     policy: Policy,
     cost: CostModel,
-    opts: { observer?: IterationObserver; shared?: Map<string, unknown>; index?: number; prefixTables?: PrefixTables } = {},
+    opts: { observer?: IterationObserver; shared?: Map<string, unknown>; index?: number; prefixTables?: PrefixTables; pipeline?: PipelineReplica } = {},
   ) {
     this.cfg = cfg;
     this.R = requests;
@@ -67,6 +75,8 @@ export class Engine {
     const s = (this.s = new ReplicaState(cfg, requests, policy, opts.index ?? 0, opts.prefixTables));
     this.rankScratch = policy.batching.mode === 'rank' ? new RankScratch() : undefined;
     this.hist = new Int32Array(cfg.blockSize);
+    this.pipeline = opts.pipeline;
+    this.virtualEngine = opts.pipeline ? opts.pipeline.join(this) : 0;
     const ctx: PolicyContext = {
       requests,
       setPriority: (id, key) => s.setPriority(id, key),
@@ -117,6 +127,11 @@ export class Engine {
     const head = this.s.waiting.peek();
     const demand = head >= 0 ? kv.blocksFor(R.prompt[head] + R.generated[head]) : 0;
     return (kv.freeBlocks - demand) / (this.s.outstanding + 1);
+  }
+
+  /** KV blocks in use now. */
+  get usedBlocks(): number {
+    return this.s.kv.usedBlocks;
   }
 
   /** Prompt tokens of request `id` this replica's prefix cache holds now (0 without prefix caching): what cache-aware routers read. */
@@ -198,17 +213,32 @@ export class Engine {
     }
     const extra = this.extraTime;
     this.extraTime = 0;
-    const dt = this.price(extra);
+    const pipe = this.pipeline;
+    let end: number;
+    let dt: number;
+    if (pipe) {
+      end = pipe.end(now, s.batch.shape, extra, s.batch.swapBytes / this.cfg.pcieBandwidth);
+      pipe.commit();
+      dt = end - now;
+    } else {
+      dt = this.price(extra);
+      end = now + dt;
+    }
     const st = s.stats;
     const used = s.kv.usedBlocks;
     st.iterations++;
     st.batchSizeSum += s.batch.count;
     st.kvBlockSeconds += used * dt;
     if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;
-    let end = now + dt;
-    if (this.cfg.skipAhead && end < horizon && canSkipAhead(s, extra)) end = skipAhead(s, end, horizon, this.cost, this.hist);
+    // Under pipeline parallelism decode steps are bundled only while no other virtual engine can
+    // use the stages (their micro-batches would interleave with these).
+    if (this.cfg.skipAhead && end < horizon && canSkipAhead(s, extra) && (!pipe || pipe.alone(this))) end = skipAhead(s, end, horizon, this.cost, this.hist, pipe);
     st.busy_s += end - now;
     this.busy = true;
+    if (pipe) {
+      pipe.flightStarted(now);
+      pipe.notePeak();
+    }
     this.observe(now, end);
     return end;
   }
@@ -231,6 +261,7 @@ export class Engine {
     const s = this.s;
     this.observer({
       replica: s.index,
+      virtualEngine: this.virtualEngine,
       start,
       end,
       steps: s.batch.steps,
@@ -288,5 +319,6 @@ export class Engine {
     }
     this.policy.onIterationEnd?.(ids, count, steps, now);
     this.busy = false;
+    this.pipeline?.flightEnded(now);
   }
 }

@@ -75,6 +75,8 @@ export class RequestTable {
   readonly service: Float64Array;
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
+  /** Virtual engine of its replica it joined (pipeline parallelism, sim/pipeline.ts; 0 without). */
+  readonly virtualEngine: Int32Array;
   /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
   readonly prefix: TracePrefix | undefined;
   /**
@@ -123,6 +125,7 @@ export class RequestTable {
     }
     this.service = new Float64Array(n);
     this.replica = new Int32Array(n).fill(-1);
+    this.virtualEngine = new Int32Array(n);
     this.prefix = trace.prefix;
     this.queuePos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);

@@ -1,11 +1,14 @@
 /**
  * The discrete-event loop: arrivals from a trace, iteration ends from one or several replicas'
  * engines, program calls released as their parents finish, all on one clock. The core knows only
- * time and events (SimPy's shape); engines, policies, the router and the metrics sit on it.
+ * time and events (SimPy's shape); engines, policies, the router and the metrics sit on it. Under
+ * pipeline parallelism each replica is several engines (its virtual engines, sim/pipeline.ts),
+ * each with its own iteration ends.
  */
 import type { Trace } from './trace.ts';
 import type { Policy } from './policy.ts';
 import type { CostModel } from './cost/cost-model.ts';
+import type { PipelineCost } from './cost/pipeline.ts';
 import { EventQueue } from './event-queue.ts';
 import { Engine } from './engine.ts';
 import { emptyEngineStats } from './engine-types.ts';
@@ -14,6 +17,7 @@ import type { ReplicaLoad, Router } from './router.ts';
 import { RequestTable } from './requests.ts';
 import { ProgramRelease } from './programs.ts';
 import { PrefixTables } from './prefix-cache.ts';
+import { PipelineReplica } from './pipeline.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -26,7 +30,11 @@ const WAKE = 3;
 /** Everything one run needs. */
 export interface SimulationInput {
   trace: Trace;
-  /** The policy, or one fresh instance per replica (a cluster of `policy.length` replicas). */
+  /**
+   * The policy, or one fresh instance per engine: a cluster of `policy.length` replicas, or of
+   * `policy.length / pipeline.stages` replicas of `pipeline.stages` virtual engines each (replica
+   * r's are instances r·stages to r·stages + stages − 1).
+   */
   policy: Policy | readonly Policy[];
   /**
    * Builds the router of a cluster from its replicas' loads and the request table; required with
@@ -34,7 +42,12 @@ export interface SimulationInput {
    */
   router?: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   cost: CostModel;
-  /** Settings of every replica (replicas are identical). */
+  /**
+   * Pipeline parallelism (absent or 1 stage: none): each replica runs `stages` virtual engines
+   * whose micro-batches are timed through the stages it prices (sim/pipeline.ts).
+   */
+  pipeline?: PipelineCost;
+  /** Settings of every replica (replicas are identical); of each virtual engine under pipeline parallelism. */
   engine: EngineConfig;
   /** Called after each iteration is formed, on any replica (tests, time series). */
   observer?: IterationObserver;
@@ -47,7 +60,7 @@ export interface SimulationResult {
   requests: RequestTable;
   /** Counters summed over replicas (`kvMaxBlocks`: the largest of any one replica). */
   stats: EngineStats;
-  /** Counters of each replica. */
+  /** Counters of each replica (of all its virtual engines together under pipeline parallelism: sim/pipeline.ts `stats`). */
   replicas: EngineStats[];
   /** Simulated time of the last event (s): the last completion, or the last arrival. */
   end_s: number;
@@ -66,23 +79,35 @@ export interface SimulationResult {
  * up to the next event that could route a request to it or read its load (the next arrival or
  * release), and, for program traces, up to the next iteration end of any other replica (whose
  * completions may release calls).
+ * Under pipeline parallelism a request routed to a replica joins the virtual engine with the
+ * fewest unfinished requests (vLLM v0), and skip-ahead bundles a virtual engine's decode steps only
+ * while the replica's other virtual engines are idle with nothing queued.
  * @throws Error if simulated time would go back, the engine stalls, a router returns a replica
- *   out of range, or several replicas are given without a router (all bugs, not input errors).
+ *   out of range, several replicas are given without a router, or the policies are not a whole
+ *   number of replicas (all bugs, not input errors).
  */
 export function simulate(input: SimulationInput): SimulationResult {
   const t0 = performance.now();
   const { trace } = input;
   const policies: readonly Policy[] = Array.isArray(input.policy) ? input.policy : [input.policy as Policy];
+  /** Engines: one per replica, or `stages` per replica under pipeline parallelism. */
   const N = policies.length;
   if (N < 1) throw new Error('simulate: no policy');
+  const stages = input.pipeline && input.pipeline.stages > 1 ? input.pipeline.stages : 1;
+  if (N % stages !== 0) throw new Error(`simulate: ${N} policies for replicas of ${stages} virtual engines`);
+  const nReplicas = N / stages;
   const requests = new RequestTable(trace);
   const shared = new Map<string, unknown>();
   const prefixTables = input.engine.prefixCaching ? new PrefixTables(requests, input.engine.blockSize) : undefined;
-  const engines = policies.map((p, index) => new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index, prefixTables }));
+  const groups = stages > 1 ? Array.from({ length: nReplicas }, () => new PipelineReplica(input.pipeline!)) : undefined;
+  const engines = policies.map((p, u) => {
+    const index = Math.floor(u / stages);
+    return new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index, prefixTables, pipeline: groups?.[index] });
+  });
   let router: Router | undefined;
-  if (N > 1) {
-    if (!input.router) throw new Error(`simulate: ${N} replicas need a router`);
-    router = input.router(engines, requests);
+  if (nReplicas > 1) {
+    if (!input.router) throw new Error(`simulate: ${nReplicas} replicas need a router`);
+    router = input.router(groups ?? engines, requests);
   }
   const q = new EventQueue();
   const n = trace.n;
@@ -91,8 +116,8 @@ export function simulate(input: SimulationInput): SimulationResult {
   /** Times of the pending RELEASE events (for the skip-ahead horizon). */
   const releases = new EventQueue();
   /**
-   * Per replica: end of its iteration in flight, or `now` when it is due to form a batch at this
-   * instant, or Infinity when idle. Bounds other replicas' skip-ahead on program traces.
+   * Per engine: end of its iteration in flight, or `now` when it is due to form a batch at this
+   * instant, or Infinity when idle. Bounds other engines' skip-ahead on program traces.
    */
   const endAt = new Float64Array(N).fill(Infinity);
   const bundleAcrossReplicas = !deps || N === 1;
@@ -107,25 +132,29 @@ export function simulate(input: SimulationInput): SimulationResult {
     };
     for (const engine of engines) engine.onComplete = (id, now) => deps.finished(id, now, release);
   }
+  /** Routes request `id` to a replica (and, with pipelines, a virtual engine of it); @returns the engine's index. */
   const submit = (id: number, now: number): number => {
     const r = router ? router.route(id, now) : 0;
-    if (!(r >= 0 && r < N && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${N}`);
+    if (!(r >= 0 && r < nReplicas && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${nReplicas}`);
+    const v = groups ? groups[r].pick() : 0;
+    const u = r * stages + v;
     requests.replica[id] = r;
+    requests.virtualEngine[id] = v;
     requests.arrival[id] = now;
-    if (!engines[r].arrive(id, now) && deps) deps.rejected(id, (d) => engines[r].reject(d, 'ancestor'));
-    return r;
+    if (!engines[u].arrive(id, now) && deps) deps.rejected(id, (d) => engines[u].reject(d, 'ancestor'));
+    return u;
   };
   let next = 0;
-  const start = (r: number, now: number) => {
+  const start = (u: number, now: number) => {
     let horizon = Math.min(next < nOrder ? arrival[at(next)] : Infinity, releases.peekTime());
-    if (!bundleAcrossReplicas) for (let k = 0; k < N; k++) if (k !== r && endAt[k] < horizon) horizon = endAt[k];
-    const end = engines[r].start(now, horizon);
-    endAt[r] = end >= 0 ? end : Infinity;
-    if (end >= 0) q.push(end, ITERATION_END, r);
+    if (!bundleAcrossReplicas) for (let k = 0; k < N; k++) if (k !== u && endAt[k] < horizon) horizon = endAt[k];
+    const end = engines[u].start(now, horizon);
+    endAt[u] = end >= 0 ? end : Infinity;
+    if (end >= 0) q.push(end, ITERATION_END, u);
   };
-  const wake = (r: number, now: number) => {
-    endAt[r] = now;
-    q.push(now, WAKE, r);
+  const wake = (u: number, now: number) => {
+    endAt[u] = now;
+    q.push(now, WAKE, u);
   };
   const progressEvery = Math.max(1, Math.floor(nOrder / 200));
   if (nOrder > 0) q.push(arrival[at(0)], ARRIVAL, 0);
@@ -145,28 +174,28 @@ export function simulate(input: SimulationInput): SimulationResult {
         if (input.onProgress && next % progressEvery === 0) input.onProgress(next / nOrder);
       }
       if (next < nOrder) q.push(arrival[at(next)], ARRIVAL, next);
-      // Idle replicas with work form a batch now (all marked first: they start at the same instant).
-      for (let r = 0; r < N; r++) if (!engines[r].busy && engines[r].hasWork()) endAt[r] = now;
-      for (let r = 0; r < N; r++) if (!engines[r].busy && engines[r].hasWork()) start(r, now);
+      // Idle engines with work form a batch now (all marked first: they start at the same instant).
+      for (let u = 0; u < N; u++) if (!engines[u].busy && engines[u].hasWork()) endAt[u] = now;
+      for (let u = 0; u < N; u++) if (!engines[u].busy && engines[u].hasWork()) start(u, now);
     } else if (kind === RELEASE) {
       releases.pop();
-      const r = submit(q.poppedId, now);
+      const u = submit(q.poppedId, now);
       // Wake after every release due at this instant (they were queued before this wake).
-      if (!engines[r].busy) wake(r, now);
+      if (!engines[u].busy) wake(u, now);
     } else if (kind === WAKE) {
       if (!engines[q.poppedId].busy) start(q.poppedId, now);
     } else {
-      const r = q.poppedId;
-      engines[r].finish(now);
+      const u = q.poppedId;
+      engines[u].finish(now);
       // Events due at this same instant (a call released with no delay, an arrival) join the
       // next batch: form it after them.
-      if (q.peekTime() === now) wake(r, now);
-      else start(r, now);
+      if (q.peekTime() === now) wake(u, now);
+      else start(u, now);
     }
   }
   for (const engine of engines) if (engine.hasWork()) throw new Error('simulation ended with requests still queued');
   input.onProgress?.(1);
-  const replicas = engines.map((e) => e.stats);
+  const replicas = groups ? groups.map((g) => g.stats()) : engines.map((e) => e.stats);
   return { requests, stats: sumStats(replicas), replicas, end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
 }
 

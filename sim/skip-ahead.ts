@@ -7,6 +7,7 @@
  */
 import type { CostModel } from './cost/cost-model.ts';
 import type { ReplicaState } from './replica-state.ts';
+import type { PipelineReplica } from './pipeline.ts';
 
 /**
  * Whether the batch just formed in `s` may be extended by skip-ahead: decode-only, nothing admitted, swapped
@@ -31,9 +32,12 @@ export function canSkipAhead(s: ReplicaState, extra_s: number): boolean {
  * preemption, the policy's keys may change (`stableIterations`, `stableUntil`), or an iteration
  * would end after `horizon` (s). Charges the extra steps to `s.stats` and the KV cache.
  * @param hist scratch of `blockSize` entries.
+ * @param pipe the pipeline-parallel replica `s` is a virtual engine of, when it has one: each step
+ *   is then timed through its stages (the caller bundles only while no other virtual engine can
+ *   use them) and committed to them.
  * @returns the end time of the last step (s); sets `s.batch.steps`.
  */
-export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: CostModel, hist: Int32Array): number {
+export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: CostModel, hist: Int32Array, pipe?: PipelineReplica): number {
   const { R, kv, policy, batch } = s;
   const ids = batch.ids.ids;
   const B = batch.count;
@@ -68,19 +72,27 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
     const cross = hist[(steps - 1) % bs];
     if (cross > free || free - cross < headFloor) break;
     sh.decodeKvTokens = kv1 + steps * B;
-    const dt = cost.iterationTime(sh);
+    let e: number;
+    let dt: number;
+    if (pipe) {
+      e = pipe.end(t, sh, 0, 0);
+      dt = e - t;
+    } else {
+      dt = cost.iterationTime(sh);
+      e = t + dt;
+    }
     // The bundle ends by the next event: whoever looks at this replica then (a router) sees
     // the state stepping would show.
-    if (t + dt > horizon) break;
+    if (e > horizon) break;
+    pipe?.commit();
     free -= cross;
     used += cross;
     // Every member samples a token at the end of this step: B gaps of the time since the last
     // step's end (computed from the two end times, as stepping would).
-    const end = t + dt;
-    const gap = end - t;
+    const gap = e - t;
     itl.add(gap, B);
     if (gap > laterMax) laterMax = gap;
-    t = end;
+    t = e;
     st.iterations++;
     st.batchSizeSum += B;
     st.kvBlockSeconds += used * dt;

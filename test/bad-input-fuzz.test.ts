@@ -75,7 +75,7 @@ describe('bad-input fuzzing (fast-check)', () => {
     const trace = tmpFile('.csv');
     fs.writeFileSync(trace, 'arrival_s,prompt_tokens,output_tokens\n0,100,20\n0.5,200,10\n1.25,50,5\n');
     const flags = [
-      'policy', 'predictor', 'format', 'rate', 'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'cost-model',
+      'policy', 'predictor', 'format', 'rate', 'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'pp', 'cost-model',
       'max-num-seqs', 'max-num-batched-tokens', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'preemption', 'swap-space',
       'slo-ttft', 'slo-tpot', 'seed', 'replicas', 'router', 'policy-opt', 'router-opt',
     ];
@@ -86,7 +86,7 @@ describe('bad-input fuzzing (fast-check)', () => {
         const r = await runSim('--trace', trace, '--json', ...args);
         const given = [...new Set(pairs.map(([k]) => `--${k}`))];
         // A bad value names its flag; a combination may name the flag it conflicts with.
-        checkOutcome(r, [...given, '--max-num-batched-tokens', '--max-num-seqs', '--block-size', '--kv-tokens', '--gpu', '--tp', '--predictor', '--replicas', '--policy-opt', '--router-opt']);
+        checkOutcome(r, [...given, '--max-num-batched-tokens', '--max-num-seqs', '--block-size', '--kv-tokens', '--gpu', '--tp', '--pp', '--predictor', '--replicas', '--policy-opt', '--router-opt']);
       }),
       { numRuns: 150, seed: 3 },
     );

@@ -27,7 +27,10 @@
  * - every router with 3 replicas: every policy on the program workload, and two policies (by
  *   turns, so every policy at least once) on the request workload at three times the rate;
  * - every policy (defaults) and every option variant on small random workloads and engine settings
- *   (fast-check: one sequence per batch, one-token blocks, a tiny token budget, no swap space).
+ *   (fast-check: one sequence per batch, one-token blocks, a tiny token budget, no swap space);
+ * - pipeline parallelism (`--pp`, docs/engine.md): every policy (defaults) on the request workload
+ *   at pp 2 (engine modes by turns) and the program workload at pp 3, every router on the program
+ *   workload over 2 replicas of pp 2, and every policy on small random workloads at pp 2 and 3.
  * Workloads: 300 requests overloading an 8000-token KV cache (preemptions, swaps and their
  * fallbacks to recompute), with bursts, two requests that can never fit (rejected) and one prompt
  * over the prefill-priority token budget; 169 program calls from the library's generators
@@ -191,6 +194,8 @@ interface Case {
   options: Partial<RunOptions>;
   /** Replaces each replica's policy instance (the deliberately broken policies below). */
   wrap?: (p: Policy) => Policy;
+  /** The request workload's rejections when not the usual two (one too long, one never fitting the KV cache). */
+  rejections?: { rejected: number; rejectedTooLong: number; rejectedKv: number };
 }
 
 const keyValues = (o: Record<string, string> | undefined) => (o && Object.keys(o).length > 0 ? Object.entries(o).map(([k, v]) => `${k}=${v}`) : undefined);
@@ -201,7 +206,7 @@ const predictorFor = (e: PolicyEntry) => (e.predictor === 'required' ? PREDICTOR
 /** A case of `policy` on a workload in engine mode `mode` (index into MODES), with more run options. */
 function policyCase(trace: Trace, traceName: string, policy: string, mode: number, extra: Partial<RunOptions> = {}): Case {
   const o: Partial<RunOptions> = { policy, ...MODES[mode].options, ...extra };
-  const what = [policy, o['policy-opt']?.join(','), o.predictor && `predictor ${o.predictor}`, o['predictor-opt']?.join(','), o.replicas && `${o.replicas} replicas, ${o.router}`];
+  const what = [policy, o['policy-opt']?.join(','), o.predictor && `predictor ${o.predictor}`, o['predictor-opt']?.join(','), o.replicas && `${o.replicas} replicas, ${o.router}`, o.pp && `pp ${o.pp}`];
   return { label: `${what.filter(Boolean).join(' ')} | ${traceName} | ${MODES[mode].name}`, trace, options: o };
 }
 
@@ -224,6 +229,7 @@ function execute(c: Case, skipAhead: boolean): Execution {
     policy: c.wrap ? run.policies.map(c.wrap) : run.policies,
     router: run.router,
     cost: run.cost,
+    pipeline: run.pipeline,
     engine,
     observer: (r) => {
       records.push(r);
@@ -268,7 +274,7 @@ function check(c: Case): void {
   expect(determinismCheck(c, on).join('\n'), `${c.label}: same seed twice`).toBe('');
   if (c.trace === REQUESTS || c.trace === CLUSTER_REQUESTS) {
     expect(on.result.stats.preemptions, `${c.label}: preemptions`).toBeGreaterThan(0);
-    expect(on.result.stats, `${c.label}: rejected`).toMatchObject({ rejected: 2, rejectedTooLong: 1, rejectedKv: 1 });
+    expect(on.result.stats, `${c.label}: rejected`).toMatchObject(c.rejections ?? { rejected: 2, rejectedTooLong: 1, rejectedKv: 1 });
   }
 }
 
@@ -382,6 +388,27 @@ describe('conformance: every registered policy', () => {
         policyCase(PROGRAMS, 'programs', v.policy, (k + 3) % 4, { ...extra, replicas: 3, router: ROUTERS[k % ROUTERS.length].name }),
       ]) check(c);
       randomCheck(name, { policy: v.policy, ...extra }, 25, k);
+    });
+  });
+});
+
+describe('conformance: pipeline parallelism (--pp)', () => {
+  // Each of a replica's pp virtual engines holds 1/pp of the 8000 KV tokens: the 4500-token prompt
+  // no longer fits one (a third rejection), and the engines are still short of KV (preemptions).
+  const rejections = { rejected: 3, rejectedTooLong: 1, rejectedKv: 2 };
+  for (const [j, entry] of POLICIES.entries()) {
+    it(`${entry.name} (defaults): requests at pp 2, programs at pp 3; small random workloads at pp 2 and 3`, () => {
+      const predictor = predictorFor(entry);
+      check({ ...policyCase(REQUESTS, 'requests', entry.name, j % MODES.length, { predictor, pp: 2 }), rejections });
+      check(policyCase(PROGRAMS, 'programs', entry.name, (j + 1) % MODES.length, { predictor, pp: 3 }));
+      randomCheck(`${entry.name} pp 2`, { policy: entry.name, predictor, pp: 2 }, 8, 100 + j);
+      randomCheck(`${entry.name} pp 3`, { policy: entry.name, predictor, pp: 3 }, 8, 200 + j);
+    });
+  }
+  ROUTERS.forEach((r, i) => {
+    const e = POLICIES[i % POLICIES.length];
+    it(`${r.name}: ${e.name} on programs over 2 replicas of pp 2`, () => {
+      check(policyCase(PROGRAMS, 'programs', e.name, i % MODES.length, { replicas: 2, router: r.name, pp: 2, predictor: predictorFor(e) }));
     });
   });
 });

@@ -11,6 +11,13 @@ import type { Trace, TracePrefix } from '../sim/trace.ts';
 import type { EngineConfig, EngineStats, IterationRecord } from '../sim/engine-types.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 import { FINISHED, REJECTED } from '../sim/requests.ts';
+import { latticeMoments } from '../app/reproduce/lattice.ts';
+import type { Lattice } from '../app/reproduce/lattice.ts';
+
+// The job-size lattices, their sampling, the Pollaczek–Khinchine oracle and batch means live with
+// the SkipPredict reproduction, which uses them too.
+export { batchMeans, latticeMoments, fcfsOracle, sampleLatticeTrace, geometricLattice } from '../app/reproduce/lattice.ts';
+export type { Lattice } from '../app/reproduce/lattice.ts';
 
 /** A trace from plain arrays (arrivals must be sorted). */
 export function makeTrace(arrival: number[], prompt: number[], output: number[]): Trace {
@@ -64,20 +71,6 @@ export function poissonGeometricTrace(n: number, lambda: number, meanK: number, 
   return { trace: makeTrace(arrival, new Array(n).fill(1), output), EK: 1 / p, EK2: (2 - p) / (p * p) };
 }
 
-/** Mean and standard error by batch means over `batches` contiguous batches of `xs`. */
-export function batchMeans(xs: ArrayLike<number>, batches = 20): { mean: number; se: number } {
-  const size = Math.floor(xs.length / batches);
-  const means: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    let s = 0;
-    for (let i = b * size; i < (b + 1) * size; i++) s += xs[i];
-    means.push(s / size);
-  }
-  const mean = means.reduce((a, b) => a + b, 0) / batches;
-  const v = means.reduce((a, m) => a + (m - mean) ** 2, 0) / (batches - 1);
-  return { mean, se: Math.sqrt(v / batches) };
-}
-
 /** Runs `f`, expects it to throw an InputError, and returns the error (for its message and fields). */
 export function inputError(f: () => unknown): InputError {
   try {
@@ -114,18 +107,6 @@ export async function runSim(...args: string[]): Promise<{ code: number; out: st
 }
 
 /**
- * A discrete job-size distribution on the lattice k·τ (seconds): `p[k]` = P(X = kτ), k = 1..K
- * (`p[0]` = 0). For the exact queueing oracles of docs/spec.md §12, evaluated for the
- * very distribution a test samples (moved here from test/policy-oracles.test.ts to be shared).
- */
-export interface Lattice {
-  /** Lattice step τ, seconds (one decode token). */
-  tau: number;
-  /** Probabilities by multiple of τ. */
-  p: Float64Array;
-}
-
-/**
  * X = τ·⌈Y/τ⌉, Y hyperexponential with mean `mean` (s), SCV 4 and balanced means (§12's second
  * example), truncated at 40× the long branch's mean (the cut mass is negligible).
  */
@@ -141,24 +122,6 @@ export function h2Lattice(mean: number, tau: number): Lattice {
     p[k] = p1 * (Math.exp(-a / m1) - Math.exp(-b / m1)) + (1 - p1) * (Math.exp(-a / m2) - Math.exp(-b / m2));
   }
   return { tau, p };
-}
-
-/** E[X] (s) and E[X²] (s²) of a lattice distribution. */
-export function latticeMoments(d: Lattice): { EX: number; EX2: number } {
-  let EX = 0;
-  let EX2 = 0;
-  for (let k = 1; k < d.p.length; k++) {
-    const x = k * d.tau;
-    EX += x * d.p[k];
-    EX2 += x * x * d.p[k];
-  }
-  return { EX, EX2 };
-}
-
-/** M/G/1 FCFS mean response time (s), Pollaczek–Khinchine (§12.1): E[X] + λE[X²]/(2(1 − ρ)); λ in 1/s. */
-export function fcfsOracle(d: Lattice, lam: number): number {
-  const { EX, EX2 } = latticeMoments(d);
-  return EX + (lam * EX2) / (2 * (1 - lam * EX));
 }
 
 /** M/G/1 processor-sharing mean response time (s) (§12.2): E[X]/(1 − ρ); λ in 1/s. */
@@ -188,42 +151,6 @@ export function fbOracle(d: Lattice, lam: number): number {
   return ET;
 }
 
-/**
- * `n` Poisson(λ) arrivals (λ in 1/s) with sizes drawn from `d`: output = 1 + K tokens (the prefill
- * samples the first), prompt 1 token; seeded.
- */
-export function sampleLatticeTrace(n: number, lam: number, d: Lattice, seed: string): Trace {
-  const rng = seedrandom.alea(seed);
-  const cdf = new Float64Array(d.p.length);
-  for (let k = 1; k < d.p.length; k++) cdf[k] = cdf[k - 1] + d.p[k];
-  const arrival: number[] = [];
-  const output: number[] = [];
-  let t = 0;
-  for (let i = 0; i < n; i++) {
-    t += -Math.log(1 - rng()) / lam;
-    arrival.push(t);
-    const u = rng() * cdf[cdf.length - 1];
-    let lo = 1;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] >= u) hi = mid;
-      else lo = mid + 1;
-    }
-    output.push(1 + lo);
-  }
-  return makeTrace(arrival, new Array(n).fill(1), output);
-}
-
-/** X = τ·K, K ~ Geometric on {1, 2, ...} with P(K > k) = e^{−k/meanK} (K = ⌈Exp(meanK)⌉), truncated at 40·meanK. */
-export function geometricLattice(meanK: number, tau: number): Lattice {
-  const q = 1 - Math.exp(-1 / meanK);
-  const K = Math.ceil(meanK * 40);
-  const p = new Float64Array(K + 1);
-  for (let k = 1; k <= K; k++) p[k] = q * (1 - q) ** (k - 1);
-  return { tau, p };
-}
-
 /** Expects two runs of one workload (e.g. skip-ahead on and off) to be identical: {@link runDifferences} finds none. */
 export function expectSameRun(a: SimulationResult, b: SimulationResult): void {
   expect(runDifferences(a, b).join('\n')).toBe('');
@@ -243,6 +170,11 @@ export function expectSameRun(a: SimulationResult, b: SimulationResult): void {
  *   decode-only and appear only with skip-ahead on;
  * - no idling while work waits: a replica's first iteration and every iteration after an idle gap
  *   start at a submission to it, and every request sent to it by the gap's start had finished.
+ * Under pipeline parallelism (records of several virtual engines per replica) the time-order and
+ * idling checks are per virtual engine (each has one micro-batch in flight at a time), the
+ * replica's micro-batches come out in the order they were formed (the stages serve them first
+ * come, first served), and the replica's KV peak lies between its virtual engines' largest peak
+ * and the sum of their peaks (it is sampled as micro-batches are formed, all engines together).
  * Plain comparisons (a run has thousands of records), so a caller asserts on the list once.
  * `ignore` sets aside the violations it returns true for (a documented known bug).
  */
@@ -273,22 +205,30 @@ export function engineViolations(res: SimulationResult, records: readonly Iterat
   if (counted !== rejected.reduce((a, b) => a + b, 0) + unsubmitted) fail(`rejections: ${counted} counted, ${rejected.reduce((a, b) => a + b, 0) + unsubmitted} rejected`);
   if (unsubmitted === 0 && rejected.some((x, r) => x !== res.replicas[r].rejected)) fail(`rejections per replica: counted ${res.replicas.map((s) => s.rejected)}, rejected ${rejected}`);
   if (res.stats.rejected !== counted) fail(`rejections: total ${res.stats.rejected}, per replica ${counted}`);
-  // Per replica: each request's submission time, in order, to find the unfinished ones at a gap.
-  const byReplica: number[][] = Array.from({ length: N }, () => []);
-  for (let i = 0; i < R.n; i++) if (R.replica[i] >= 0) byReplica[R.replica[i]].push(i);
-  for (const ids of byReplica) ids.sort((a, b) => R.arrival[a] - R.arrival[b]);
-  const submittedAt = byReplica.map((ids) => new Set(ids.map((i) => R.arrival[i])));
-  const prevEnd = new Array<number>(N).fill(-Infinity);
+  // Virtual engines per replica (1 without pipeline parallelism): engine e = replica · V + virtual engine.
+  let V = 1;
+  for (const r of records) if (r.virtualEngine + 1 > V) V = r.virtualEngine + 1;
+  for (let i = 0; i < R.n; i++) if (R.virtualEngine[i] + 1 > V) V = R.virtualEngine[i] + 1;
+  // Per engine: each request's submission time, in order, to find the unfinished ones at a gap.
+  const byEngine: number[][] = Array.from({ length: N * V }, () => []);
+  for (let i = 0; i < R.n; i++) if (R.replica[i] >= 0) byEngine[R.replica[i] * V + R.virtualEngine[i]].push(i);
+  for (const ids of byEngine) ids.sort((a, b) => R.arrival[a] - R.arrival[b]);
+  const submittedAt = byEngine.map((ids) => new Set(ids.map((i) => R.arrival[i])));
+  const prevEnd = new Array<number>(N * V).fill(-Infinity);
+  const lastOut = new Array<number>(N).fill(-Infinity);
   const iterations = new Array<number>(N).fill(0);
   const batchSum = new Array<number>(N).fill(0);
-  const kvPeak = new Array<number>(N).fill(0);
+  const kvPeak = new Array<number>(N * V).fill(0);
   for (const r of records) {
-    const at = `replica ${r.replica} iteration at ${r.start}`;
-    if (!(r.replica >= 0 && r.replica < N)) {
+    const at = `replica ${r.replica}${V > 1 ? ` virtual engine ${r.virtualEngine}` : ''} iteration at ${r.start}`;
+    if (!(r.replica >= 0 && r.replica < N && r.virtualEngine >= 0)) {
       fail(`${at}: replica index out of range`);
       continue;
     }
-    const prev = prevEnd[r.replica];
+    const e = r.replica * V + r.virtualEngine;
+    if (r.end < lastOut[r.replica]) fail(`${at}: its tokens come out at ${r.end}, before those of a micro-batch formed earlier (${lastOut[r.replica]})`);
+    lastOut[r.replica] = r.end;
+    const prev = prevEnd[e];
     if (!(r.start >= prev)) fail(`${at}: starts before the previous iteration ended (${prev})`);
     if (!(r.end >= r.start)) fail(`${at}: ends (${r.end}) before it starts`);
     if (!(r.batchSize > 0 && r.batchSize <= cfg.maxNumSeqs)) fail(`${at}: batch of ${r.batchSize} (max-num-seqs ${cfg.maxNumSeqs})`);
@@ -304,24 +244,26 @@ export function engineViolations(res: SimulationResult, records: readonly Iterat
     if (r.steps > 1 && (r.prefillTokens !== 0 || r.decodeSeqs !== r.batchSize)) fail(`${at}: a bundle of ${r.steps} that is not all decodes`);
     if (r.start > prev) {
       // The replica was idle (or had not started): it woke at a submission to it...
-      if (!submittedAt[r.replica].has(r.start)) fail(`${at}: after idling since ${prev}, woke at no submission`);
+      if (!submittedAt[e].has(r.start)) fail(`${at}: after idling since ${prev}, woke at no submission`);
       // ...and nothing sent to it by the gap's start was still unfinished.
       if (prev > -Infinity) {
-        for (const i of byReplica[r.replica]) {
+        for (const i of byEngine[e]) {
           if (R.arrival[i] > prev) break;
           if (R.state[i] === FINISHED && R.completion[i] > prev) fail(`${at}: idle since ${prev} while request ${i} (submitted ${R.arrival[i]}) was unfinished`);
         }
       }
     }
-    prevEnd[r.replica] = r.end;
+    prevEnd[e] = r.end;
     iterations[r.replica] += r.steps;
     batchSum[r.replica] += r.steps * r.batchSize;
-    if (r.kvBlocksUsed > kvPeak[r.replica]) kvPeak[r.replica] = r.kvBlocksUsed;
+    if (r.kvBlocksUsed > kvPeak[e]) kvPeak[e] = r.kvBlocksUsed;
   }
   res.replicas.forEach((s, r) => {
     if (s.iterations !== iterations[r]) fail(`replica ${r}: ${s.iterations} iterations counted, Σ steps ${iterations[r]}`);
     if (s.batchSizeSum !== batchSum[r]) fail(`replica ${r}: batch-size sum ${s.batchSizeSum} counted, Σ steps·batch ${batchSum[r]}`);
-    if (s.kvMaxBlocks !== kvPeak[r]) fail(`replica ${r}: KV peak ${s.kvMaxBlocks} counted, ${kvPeak[r]} recorded`);
+    const peaks = kvPeak.slice(r * V, r * V + V);
+    const [most, sum] = [Math.max(...peaks), peaks.reduce((a, b) => a + b, 0)];
+    if (V === 1 ? s.kvMaxBlocks !== most : !(s.kvMaxBlocks >= most && s.kvMaxBlocks <= sum)) fail(`replica ${r}: KV peak ${s.kvMaxBlocks} counted, ${V === 1 ? most : `virtual engines' peaks ${peaks.join(', ')}`} recorded`);
   });
   return out;
 }

@@ -237,17 +237,20 @@ describe('ITL is exact against a run that steps every iteration', () => {
     { policy: 'trail' },
     { policy: 'plas', 'policy-opt': ['q0=0.05'] },
   ];
+  // Both batch-formation modes and preemption mechanisms; and pipeline parallelism (2 stages: two
+  // virtual engines whose micro-batches overlap, so a request's tokens are not one iteration apart).
   const modes: Partial<RunOptions>[] = [
     { 'chunked-prefill': false, preemption: 'recompute' },
     { 'chunked-prefill': true, preemption: 'swap' },
+    { 'chunked-prefill': true, preemption: 'recompute', pp: 2 },
   ];
   for (const pol of policies) {
     for (const mode of modes) {
-      it(`${pol.policy} | ${mode['chunked-prefill'] ? 'chunked prefill, swap' : 'prefill priority, recompute'}`, () => {
+      it(`${pol.policy} | ${mode['chunked-prefill'] ? `chunked prefill, ${mode.preemption}` : 'prefill priority, recompute'}${mode.pp ? `, pp ${mode.pp}` : ''}`, () => {
         const opts = normalizeOptions({ synthetic: 'poisson', model: 'llama-3.1-8b', 'kv-tokens': 6000, 'max-num-seqs': 16, 'prefix-caching': 'off', ...pol, ...mode });
         const run = (skipAhead: boolean, wrap?: (p: Policy) => Policy) => {
           const r = buildRun(opts, trace);
-          return simulate({ trace, policy: wrap ? r.policies.map(wrap) : r.policies, router: r.router, cost: r.cost, engine: { ...r.engine, skipAhead } });
+          return simulate({ trace, policy: wrap ? r.policies.map(wrap) : r.policies, router: r.router, cost: r.cost, pipeline: r.pipeline, engine: { ...r.engine, skipAhead } });
         };
         const gaps: number[] = [];
         const maxTbt = new Map<number, number>();

@@ -1,7 +1,7 @@
 /**
  * The cost-model package: the engine's interface, model and GPU specs, the analytical and linear
- * cost models, the measured-profile cost model (its format and interpolation), and KV-cache
- * capacity. Re-exports only.
+ * cost models, the measured-profile cost model (its format and interpolation), KV-cache
+ * capacity, and pipeline-parallel stage pricing. Re-exports only.
  */
 export * from './cost-model.ts';
 export * from './models.ts';
@@ -12,3 +12,4 @@ export * from './memory.ts';
 export * from './interpolate.ts';
 export * from './profile-format.ts';
 export * from './profile.ts';
+export * from './pipeline.ts';

@@ -1,0 +1,130 @@
+/**
+ * Learning to rank (Fu et al., "Efficient LLM Scheduling by Learning to Rank", NeurIPS'24,
+ * arXiv 2408.15792; docs/spec.md §4) in its own setting: Llama-3-8B on one A100-80GB, the vllm-ltr
+ * fork's chunked prefill with a 768-token budget, 16 GiB of swap, Poisson arrivals for 60 s at
+ * 64 requests/s (and 8, 16, 32), mean per-token latency of LTR (Kendall τ 0.62 and 0.55) against FCFS.
+ */
+import path from 'node:path';
+import type { Reproduction, ReproductionResult, Table } from './reproduction.ts';
+import type { RunOptions } from '../config.ts';
+import { normalizeOptions, loadTrace, buildRun } from '../config.ts';
+import { runResolved } from '../run.ts';
+import type { Summary } from '../../sim/metrics.ts';
+import { repoRoot } from '../regress/regress.ts';
+import { improvement, verdict } from './verdict.ts';
+import type { FactorRange } from './verdict.ts';
+import { num, pct, times } from './format.ts';
+
+/** Arrival rates, requests/s (the paper's Poisson sweep is 2–64); the claims are at the last. */
+export const LTR_RATES = [8, 16, 32, 64];
+/** Seconds of arrivals per rate (the paper's 60 s). */
+export const LTR_DURATION_S = 60;
+
+/** The shipped Azure conv sample (prompt and output lengths are resampled from it). */
+const sample = () => path.join(repoRoot(), 'traces', 'azure-conv-2000.csv');
+
+/** Run options at `rate` for a policy case (synthetic Poisson arrivals, lengths from the Azure sample). */
+export function ltrOptions(rate: number, c: Partial<RunOptions>): Partial<RunOptions> {
+  return {
+    model: 'llama-3-8b',
+    gpu: 'a100-80gb',
+    'chunked-prefill': true,
+    'max-num-batched-tokens': 768,
+    preemption: 'swap',
+    'swap-space': 16,
+    synthetic: 'poisson',
+    rate,
+    'num-requests': rate * LTR_DURATION_S,
+    'lengths-from': sample(),
+    ...c,
+  };
+}
+
+const CASES: { label: string; opts: Partial<RunOptions> }[] = [
+  { label: 'FCFS', opts: { policy: 'fcfs' } },
+  { label: 'LTR τ = 0.62', opts: { policy: 'ltr', predictor: 'rank-tau', 'predictor-opt': ['tau=0.62'] } },
+  { label: 'LTR τ = 0.55', opts: { policy: 'ltr', predictor: 'rank-tau', 'predictor-opt': ['tau=0.55'] } },
+  { label: 'LTR, exact ranking', opts: { policy: 'ltr', predictor: 'oracle' } },
+  { label: 'MLFQ (FastServe)', opts: { policy: 'mlfq' } },
+];
+
+/** The paper's figures (docs/spec.md §4): the abstract's 2.8× and the camera-ready's "up to 6.9×" at 64 req/s. */
+const PAPER_ABSTRACT: FactorRange = { lo: 2.8, hi: 2.8 };
+const PAPER_64: FactorRange = { lo: 6.9, hi: 6.9 };
+
+async function summary(o: Partial<RunOptions>): Promise<Summary> {
+  const r = normalizeOptions(o);
+  return runResolved(buildRun(r, await loadTrace(r), () => {})).summary;
+}
+
+/** Runs the reproduction. */
+export async function runLtr(log: (m: string) => void, rates = LTR_RATES): Promise<ReproductionResult> {
+  const res: Summary[][] = [];
+  for (const rate of rates) {
+    log(`ltr: ${rate} req/s`);
+    const row: Summary[] = [];
+    for (const c of CASES) row.push(await summary(ltrOptions(rate, c.opts)));
+    res.push(row);
+  }
+  const top = res[res.length - 1];
+  const tok = (s: Summary) => s.normalized_latency_s.mean!;
+  const claims: ReproductionResult['claims'] = [];
+  for (const [i, paper, paperText, what] of [
+    [1, PAPER_ABSTRACT, '2.8× lower (abstract)', 'LTR τ = 0.62'],
+    [2, PAPER_ABSTRACT, '2.8× lower (abstract)', 'LTR τ = 0.55'],
+    [1, PAPER_64, 'up to 6.9× lower at 64 req/s (camera-ready)', 'LTR τ = 0.62'],
+  ] as const) {
+    const f = improvement(tok(top[0]), tok(top[i]), 'lower');
+    claims.push({
+      what: `mean per-token latency at ${rates[rates.length - 1]} req/s, ${what} vs FCFS`,
+      paperText,
+      paper,
+      oursText: `${num(tok(top[i]))} vs ${num(tok(top[0]))} s/token (${times(f)} lower)`,
+      ours: f,
+      verdict: verdict(paper, f),
+    });
+  }
+  const table: Table = {
+    title: 'Mean per-token latency (end-to-end ÷ output tokens, s/token) and mean TTFT (s) per rate, change against FCFS:',
+    header: ['case', ...rates.map((r) => `${r} req/s`)],
+    rows: CASES.map((c, i) => [c.label, ...rates.map((_, r) => `${num(tok(res[r][i]))}${i === 0 ? '' : ` (${pct(tok(res[r][i]), tok(res[r][0]))})`} / ${num(res[r][i].ttft_s.mean!)}`)]),
+  };
+  const q = top[1].predictor!;
+  return {
+    claim:
+      'Ranking requests by a learned predictor of output length (a small OPT model trained with ListMLE, Kendall τ 0.62 on LMSYS and 0.55 on ShareGPT) and serving the best-ranked prefix every iteration gives 2.8× lower mean latency than FCFS in chatbot serving (abstract), up to 6.9× at 64 requests/s (camera-ready, authors\' blog) (docs/spec.md §4).',
+    paper: {
+      model: 'Llama-3-8B-Instruct (OPT-125M predictor)',
+      gpu: 'one A100-80GB',
+      engine: 'the vllm-ltr fork of vLLM 0.4: chunked prefill, 768-token budget, swap preemption',
+      workload: 'ShareGPT and LMSYS-Chat-1M prompts, outputs regenerated by the model (up to 8,192 tokens)',
+      rate: 'Poisson 2–64 requests/s, 60 s each',
+      metric: 'mean per-token latency (end-to-end ÷ output tokens)',
+    },
+    ours: {
+      model: 'llama-3-8b; `rank-tau` predictor (Gaussian copula hitting the target τ; achieved τ-b ' + `${q.kendall_tau!.toFixed(3)} at τ = 0.62)`,
+      gpu: 'a100-80gb, analytical cost model',
+      engine: 'chunked prefill, `--max-num-batched-tokens 768`, `--preemption swap`, `--swap-space 16`; `ltr` (rank mode, pause), `fcfs`, and `mlfq` (FastServe as the fork runs it) for reference',
+      workload: `Poisson arrivals, ${LTR_DURATION_S} s per rate, (prompt, output) pairs resampled from the shipped Azure LLM inference 2023 conversation sample (traces/azure-conv-2000.csv), seed 1`,
+      rate: `${rates.join(', ')} requests/s (${rates.map((r) => r * LTR_DURATION_S).join(', ')} requests)`,
+      metric: 'mean per-token latency (`normalized_latency_s.mean`)',
+    },
+    deviations: [
+      'ShareGPT/LMSYS with Llama-3-generated outputs are not in this repository; the Azure conversation sample\'s lengths stand in (mean prompt 1,105 and output 265 tokens over its 2,000 rows).',
+      'The predictor is a noise model with the paper\'s τ, not the OPT model; its overhead (< 2% in the paper) is not charged.',
+      'One seed per point; the paper\'s rates 2 and 4 req/s are left out: already at 8 FCFS barely queues on this workload and LTR is within a few percent of it (table).',
+    ],
+    claims,
+    tables: [table],
+    notes: [
+      `At ${rates[rates.length - 1]} requests/s every policy is far past saturation for the whole minute (FCFS completes ${num(top[0].throughput.requests_per_s)} requests/s over the run), so latency is mostly queueing, which ranking shortens for the short requests.`,
+    ],
+  };
+}
+
+export const ltrReproduction: Reproduction = {
+  name: 'ltr',
+  title: 'Learning to rank — Fu et al., arXiv 2408.15792',
+  command: 'npx sim reproduce ltr',
+  run: (ctx) => runLtr(ctx.log),
+};
