@@ -77,7 +77,7 @@ describe('bad-input fuzzing (fast-check)', () => {
     const flags = [
       'policy', 'predictor', 'format', 'rate', 'rate-scale', 'limit', 'start', 'duration', 'model', 'gpu', 'tp', 'pp', 'cost-model',
       'max-num-seqs', 'max-num-batched-tokens', 'block-size', 'gpu-memory-utilization', 'kv-tokens', 'preemption', 'swap-space',
-      'slo-ttft', 'slo-tpot', 'seed', 'replicas', 'router', 'policy-opt', 'router-opt',
+      'slo-ttft', 'slo-tpot', 'slo-e2e', 'vidur-max-tokens', 'seed', 'replicas', 'router', 'policy-opt', 'router-opt',
     ];
     const value = fc.oneof(field, fc.constantFrom('1', '2', '16', '64', '512', '0.5', '1e9', 'fcfs', 'unlimited', 'linear:base=0.01', 'c=0.5'));
     await fc.assert(
