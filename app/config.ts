@@ -12,10 +12,10 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks } from '../sim/cost/index.ts';
+import { parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks } from '../sim/cost/index.ts';
 import type { ModelSpec } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
-import { loadProfileCostModel } from '../calibrate/profile.ts';
+import { chooseCostModel } from '../calibrate/shipped.ts';
 import type { Slo } from '../sim/metrics.ts';
 import { InputError, locate } from '../sim/errors.ts';
 import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
@@ -67,7 +67,11 @@ export interface RunOptions {
   model: string;
   gpu: string;
   tp: number;
-  /** `analytical` or `linear:base=B,prefill=P,decode=D,kv=K`. */
+  /**
+   * `auto` (a shipped measured profile of the model, GPU and tp, else `fitted`), `fitted`
+   * (analytical, efficiencies fitted to measured tables), `analytical` (the original constants) or
+   * `linear:base=B,prefill=P,decode=D,kv=K`.
+   */
   'cost-model': string;
   /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
   profile?: string;
@@ -107,7 +111,7 @@ export const DEFAULTS = {
   model: 'llama-2-7b',
   gpu: 'a100-80gb',
   tp: 1,
-  'cost-model': 'analytical',
+  'cost-model': 'auto',
   'max-num-seqs': 256,
   'block-size': 16,
   'gpu-memory-utilization': 0.9,
@@ -133,6 +137,8 @@ export interface ResolvedRun {
   /** The policy's predictor (attached to the trace), if it uses one. */
   predictor: Predictor | undefined;
   cost: CostModel;
+  /** What prices the iterations and where its numbers come from, one line (calibrate/shipped.ts). */
+  costDescription: string;
   engine: EngineConfig;
   /** KV capacity in tokens (Infinity-like when unlimited) and whether it is unlimited. */
   kvTokens: number;
@@ -253,6 +259,13 @@ export function readRunOption(key: string, raw: unknown, where: { file?: string;
 export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOptions)[];
 
 /**
+ * The key of config.json that says what priced the run's iterations (the header's `cost model:`
+ * line): written for the reader, not an option; a replay reads past it and makes the choice again
+ * from `cost-model`, `profile`, model, GPU and tp.
+ */
+export const COST_MODEL_USED = 'cost-model-used';
+
+/**
  * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
  * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
  * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
@@ -277,6 +290,7 @@ export function readRunConfig(file: string): Partial<RunOptions> {
   };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (k === COST_MODEL_USED) continue;
     if (!(RUN_KEYS as readonly string[]).includes(k)) {
       throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
     }
@@ -428,19 +442,20 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
       { field: '--replicas' },
     );
   }
-  const { cost, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
+  const { cost, costDescription, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, r.replicas, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
+  return { trace, policies, router, predictor, cost, costDescription, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'] } };
 }
 
 /**
  * A run's cost model and engine settings: token budget, KV capacity (from the GPU's memory, or
- * `--kv-tokens`), swap space, and the analytical, linear or profile cost model.
+ * `--kv-tokens`), swap space, and the cost model ({@link chooseCostModel}: a measured profile, the
+ * analytical model with fitted or original constants, or the linear model).
  * @throws InputError for a model that does not fit the GPU, a bad tp, a KV capacity below one
  *   block, a bad cost model or profile.
  */
-function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
+function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'costDescription' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
@@ -458,13 +473,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
   }
   if (kvBlocks < 1) throw new InputError(`${r['kv-tokens']} tokens is less than one block of ${blockSize}`, { field: '--kv-tokens' });
   const blockBytes = perToken * blockSize;
-  const spec = parseCostModelSpec(r['cost-model']);
-  const cost: CostModel =
-    r.profile !== undefined
-      ? loadProfileCostModel(r.profile, model, gpu, r.tp, log ? { log } : {})
-      : spec.kind === 'linear'
-        ? new LinearCostModel(spec)
-        : new AnalyticalCostModel({ model, gpu, tp: r.tp });
+  const { cost, description: costDescription } = chooseCostModel(parseCostModelSpec(r['cost-model']), r.profile, model, gpu, r.tp, log);
   const engine: EngineConfig = {
     maxNumSeqs,
     maxNumBatchedTokens: budget,
@@ -480,7 +489,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     prefixCaching: r['prefix-caching'] === 'on',
     skipAhead: true,
   };
-  return { cost, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
+  return { cost, costDescription, engine, kvTokens: kvBlocks * blockSize, unlimitedKv };
 }
 
 /**
