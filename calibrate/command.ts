@@ -68,7 +68,7 @@ function builder(y: Argv): Argv<CalibrateArgs> {
     .usage(
       '$0 calibrate --model NAME [--tp N] [--out FILE] [--quick]\n' +
         '$0 calibrate --import-vidur DIR [--model NAME] [--tp N] [--network FILE] [--attention FILE] [--out FILE]\n' +
-        '$0 calibrate --validate PROFILE|analytical --against DIR [--json]',
+        '$0 calibrate --validate PROFILE|analytical --against DIR [--tp N] [--attention FILE] [--json]',
     )
     .option('model', { type: 'string', describe: 'model (sim models); for --import-vidur/--validate default: told from the Vidur folder' })
     .option('tp', { type: 'string', describe: 'tensor-parallel degree the shapes are cut for (per-GPU widths; default 1)' })
@@ -85,7 +85,7 @@ function builder(y: Argv): Argv<CalibrateArgs> {
     .option('backend', { type: 'string', array: true, describe: 'WebGPU backends to try in order (default: vulkan, default, opengles)' })
     .option('import-vidur', { type: 'string', describe: 'import a Vidur model folder (compute/<gpu>/<org>/<model>/, its mlp.csv) as a profile' })
     .option('network', { type: 'string', describe: '--import-vidur at tp > 1: Vidur all_reduce.csv (default: found beside compute/)' })
-    .option('attention', { type: 'string', describe: '--import-vidur: Vidur attention table (default: attention*.csv beside mlp.csv with rows for the model and tp)' })
+    .option('attention', { type: 'string', describe: '--import-vidur, --validate: Vidur attention table (default: attention*.csv beside mlp.csv with rows for the model and tp)' })
     .option('validate', { type: 'string', describe: "profile file to check, or 'analytical' (efficiencies fitted on every third token count)" })
     .option('against', { type: 'string', describe: '--validate: Vidur model folder with the measured times' })
     .option('gpu', { type: 'string', describe: "--validate: GPU of the table (default from the Vidur device folder: a100 -> a100-80gb)" })
@@ -186,6 +186,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   const modes = [a['import-vidur'] !== undefined && '--import-vidur', a.validate !== undefined && '--validate'].filter(Boolean);
   if (modes.length > 1) throw new InputError('--import-vidur and --validate are exclusive', { field: '--validate' });
   if (a.against !== undefined && a.validate === undefined) throw new InputError('--against goes with --validate PROFILE', { field: '--against' });
+  if (a.attention !== undefined && modes.length === 0) throw new InputError('--attention goes with --import-vidur or --validate', { field: '--attention' });
   if (a['import-vidur'] !== undefined) {
     const [{ importVidur }, { writeProfile }] = await Promise.all([import('./vidur.ts'), import('./profile.ts')]);
     const profile = importVidur(a['import-vidur'], { model: a.model, tp: a.tp, network: a.network, attention: a.attention, log });
@@ -198,7 +199,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   if (a.validate !== undefined) {
     if (a.against === undefined) throw new InputError('--validate needs --against DIR (a Vidur model folder)', { field: '--against' });
     const { formatValidation, validateAgainstVidur } = await import('./validate.ts');
-    const report = validateAgainstVidur(a.validate, a.against, { model: a.model, gpu: a.gpu, tp: a.tp, log });
+    const report = validateAgainstVidur(a.validate, a.against, { model: a.model, gpu: a.gpu, tp: a.tp, attention: a.attention, log });
     io.out.write(a.json ? JSON.stringify(report) + '\n' : formatValidation(report));
     return;
   }
