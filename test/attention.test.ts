@@ -7,7 +7,10 @@
  * constants reproduced from the tables), and the default cost-model choice (a matching shipped
  * profile, the fitted fallback and its header text, `--cost-model analytical`).
  */
-import { runSim } from './helpers.ts';
+import { makeTrace, runDifferences, runSim } from './helpers.ts';
+import seedrandom from 'seedrandom';
+import { buildRun, normalizeOptions } from '../app/config.ts';
+import { simulate } from '../sim/simulator.ts';
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -262,6 +265,36 @@ describe('the analytical attention fitted to the table', () => {
       expect(o.n_eval).toBeGreaterThan(4000);
       expect(o.mape).toBeLessThan(1e-9);
     }
+  });
+});
+
+describe('skip-ahead with the measured attention profile', () => {
+  // 150 requests at 4/s on one Llama-2-70B tp=2 replica: chunked prefills after cached prefixes,
+  // several prefills in one iteration, decode batches above one (the overhead), preemptions.
+  const rng = seedrandom.alea('attention:skip-ahead');
+  const arrival: number[] = [];
+  const prompt: number[] = [];
+  const output: number[] = [];
+  let t = 0;
+  for (let i = 0; i < 150; i++) {
+    t += -Math.log(1 - rng()) / 4;
+    arrival.push(t);
+    prompt.push(1 + Math.floor(rng() * 1500));
+    output.push(1 + Math.floor(rng() * 300));
+  }
+  const trace = makeTrace(arrival, prompt, output);
+
+  it.each([false, true])('steps and skips give identical runs (chunked prefill %s)', { timeout: 60_000 }, (chunked) => {
+    const opts = normalizeOptions({ trace: 'unused.csv', model: 'llama-2-70b', tp: 2, 'kv-tokens': 12000, 'chunked-prefill': chunked, 'prefix-caching': 'off' });
+    const go = (skipAhead: boolean) => {
+      const run = buildRun(opts, trace, () => {});
+      expect(run.cost).toBeInstanceOf(ProfileCostModel);
+      return simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, engine: { ...run.engine, skipAhead } });
+    };
+    const on = go(true);
+    const off = go(false);
+    expect(runDifferences(on, off)).toEqual([]);
+    expect(on.requests.n).toBe(150);
   });
 });
 

@@ -111,6 +111,13 @@ export interface AnalyticalOptions {
   label?: string;
   /** Operator times that replace the analytical ones (e.g. from a measured profile). */
   overrides?: Partial<Record<OperatorName, OperatorTimeFn>>;
+  /**
+   * Promise that every override other than decode attention reads only the fields of the shape
+   * other than `decodeKvTokens`, and the per-prefill lists only when prefillSeqs > 0 (true of a
+   * measured profile's): lets iterationTime reuse their sum across decode-only iterations.
+   * Default false (an override may read anything).
+   */
+  overridesReadShapeOnly?: boolean;
 }
 
 const EMB = 0;
@@ -204,8 +211,10 @@ export class AnalyticalCostModel implements CostModel {
   /** Cache of the non-decode-attention part of the last shape priced (see iterationTime). */
   private readonly memo = new Float64Array(7);
   private memoValid = false;
-  /** Whether the cache is safe: no override other than decode attention (overrides may read any field). */
+  /** Whether the cache is safe: no override other than decode attention, or their promise (overridesReadShapeOnly). */
   private readonly memoizable: boolean;
+  /** Whether some override may read the per-prefill lists (then shapes with prefills are not cached). */
+  private readonly listsRead: boolean;
   /** All-reduce calls per iteration and seconds per token for the ring transfer. */
   private readonly arCalls: number;
   private readonly arSecondsPerToken: number;
@@ -249,7 +258,9 @@ export class AnalyticalCostModel implements CostModel {
       }
     }
 
-    this.memoizable = this.overrides.every((fn, op) => fn === undefined || op === DECODE);
+    const plain = this.overrides.every((fn, op) => fn === undefined || op === DECODE);
+    this.memoizable = plain || opts.overridesReadShapeOnly === true;
+    this.listsRead = !plain;
 
     const E = BYTES_PER_ELEMENT;
     const h = model.hidden;
@@ -326,7 +337,7 @@ export class AnalyticalCostModel implements CostModel {
     } else {
       rest = this.overhead_s;
       for (let op = 0; op < N_OPS; op++) if (op !== DECODE) rest += this.operatorTime(op, b, tokens);
-      if (this.memoizable) {
+      if (this.memoizable && !(this.listsRead && b.prefillSeqs > 0)) {
         m[0] = b.prefillTokens;
         m[1] = b.prefillSeqs;
         m[2] = b.prefillAttnPairs;

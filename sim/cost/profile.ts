@@ -31,7 +31,7 @@ export interface ProfileCostModelOptions {
   /** Warnings (model or tp mismatch, extrapolation); default {@link stderrLogger}. */
   log?: Logger;
   /** Analytical options for the operators the profile does not cover (efficiencies, overhead). */
-  analytical?: Omit<AnalyticalOptions, 'model' | 'gpu' | 'tp' | 'overrides'>;
+  analytical?: Omit<AnalyticalOptions, 'model' | 'gpu' | 'tp' | 'overrides' | 'overridesReadShapeOnly'>;
 }
 
 /**
@@ -93,7 +93,7 @@ export class ProfileCostModel extends AnalyticalCostModel {
     for (const [name, op] of Object.entries(profile.operators) as [OperatorName, OperatorProfile][]) {
       overrides[name] = operatorFn(name, op, unitMultiplier(op.per, model, tp), where, log);
     }
-    super({ ...opts.analytical, model, gpu: opts.gpu, tp, overrides });
+    super({ ...opts.analytical, model, gpu: opts.gpu, tp, overrides, overridesReadShapeOnly: true });
     this.name = `profile(${path.basename(opts.file)}, ${model.name}, tp=${tp})`;
     this.profile = profile;
     this.profiled = Object.keys(overrides) as OperatorName[];
