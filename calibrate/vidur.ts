@@ -106,6 +106,18 @@ function parseCsv(text: string, file: string): { header: string[]; rows: { line:
   return { header, rows: records.slice(1).map((r) => ({ line: r.info.lines, cells: r.record })) };
 }
 
+/**
+ * Column lookup of a parsed header: the index of `name`; -1 when absent and not `required`.
+ * @throws InputError naming the file, line 1 and the column when a required one is missing.
+ */
+function columns(header: string[], file: string, what: string): (name: string, required?: boolean) => number {
+  return (name, required = true) => {
+    const c = header.indexOf(name);
+    if (c < 0 && required) throw new InputError(`missing column '${name}' (is this a Vidur ${what}?)`, { file, line: 1, field: name });
+    return c;
+  };
+}
+
 function num(cells: string[], col: number, name: string, file: string, line: number, min: number): number {
   const s = cells[col]?.trim() ?? '';
   const x = parseDecimal(s);
@@ -269,11 +281,7 @@ export function resolveVidurModel(t: VidurTable, name: string | undefined, log: 
  */
 export function readVidurAllReduce(file: string, tp: number, hidden: number): Series | undefined {
   const { header, rows } = parseCsv(readText(file), file);
-  const col = (name: string): number => {
-    const c = header.indexOf(name);
-    if (c < 0) throw new InputError(`missing column '${name}' (is this a Vidur all_reduce.csv?)`, { file, line: 1, field: name });
-    return c;
-  };
+  const col = columns(header, file, 'all_reduce.csv');
   const c = {
     min: col('time_stats.all_reduce.min'),
     med: col('time_stats.all_reduce.median'),
@@ -410,11 +418,7 @@ export function gridTable(points: Map<number, Map<number, [number, number, numbe
  */
 export function readVidurAttention(file: string, model: ModelSpec, tp: number): VidurAttention | undefined {
   const { header, rows } = parseCsv(readText(file), file);
-  const col = (name: string, required = true): number => {
-    const c = header.indexOf(name);
-    if (c < 0 && required) throw new InputError(`missing column '${name}' (is this a Vidur attention.csv?)`, { file, line: 1, field: name });
-    return c;
-  };
+  const col = columns(header, file, 'attention.csv');
   const c = {
     heads: col('n_q_head'),
     kvHeads: col('n_kv_head'),

@@ -7,7 +7,7 @@
  * constants reproduced from the tables), and the default cost-model choice (a matching shipped
  * profile, the fitted fallback and its header text, `--cost-model analytical`).
  */
-import { makeTrace, runDifferences, runSim } from './helpers.ts';
+import { inputError, makeTrace, runDifferences, runSim } from './helpers.ts';
 import seedrandom from 'seedrandom';
 import { buildRun, normalizeOptions } from '../app/config.ts';
 import { simulate } from '../sim/simulator.ts';
@@ -96,6 +96,31 @@ describe('Vidur attention import (Llama-2-70B, tp=2, A100)', () => {
     const [key] = [...seen].find(([, n]) => n > 1)!;
     const [b, k] = key.split('/');
     expect(d.median[d.xs.indexOf(Number(b))][d.ys.indexOf(Number(k))]).toBeCloseTo(medianS(rows, 'attn_decode', { is_prefill: 'False', batch_size: b, kv_cache_size: k }), 12);
+  });
+
+  it('refuses a malformed attention table naming the file, line and column', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmsched-attn-csv-'));
+    const head = 'time_stats.attn_decode.min,time_stats.attn_decode.median,time_stats.attn_decode.max,time_stats.attn_prefill.min,time_stats.attn_prefill.median,time_stats.attn_prefill.max,n_embd,n_q_head,n_kv_head,block_size,num_tensor_parallel_workers,batch_size,prefill_chunk_size,kv_cache_size,is_prefill';
+    const row = (d: string, p: string, b: number, c: number, k: number, pre: string) => `${d},${p},8192,64,8,16,2,${b},${c},${k},${pre}`;
+    const write = (name: string, lines: string[]) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, lines.join('\n') + '\n');
+      return f;
+    };
+    const noFlag = write('a.csv', [head.replace(',is_prefill', ''), '1,1,1,,,,8192,64,8,16,2,1,0,32']);
+    let e = inputError(() => readVidurAttention(noFlag, l70, 2));
+    expect([e.file, e.line, e.field]).toEqual([noFlag, 1, 'is_prefill']);
+    const badTime = write('b.csv', [head, row('1,x,1', ',,', 1, 0, 32, 'False')]);
+    e = inputError(() => readVidurAttention(badTime, l70, 2));
+    expect([e.file, e.line, e.field]).toEqual([badTime, 2, 'time_stats.attn_decode.median']);
+    // Prefix 0 measured at chunks 64 and 128, prefix 32 at 64 and 96: 96 missing from prefix 0's row.
+    const gap = write('c.csv', [head, row(',,', '1,1,1', 1, 64, 0, 'True'), row(',,', '2,2,2', 1, 128, 0, 'True'), row(',,', '1,1,1', 1, 64, 32, 'True'), row(',,', '1,1,1', 1, 96, 32, 'True')]);
+    e = inputError(() => readVidurAttention(gap, l70, 2));
+    expect(e.file).toBe(gap);
+    expect(e.message).toContain('not a grid');
+    // Rows of another model or tp are not this model's: nothing to import.
+    expect(readVidurAttention(ATTN, getModel('llama-2-7b'), 1)).toBeUndefined();
+    expect(inputError(() => importVidur(L2_70B, { tp: 2, attention: path.join(MODELS_DIR, 'Llama-2-7b-hf', 'mlp.csv') })).field).toBe('n_q_head'); // an mlp.csv is no attention table
   });
 
   it('the shipped profile is a fresh import (mlp, all-reduce and attention tables)', () => {
