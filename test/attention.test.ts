@@ -382,6 +382,9 @@ describe('the default cost model', () => {
     expect(strip(again.out)).toEqual(strip(first.out));
     const fb = await runSim('--trace', SAMPLE, '--limit', '50', '--model', 'llama-2-70b', '--tp', '4');
     expect(fb.out).toMatch(/^cost model: analytical with efficiencies fitted to Vidur's A100 tables .*no shipped profile measured llama-2-70b on a100-80gb at tp=4$/m);
+    const bad = await runSim('calibrate', '--attention', ATTN);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--attention goes with --import-vidur or --validate');
     const an = await runSim('--trace', SAMPLE, '--limit', '50', '--cost-model', 'analytical');
     expect(an.out).toMatch(/cost analytical\(llama-2-7b, a100-80gb, tp=1\)/);
     expect(an.out).toMatch(/^cost model: analytical at ANALYTICAL_DEFAULTS/m);
