@@ -12,7 +12,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SingleBar } from 'cli-progress';
 import { InputError } from '../sim/errors.ts';
 import { readBoolean, readString } from '../sim/values.ts';
-import { DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
+import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
 import type { ResolvedRun, RunOptions } from './config.ts';
 import type { Summary } from '../sim/metrics.ts';
 import { runResolved } from './run.ts';
@@ -62,7 +62,7 @@ function runOptions(y: Argv): Argv {
     .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
     .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica (per pipeline stage with --pp)', 'tp'), group: 'Hardware:' })
     .option('pp', { type: 'string', describe: dflt('pipeline stages per replica: micro-batches in flight, one scheduler each with 1/pp of the KV (vLLM v0)', 'pp'), group: 'Hardware:' })
-    .option('cost-model', { type: 'string', describe: dflt("'analytical' or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
+    .option('cost-model', { type: 'string', describe: dflt("'auto' (a shipped measured profile of the model, GPU and tp, else 'fitted'), 'fitted' (analytical, efficiencies fitted to measured tables), 'analytical' (original constants) or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
     .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, --max-model-len))', group: 'Engine:' })
@@ -127,7 +127,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
       onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
     });
     bar?.stop();
-    outDir?.finish(summary, result.requests, m, opts, replicas);
+    outDir?.finish(summary, result.requests, m, { ...opts, [COST_MODEL_USED]: run.costDescription }, replicas);
     for (const w of runWarnings(summary, run)) err.write(`sim: warning: ${w}\n`);
     if (argv.json) {
       out.write(JSON.stringify(summary) + '\n');
@@ -137,6 +137,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
         `policy ${run.policies[0].name}${opts.replicas > 1 ? ` | ${opts.replicas} replicas, router ${opts.router}` : ''} | trace ${trace.source} (${trace.format}, ${trace.n} requests${skipped.length ? `, skipped ${skipped.join(', ')}` : ''})`,
         `model ${opts.model} on ${opts.pp > 1 ? `${opts.tp * opts.pp}x ${opts.gpu} (tp ${opts.tp} x pp ${opts.pp})` : `${opts.tp}x ${opts.gpu}`} | cost ${run.pipeline ? run.pipeline.name : run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
         `KV cache ${run.unlimitedKv ? 'unlimited' : `${opts.pp > 1 ? `${opts.pp} x ` : ''}${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs${opts.pp > 1 ? ` per micro-batch, ${opts.pp} in flight` : ''} | preemption ${opts.preemption}`,
+        `cost model: ${run.costDescription}`,
       ];
       out.write(formatSummary(summary, header) + '\n');
     }

@@ -12,10 +12,10 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { AnalyticalCostModel, LinearCostModel, parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP } from '../sim/cost/index.ts';
+import { parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP } from '../sim/cost/index.ts';
 import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
-import { loadProfileCostModel } from '../calibrate/profile.ts';
+import { chooseCostModel } from '../calibrate/shipped.ts';
 import type { Slo } from '../sim/metrics.ts';
 import { InputError, locate } from '../sim/errors.ts';
 import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
@@ -70,7 +70,11 @@ export interface RunOptions {
   gpu: string;
   tp: number;
   pp: number;
-  /** `analytical` or `linear:base=B,prefill=P,decode=D,kv=K`. */
+  /**
+   * `auto` (a shipped measured profile of the model, GPU and tp, else `fitted`), `fitted`
+   * (analytical, efficiencies fitted to measured tables), `analytical` (the original constants) or
+   * `linear:base=B,prefill=P,decode=D,kv=K`.
+   */
   'cost-model': string;
   /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
   profile?: string;
@@ -113,7 +117,7 @@ export const DEFAULTS = {
   gpu: 'a100-80gb',
   tp: 1,
   pp: 1,
-  'cost-model': 'analytical',
+  'cost-model': 'auto',
   'max-num-seqs': 256,
   'block-size': 16,
   'gpu-memory-utilization': 0.9,
@@ -141,6 +145,8 @@ export interface ResolvedRun {
   cost: CostModel;
   /** The stage pricing with `--pp` above 1 (undefined at 1). */
   pipeline: PipelineCost | undefined;
+  /** What prices the iterations and where its numbers come from, one line (calibrate/shipped.ts). */
+  costDescription: string;
   /** Settings of each replica; of each of its virtual engines with `--pp` (1/pp of the KV and swap blocks each). */
   engine: EngineConfig;
   /** KV capacity of one replica in tokens (Infinity-like when unlimited; all its virtual engines together) and whether it is unlimited. */
@@ -265,6 +271,13 @@ export function readRunOption(key: string, raw: unknown, where: { file?: string;
 export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOptions)[];
 
 /**
+ * The key of config.json that says what priced the run's iterations (the header's `cost model:`
+ * line): written for the reader, not an option; a replay reads past it and makes the choice again
+ * from `cost-model`, `profile`, model, GPU and tp.
+ */
+export const COST_MODEL_USED = 'cost-model-used';
+
+/**
  * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
  * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
  * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
@@ -277,6 +290,7 @@ export function readRunConfig(file: string): Partial<RunOptions> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('a config must be a JSON object of run options by flag name', { file, line: 1 });
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (k === COST_MODEL_USED) continue;
     if (!(RUN_KEYS as readonly string[]).includes(k)) {
       throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
     }
@@ -430,15 +444,16 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
       { field: '--replicas' },
     );
   }
-  const { cost, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
+  const { cost, costDescription, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
+  return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
 }
 
 /**
  * A run's cost model and engine settings: token budget, KV capacity (from the GPU's memory, or
- * `--kv-tokens`), swap space, and the analytical, linear or profile cost model. With `--pp` above
+ * `--kv-tokens`), swap space, and the cost model ({@link chooseCostModel}: a measured profile, the
+ * analytical model with fitted or original constants, or the linear model). With `--pp` above
  * 1 (vLLM v0's pipeline parallelism, docs/engine.md): the stage pricing, and the settings of each
  * of a replica's pp virtual engines, which hold ⌊blocks / pp⌋ of the replica's KV blocks (the
  * fewest any stage's GPUs hold) and of its swap blocks, each with its own watermark (vLLM's
@@ -446,7 +461,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
  * @throws InputError for a model that does not fit the GPU, a bad tp or pp, a KV capacity below one
  *   block (per virtual engine), a bad cost model or profile.
  */
-function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'pipeline' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
+function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'costDescription' | 'pipeline' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
   const model = getModel(r.model);
   const gpu = getGpu(r.gpu);
   const chunked = r['chunked-prefill'];
@@ -470,13 +485,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     throw new InputError(`the KV cache holds fewer than ${pp} blocks of ${blockSize} tokens: not one for each pipeline stage's scheduler`, { field: '--pp' });
   }
   const blockBytes = perToken * blockSize;
-  const spec = parseCostModelSpec(r['cost-model']);
-  const cost: CostModel =
-    r.profile !== undefined
-      ? loadProfileCostModel(r.profile, model, gpu, r.tp, log ? { log } : {})
-      : spec.kind === 'linear'
-        ? new LinearCostModel(spec)
-        : new AnalyticalCostModel({ model, gpu, tp: r.tp });
+  const { cost, description: costDescription } = chooseCostModel(parseCostModelSpec(r['cost-model']), r.profile, model, gpu, r.tp, log);
   const engine: EngineConfig = {
     maxNumSeqs,
     maxNumBatchedTokens: budget,
@@ -493,7 +502,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     skipAhead: true,
   };
   const pipeline = pp > 1 ? pipelineCost(cost, model, gpu, pp) : undefined;
-  return { cost, pipeline, engine, kvTokens: kvBlocks * pp * blockSize, unlimitedKv };
+  return { cost, costDescription, pipeline, engine, kvTokens: kvBlocks * pp * blockSize, unlimitedKv };
 }
 
 /**

@@ -2,8 +2,8 @@
  * `sim calibrate`: the yargs command module. Three modes (docs/calibration.md §4–6):
  * - sweep (default): `sim calibrate --model NAME [--tp N] [--out FILE] [--quick] …` times the WGSL
  *   kernels on this machine's WebGPU adapter and writes a profile;
- * - `--import-vidur DIR [--model NAME] [--tp N] [--network FILE] [--out FILE]` turns a Vidur
- *   `mlp.csv` into a profile;
+ * - `--import-vidur DIR [--model NAME] [--tp N] [--network FILE] [--attention FILE] [--out FILE]`
+ *   turns a Vidur `mlp.csv` (and its attention and all-reduce tables) into a profile;
  * - `--validate PROFILE|analytical --against DIR [--json]` prints the cost model's error per operator
  *   against a Vidur table.
  */
@@ -45,6 +45,7 @@ interface CalibrateArgs {
   backend?: string[];
   'import-vidur'?: string;
   network?: string;
+  attention?: string;
   validate?: string;
   against?: string;
   gpu?: string;
@@ -66,8 +67,8 @@ function builder(y: Argv): Argv<CalibrateArgs> {
   return y
     .usage(
       '$0 calibrate --model NAME [--tp N] [--out FILE] [--quick]\n' +
-        '$0 calibrate --import-vidur DIR [--model NAME] [--tp N] [--out FILE]\n' +
-        '$0 calibrate --validate PROFILE|analytical --against DIR [--json]',
+        '$0 calibrate --import-vidur DIR [--model NAME] [--tp N] [--network FILE] [--attention FILE] [--out FILE]\n' +
+        '$0 calibrate --validate PROFILE|analytical --against DIR [--tp N] [--attention FILE] [--json]',
     )
     .option('model', { type: 'string', describe: 'model (sim models); for --import-vidur/--validate default: told from the Vidur folder' })
     .option('tp', { type: 'string', describe: 'tensor-parallel degree the shapes are cut for (per-GPU widths; default 1)' })
@@ -84,6 +85,7 @@ function builder(y: Argv): Argv<CalibrateArgs> {
     .option('backend', { type: 'string', array: true, describe: 'WebGPU backends to try in order (default: vulkan, default, opengles)' })
     .option('import-vidur', { type: 'string', describe: 'import a Vidur model folder (compute/<gpu>/<org>/<model>/, its mlp.csv) as a profile' })
     .option('network', { type: 'string', describe: '--import-vidur at tp > 1: Vidur all_reduce.csv (default: found beside compute/)' })
+    .option('attention', { type: 'string', describe: '--import-vidur, --validate: Vidur attention table (default: attention*.csv beside mlp.csv with rows for the model and tp)' })
     .option('validate', { type: 'string', describe: "profile file to check, or 'analytical' (efficiencies fitted on every third token count)" })
     .option('against', { type: 'string', describe: '--validate: Vidur model folder with the measured times' })
     .option('gpu', { type: 'string', describe: "--validate: GPU of the table (default from the Vidur device folder: a100 -> a100-80gb)" })
@@ -117,6 +119,7 @@ function readArgs(argv: Record<string, unknown>): CalibrateArgs {
     backend: argv.backend as string[] | undefined,
     'import-vidur': str('import-vidur'),
     network: str('network'),
+    attention: str('attention'),
     validate: str('validate'),
     against: str('against'),
     gpu: str('gpu'),
@@ -183,9 +186,10 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   const modes = [a['import-vidur'] !== undefined && '--import-vidur', a.validate !== undefined && '--validate'].filter(Boolean);
   if (modes.length > 1) throw new InputError('--import-vidur and --validate are exclusive', { field: '--validate' });
   if (a.against !== undefined && a.validate === undefined) throw new InputError('--against goes with --validate PROFILE', { field: '--against' });
+  if (a.attention !== undefined && modes.length === 0) throw new InputError('--attention goes with --import-vidur or --validate', { field: '--attention' });
   if (a['import-vidur'] !== undefined) {
     const [{ importVidur }, { writeProfile }] = await Promise.all([import('./vidur.ts'), import('./profile.ts')]);
-    const profile = importVidur(a['import-vidur'], { model: a.model, tp: a.tp, network: a.network, log });
+    const profile = importVidur(a['import-vidur'], { model: a.model, tp: a.tp, network: a.network, attention: a.attention, log });
     const device = /vidur:compute\/([^/]+)\//.exec(profile.source)?.[1] ?? 'gpu';
     const out = a.out ?? path.join('calibrate', 'profiles', `${profile.model}-vidur-${device}${profile.tp > 1 ? `-tp${profile.tp}` : ''}.json`);
     writeProfile(out, profile);
@@ -195,7 +199,7 @@ async function handle(argv: Record<string, unknown>, io: CalibrateIo): Promise<v
   if (a.validate !== undefined) {
     if (a.against === undefined) throw new InputError('--validate needs --against DIR (a Vidur model folder)', { field: '--against' });
     const { formatValidation, validateAgainstVidur } = await import('./validate.ts');
-    const report = validateAgainstVidur(a.validate, a.against, { model: a.model, gpu: a.gpu, tp: a.tp, log });
+    const report = validateAgainstVidur(a.validate, a.against, { model: a.model, gpu: a.gpu, tp: a.tp, attention: a.attention, log });
     io.out.write(a.json ? JSON.stringify(report) + '\n' : formatValidation(report));
     return;
   }

@@ -1,6 +1,6 @@
 /**
- * Measured operator profiles (`sim --profile FILE`): validation of the JSON format (version 1;
- * its types are in sim/cost/profile-format.ts), reading and writing, and
+ * Measured operator profiles (`sim --profile FILE`): validation of the JSON format (version 2,
+ * version 1 still read; its types are in sim/cost/profile-format.ts), reading and writing, and
  * {@link loadProfileCostModel}, the cost model that interpolates it (sim/cost/profile.ts).
  * The format is documented field by field in docs/calibration.md §2.
  */
@@ -14,22 +14,29 @@ import { OPERATORS, type OperatorName } from '../sim/cost/analytical.ts';
 import { InputError } from '../sim/errors.ts';
 import { prepareOutputFile, readTextFile, writeFileAtomic } from '../sim/files.ts';
 import { ProfileCostModel, type Logger } from '../sim/cost/profile.ts';
-import { PROFILE_FORMAT, PROFILE_VERSION, type AxisName, type OperatorProfile, type Profile, type ProfileArchitecture, type TimeUnit } from '../sim/cost/profile-format.ts';
+import { GPUS } from '../sim/cost/gpus.ts';
+import { PROFILE_FORMAT, PROFILE_VERSIONS_READ, type AxisName, type OperatorProfile, type Profile, type ProfileArchitecture, type TimeUnit } from '../sim/cost/profile-format.ts';
 
-/** The axes each operator is profiled over, in order. */
-export const OPERATOR_AXES: Readonly<Record<OperatorName, readonly AxisName[]>> = Object.freeze({
-  embedding: ['tokens'],
-  qkv_proj: ['tokens'],
-  attn_out_proj: ['tokens'],
-  mlp_gate_up: ['tokens'],
-  mlp_act: ['tokens'],
-  mlp_down: ['tokens'],
-  norm_rope_residual: ['tokens'],
-  prefill_attn: ['seq_len'],
-  decode_attn: ['batch', 'context'],
-  all_reduce: ['tokens'],
-  lm_head: ['seqs'],
+/**
+ * The axes each operator may be profiled over, in order: one list per accepted layout, the first
+ * being what a WebGPU sweep writes. Prefill attention over (`prefix`, `chunk`) needs version 2.
+ */
+export const OPERATOR_AXES: Readonly<Record<OperatorName, readonly (readonly AxisName[])[]>> = Object.freeze({
+  embedding: [['tokens']],
+  qkv_proj: [['tokens']],
+  attn_out_proj: [['tokens']],
+  mlp_gate_up: [['tokens']],
+  mlp_act: [['tokens']],
+  mlp_down: [['tokens']],
+  norm_rope_residual: [['tokens']],
+  prefill_attn: [['seq_len'], ['prefix', 'chunk']],
+  decode_attn: [['batch', 'context']],
+  all_reduce: [['tokens']],
+  lm_head: [['seqs']],
 });
+
+/** Axes whose grid may start at 0 (a prefill with no cached prefix); every other grid value is > 0. */
+const ZERO_AXES: readonly AxisName[] = ['prefix'];
 
 /** The `per` values each operator accepts. */
 export const OPERATOR_UNITS: Readonly<Record<OperatorName, readonly TimeUnit[]>> = Object.freeze({
@@ -47,10 +54,12 @@ export const OPERATOR_UNITS: Readonly<Record<OperatorName, readonly TimeUnit[]>>
 });
 
 const TOP_KEYS = new Set([
-  'format', 'version', 'adapter', 'timer', 'dtype', 'model', 'tp', 'date', 'project_version', 'source',
+  'format', 'version', 'adapter', 'timer', 'dtype', 'model', 'tp', 'gpu', 'date', 'project_version', 'source',
   'architecture', 'sweep', 'notes', 'operators',
 ]);
-const OP_KEYS = new Set(['per', 'axes', 'grid', 'times_s', 'p10_s', 'p90_s', 'min_s', 'max_s']);
+const OP_KEYS = new Set(['per', 'axes', 'grid', 'times_s', 'p10_s', 'p90_s', 'min_s', 'max_s', 'batch_overhead']);
+/** Largest `batch_overhead` a profile may hold (a fraction; Vidur's default is 0.1). */
+export const PROFILE_MAX_OVERHEAD = 10;
 const ARCH_KEYS: readonly (keyof ProfileArchitecture)[] = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab'];
 
 /** A validation failure at a field path; turned into an InputError naming the file. */
@@ -91,66 +100,98 @@ export const PROFILE_MAX_S = 3600;
 /** Largest grid value (tokens, sequences) a profile may hold. */
 export const PROFILE_MAX_GRID = 2 ** 40;
 
-function numberList(v: unknown, field: string, n: number | undefined, what: 'time' | 'grid'): number[] {
+function numberList(v: unknown, field: string, n: number | undefined, what: 'time' | 'grid' | 'grid0'): number[] {
   if (!Array.isArray(v)) throw new Bad(field, v === undefined ? 'is missing' : `must be a list of numbers, got ${show(v)}`);
   if (n !== undefined && v.length !== n) throw new Bad(field, `has ${v.length} values but the grid has ${n} points`);
   v.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new Bad(`${field}[${i}]`, `must be a finite number, got ${show(x)}`);
     if (what === 'time' && x < 0) throw new Bad(`${field}[${i}]`, `must be >= 0 seconds, got ${x}`);
     if (what === 'time' && x > PROFILE_MAX_S) throw new Bad(`${field}[${i}]`, `must be at most ${PROFILE_MAX_S} seconds (an hour per operator call), got ${x}`);
-    if (what === 'grid' && x > PROFILE_MAX_GRID) throw new Bad(`${field}[${i}]`, `grid values must be at most ${PROFILE_MAX_GRID}, got ${x}`);
+    if (what !== 'time' && x > PROFILE_MAX_GRID) throw new Bad(`${field}[${i}]`, `grid values must be at most ${PROFILE_MAX_GRID}, got ${x}`);
     if (what === 'grid' && x <= 0) throw new Bad(`${field}[${i}]`, `grid values must be > 0, got ${x}`);
-    if (what === 'grid' && i > 0 && !(x > (v[i - 1] as number))) {
+    if (what === 'grid0' && x < 0) throw new Bad(`${field}[${i}]`, `grid values must be >= 0, got ${x}`);
+    if (what !== 'time' && i > 0 && !(x > (v[i - 1] as number))) {
       throw new Bad(`${field}[${i}]`, `grid must be strictly increasing (${v[i - 1]} then ${x})`);
     }
   });
   return v as number[];
 }
 
-/** Checks a times table of the grid's shape; returns it flattened. */
-function table(v: unknown, field: string, grid: number[][]): number[] {
-  if (grid.length === 1) return numberList(v, field, grid[0].length, 'time');
+/**
+ * Checks a times table of the grid's shape and returns it flattened with each value's index path
+ * (`[3]` or `[1][2]`). A 2-D row may end early (at least 2 values, version 2 only); `rows`, when
+ * given, are the row lengths the table must have (a spread table follows its median table).
+ */
+function table(v: unknown, field: string, grid: number[][], version: number, rows?: readonly number[]): { values: number[]; paths: string[]; rows: number[] } {
+  if (grid.length === 1) {
+    const values = numberList(v, field, grid[0].length, 'time');
+    return { values, paths: values.map((_, k) => `[${k}]`), rows: [values.length] };
+  }
   if (!Array.isArray(v)) throw new Bad(field, v === undefined ? 'is missing' : `must be a list of ${grid[0].length} rows, got ${show(v)}`);
   if (v.length !== grid[0].length) throw new Bad(field, `has ${v.length} rows but grid[0] has ${grid[0].length} points`);
-  return v.flatMap((row, i) => numberList(row, `${field}[${i}]`, grid[1].length, 'time'));
+  const values: number[] = [];
+  const paths: string[] = [];
+  const lengths: number[] = [];
+  v.forEach((row, i) => {
+    const f = `${field}[${i}]`;
+    if (!Array.isArray(row)) throw new Bad(f, `must be a list of numbers, got ${show(row)}`);
+    const want = rows?.[i];
+    if (want !== undefined && row.length !== want) throw new Bad(f, `has ${row.length} values but times_s${f.slice(field.length)} has ${want}`);
+    if (row.length !== grid[1].length) {
+      if (version < 2) throw new Bad(f, `has ${row.length} values but the grid has ${grid[1].length} points (rows that end early need version 2)`);
+      if (row.length < 2 || row.length > grid[1].length) throw new Bad(f, `has ${row.length} values; a row holds 2 to ${grid[1].length} (the first points of grid[1])`);
+    }
+    numberList(row, f, row.length, 'time').forEach((x, j) => {
+      values.push(x);
+      paths.push(`[${i}][${j}]`);
+    });
+    lengths.push(row.length);
+  });
+  return { values, paths, rows: lengths };
 }
 
-/** Index path of flat index k in a table of the grid's shape, e.g. `[3]` or `[1][2]`. */
-function indexPath(grid: number[][], k: number): string {
-  return grid.length === 1 ? `[${k}]` : `[${Math.floor(k / grid[1].length)}][${k % grid[1].length}]`;
-}
-
-function checkOperator(name: OperatorName, v: unknown, field: string): OperatorProfile {
+function checkOperator(name: OperatorName, v: unknown, field: string, version: number): OperatorProfile {
   if (!isObject(v)) throw new Bad(field, `must be an object, got ${show(v)}`);
   checkUnknown(v, OP_KEYS, `${field}.`);
   const per = v.per;
   if (typeof per !== 'string' || !(OPERATOR_UNITS[name] as readonly string[]).includes(per)) {
     throw new Bad(`${field}.per`, `${per === undefined ? 'is missing' : `got ${show(per)}`}; ${name} takes ${OPERATOR_UNITS[name].map((u) => `'${u}'`).join(' or ')}`);
   }
-  const want = OPERATOR_AXES[name];
+  const layouts = OPERATOR_AXES[name];
   const axes = v.axes;
-  if (!Array.isArray(axes) || axes.length !== want.length || axes.some((a, i) => a !== want[i])) {
-    throw new Bad(`${field}.axes`, `${name} is profiled over ${JSON.stringify(want)}, got ${show(axes)}`);
+  const want = Array.isArray(axes) ? layouts.find((w) => w.length === axes.length && axes.every((a, i) => a === w[i])) : undefined;
+  if (want === undefined) {
+    throw new Bad(`${field}.axes`, `${name} is profiled over ${layouts.map((w) => JSON.stringify(w)).join(' or ')}, got ${show(axes)}`);
   }
+  if (version < 2 && want !== layouts[0]) throw new Bad(`${field}.axes`, `${JSON.stringify(want)} needs version 2`);
   const grid = v.grid;
   if (!Array.isArray(grid) || grid.length !== want.length) {
     throw new Bad(`${field}.grid`, `must be a list of ${want.length} grid list(s), one per axis, got ${show(grid)}`);
   }
   grid.forEach((g, a) => {
-    numberList(g, `${field}.grid[${a}]`, undefined, 'grid');
+    numberList(g, `${field}.grid[${a}]`, undefined, ZERO_AXES.includes(want[a]) ? 'grid0' : 'grid');
     if ((g as number[]).length < 2) throw new Bad(`${field}.grid[${a}]`, `needs at least 2 points, got ${(g as number[]).length}`);
   });
   const g = grid as number[][];
-  const times = table(v.times_s, `${field}.times_s`, g);
+  const times = table(v.times_s, `${field}.times_s`, g, version);
   const bound = (key: 'p10_s' | 'p90_s' | 'min_s' | 'max_s', lower: boolean): void => {
     if (v[key] === undefined) return;
-    const b = table(v[key], `${field}.${key}`, g);
-    b.forEach((x, k) => {
-      if (lower ? x > times[k] : x < times[k]) {
-        throw new Bad(`${field}.${key}${indexPath(g, k)}`, `${x} is ${lower ? 'above' : 'below'} the median ${times[k]} (times_s${indexPath(g, k)})`);
+    const b = table(v[key], `${field}.${key}`, g, version, times.rows);
+    b.values.forEach((x, k) => {
+      const m = times.values[k];
+      if (lower ? x > m : x < m) {
+        throw new Bad(`${field}.${key}${b.paths[k]}`, `${x} is ${lower ? 'above' : 'below'} the median ${m} (times_s${b.paths[k]})`);
       }
     });
   };
+  const overhead = v.batch_overhead;
+  if (overhead !== undefined) {
+    if (version < 2) throw new Bad(`${field}.batch_overhead`, 'needs version 2');
+    if (name !== 'decode_attn' && name !== 'prefill_attn') throw new Bad(`${field}.batch_overhead`, 'applies to decode_attn and prefill_attn only');
+    if (typeof overhead !== 'number' || !Number.isFinite(overhead) || overhead < 0 || overhead > PROFILE_MAX_OVERHEAD) {
+      throw new Bad(`${field}.batch_overhead`, `must be a fraction from 0 to ${PROFILE_MAX_OVERHEAD}, got ${show(overhead)}`);
+    }
+  }
   bound('p10_s', true);
   bound('p90_s', false);
   bound('min_s', true);
@@ -177,9 +218,10 @@ export function validateProfile(obj: unknown, file: string): Profile {
 function check(o: unknown): Profile {
   if (!isObject(o)) throw new Bad('(root)', `must be a JSON object, got ${show(o)}`);
   if (o.format !== PROFILE_FORMAT) throw new Bad('format', `must be '${PROFILE_FORMAT}', got ${show(o.format)}`);
-  if (o.version !== PROFILE_VERSION) {
-    throw new Bad('version', `unsupported version ${show(o.version)}; this llmsched reads version ${PROFILE_VERSION}`);
+  if (typeof o.version !== 'number' || !PROFILE_VERSIONS_READ.includes(o.version)) {
+    throw new Bad('version', `unsupported version ${show(o.version)}; this llmsched reads versions ${PROFILE_VERSIONS_READ.join(' and ')}`);
   }
+  const version = o.version;
   checkUnknown(o, TOP_KEYS, '');
   const a = o.adapter;
   if (!isObject(a)) throw new Bad('adapter', a === undefined ? 'is missing' : `must be an object, got ${show(a)}`);
@@ -189,6 +231,11 @@ function check(o: unknown): Profile {
   str(o, 'dtype', 'dtype', true);
   str(o, 'model', 'model', true);
   posInt(o.tp, 'tp');
+  if (o.gpu !== undefined) {
+    if (version < 2) throw new Bad('gpu', 'needs version 2');
+    const gpu = str(o, 'gpu', 'gpu', true);
+    if (!Object.hasOwn(GPUS, gpu)) throw new Bad('gpu', `unknown GPU ${show(gpu)}; valid: ${Object.keys(GPUS).join(', ')}`);
+  }
   const date = str(o, 'date', 'date', true);
   if (!Number.isFinite(Date.parse(date))) throw new Bad('date', `must be an ISO 8601 date, got ${show(date)}`);
   str(o, 'project_version', 'project_version', true);
@@ -215,7 +262,7 @@ function check(o: unknown): Profile {
     if (!(OPERATORS as readonly string[]).includes(name)) {
       throw new Bad(`operators.${name}`, `unknown operator; valid: ${OPERATORS.join(', ')}`);
     }
-    checkOperator(name as OperatorName, ops[name], `operators.${name}`);
+    checkOperator(name as OperatorName, ops[name], `operators.${name}`, version);
   }
   return o as unknown as Profile;
 }
@@ -265,11 +312,31 @@ export function writeProfile(file: string, p: Profile): void {
   writeFileAtomic(file, text);
 }
 
+/**
+ * The llmsched package's root folder: the nearest ancestor of this module holding a package.json
+ * named llmsched (works from calibrate/ and from dist/calibrate/); undefined if none.
+ */
+export function packageRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'llmsched') return dir;
+    } catch {
+      // no (readable) package.json here: look further up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
 /** llmsched's version, from package.json (`0.0.0` if it cannot be read). */
 export function projectVersion(): string {
+  const root = packageRoot();
   try {
-    const pkg = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+    const pkg = JSON.parse(fs.readFileSync(path.join(root ?? '.', 'package.json'), 'utf8')) as { version?: unknown };
+    return root !== undefined && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   } catch {
     return '0.0.0';
   }

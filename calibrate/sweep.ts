@@ -345,7 +345,7 @@ export async function runSweep<G extends SweepGpu, K extends SweepCase>(
       fullGrid.length === 2 ? rows.map((i) => flat.slice(i * ny, (i + 1) * ny).map(round6)) : rows.map((i) => round6(flat[i]));
     operators[op] = {
       per: OPERATOR_UNITS[op][0],
-      axes: [...OPERATOR_AXES[op]],
+      axes: [...OPERATOR_AXES[op][0]],
       grid,
       times_s: shape(med.get(op)!),
       p10_s: shape(p10.get(op)!),

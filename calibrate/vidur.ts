@@ -6,8 +6,11 @@
  *
  * `compute/<device>/<org>/<model>/mlp.csv`: one row per (num_tokens, num_tensor_parallel_workers),
  * times in **milliseconds** of one decoder layer's non-attention operators on one tensor-parallel
- * worker, as groups `time_stats.<op>.{min,max,mean,median,std}`. `network/<topology>/all_reduce.csv`:
- * one row per (size in bytes, num_workers), all-reduce times in milliseconds.
+ * worker, as groups `time_stats.<op>.{min,max,mean,median,std}`. `attention*.csv` beside it: one
+ * row per decode shape (batch_size requests of kv_cache_size cached tokens) or prefill shape (a
+ * chunk of prefill_chunk_size tokens after kv_cache_size cached ones), attention kernel times of
+ * one layer in milliseconds. `network/<topology>/all_reduce.csv`: one row per (size in bytes,
+ * num_workers), all-reduce times in milliseconds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -101,6 +104,18 @@ function parseCsv(text: string, file: string): { header: string[]; rows: { line:
   if (records.length === 0) throw new InputError('empty file', { file, line: 1 });
   const header = records[0].record.map((h) => h.trim());
   return { header, rows: records.slice(1).map((r) => ({ line: r.info.lines, cells: r.record })) };
+}
+
+/**
+ * Column lookup of a parsed header: the index of `name`; -1 when absent and not `required`.
+ * @throws InputError naming the file, line 1 and the column when a required one is missing.
+ */
+function columns(header: string[], file: string, what: string): (name: string, required?: boolean) => number {
+  return (name, required = true) => {
+    const c = header.indexOf(name);
+    if (c < 0 && required) throw new InputError(`missing column '${name}' (is this a Vidur ${what}?)`, { file, line: 1, field: name });
+    return c;
+  };
 }
 
 function num(cells: string[], col: number, name: string, file: string, line: number, min: number): number {
@@ -266,11 +281,7 @@ export function resolveVidurModel(t: VidurTable, name: string | undefined, log: 
  */
 export function readVidurAllReduce(file: string, tp: number, hidden: number): Series | undefined {
   const { header, rows } = parseCsv(readText(file), file);
-  const col = (name: string): number => {
-    const c = header.indexOf(name);
-    if (c < 0) throw new InputError(`missing column '${name}' (is this a Vidur all_reduce.csv?)`, { file, line: 1, field: name });
-    return c;
-  };
+  const col = columns(header, file, 'all_reduce.csv');
   const c = {
     min: col('time_stats.all_reduce.min'),
     med: col('time_stats.all_reduce.median'),
@@ -308,6 +319,187 @@ export function readVidurAllReduce(file: string, tp: number, hidden: number): Se
   return s;
 }
 
+/**
+ * Vidur's batching overhead of decode attention: its execution-time predictor multiplies the
+ * predicted decode attention time by 1 + 0.1 when the batch holds more than one decoding request,
+ * for models with grouped-query attention (query heads > KV heads) only; 0.1 is the default of
+ * `attention_decode_batching_overhead_fraction` (microsoft/vidur
+ * `vidur/execution_time_predictor/sklearn_execution_time_predictor.py`,
+ * `_get_attention_decode_execution_time`; `vidur/config/config.py`).
+ */
+export const VIDUR_DECODE_BATCHING_OVERHEAD = 0.1;
+
+/** A 2-D measured table: rows over `xs`, row i measured at the first `median[i].length` points of `ys`. Seconds. */
+export interface Table2D {
+  xs: number[];
+  ys: number[];
+  median: number[][];
+  min: number[][];
+  max: number[][];
+}
+
+/** Vidur's attention table read for one model and tp (times per layer, seconds). */
+export interface VidurAttention {
+  /** Absolute path of the file. */
+  file: string;
+  /** Path relative to the Vidur profiling root when recognisable. */
+  relative: string;
+  /** Decode attention over (batch_size, kv_cache_size). */
+  decode: Table2D | undefined;
+  /** Prefill attention over (kv_cache_size = cached prefix, prefill_chunk_size = chunk). */
+  prefill: Table2D | undefined;
+  /** Data rows used (after the model/tp/block filter) per kind, before duplicates are merged. */
+  rows: { decode: number; prefill: number };
+  /** Whether the table has `attn_kv_cache_save`, added to every row's time as Vidur's predictor adds it. */
+  kvCacheSave: boolean;
+  /** Prefix rows left out for having fewer than 2 measured chunks (their chunk would pass the context). */
+  droppedPrefixes: number[];
+}
+
+/**
+ * Groups (x, y) → [min, median, max] points (seconds) into a {@link Table2D}: rows over the
+ * distinct x ascending; each row must be measured at a prefix of the distinct y values (the table
+ * ends early where, e.g., prefix + chunk would pass the model's context). Points measured more than
+ * once are merged as in {@link vidurSeries}. Rows with fewer than 2 points are left out and
+ * returned in `dropped`.
+ * @throws InputError (naming the file and `what`) when a row skips a y value measured in rows
+ *   that reach further, or fewer than 2 rows remain.
+ */
+export function gridTable(points: Map<number, Map<number, [number, number, number][]>>, file: string, what: string): { table: Table2D; dropped: number[] } {
+  const xsAll = [...points.keys()].sort((a, b) => a - b);
+  const ysSet = new Set<number>();
+  for (const row of points.values()) for (const y of row.keys()) ysSet.add(y);
+  const ys = [...ysSet].sort((a, b) => a - b);
+  const table: Table2D = { xs: [], ys, median: [], min: [], max: [] };
+  const dropped: number[] = [];
+  for (const x of xsAll) {
+    const row = points.get(x)!;
+    const n = row.size;
+    for (let j = 0; j < n; j++) {
+      if (!row.has(ys[j])) throw new InputError(`${what}: the row at ${x} has ${n} points but not ${ys[j]}: the table is not a grid measured from its first point on`, { file });
+    }
+    if (n < 2) {
+      dropped.push(x);
+      continue;
+    }
+    table.xs.push(x);
+    const med: number[] = [];
+    const lo: number[] = [];
+    const hi: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const g = row.get(ys[j])!;
+      const m = msToS(g.reduce((a, v) => a + v[1], 0) / g.length);
+      med.push(m);
+      lo.push(Math.min(m, msToS(Math.min(...g.map((v) => v[0])))));
+      hi.push(Math.max(m, msToS(Math.max(...g.map((v) => v[2])))));
+    }
+    table.median.push(med);
+    table.min.push(lo);
+    table.max.push(hi);
+  }
+  if (table.xs.length < 2) throw new InputError(`${what}: fewer than 2 rows with 2 or more points`, { file });
+  // The last y must be measured by some row (a grid point nobody reaches is no grid point).
+  const reach = Math.max(...table.median.map((r) => r.length));
+  table.ys = ys.slice(0, reach);
+  return { table, dropped };
+}
+
+/**
+ * Reads a Vidur attention table (`attention.csv`, or the legacy `attention_tp2_legacy.csv`) for a
+ * model at tensor parallelism `tp`: the rows with n_q_head = heads, n_kv_head = KV heads, n_embd =
+ * hidden, num_tensor_parallel_workers = tp and block_size 16 (vLLM's default). Decode rows
+ * (is_prefill False) give `attn_decode` over (batch_size, kv_cache_size); prefill rows give
+ * `attn_prefill` over (kv_cache_size, prefill_chunk_size). When the table has
+ * `attn_kv_cache_save`, its time is added to each row, as Vidur's predictor adds it to every
+ * batch; `attn_input_reshape` and `attn_output_reshape` are left out, as Vidur's predictor leaves
+ * them out (microsoft/vidur `vidur/execution_time_predictor/base_execution_time_predictor.py`).
+ * @returns undefined when no row matches the model and tp.
+ * @throws InputError naming the file, line and column for a malformed table.
+ */
+export function readVidurAttention(file: string, model: ModelSpec, tp: number): VidurAttention | undefined {
+  const { header, rows } = parseCsv(readText(file), file);
+  const col = columns(header, file, 'attention.csv');
+  const c = {
+    heads: col('n_q_head'),
+    kvHeads: col('n_kv_head'),
+    hidden: col('n_embd'),
+    block: col('block_size'),
+    tp: col('num_tensor_parallel_workers'),
+    batch: col('batch_size'),
+    chunk: col('prefill_chunk_size'),
+    kv: col('kv_cache_size'),
+    prefill: col('is_prefill'),
+  };
+  const stat = (op: string, required: boolean) => {
+    const cols = ['min', 'median', 'max'].map((st) => col(`time_stats.${op}.${st}`, required));
+    return cols.every((x) => x >= 0) ? cols : undefined;
+  };
+  const dec = stat('attn_decode', true)!;
+  const pre = stat('attn_prefill', true)!;
+  const save = stat('attn_kv_cache_save', false);
+  const decode = new Map<number, Map<number, [number, number, number][]>>();
+  const prefill = new Map<number, Map<number, [number, number, number][]>>();
+  const counts = { decode: 0, prefill: 0 };
+  const add = (m: typeof decode, x: number, y: number, v: [number, number, number]) => {
+    let row = m.get(x);
+    if (!row) m.set(x, (row = new Map()));
+    const list = row.get(y);
+    if (list) list.push(v);
+    else row.set(y, [v]);
+  };
+  for (const { line, cells } of rows) {
+    if (cells.length !== header.length) throw new InputError(`${cells.length} fields, header has ${header.length}`, { file, line });
+    const n = (ci: number, name: string, min: number) => num(cells, ci, name, file, line, min);
+    if (n(c.heads, 'n_q_head', 1) !== model.heads || n(c.kvHeads, 'n_kv_head', 1) !== model.kvHeads || n(c.hidden, 'n_embd', 1) !== model.hidden) continue;
+    if (n(c.tp, 'num_tensor_parallel_workers', 1) !== tp || n(c.block, 'block_size', 1) !== 16) continue;
+    const flag = cells[c.prefill].trim();
+    if (flag !== 'True' && flag !== 'False') throw new InputError(`expected True or False, got '${flag}'`, { file, line, field: 'is_prefill' });
+    const isPrefill = flag === 'True';
+    const cols = isPrefill ? pre : dec;
+    const name = isPrefill ? 'attn_prefill' : 'attn_decode';
+    const v = cols.map((ci, k) => n(ci, `time_stats.${name}.${['min', 'median', 'max'][k]}`, 0)) as [number, number, number];
+    if (!(v[0] <= v[1] && v[1] <= v[2])) throw new InputError(`min ${v[0]} <= median ${v[1]} <= max ${v[2]} does not hold`, { file, line, field: `time_stats.${name}.median` });
+    if (save) {
+      const s = save.map((ci, k) => n(ci, `time_stats.attn_kv_cache_save.${['min', 'median', 'max'][k]}`, 0));
+      for (let k = 0; k < 3; k++) v[k] += s[k];
+    }
+    const kv = n(c.kv, 'kv_cache_size', 0);
+    if (isPrefill) {
+      add(prefill, kv, n(c.chunk, 'prefill_chunk_size', 1), v);
+      counts.prefill++;
+    } else {
+      add(decode, n(c.batch, 'batch_size', 1), n(c.kv, 'kv_cache_size', 1), v);
+      counts.decode++;
+    }
+  }
+  if (counts.decode + counts.prefill === 0) return undefined;
+  const d = decode.size > 0 ? gridTable(decode, file, 'decode attention (batch_size x kv_cache_size)') : undefined;
+  const p = prefill.size > 0 ? gridTable(prefill, file, 'prefill attention (kv_cache_size x prefill_chunk_size)') : undefined;
+  const parts = file.split(path.sep);
+  const ci = parts.lastIndexOf('compute');
+  return {
+    file,
+    relative: ci >= 0 ? parts.slice(ci).join('/') : file,
+    decode: d?.table,
+    prefill: p?.table,
+    rows: counts,
+    kvCacheSave: save !== undefined,
+    droppedPrefixes: p?.dropped ?? [],
+  };
+}
+
+/** `attention.csv` in `dir`, else every `attention*.csv` there (sorted), for {@link importVidur}. */
+function attentionFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  if (names.includes('attention.csv')) return [path.join(dir, 'attention.csv')];
+  return names.filter((n) => /^attention.*\.csv$/.test(n)).sort().map((n) => path.join(dir, n));
+}
+
 /** Options of {@link importVidur}. */
 export interface VidurImportOptions {
   /** Model name (`sim models`); default: told from the folder (see {@link resolveVidurModel}). */
@@ -316,6 +508,8 @@ export interface VidurImportOptions {
   tp?: number;
   /** all_reduce.csv to use at tp > 1; default: `network/<device>_pairwise_nvlink` then `<device>_dgx` beside `compute/`. */
   network?: string;
+  /** Attention table; default: `attention.csv` beside mlp.csv, else the `attention*.csv` there with rows for the model and tp. */
+  attention?: string;
   /** Where notes go (model mismatch, no all-reduce table); default stderr. */
   log?: Logger;
   /** Date to record (ISO 8601); default now. */
@@ -354,11 +548,48 @@ function operatorFromSeries(s: Series, per: 'layer' | 'iteration' | 'call'): Ope
   return { per, axes: ['tokens'], grid: [s.tokens], times_s: s.median, min_s: s.min, max_s: s.max };
 }
 
+function operatorFromTable(t: Table2D, axes: ['batch', 'context'] | ['prefix', 'chunk'], overhead: number): OperatorProfile {
+  const op: OperatorProfile = { per: 'layer', axes, grid: [t.xs, t.ys], times_s: t.median, min_s: t.min, max_s: t.max };
+  if (overhead > 0) op.batch_overhead = overhead;
+  return op;
+}
+
+/** The GPU (`sim gpus` name) of a Vidur device folder: `a100` → `a100-80gb` (Vidur's A100 has 80 GB), `h100` → `h100-80gb`; else undefined. */
+export function vidurGpu(device: string): string | undefined {
+  if (device === 'a100') return 'a100-80gb';
+  if (device === 'h100') return 'h100-80gb';
+  return undefined;
+}
+
+/**
+ * The attention table for `model` at `tp`: `given` (a file), else the one `attention*.csv` beside
+ * the mlp.csv of `t` with rows for the model and tp (`attention.csv` first); undefined when none has.
+ * @throws InputError (field `--attention`) when `given` has no such rows, or several files do.
+ */
+export function findVidurAttention(t: VidurTable, model: ModelSpec, tp: number, given: string | undefined): VidurAttention | undefined {
+  if (given !== undefined) {
+    const file = path.resolve(given);
+    const a = readVidurAttention(file, model, tp);
+    if (!a) throw new InputError(`no attention rows for ${model.name} (n_q_head ${model.heads}, n_kv_head ${model.kvHeads}, n_embd ${model.hidden}) at tp=${tp}, block 16`, { file, field: '--attention' });
+    return a;
+  }
+  const found = attentionFiles(path.dirname(t.file))
+    .map((f) => readVidurAttention(f, model, tp))
+    .filter((a): a is VidurAttention => a !== undefined);
+  if (found.length > 1) {
+    throw new InputError(`${found.length} attention tables have rows for ${model.name} at tp=${tp} (${found.map((a) => path.basename(a.file)).join(', ')}): give --attention FILE`, { file: path.dirname(t.file), field: '--attention' });
+  }
+  return found[0];
+}
+
 /**
  * Imports a Vidur `mlp.csv` (DIR: the model's folder, or the file) as a profile: operators mapped
  * by {@link VIDUR_OPERATORS}, ms → s, the rows at `tp`; at tp > 1 also `all_reduce` (per call)
- * from the network table when one is found. Attention and the LM head are not in mlp.csv and fall
- * back to the analytical model.
+ * from the network table when one is found; and `decode_attn` (batch × context, with
+ * {@link VIDUR_DECODE_BATCHING_OVERHEAD} for grouped-query models) and `prefill_attn` (prefix ×
+ * chunk) from the attention table ({@link readVidurAttention}) when one has rows for the model
+ * and tp. What no table covers (the LM head; attention without a table) falls back to the
+ * analytical model.
  * @throws InputError for an unreadable or malformed table, an unknown model, or a tp the table lacks.
  */
 export function importVidur(dir: string, opts: VidurImportOptions = {}): Profile {
@@ -389,8 +620,24 @@ export function importVidur(dir: string, opts: VidurImportOptions = {}): Profile
   const notes = [
     `Imported from Vidur's A100 tables: per-layer times of one tensor-parallel worker (tp=${tp}); duplicated token counts merged (mean of medians).`,
     'norm_rope_residual = input_layernorm + post_attention_layernorm + attn_rope + 2 x add; spread is min/max.',
-    'Attention (prefill_attn, decode_attn) and lm_head are not in mlp.csv: analytical.',
   ];
+  const attn = findVidurAttention(t, model, tp, opts.attention);
+  if (attn) {
+    const overhead = model.heads > model.kvHeads ? VIDUR_DECODE_BATCHING_OVERHEAD : 0;
+    if (attn.decode) operators.decode_attn = operatorFromTable(attn.decode, ['batch', 'context'], overhead);
+    if (attn.prefill) operators.prefill_attn = operatorFromTable(attn.prefill, ['prefix', 'chunk'], 0);
+    sources.push(`vidur:${attn.relative}`);
+    notes.push(
+      `Attention from ${path.basename(attn.file)} (${attn.rows.decode} decode and ${attn.rows.prefill} prefill rows; repeated shapes merged): decode_attn over batch_size x kv_cache_size` +
+        (overhead > 0 ? ` with Vidur's decode batching overhead ${overhead} (grouped-query attention)` : '') +
+        '; prefill_attn over kv_cache_size (prefix) x prefill_chunk_size (chunk), rows measured only where prefix + chunk fits max_model_len' +
+        (attn.droppedPrefixes.length ? ` (prefix ${attn.droppedPrefixes.join(', ')} left out: one chunk measured)` : '') +
+        `; ${attn.kvCacheSave ? 'attn_kv_cache_save added to every row' : 'no attn_kv_cache_save column (Vidur then counts 0)'}; attn_input_reshape and attn_output_reshape not used (Vidur's predictor does not add them).`,
+    );
+  } else {
+    notes.push('Attention (prefill_attn, decode_attn): no attention table with rows for this model and tp: analytical.');
+  }
+  notes.push('lm_head is not in Vidur\'s tables: analytical.');
   if (t.arch && t.arch.vocab !== model.vocab) notes.push(`Vidur's table was measured with vocab_size ${t.arch.vocab} (model: ${model.vocab}).`);
   return {
     format: PROFILE_FORMAT,
@@ -405,6 +652,7 @@ export function importVidur(dir: string, opts: VidurImportOptions = {}): Profile
     dtype: 'fp16',
     model: model.name,
     tp,
+    ...(vidurGpu(t.device) ? { gpu: vidurGpu(t.device) } : {}),
     date: opts.date ?? new Date().toISOString(),
     project_version: projectVersion(),
     source: `${sources.join(' + ')} (${VIDUR_ATTRIBUTION})`,

@@ -5,7 +5,7 @@
  * Request progress follows vLLM v1 (sim/requests.ts). Units: tokens, blocks, bytes, seconds.
  */
 import type { BatchShape } from './cost/cost-model.ts';
-import { emptyBatchShape } from './cost/cost-model.ts';
+import { addPrefillChunk, emptyBatchShape } from './cost/cost-model.ts';
 import type { Policy } from './policy.ts';
 import type { EngineConfig, EngineStats } from './engine-types.ts';
 import { emptyEngineStats } from './engine-types.ts';
@@ -228,10 +228,7 @@ export class ReplicaState {
       sh.decodeSeqs++;
       sh.decodeKvTokens += c + 1;
     } else {
-      sh.prefillSeqs++;
-      sh.prefillTokens += s;
-      sh.prefillAttnPairs += s * (c + (s + 1) / 2);
-      sh.prefillCachedTokens += c;
+      addPrefillChunk(sh, c, s);
     }
     if (c + s === nt) sh.sampledSeqs++;
     this.kv.grow(id, c + s);

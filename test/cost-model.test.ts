@@ -370,7 +370,7 @@ describe('LinearCostModel and parseCostModelSpec', () => {
 
   it('rejects bad specs with --cost-model errors naming the valid choices', () => {
     const keys = /valid keys: base, prefill, decode, kv/;
-    expectInputError(() => parseCostModelSpec('roofline'), '--cost-model', /valid: analytical, linear:/);
+    expectInputError(() => parseCostModelSpec('roofline'), '--cost-model', /valid: auto, fitted, analytical, linear:/);
     expectInputError(() => parseCostModelSpec('linear:alpha=1'), '--cost-model', keys);
     expectInputError(() => parseCostModelSpec('linear:base=-1'), '--cost-model', keys);
     expectInputError(() => parseCostModelSpec('linear:base=abc'), '--cost-model', keys);

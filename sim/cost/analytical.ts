@@ -61,6 +61,26 @@ export const ANALYTICAL_DEFAULTS = Object.freeze({
   interconnectEfficiency: 0.7,
 });
 
+/**
+ * Efficiencies fitted to measured CUDA tables (Vidur's A100 profiles, MIT License, Copyright (c)
+ * Microsoft Corporation; Agrawal et al., MLSys 2024): the analytical model's constants when no
+ * measured profile matches a run (the default cost model). The linear pair is fitted jointly on
+ * every third token count of the four linear operators (QKV, output, MLP up and down projections)
+ * of Vidur's `mlp.csv` for Llama-2-7B, Llama-3-8B and Llama-2-70B at tp 1, 2, 4 and 8; each
+ * attention pair on every third measured cell of Vidur's Llama-2-70B tp=2 `attention.csv`
+ * (FlashAttention). Held-out errors in docs/calibration.md §6; `fitAnalyticalDefaults` in
+ * calibrate/validate.ts recomputes them (test/calibrate.test.ts checks these values). The other
+ * constants are {@link ANALYTICAL_DEFAULTS}'.
+ */
+export const ANALYTICAL_FITTED = Object.freeze({
+  computeEfficiency: 0.6885,
+  bandwidthEfficiency: 0.5625,
+  prefillAttnComputeEfficiency: 0.2715,
+  prefillAttnBandwidthEfficiency: 0.055,
+  decodeAttnComputeEfficiency: 0.036,
+  decodeAttnBandwidthEfficiency: 0.6855,
+});
+
 /** Construction options of {@link AnalyticalCostModel}. Rates are fractions in (0, 1]. */
 export interface AnalyticalOptions {
   model: ModelSpec;
@@ -79,8 +99,25 @@ export interface AnalyticalOptions {
   allReduceLatency_s?: number;
   /** Default {@link ANALYTICAL_DEFAULTS}.interconnectEfficiency (0.7). */
   interconnectEfficiency?: number;
+  /** Fraction of peak FLOP/s achieved by prefill attention; default computeEfficiency. */
+  prefillAttnComputeEfficiency?: number;
+  /** Fraction of peak bandwidth achieved by prefill attention; default bandwidthEfficiency. */
+  prefillAttnBandwidthEfficiency?: number;
+  /** Fraction of peak FLOP/s achieved by decode attention; default computeEfficiency. */
+  decodeAttnComputeEfficiency?: number;
+  /** Fraction of peak bandwidth achieved by decode attention; default bandwidthEfficiency. */
+  decodeAttnBandwidthEfficiency?: number;
+  /** Word added to the name, e.g. `fitted` gives `analytical(<model>, <gpu>, tp=<tp>, fitted)`. */
+  label?: string;
   /** Operator times that replace the analytical ones (e.g. from a measured profile). */
   overrides?: Partial<Record<OperatorName, OperatorTimeFn>>;
+  /**
+   * Promise that every override other than decode attention reads only the fields of the shape
+   * other than `decodeKvTokens`, and the per-prefill lists only when prefillSeqs > 0 (true of a
+   * measured profile's): lets iterationTime reuse their sum across decode-only iterations.
+   * Default false (an override may read anything).
+   */
+  overridesReadShapeOnly?: boolean;
 }
 
 const EMB = 0;
@@ -124,12 +161,22 @@ export class AnalyticalCostModel implements CostModel {
   readonly allReduceLatency_s: number;
   /** Fraction of the interconnect bandwidth an all-reduce achieves. */
   readonly interconnectEfficiency: number;
+  /** Fractions of peak FLOP/s and bandwidth achieved by prefill and by decode attention. */
+  readonly prefillAttnComputeEfficiency: number;
+  readonly prefillAttnBandwidthEfficiency: number;
+  readonly decodeAttnComputeEfficiency: number;
+  readonly decodeAttnBandwidthEfficiency: number;
 
   private readonly overrides: (OperatorTimeFn | undefined)[];
   private readonly layers: number;
   /** Seconds per FLOP and per byte at the achieved rates. */
   private readonly sPerFlop: number;
   private readonly sPerByte: number;
+  /** The same for prefill attention (p*) and decode attention (d*). */
+  private readonly pSPerFlop: number;
+  private readonly pSPerByte: number;
+  private readonly dSPerFlop: number;
+  private readonly dSPerByte: number;
   // Per layer, per GPU: FLOPs per token (f*), weight bytes (w*), activation bytes per token (a*).
   private readonly fQkv: number;
   private readonly wQkv: number;
@@ -164,8 +211,10 @@ export class AnalyticalCostModel implements CostModel {
   /** Cache of the non-decode-attention part of the last shape priced (see iterationTime). */
   private readonly memo = new Float64Array(7);
   private memoValid = false;
-  /** Whether the cache is safe: no override other than decode attention (overrides may read any field). */
+  /** Whether the cache is safe: no override other than decode attention, or their promise (overridesReadShapeOnly). */
   private readonly memoizable: boolean;
+  /** Whether some override may read the per-prefill lists (then shapes with prefills are not cached). */
+  private readonly listsRead: boolean;
   /** All-reduce calls per iteration and seconds per token for the ring transfer. */
   private readonly arCalls: number;
   private readonly arSecondsPerToken: number;
@@ -190,7 +239,11 @@ export class AnalyticalCostModel implements CostModel {
     this.overhead_s = nonNegative(opts.overhead_s ?? d.overhead_s, 'overhead_s');
     this.minKernelTime_s = nonNegative(opts.minKernelTime_s ?? d.minKernelTime_s, 'minKernelTime_s');
     this.allReduceLatency_s = nonNegative(opts.allReduceLatency_s ?? d.allReduceLatency_s, 'allReduceLatency_s');
-    this.name = `analytical(${model.name}, ${gpu.name}, tp=${tp})`;
+    this.prefillAttnComputeEfficiency = fraction(opts.prefillAttnComputeEfficiency ?? this.computeEfficiency, 'prefillAttnComputeEfficiency');
+    this.prefillAttnBandwidthEfficiency = fraction(opts.prefillAttnBandwidthEfficiency ?? this.bandwidthEfficiency, 'prefillAttnBandwidthEfficiency');
+    this.decodeAttnComputeEfficiency = fraction(opts.decodeAttnComputeEfficiency ?? this.computeEfficiency, 'decodeAttnComputeEfficiency');
+    this.decodeAttnBandwidthEfficiency = fraction(opts.decodeAttnBandwidthEfficiency ?? this.bandwidthEfficiency, 'decodeAttnBandwidthEfficiency');
+    this.name = `analytical(${model.name}, ${gpu.name}, tp=${tp}${opts.label ? `, ${opts.label}` : ''})`;
 
     this.overrides = OPERATORS.map((op) => {
       const fn = opts.overrides?.[op];
@@ -205,7 +258,9 @@ export class AnalyticalCostModel implements CostModel {
       }
     }
 
-    this.memoizable = this.overrides.every((fn, op) => fn === undefined || op === DECODE);
+    const plain = this.overrides.every((fn, op) => fn === undefined || op === DECODE);
+    this.memoizable = plain || opts.overridesReadShapeOnly === true;
+    this.listsRead = !plain;
 
     const E = BYTES_PER_ELEMENT;
     const h = model.hidden;
@@ -216,6 +271,10 @@ export class AnalyticalCostModel implements CostModel {
     this.layers = model.layers;
     this.sPerFlop = 1 / (gpu.bf16Flops * this.computeEfficiency);
     this.sPerByte = 1 / (gpu.memBandwidth * this.bandwidthEfficiency);
+    this.pSPerFlop = 1 / (gpu.bf16Flops * this.prefillAttnComputeEfficiency);
+    this.pSPerByte = 1 / (gpu.memBandwidth * this.prefillAttnBandwidthEfficiency);
+    this.dSPerFlop = 1 / (gpu.bf16Flops * this.decodeAttnComputeEfficiency);
+    this.dSPerByte = 1 / (gpu.memBandwidth * this.decodeAttnBandwidthEfficiency);
 
     this.fQkv = 2 * h * qkv;
     this.wQkv = E * (h * qkv + (model.qkvBias ? qkv : 0));
@@ -278,7 +337,7 @@ export class AnalyticalCostModel implements CostModel {
     } else {
       rest = this.overhead_s;
       for (let op = 0; op < N_OPS; op++) if (op !== DECODE) rest += this.operatorTime(op, b, tokens);
-      if (this.memoizable) {
+      if (this.memoizable && !(this.listsRead && b.prefillSeqs > 0)) {
         m[0] = b.prefillTokens;
         m[1] = b.prefillSeqs;
         m[2] = b.prefillAttnPairs;
@@ -334,17 +393,21 @@ export class AnalyticalCostModel implements CostModel {
         if (b.prefillTokens <= 0) return 0;
         return (
           L *
-          this.roof(
-            b.prefillAttnPairs * this.fPair,
-            b.prefillTokens * this.aPrefillToken + b.prefillCachedTokens * this.aKvToken,
-            1,
+          Math.max(
+            b.prefillAttnPairs * this.fPair * this.pSPerFlop,
+            (b.prefillTokens * this.aPrefillToken + b.prefillCachedTokens * this.aKvToken) * this.pSPerByte,
+            this.minKernelTime_s,
           )
         );
       case DECODE:
         if (b.decodeSeqs <= 0) return 0;
         return (
           L *
-          this.roof(b.decodeKvTokens * this.fPair, b.decodeKvTokens * this.aKvToken + b.decodeSeqs * this.aDecodeSeq, 1)
+          Math.max(
+            b.decodeKvTokens * this.fPair * this.dSPerFlop,
+            (b.decodeKvTokens * this.aKvToken + b.decodeSeqs * this.aDecodeSeq) * this.dSPerByte,
+            this.minKernelTime_s,
+          )
         );
       case ALL_REDUCE:
         return this.arCalls * (this.allReduceLatency_s + t * this.arSecondsPerToken);

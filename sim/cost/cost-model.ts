@@ -25,9 +25,17 @@ export interface BatchShape {
   decodeKvTokens: number;
   /** Requests that sample a token this iteration (decodes plus prefills that reach the end). */
   sampledSeqs: number;
+  /**
+   * Per prefill chunk k < prefillSeqs, in scheduling order: p, the tokens of that request already
+   * in the KV cache (its cached prefix). Entries from prefillSeqs on are stale. Filled by
+   * {@link addPrefillChunk}; read by cost models that price each prefill on its own.
+   */
+  prefillPrefix: Int32Array;
+  /** Per prefill chunk k < prefillSeqs: c, the tokens it computes this iteration. */
+  prefillChunk: Int32Array;
 }
 
-/** A zeroed BatchShape. */
+/** A zeroed BatchShape (room for 8 prefill chunks before the per-chunk lists grow). */
 export function emptyBatchShape(): BatchShape {
   return {
     prefillTokens: 0,
@@ -37,7 +45,33 @@ export function emptyBatchShape(): BatchShape {
     decodeSeqs: 0,
     decodeKvTokens: 0,
     sampledSeqs: 0,
+    prefillPrefix: new Int32Array(8),
+    prefillChunk: new Int32Array(8),
   };
+}
+
+/**
+ * Adds one prefill chunk of `c` tokens after `p` cached tokens (integers, tokens) to `b`: the
+ * aggregate fields (prefillSeqs, prefillTokens, prefillAttnPairs += c·(p + (c+1)/2),
+ * prefillCachedTokens) and the per-chunk lists, which double in length when full (no allocation
+ * otherwise). Does not touch sampledSeqs.
+ */
+export function addPrefillChunk(b: BatchShape, p: number, c: number): void {
+  const k = b.prefillSeqs;
+  if (k >= b.prefillChunk.length) {
+    const prefix = new Int32Array(2 * k + 8);
+    const chunk = new Int32Array(2 * k + 8);
+    prefix.set(b.prefillPrefix.subarray(0, k));
+    chunk.set(b.prefillChunk.subarray(0, k));
+    b.prefillPrefix = prefix;
+    b.prefillChunk = chunk;
+  }
+  b.prefillPrefix[k] = p;
+  b.prefillChunk[k] = c;
+  b.prefillSeqs = k + 1;
+  b.prefillTokens += c;
+  b.prefillAttnPairs += c * (p + (c + 1) / 2);
+  b.prefillCachedTokens += p;
 }
 
 /**

@@ -12,7 +12,10 @@
  *
  * 2-D (bilinear): interpolate along the second axis in the two rows that bracket the first
  * coordinate, then along the first axis between them, each step with the 1-D rule. Inside the
- * grid this is exactly bilinear interpolation.
+ * grid this is exactly bilinear interpolation. A row may end early (a ragged table: measured only
+ * at the first n_i points of the second axis, e.g. prefill attention only where prefix + chunk
+ * fits the model's context): the 1-D rule then runs on that row's own points, extending its last
+ * measured segment beyond them.
  *
  * No allocation per call; never NaN (a NaN coordinate is treated as the first grid point).
  */
@@ -22,11 +25,12 @@ export type GridSide = -1 | 0 | 1;
 
 /**
  * Finds the segment index i (0 <= i <= n-2) with xs[i] <= x <= xs[i+1], or the end segment for
- * x outside the grid. Binary search; xs strictly increasing, length >= 2.
+ * x outside the grid, over the first n points of xs (default all). Binary search; xs strictly
+ * increasing, n >= 2.
  */
-function segment(xs: ArrayLike<number>, x: number): number {
+function segment(xs: ArrayLike<number>, x: number, n: number = xs.length): number {
   let lo = 0;
-  let hi = xs.length - 2;
+  let hi = n - 2;
   if (x <= xs[0]) return 0;
   if (x >= xs[hi]) return hi;
   while (lo < hi) {
@@ -89,13 +93,18 @@ export class GridInterpolator1D {
 /**
  * Bilinear interpolation of a 2-D table `z[i][j]` over grids `xs` (first axis, e.g. decode batch)
  * and `ys` (second axis, e.g. context length), with the clamped linear extrapolation of the
- * module docs along each axis. `side` is 0 when the last query was inside both axes' ranges.
+ * module docs along each axis. Row i may be shorter than ys (measured at ys[0 .. n_i − 1] only,
+ * n_i >= 2): it is interpolated over its own points. `sideX`/`sideY` tell where the last query
+ * fell: along the second axis relative to the measured points of whichever bracketing row reaches
+ * further.
  */
 export class GridInterpolator2D {
   readonly xs: Float64Array;
   readonly ys: Float64Array;
-  /** Row-major values: z[i * ys.length + j]. */
+  /** Row-major values: z[i * ys.length + j] (0 beyond a row's length). */
   readonly z: Float64Array;
+  /** Measured points of each row (ys.length for a full table). */
+  readonly rowLength: Int32Array;
   /** Where the last query fell along the first axis. */
   sideX: GridSide = 0;
   /** Where the last query fell along the second axis. */
@@ -103,7 +112,7 @@ export class GridInterpolator2D {
 
   /**
    * @throws RangeError for a grid of fewer than 2 points per axis, a grid that is not strictly
-   *   increasing, or a table whose shape is not xs.length × ys.length.
+   *   increasing, or a table of other than xs.length rows, each of 2 to ys.length values.
    */
   constructor(xs: ArrayLike<number>, ys: ArrayLike<number>, z: ArrayLike<ArrayLike<number>>) {
     checkGrid(xs);
@@ -112,31 +121,37 @@ export class GridInterpolator2D {
     this.xs = Float64Array.from(xs);
     this.ys = Float64Array.from(ys);
     this.z = new Float64Array(xs.length * ys.length);
+    this.rowLength = new Int32Array(xs.length);
     for (let i = 0; i < xs.length; i++) {
       const row = z[i];
-      if (row.length !== ys.length) throw new RangeError(`table row ${i} has ${row.length} values, grid ${ys.length}`);
-      for (let j = 0; j < ys.length; j++) this.z[i * ys.length + j] = row[j];
+      if (row.length < 2 || row.length > ys.length) throw new RangeError(`table row ${i} has ${row.length} values, grid ${ys.length} (a row needs 2 to ${ys.length})`);
+      this.rowLength[i] = row.length;
+      for (let j = 0; j < row.length; j++) this.z[i * ys.length + j] = row[j];
     }
   }
 
   /** Interpolated value at (x, y); finite for finite input, >= 0. */
   at(x: number, y: number): number {
     const xs = this.xs;
-    const ys = this.ys;
     const nx = xs.length;
-    const ny = ys.length;
     if (Number.isNaN(x)) x = xs[0];
-    if (Number.isNaN(y)) y = ys[0];
+    if (Number.isNaN(y)) y = this.ys[0];
     this.sideX = x < xs[0] ? -1 : x > xs[nx - 1] ? 1 : 0;
-    this.sideY = y < ys[0] ? -1 : y > ys[ny - 1] ? 1 : 0;
     const i = segment(xs, x);
-    const j = segment(ys, y);
-    const z = this.z;
-    const firstJ = j === 0;
-    const lastJ = j === ny - 2;
-    const a = onSegment(ys[j], z[i * ny + j], ys[j + 1], z[i * ny + j + 1], y, firstJ, lastJ);
-    const b = onSegment(ys[j], z[(i + 1) * ny + j], ys[j + 1], z[(i + 1) * ny + j + 1], y, firstJ, lastJ);
+    const a = this.along(i, y);
+    const b = this.along(i + 1, y);
+    const reach = this.ys[Math.max(this.rowLength[i], this.rowLength[i + 1]) - 1];
+    this.sideY = y < this.ys[0] ? -1 : y > reach ? 1 : 0;
     return onSegment(xs[i], a, xs[i + 1], b, x, i === 0, i === nx - 2);
+  }
+
+  /** The 1-D rule along the second axis on row i's measured points. */
+  private along(i: number, y: number): number {
+    const ys = this.ys;
+    const n = this.rowLength[i];
+    const o = i * ys.length;
+    const j = segment(ys, y, n);
+    return onSegment(ys[j], this.z[o + j], ys[j + 1], this.z[o + j + 1], y, j === 0, j === n - 2);
   }
 
   /** Whether the last query was outside the grid along either axis. */

@@ -73,11 +73,16 @@ export class LinearCostModel implements CostModel {
   }
 }
 
-/** A parsed `--cost-model` value. */
-export type CostModelSpec = { kind: 'analytical' } | ({ kind: 'linear' } & LinearCoefficients);
+/**
+ * A parsed `--cost-model` value: `auto` (a shipped measured profile matching the run, else
+ * `fitted`), `fitted` (the analytical model with ANALYTICAL_FITTED), `analytical` (the analytical
+ * model with ANALYTICAL_DEFAULTS), or the linear validation model. The app picks the model
+ * (calibrate/shipped.ts).
+ */
+export type CostModelSpec = { kind: 'auto' } | { kind: 'fitted' } | { kind: 'analytical' } | ({ kind: 'linear' } & LinearCoefficients);
 
 /**
- * Parses the CLI's `--cost-model`: `analytical` (the default) or
+ * Parses the CLI's `--cost-model`: `auto` (the default), `fitted`, `analytical`, or
  * `linear:base=B,prefill=P,decode=D,kv=K` with any subset of the keys (missing ones are 0; `linear`
  * alone is all zeros). Values are seconds (per token/sequence), finite and >= 0, in any JavaScript
  * number syntax (`2e-5`). Whitespace around parts is ignored.
@@ -87,12 +92,12 @@ export type CostModelSpec = { kind: 'analytical' } | ({ kind: 'linear' } & Linea
 export function parseCostModelSpec(spec: string): CostModelSpec {
   const s = spec.trim();
   const field = '--cost-model';
-  if (s === 'analytical') return { kind: 'analytical' };
+  if (s === 'auto' || s === 'fitted' || s === 'analytical') return { kind: s };
   const colon = s.indexOf(':');
   const kind = colon < 0 ? s : s.slice(0, colon).trim();
   if (kind !== 'linear') {
     throw new InputError(
-      `unknown cost model '${spec}'; valid: analytical, linear:base=B,prefill=P,decode=D,kv=K`,
+      `unknown cost model '${spec}'; valid: auto, fitted, analytical, linear:base=B,prefill=P,decode=D,kv=K`,
       { field },
     );
   }

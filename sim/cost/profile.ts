@@ -31,7 +31,7 @@ export interface ProfileCostModelOptions {
   /** Warnings (model or tp mismatch, extrapolation); default {@link stderrLogger}. */
   log?: Logger;
   /** Analytical options for the operators the profile does not cover (efficiencies, overhead). */
-  analytical?: Omit<AnalyticalOptions, 'model' | 'gpu' | 'tp' | 'overrides'>;
+  analytical?: Omit<AnalyticalOptions, 'model' | 'gpu' | 'tp' | 'overrides' | 'overridesReadShapeOnly'>;
 }
 
 /**
@@ -62,10 +62,13 @@ export function equivalentSeqLen(b: BatchShape): number {
  * the profile (per operator: the grid value times {@link unitMultiplier}); operators the profile
  * does not cover stay analytical. Axis values taken from the shape: `tokens` = prefillTokens +
  * decodeSeqs; `seqs` = sampledSeqs; `seq_len` = {@link equivalentSeqLen}, and prefill attention
- * costs prefillSeqs × the per-request time; `batch` = decodeSeqs and `context` =
- * decodeKvTokens / decodeSeqs. An operator with a zero count (no prefill, no decode, nothing
- * sampled) costs 0. Shapes outside a grid are extrapolated (interpolate.ts) and logged once per
- * operator. Name: `profile(<file name>, <model>, tp=<tp>)`.
+ * costs prefillSeqs × the per-request time; `prefix` × `chunk` = each prefill chunk's
+ * (prefillPrefix[k], prefillChunk[k]), and prefill attention costs the sum over the chunks;
+ * `batch` = decodeSeqs and `context` = decodeKvTokens / decodeSeqs. An attention operator with a
+ * `batch_overhead` f costs (1 + f) × that when the iteration holds more than one of its requests.
+ * An operator with a zero count (no prefill, no decode, nothing sampled) costs 0. Shapes outside a
+ * grid are extrapolated (interpolate.ts) and logged once per operator. Name:
+ * `profile(<file name>, <model>, tp=<tp>)`.
  */
 export class ProfileCostModel extends AnalyticalCostModel {
   override readonly name: string = '';
@@ -79,23 +82,35 @@ export class ProfileCostModel extends AnalyticalCostModel {
     const log = opts.log ?? stderrLogger;
     const { profile, model, tp } = opts;
     const where = `profile ${opts.file}`;
-    if (profile.model !== model.name) {
+    const diff = architectureDiff(profile, model);
+    if (profile.model !== model.name && (diff === undefined || diff.length > 0)) {
       log(`${where} was measured for model '${profile.model}', this run simulates '${model.name}'`);
-    } else if (profile.architecture) {
-      const a = profile.architecture;
-      const diff = (['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab'] as const).filter((k) => a[k] !== model[k]);
-      if (diff.length > 0) log(`${where}: architecture differs from ${model.name} in ${diff.join(', ')}`);
+    } else if (diff !== undefined && diff.length > 0) {
+      log(`${where}: architecture differs from ${model.name} in ${diff.join(', ')}`);
     }
     if (profile.tp !== tp) log(`${where} was measured at tp=${profile.tp}, this run uses tp=${tp}`);
     const overrides: Partial<Record<OperatorName, OperatorTimeFn>> = {};
     for (const [name, op] of Object.entries(profile.operators) as [OperatorName, OperatorProfile][]) {
       overrides[name] = operatorFn(name, op, unitMultiplier(op.per, model, tp), where, log);
     }
-    super({ ...opts.analytical, model, gpu: opts.gpu, tp, overrides });
+    super({ ...opts.analytical, model, gpu: opts.gpu, tp, overrides, overridesReadShapeOnly: true });
     this.name = `profile(${path.basename(opts.file)}, ${model.name}, tp=${tp})`;
     this.profile = profile;
     this.profiled = Object.keys(overrides) as OperatorName[];
   }
+}
+
+/** The architecture fields compared between a profile and a model. */
+export const ARCHITECTURE_FIELDS = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab'] as const;
+
+/**
+ * The fields of {@link ARCHITECTURE_FIELDS} in which `profile.architecture` differs from `model`
+ * (empty: the profile timed this model's shapes, whatever its name); undefined when the profile
+ * records no architecture.
+ */
+export function architectureDiff(profile: Profile, model: ModelSpec): string[] | undefined {
+  const a = profile.architecture;
+  return a === undefined ? undefined : ARCHITECTURE_FIELDS.filter((k) => a[k] !== model[k]);
 }
 
 function fmt(x: number): string {
@@ -110,6 +125,21 @@ function operatorFn(name: OperatorName, op: OperatorProfile, mult: number, where
     log(`${where}: ${name}: ${shape} is outside the measured grid ${grid}; extrapolating linearly from the nearest two points (warned once per operator)`);
   };
   const range = (g: number[]) => `[${fmt(g[0])}, ${fmt(g[g.length - 1])}]`;
+  const batched = 1 + (op.batch_overhead ?? 0);
+  if (op.axes[0] === 'prefix') {
+    const f = new GridInterpolator2D(op.grid[0], op.grid[1], op.times_s as number[][]);
+    const g = `prefix ${range(op.grid[0])} × chunk ${range(op.grid[1])}`;
+    return (b) => {
+      const n = b.prefillSeqs;
+      if (n <= 0 || b.prefillTokens <= 0) return 0;
+      let t = 0;
+      for (let k = 0; k < n; k++) {
+        t += f.at(b.prefillPrefix[k], b.prefillChunk[k]);
+        if (f.outside && !warned) warn(`prefix=${fmt(b.prefillPrefix[k])}, chunk=${fmt(b.prefillChunk[k])}`, g);
+      }
+      return mult * (n > 1 ? batched : 1) * t;
+    };
+  }
   if (op.axes.length === 2) {
     const f = new GridInterpolator2D(op.grid[0], op.grid[1], op.times_s as number[][]);
     return (b) => {
@@ -118,7 +148,7 @@ function operatorFn(name: OperatorName, op: OperatorProfile, mult: number, where
       const ctx = b.decodeKvTokens / n;
       const t = f.at(n, ctx);
       if (f.outside && !warned) warn(`batch=${fmt(n)}, context=${fmt(ctx)}`, `batch ${range(op.grid[0])} × context ${range(op.grid[1])}`);
-      return mult * t;
+      return mult * (n > 1 ? batched : 1) * t;
     };
   }
   const f = new GridInterpolator1D(op.grid[0], op.times_s as number[]);
@@ -130,7 +160,7 @@ function operatorFn(name: OperatorName, op: OperatorProfile, mult: number, where
         const s = equivalentSeqLen(b);
         const t = f.at(s);
         if (f.side !== 0 && !warned) warn(`seq_len=${fmt(s)}`, g);
-        return mult * b.prefillSeqs * t;
+        return mult * (b.prefillSeqs > 1 ? batched : 1) * b.prefillSeqs * t;
       };
     case 'seqs':
       return (b) => {
