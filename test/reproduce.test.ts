@@ -14,7 +14,6 @@ import { verdict, improvement, factorFromChange } from '../app/reproduce/verdict
 import { renderSection, parseSections, mergeDocument, buildDocument, anchor } from '../app/reproduce/doc.ts';
 import type { Reproduction, ReproductionResult } from '../app/reproduce/reproduction.ts';
 import { largestRate, crossing } from '../app/reproduce/search.ts';
-import { TbtRecorder } from '../app/reproduce/tbt.ts';
 import { skipPredictMean, longFraction } from '../app/reproduce/skippredict.ts';
 import { geometricLattice, fcfsOracle, latticeMoments } from '../app/reproduce/lattice.ts';
 import { ssjfExperiment, throughputAt25 } from '../app/reproduce/ssjf.ts';
@@ -169,29 +168,6 @@ describe('searches', () => {
     expect(crossing([[1, 1], [2, 3], [3, 1]], 2)).toBe(1.5);
     expect(crossing([[1, 5], [2, 6]], 2)).toBe(0);
     expect(crossing([[1, 1], [2, 1.5]], 2)).toBe(Infinity);
-  });
-});
-
-describe('TBT from iteration records', () => {
-  const rec = (start: number, end: number, decodeSeqs: number, steps = 1): IterationRecord => ({
-    replica: 0, virtualEngine: 0, start, end, steps, batchSize: decodeSeqs || 1, prefillTokens: decodeSeqs ? 0 : 100, decodeSeqs, kvBlocksUsed: 0, kvBlocks: 1, kvBlocksCached: 0, waiting: 0, running: 0, swapped: 0,
-  });
-
-  it('counts prefill stalls in the gap, splits bundled iterations, and resets after idling', () => {
-    const t = new TbtRecorder();
-    t.add(rec(0, 1, 0)); // prefill only
-    t.add(rec(1, 1.1, 1)); // first decode: 0.1 s after the prefill
-    t.add(rec(1.1, 1.6, 0)); // a prefill stalls the running request
-    t.add(rec(1.6, 1.7, 2)); // 2 tokens, 0.6 s after the last token
-    t.add(rec(1.7, 2.0, 2, 3)); // 3 bundled steps of 0.1 s: 6 tokens
-    expect(t.tokens).toBe(9);
-    expect(t.quantile(0.5)).toBeCloseTo(0.1, 12);
-    expect(t.quantile(7 / 9)).toBeCloseTo(0.1, 12);
-    expect(t.quantile(0.99)).toBeCloseTo(0.6, 12);
-    t.add(rec(10, 12, 0)); // idle from 2.0 to 10: nobody was decoding
-    t.add(rec(12, 12.05, 1)); // measured from the prefill's end, not from 2.0
-    expect(t.quantile(1)).toBeCloseTo(0.6, 12);
-    expect(new TbtRecorder().quantile(0.99)).toBeNaN();
   });
 });
 

@@ -165,7 +165,7 @@ export function runAutellix(log: (m: string) => void): ReproductionResult {
     },
     ours: {
       model: 'llama-3.1-8b (128k context)',
-      gpu: 'a100-80gb, analytical cost model',
+      gpu: "a100-80gb; the default cost model: Vidur's measured Llama-3-8B linear operators (calibrate/profiles/llama-3-8b-vidur-a100.json), attention analytical with fitted efficiencies",
       engine: `${engine.label}, prefix caching on, 16 GiB swap; FCFS and MLFQ behind least-requests, PLAS and ATLAS behind the \`autellix\` router, and PLAS behind least-requests`,
       workload: `generated ReAct programs (\`sim generate --kind react\`'s BFCL-like defaults; calls resend their parent's context), ${PROGRAMS} per replica, seed autellix-react`,
       rate: `${MULTIPLES.join(', ')} × FCFS's knee (the largest rate, to 3%, at which FCFS's mean program token latency stays within twice its light-load value)`,

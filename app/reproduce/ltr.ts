@@ -103,7 +103,7 @@ export async function runLtr(log: (m: string) => void, rates = LTR_RATES): Promi
     },
     ours: {
       model: 'llama-3-8b; `rank-tau` predictor (Gaussian copula hitting the target τ; achieved τ-b ' + `${q.kendall_tau!.toFixed(3)} at τ = 0.62)`,
-      gpu: 'a100-80gb, analytical cost model',
+      gpu: "a100-80gb; the default cost model: Vidur's measured Llama-3-8B linear operators (calibrate/profiles/llama-3-8b-vidur-a100.json), attention analytical with fitted efficiencies",
       engine: 'chunked prefill, `--max-num-batched-tokens 768`, `--preemption swap`, `--swap-space 16`; `ltr` (rank mode, pause), `fcfs`, and `mlfq` (FastServe as the fork runs it) for reference',
       workload: `Poisson arrivals, ${LTR_DURATION_S} s per rate, (prompt, output) pairs resampled from the shipped Azure LLM inference 2023 conversation sample (traces/azure-conv-2000.csv), seed 1`,
       rate: `${rates.join(', ')} requests/s (${rates.map((r) => r * LTR_DURATION_S).join(', ')} requests)`,

@@ -120,7 +120,7 @@ export function runTrail(p: SsjfPredictions, log: (m: string) => void, rates = T
     },
     ours: {
       model: 'llama-3-8b (same numbers as the Instruct model)',
-      gpu: 'a100-80gb, analytical cost model',
+      gpu: "a100-80gb; the default cost model: Vidur's measured Llama-3-8B linear operators (calibrate/profiles/llama-3-8b-vidur-a100.json), attention analytical with fitted efficiencies",
       engine: 'prefill priority (vLLM v0), `--max-num-seqs 48`, prefix caching off (victims recompute), preemption by recompute; `trail` with the `trail` predictor (AR(1) noise, MAE 46.1 → 33.9, refined every 8 tokens), c = 0.8 and c = 0; `fcfs`',
       workload: `${n} requests per rate: prompts log-normal (median ${num(Math.exp(TRAIL_PROMPT.mu))} tokens, σ ${TRAIL_PROMPT.sigma}), outputs drawn from the real LMSYS-Chat-1M lengths of shared/reference/ssjf-predictions (vicuna-13b, at most 511 tokens); the three rates run back to back in one trace ${GAP_S} s apart (checked drained)`,
       rate: `Poisson ${rates.join(', ')} requests/s`,
