@@ -373,7 +373,7 @@ describe('pipeline parallelism, the CLI', () => {
     const trace = CONV;
     const two = await runSim('--trace', trace, '--limit', '200', '--model', 'llama-2-70b', '--tp', '2', '--pp', '2');
     expect(two.code, two.err).toBe(0);
-    expect(two.out).toMatch(/model llama-2-70b on 4x a100-80gb \(tp 2 x pp 2\) \| cost pipeline\(analytical\(llama-2-70b, a100-80gb, tp=2\), pp=2, layers=40\/40\)/);
+    expect(two.out).toMatch(/model llama-2-70b on 4x a100-80gb \(tp 2 x pp 2\) \| cost pipeline\(profile\(llama-2-70b-vidur-a100-tp2.json, llama-2-70b, tp=2\), pp=2, layers=40\/40\)/);
     expect(two.out).toMatch(/KV cache 2 x \d+ blocks x 16 tokens = \d+ tokens \| max 256 seqs per micro-batch, 2 in flight/);
     const plain = await runSim('--trace', trace, '--limit', '200', '--json');
     const one = await runSim('--trace', trace, '--limit', '200', '--json', '--pp', '1');
