@@ -17,6 +17,8 @@ import type { ResolvedRun, RunOptions } from './config.ts';
 import type { Summary } from '../sim/metrics.ts';
 import { runResolved } from './run.ts';
 import { formatSummary, OutDir } from './report.ts';
+import { TraceEventsWriter } from './trace-events.ts';
+import { AtomicWriter, prepareOutputFile } from '../sim/files.ts';
 import { MODELS, GPUS } from '../sim/cost/index.ts';
 import { POLICIES } from '../policies/index.ts';
 import { ROUTERS } from '../policies/routers.ts';
@@ -84,11 +86,12 @@ function runOptions(y: Argv): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
     .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here (checked writable before the run)', group: 'Output:' })
     .option('force', { type: 'boolean', default: false, describe: "with --out: replace an earlier run's files in that folder (else refused)", group: 'Output:' })
-    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues), streamed during the run', group: 'Output:' });
+    .option('timeseries', { type: 'boolean', default: false, describe: 'with --out: also write timeseries.csv, one row per iteration (batch size, KV use, queues), streamed during the run', group: 'Output:' })
+    .option('trace-events', { type: 'string', describe: 'write the batches as a Chrome/Perfetto trace-event JSON file (ui.perfetto.dev): a track per replica and virtual engine, a slice per iteration; streamed during the run', group: 'Output:' });
 }
 
 /** Flags of `sim run` that take one value (not lists); given twice, they are refused rather than joined or overridden. */
-const SINGLE_FLAGS = [...RUN_KEYS.filter((k) => RUN_OPTION_SPECS[k].kind !== 'list'), 'config', 'out', 'token-budget'];
+const SINGLE_FLAGS = [...RUN_KEYS.filter((k) => RUN_OPTION_SPECS[k].kind !== 'list'), 'config', 'out', 'token-budget', 'trace-events'];
 
 /**
  * The run options given on the command line and in `--config`, the flags winning.
@@ -110,6 +113,9 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   // The output folder is checked before anything long starts, so a bad --out costs nothing.
   if (argv.out !== undefined) readString(argv.out, '--out');
   const outDir = argv.out === undefined ? undefined : new OutDir(String(argv.out), { force: argv.force === true, timeseries: argv.timeseries === true });
+  const eventsFile = argv['trace-events'] === undefined ? undefined : readString(argv['trace-events'], '--trace-events');
+  if (eventsFile !== undefined) prepareOutputFile(eventsFile, '--trace-events');
+  let eventsOut: AtomicWriter | undefined;
   try {
     const run = await resolveRun(opts, (m) => err.write(`sim: warning: ${m}\n`));
     const { trace } = run;
@@ -122,11 +128,16 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
       bar.start(100, 0);
     }
     const series = outDir?.timeseries();
+    eventsOut = eventsFile === undefined ? undefined : new AtomicWriter(eventsFile);
+    const events = eventsOut && new TraceEventsWriter(eventsOut, { replicas: opts.replicas, pp: opts.pp });
+    const observers = [series, events].filter((o) => o !== undefined);
     const { result, metrics: m, summary, replicas } = runResolved(run, {
-      observer: series ? (r) => series.add(r) : undefined,
+      observer: observers.length === 0 ? undefined : (r) => { for (const o of observers) o.add(r); },
       onProgress: bar ? (f) => bar!.update(Math.round(100 * f)) : undefined,
     });
     bar?.stop();
+    events?.end();
+    eventsOut?.commit();
     outDir?.finish(summary, result.requests, m, { ...opts, [COST_MODEL_USED]: run.costDescription }, replicas);
     for (const w of runWarnings(summary, run)) err.write(`sim: warning: ${w}\n`);
     if (argv.json) {
@@ -143,6 +154,7 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     }
   } catch (e) {
     outDir?.abort();
+    eventsOut?.abort();
     throw e;
   }
   return 0;

@@ -94,7 +94,11 @@ export interface IterationRecord {
   steps: number;
   /** Requests in the batch. */
   batchSize: number;
+  /** Prompt tokens computed (0 in a skipped-ahead bundle, which is decode steps only). */
   prefillTokens: number;
+  /** Requests computing prompt tokens (prefill or a prefill chunk); the rest of the batch decodes. */
+  prefillSeqs: number;
+  /** Requests decoding one token per step. */
   decodeSeqs: number;
   /** KV blocks in use at the end (the most during the record), and the capacity. */
   kvBlocksUsed: number;

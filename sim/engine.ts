@@ -267,6 +267,7 @@ export class Engine {
       steps: s.batch.steps,
       batchSize: s.batch.count,
       prefillTokens: s.batch.shape.prefillTokens,
+      prefillSeqs: s.batch.shape.prefillSeqs,
       decodeSeqs: s.batch.shape.decodeSeqs,
       kvBlocksUsed: s.kv.usedBlocks,
       kvBlocksCached: s.kv.cachedBlocks,
