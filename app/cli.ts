@@ -16,6 +16,7 @@ import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions
 import type { ResolvedRun, RunOptions } from './config.ts';
 import type { Summary } from '../sim/metrics.ts';
 import { runResolved } from './run.ts';
+import { runProvenance } from './provenance.ts';
 import { formatSummary, OutDir } from './report.ts';
 import { TraceEventsWriter } from './trace-events.ts';
 import { AtomicWriter, prepareOutputFile } from '../sim/files.ts';
@@ -60,11 +61,13 @@ function runOptions(y: Argv): Argv {
     .option('limit', { type: 'string', describe: 'keep the first N requests', group: 'Workload:' })
     .option('start', { type: 'string', describe: 'window start, seconds from the first arrival', group: 'Workload:' })
     .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
+    .option('compress-idle', { type: 'string', describe: 'cap every gap between consecutive arrivals (programs, in a program trace) at S seconds; the time removed is reported', group: 'Workload:' })
     .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
     .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
     .option('tp', { type: 'string', describe: dflt('tensor-parallel GPUs per replica (per pipeline stage with --pp)', 'tp'), group: 'Hardware:' })
     .option('pp', { type: 'string', describe: dflt('pipeline stages per replica: micro-batches in flight, one scheduler each with 1/pp of the KV (vLLM v0)', 'pp'), group: 'Hardware:' })
     .option('cost-model', { type: 'string', describe: dflt("'auto' (a shipped measured profile of the model, GPU and tp, else 'fitted'), 'fitted' (analytical, efficiencies fitted to measured tables), 'analytical' (original constants) or 'linear:base=B,prefill=P,decode=D,kv=K' (seconds)", 'cost-model'), group: 'Hardware:' })
+    .option('gpu-price', { type: 'string', describe: "US dollars per GPU-hour for gpu_hours and usd_per_million_tokens (default: the GPU's on-demand price, sim gpus)", group: 'Hardware:' })
     .option('profile', { type: 'string', describe: 'measured operator profile JSON (sim calibrate) to price iterations', group: 'Hardware:' })
     .option('max-num-seqs', { type: 'string', describe: dflt('most requests per iteration', 'max-num-seqs'), group: 'Engine:' })
     .option('max-num-batched-tokens', { type: 'string', alias: 'token-budget', describe: 'tokens per iteration (default: 512 chunked, else max(2048, --max-model-len))', group: 'Engine:' })
@@ -138,7 +141,10 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     bar?.stop();
     events?.end();
     eventsOut?.commit();
-    outDir?.finish(summary, result.requests, m, { ...opts, [COST_MODEL_USED]: run.costDescription }, replicas);
+    if (outDir) {
+      const record = { [COST_MODEL_USED]: run.costDescription, ...(await runProvenance(opts)), ...(trace.idle_removed_s === undefined ? {} : { 'idle-removed-s': trace.idle_removed_s }) };
+      outDir.finish(summary, result.requests, m, { ...opts, ...record }, replicas);
+    }
     for (const w of runWarnings(summary, run)) err.write(`sim: warning: ${w}\n`);
     if (argv.json) {
       out.write(JSON.stringify(summary) + '\n');
@@ -200,9 +206,11 @@ function listModels(): string {
 
 function listGpus(): string {
   // Memory in GiB: datasheets' "80 GB" of HBM is 80 GiB (sim/cost/gpus.ts); bandwidths in decimal GB/s.
-  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GiB', 'PCIe GB/s', 'source']];
+  const rows = [['name', 'BF16 TFLOP/s', 'HBM GB/s', 'memory GiB', 'PCIe GB/s', '$/GPU-hour', 'source']];
   for (const g of Object.values(GPUS)) {
-    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 2 ** 30).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), g.source]);
+    const price = g.usdPerHour === undefined ? '-' : g.usdPerHour.toFixed(3);
+    const source = g.priceSource === undefined ? `${g.source}; no default price (give --gpu-price)` : `${g.source}; price: ${g.priceSource}`;
+    rows.push([g.name, (g.bf16Flops / 1e12).toFixed(0), (g.memBandwidth / 1e9).toFixed(0), (g.memBytes / 2 ** 30).toFixed(1), (g.pcieBandwidth / 1e9).toFixed(0), price, source]);
   }
   return table(rows);
 }

@@ -65,6 +65,8 @@ export interface RunOptions {
   limit?: number;
   start?: number;
   duration?: number;
+  /** Cap every gap between consecutive arrivals (of programs, in a program trace) at this many seconds. */
+  'compress-idle'?: number;
   /** Model and GPU (`sim models`, `sim gpus`), tensor parallelism (GPUs per stage) and pipeline stages per replica. */
   model: string;
   gpu: string;
@@ -76,6 +78,8 @@ export interface RunOptions {
    * `linear:base=B,prefill=P,decode=D,kv=K`.
    */
   'cost-model': string;
+  /** US dollars per GPU-hour for `gpu_hours` and `usd_per_million_tokens`; default: the GPU's (sim/cost/gpus.ts). */
+  'gpu-price'?: number;
   /** Measured operator profile (JSON) that prices iterations instead of the analytical model. */
   profile?: string;
   'max-num-seqs': number;
@@ -153,6 +157,10 @@ export interface ResolvedRun {
   kvTokens: number;
   unlimitedKv: boolean;
   slo: Slo;
+  /** GPUs the run holds: replicas × tp × pp. */
+  gpus: number;
+  /** US dollars per GPU-hour: `--gpu-price`, else the GPU's default (undefined when it has none). */
+  gpuPrice: number | undefined;
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -198,11 +206,13 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   limit: int(1, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
   start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
   duration: pos(MAX_SPAN_S, 'seconds, about 31.7 years'),
+  'compress-idle': { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
   model: str,
   gpu: str,
   tp: int(1, 64, 'GPUs per replica'),
   pp: int(1, MAX_PP, 'pipeline stages per replica'),
   'cost-model': str,
+  'gpu-price': pos(1e6, 'US dollars per GPU-hour'),
   profile: str,
   'max-num-seqs': int(1, 2 ** 20, 'sequences per iteration'),
   'max-num-batched-tokens': int(1, 2 ** 24, 'tokens per iteration'),
@@ -278,6 +288,13 @@ export const RUN_KEYS = Object.keys(RUN_OPTION_SPECS) as readonly (keyof RunOpti
 export const COST_MODEL_USED = 'cost-model-used';
 
 /**
+ * Keys of `config.json` that record what a run was, not how to run it (docs/output.md): the cost
+ * model used, the project version, the trace's content hash and the idle time `--compress-idle`
+ * removed. A replay with `--config` reads past them.
+ */
+export const RECORD_KEYS: readonly string[] = [COST_MODEL_USED, 'llmsched-version', 'trace-sha256', 'idle-removed-s'];
+
+/**
  * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
  * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
  * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
@@ -290,7 +307,7 @@ export function readRunConfig(file: string): Partial<RunOptions> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('a config must be a JSON object of run options by flag name', { file, line: 1 });
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (k === COST_MODEL_USED) continue;
+    if (RECORD_KEYS.includes(k)) continue;
     if (!(RUN_KEYS as readonly string[]).includes(k)) {
       throw new InputError(`unknown option; valid: ${RUN_KEYS.join(', ')}`, { file, line: lineOf(k), field: k });
     }
@@ -415,7 +432,7 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
   } else {
     trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'], vidurMaxTokens: r['vidur-max-tokens'] });
   }
-  const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate };
+  const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate, max_gap_s: r['compress-idle'] };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);
   return trace;
 }
@@ -447,7 +464,10 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
   const { cost, costDescription, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] } };
+  return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
+    gpus: r.replicas * r.tp * r.pp,
+    gpuPrice: r['gpu-price'] ?? getGpu(r.gpu).usdPerHour,
+  };
 }
 
 /**

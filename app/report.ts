@@ -209,6 +209,16 @@ function num(x: number | null, digits = 3): string {
   return x.toPrecision(digits + 1);
 }
 
+/** The text summary's cost line: GPU-hours, the price, and dollars per million tokens (or why there are none). */
+function gpuCostText(s: Summary): string {
+  const hours = `${num(s.gpu_hours!)} GPU-hours`;
+  const price = s.gpu_price_usd_per_hour;
+  if (price === null || price === undefined) return `${hours} (no price for this GPU: give --gpu-price)`;
+  const per = s.usd_per_million_tokens!;
+  const usd = (x: number | null) => (x === null ? '-' : `$${num(x)}`);
+  return `${hours} at $${num(price)}/GPU-hour = ${usd(per.output)} per million output tokens, ${usd(per.total)} per million tokens (prompt + output)`;
+}
+
 /** The human-readable summary table printed on stdout. `header` lines go first (run description). */
 export function formatSummary(s: Summary, header: string[]): string {
   const lines = [...header, ''];
@@ -232,7 +242,8 @@ export function formatSummary(s: Summary, header: string[]): string {
         ? `${num(s.goodput.requests_per_s)} req/s (no SLO given)`
         : `${num(s.goodput.requests_per_s)} req/s, ${num(s.goodput.slo_attainment === null ? null : 100 * s.goodput.slo_attainment, 1)}% within SLO`,
     ],
-    ['makespan', `${num(s.makespan_s)} s`],
+    ['makespan', `${num(s.makespan_s)} s${s.idle_removed_s === undefined ? '' : ` (${num(s.idle_removed_s)} s of idle arrivals removed by --compress-idle)`}`],
+    ...(s.gpu_hours === undefined ? [] : ([['GPU cost', gpuCostText(s)]] as [string, string][])),
     ['mean batch size', num(s.batch_size_mean)],
     ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
     ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],

@@ -9,6 +9,9 @@ import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
 import { programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
+import { FINISHED } from '../sim/requests.ts';
+import type { RequestTable } from '../sim/requests.ts';
+import { runCost } from '../sim/cost/index.ts';
 
 /** What a run produces: the raw result, per-request metrics and the summary. */
 export interface RunOutput {
@@ -19,10 +22,23 @@ export interface RunOutput {
   replicas: ReplicaSummary[];
 }
 
+/** Output tokens and prompt + output tokens of the completed requests (integers). */
+function completedTokens(R: RequestTable): { output: number; total: number } {
+  let output = 0;
+  let total = 0;
+  for (let i = 0; i < R.n; i++) {
+    if (R.state[i] !== FINISHED) continue;
+    output += R.output[i];
+    total += R.prompt[i] + R.output[i];
+  }
+  return { output, total };
+}
+
 /**
  * Simulates `run` and summarizes it (the `programs` block filled when the trace has multi-call
  * programs, the `replicas` block with several replicas, the `predictor` block when the policy used
- * a predictor).
+ * a predictor), with its GPU-hours and cost (sim/cost/price.ts) and, after `--compress-idle`, the
+ * idle time removed from the trace.
  * @param hooks optional per-iteration observer and progress callback (fraction of arrivals, 0..1).
  * @throws Error for an engine invariant violation (a bug, not an input error).
  */
@@ -45,5 +61,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   if (replicas.length > 1) summary.replicas = replicas;
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
+  Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));
+  if (run.trace.idle_removed_s !== undefined) summary.idle_removed_s = run.trace.idle_removed_s;
   return { result, metrics, summary, replicas };
 }

@@ -86,6 +86,14 @@ export interface Summary {
   predictor?: { name: string } & PredictorQuality;
   /** Per replica, with more than one replica (also `replicas.csv` in `--out`). */
   replicas?: ReplicaSummary[];
+  /** GPUs held × makespan, hours (filled by the app, app/run.ts; sim/cost/price.ts). */
+  gpu_hours?: number;
+  /** US dollars per GPU-hour used for the cost (null when none is known). */
+  gpu_price_usd_per_hour?: number | null;
+  /** US dollars per million output tokens and per million prompt + output tokens of the completed requests. */
+  usd_per_million_tokens?: { output: number | null; total: number | null };
+  /** Seconds of idle time `--compress-idle` removed from the trace (only with it). */
+  idle_removed_s?: number;
 }
 
 /** One replica's share of a run (all times in seconds; rates per second of the run's makespan). */

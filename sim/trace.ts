@@ -45,6 +45,8 @@ export interface Trace {
   skipped: Record<string, number>;
   /** Warnings met while reading (e.g. unsorted timestamps that were sorted). */
   warnings: string[];
+  /** Seconds of idle time removed between arrivals by `--compress-idle` (absent when not applied). */
+  idle_removed_s?: number;
 }
 
 /**

@@ -25,6 +25,8 @@ import { normalizeOptions, resolveRun, readRunOption } from '../app/config.ts';
 import type { RunOptions } from '../app/config.ts';
 import { simulate } from '../sim/simulator.ts';
 import { requestMetrics, summarize } from '../sim/metrics.ts';
+import { FINISHED } from '../sim/requests.ts';
+import { GPUS, runCost } from '../sim/cost/index.ts';
 import { main } from '../app/cli.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -206,6 +208,14 @@ describe('running a sweep', () => {
     const res = simulate({ trace: run.trace, policy: run.policies, router: run.router, cost: run.cost, engine: run.engine });
     const s = summarize(res, requestMetrics(res.requests), { kvBlocks: run.engine.kvBlocks, unlimitedKv: run.unlimitedKv, slo: run.slo });
     s.predictor = { name: run.predictor!.name, ...run.predictor!.quality() };
+    let output = 0;
+    let prompt = 0;
+    for (let i = 0; i < res.requests.n; i++) {
+      if (res.requests.state[i] !== FINISHED) continue;
+      output += res.requests.output[i];
+      prompt += res.requests.prompt[i];
+    }
+    Object.assign(s, runCost(1, s.makespan_s, GPUS['a100-80gb'].usdPerHour, { output, total: output + prompt }));
     expect(withoutWall({ ...rec, summary: s })).toEqual(withoutWall(rec));
     expect(rec.summary.requests.total).toBe(200);
     expect(rec.config.trace).toBe(path.relative(path.dirname(grid), TRACE));

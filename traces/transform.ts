@@ -1,7 +1,7 @@
 /**
  * Trace transforms: time window, request limit, rate scaling, and tiling for large benchmarks.
  */
-import { bisectLeft } from 'd3-array';
+import { bisectLeft, bisectRight } from 'd3-array';
 import { InputError } from '../sim/errors.ts';
 import { MAX_SPAN_S, MAX_SPAN_TEXT, showSeconds } from './fields.ts';
 import { meanRate } from './stats.ts';
@@ -20,6 +20,11 @@ export interface TraceTransform {
   rate_scale?: number;
   /** Rescale arrivals by a constant so the mean rate (see {@link meanRate}) is r req/s (`--rate`). */
   rate?: number;
+  /**
+   * Cap every gap between consecutive arrivals at this many seconds (`--compress-idle`), >= 0,
+   * after rate scaling; of a program trace, the gaps between programs' arrivals.
+   */
+  max_gap_s?: number;
 }
 
 function checkPositive(v: number | undefined, field: string, integer = false, max = Infinity, maxReason = ''): void {
@@ -76,10 +81,12 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
  *    by the constant meanRate/r so that the mean rate, (n − 1)/(last − first), becomes r; the
  *    shape of the gaps, hence burstiness, is kept). With a single request left `rate` has nothing to
  *    scale and only adds a warning;
- * 4. re-zeroing, so the first arrival is 0.
+ * 4. re-zeroing, so the first arrival is 0;
+ * 5. `max_gap_s` S: every gap between consecutive arrivals capped at S seconds (see compressIdle),
+ *    the seconds removed in the result's `idle_removed_s` and a warning.
  * Returns a new trace (the input is not changed); `extra`, `prefix`, `skipped` and `warnings`
  * follow the kept requests (prefix ids naming a request left out become fresh declared ids, see
- * slicePrefix). A program trace only takes `rate_scale` or `rate` (over programs;
+ * slicePrefix). A program trace only takes `rate_scale`, `rate` and `max_gap_s` (over programs;
  * its DAG is kept).
  * @throws InputError (field `--start`, `--duration`, `--limit`, `--rate-scale` or `--rate`) for a
  *   non-finite value, a value <= 0 (`--start` < 0; `--start 0` is allowed and is the default), a
@@ -87,7 +94,8 @@ function slice(t: Trace, lo: number, hi: number, f: (a: number) => number): Trac
  *   `rate_scale` together with `rate`, `rate` on a trace whose arrivals are all at one instant, a
  *   `rate_scale` or `rate` that stretches the arrivals beyond 1e9 s (e.g. `--rate-scale 1e-309`,
  *   whose arrivals / k overflow), or an empty result ("no requests left after ..."); `start_s`,
- *   `duration_s` or `limit` on a program trace
+ *   `duration_s` or `limit` on a program trace; a `max_gap_s` (field `--compress-idle`) that is
+ *   not a finite number >= 0
  */
 export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (x.start_s !== undefined && (typeof x.start_s !== 'number' || !Number.isFinite(x.start_s) || x.start_s < 0)) {
@@ -100,6 +108,9 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   checkPositive(x.limit, '--limit', true, Number.MAX_SAFE_INTEGER, `${Number.MAX_SAFE_INTEGER} (the largest safe integer)`);
   checkPositive(x.rate_scale, '--rate-scale');
   checkPositive(x.rate, '--rate');
+  if (x.max_gap_s !== undefined && (typeof x.max_gap_s !== 'number' || !Number.isFinite(x.max_gap_s) || x.max_gap_s < 0)) {
+    throw new InputError(`must be a finite number of seconds >= 0, got ${String(x.max_gap_s)}`, { field: '--compress-idle' });
+  }
   if (x.rate_scale !== undefined && x.rate !== undefined) {
     throw new InputError('--rate-scale and --rate cannot be used together', { field: '--rate' });
   }
@@ -131,7 +142,55 @@ export function transformTrace(t: Trace, x: TraceTransform): Trace {
   if (rateScale !== undefined) checkScaled(out.arrival_s[out.n - 1], a[hi - 1] - a0, '--rate-scale', rateScale, 'requests');
   else if (x.rate !== undefined) checkScaled(out.arrival_s[out.n - 1], a[hi - 1] - a0, '--rate', x.rate, 'requests');
   out.warnings.push(...warnings);
+  if (x.max_gap_s !== undefined) compressIdle(out, x.max_gap_s, 'requests');
   return out;
+}
+
+/**
+ * Caps every gap between consecutive arrivals of `t` at `maxGap` seconds, in place (`--compress-idle`):
+ * each arrival moves earlier by the excess of all gaps up to it, Σ max(0, gap − maxGap), so order is
+ * kept and the first stays at 0. Of a program trace the gaps are those between its programs'
+ * arrivals (the roots'); every call of a program moves with its root. Records the seconds removed
+ * in `t.idle_removed_s` and adds a warning saying how much was removed from how many gaps.
+ */
+function compressIdle(t: Trace, maxGap: number, what: 'requests' | 'programs'): void {
+  const a = t.arrival_s;
+  let removed = 0;
+  let gaps = 0;
+  if (!t.programs) {
+    let prev = 0;
+    for (let i = 0; i < t.n; i++) {
+      const gap = a[i] - prev;
+      prev = a[i];
+      if (gap > maxGap) {
+        removed += gap - maxGap;
+        gaps++;
+      }
+      a[i] -= removed;
+    }
+  } else {
+    // Roots in arrival order; a call's arrival_s holds its program's first arrival, so every
+    // request is shifted by the excess accumulated up to and including its own arrival time.
+    const p = t.programs;
+    const roots: number[] = [];
+    for (let i = 0; i < t.n; i++) if (p.parentStart[i + 1] === p.parentStart[i]) roots.push(a[i]);
+    roots.sort((x, y) => x - y);
+    const cut: number[] = []; // cut[k]: seconds removed up to roots[k]
+    for (let k = 0; k < roots.length; k++) {
+      const gap = k === 0 ? 0 : roots[k] - roots[k - 1];
+      if (gap > maxGap) {
+        removed += gap - maxGap;
+        gaps++;
+      }
+      cut.push(removed);
+    }
+    for (let i = 0; i < t.n; i++) {
+      const k = bisectRight(roots, a[i]) - 1;
+      a[i] -= k >= 0 ? cut[k] : 0;
+    }
+  }
+  t.idle_removed_s = removed;
+  t.warnings.push(`--compress-idle ${maxGap}: removed ${Number(removed.toFixed(6))} s of idle time from ${gaps} gap${gaps === 1 ? '' : 's'} between ${what} longer than ${maxGap} s`);
 }
 
 /**
@@ -151,7 +210,7 @@ function rateFactor(a: ArrayLike<number>, rate: number, what: 'request' | 'progr
 }
 
 /**
- * A program trace keeps its DAG: only `rate_scale` / `rate` apply, to the programs' arrivals (the
+ * A program trace keeps its DAG: only `rate_scale` / `rate` (and `max_gap_s`) apply, to the programs' arrivals (the
  * roots' `arrival_s`; the mean rate is over programs), re-zeroed. A window or a limit would cut
  * programs apart, so they are refused.
  */
@@ -176,7 +235,9 @@ function scalePrograms(t: Trace, x: TraceTransform): Trace {
     const [field, value] = x.rate_scale !== undefined ? ['--rate-scale', x.rate_scale] : ['--rate', x.rate!];
     checkScaled(roots.length > 1 ? last : 0, roots[roots.length - 1] - a0, field, value, 'programs');
   }
-  return { ...t, arrival_s, warnings: [...t.warnings, ...warnings] };
+  const out: Trace = { ...t, arrival_s, warnings: [...t.warnings, ...warnings] };
+  if (x.max_gap_s !== undefined) compressIdle(out, x.max_gap_s, 'programs');
+  return out;
 }
 
 /**

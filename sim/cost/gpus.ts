@@ -35,7 +35,18 @@ export interface GpuSpec {
   interconnectBandwidth: number;
   /** URL-free citation of the numbers. */
   source: string;
+  /**
+   * Default rental price, US dollars per GPU-hour (`--gpu-price` overrides it): a public cloud's
+   * on-demand instance price divided by its GPUs, cited in {@link GpuSpec.priceSource}. Undefined
+   * when no public per-GPU figure is recorded; a run then reports no cost unless `--gpu-price` is given.
+   */
+  usdPerHour?: number;
+  /** Where {@link GpuSpec.usdPerHour} comes from: price list, instance, region and date. */
+  priceSource?: string;
 }
+
+/** The price list the default GPU prices come from (prices change: a run's summary records the one used). */
+const AWS_ON_DEMAND = 'AWS EC2 On-Demand pricing, US East (N. Virginia), Linux, as listed in 2024 (before the June 2025 P4/P5 price cuts)';
 
 /** The GPUs the simulator knows, keyed by lower-case name. */
 export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
@@ -49,6 +60,8 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
     source:
       'NVIDIA A100 Tensor Core GPU datasheet (80GB SXM): 312 TFLOPS BF16 dense, 2,039 GB/s HBM2e, ' +
       '80 GB; NVLink 600 GB/s bidirectional; PCIe Gen4 64 GB/s bidirectional',
+    usdPerHour: 40.96572 / 8,
+    priceSource: `${AWS_ON_DEMAND}: p4de.24xlarge, 8x A100 80GB: $40.96572/h / 8`,
   }),
   'h100-80gb': Object.freeze({
     name: 'h100-80gb',
@@ -60,6 +73,8 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
     source:
       'NVIDIA H100 Tensor Core GPU datasheet (H100 SXM): 1,979 TFLOPS BF16 with sparsity = 989 dense, ' +
       '3.35 TB/s HBM3, 80 GB; NVLink 900 GB/s bidirectional; PCIe Gen5 128 GB/s bidirectional',
+    usdPerHour: 98.32 / 8,
+    priceSource: `${AWS_ON_DEMAND}: p5.48xlarge, 8x H100 80GB: $98.32/h / 8`,
   }),
   h200: Object.freeze({
     name: 'h200',
@@ -82,6 +97,8 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
     source:
       'NVIDIA L40S datasheet: 362.05 TFLOPS BF16 dense (733 with sparsity), 864 GB/s GDDR6, 48 GB; ' +
       'no NVLink; PCIe Gen4 x16 64 GB/s bidirectional',
+    usdPerHour: 1.861,
+    priceSource: `${AWS_ON_DEMAND}: g6e.xlarge, 1x L40S: $1.861/h (includes the instance's 4 vCPUs)`,
   }),
   a10g: Object.freeze({
     name: 'a10g',
@@ -93,6 +110,8 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
     source:
       'NVIDIA A10G (AWS G5; no public NVIDIA datasheet; AWS/NVIDIA G5 specifications): 70 TFLOPS BF16 ' +
       'dense tensor, 600 GB/s GDDR6, 24 GB; no NVLink; PCIe Gen4 x16',
+    usdPerHour: 1.006,
+    priceSource: `${AWS_ON_DEMAND}: g5.xlarge, 1x A10G: $1.006/h (includes the instance's 4 vCPUs)`,
   }),
 });
 

@@ -1,7 +1,7 @@
 /**
  * The cost-model package: the engine's interface, model and GPU specs, the analytical and linear
  * cost models, the measured-profile cost model (its format and interpolation), KV-cache
- * capacity, and pipeline-parallel stage pricing. Re-exports only.
+ * capacity, pipeline-parallel stage pricing, and the GPU-hours and cost of a run. Re-exports only.
  */
 export * from './cost-model.ts';
 export * from './models.ts';
@@ -13,3 +13,4 @@ export * from './interpolate.ts';
 export * from './profile-format.ts';
 export * from './profile.ts';
 export * from './pipeline.ts';
+export * from './price.ts';
