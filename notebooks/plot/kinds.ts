@@ -3,8 +3,8 @@
  * Inputs (docs/plots.md):
  * - `cdf`: a run's requests.csv, a run directory (holding requests.csv), a directory of run
  *   directories (one series each), or a merged per-request CSV with a series column (`policy`);
- * - `rate`: a merged sweep table with `policy`, an x column (`rate_scale`, `rate`,
- *   `throughput.requests_per_s`), `<metric>.mean` and `<metric>.p99`;
+ * - `rate`: a merged sweep table with `policy`, an x column (`rate-scale` or `rate_scale`, or
+ *   `--x COL`), `<metric>.mean` and `<metric>.p99`; rows grouped into lines by ./lines.ts;
  * - `ttft-tpot`: a merged table with `policy`, `ttft_s.mean` and `tpot_s.mean`;
  * - `timeseries`: a run's timeseries.csv (`sim run --out DIR --timeseries`).
  */
@@ -18,15 +18,11 @@ import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGH
 import type { LegendEntry } from './figure.ts';
 import { parseDecimal } from '../../sim/values.ts';
 import { KINDS, type Kind } from './kind-names.ts';
+import { groupLines, isResultColumn, rateScaleColumn, RATE_SCALE_COLUMNS, type Table } from './lines.ts';
 
 export { KINDS, type Kind };
 
-/** A CSV table: its file, header and rows of raw strings. */
-export interface Table {
-  file: string;
-  columns: string[];
-  rows: Record<string, string>[];
-}
+export type { Table };
 
 /** Latency columns of requests.csv a CDF can show (seconds). */
 export const CDF_METRICS = ['e2e_s', 'ttft_s', 'tpot_s', 'normalized_latency_s', 'queue_delay_s'] as const;
@@ -39,6 +35,7 @@ const LABELS: Record<string, string> = {
   normalized_latency_s: 'normalized latency (s/token)',
   queue_delay_s: 'queueing delay (s)',
   rate_scale: 'request rate (× trace rate)',
+  'rate-scale': 'request rate (× trace rate)',
   rate: 'request rate (req/s)',
   'throughput.requests_per_s': 'throughput (req/s)',
   tau: "predictor Kendall's τ",
@@ -84,13 +81,6 @@ function distinct(t: Table, col: string): string[] {
   return [...new Set(t.rows.map((r) => r[col]))];
 }
 
-/** Picks the first of `cands` present in the table. */
-function firstColumn(t: Table, cands: readonly string[]): string | undefined {
-  return cands.find((c) => t.columns.includes(c));
-}
-
-/** x columns a rate curve may use, in order of preference. */
-export const RATE_X_COLUMNS = ['rate_scale', 'rate', 'throughput.requests_per_s'] as const;
 
 /** One named sample of values (seconds). */
 export interface Series {
@@ -169,7 +159,7 @@ export interface FigureOptions {
   series?: string;
   /** Metric prefix: cdf column, or `<metric>.mean`/`<metric>.p99` for rate (default e2e_s). */
   metric?: string;
-  /** x column of the rate kind (default the first of RATE_X_COLUMNS present). */
+  /** rate: x column (default the rate-scale column, `rate-scale` or `rate_scale`); ttft-tpot: the column ordering each line (default the rate-scale column, else `rate`). */
   x?: string;
   /** Figure title (none by default: captions belong to the paper). */
   title?: string;
@@ -212,27 +202,49 @@ function legendBottomRight(svg: SVGSVGElement): void {
 }
 
 /**
- * Latency against load: mean (solid, dots) and p99 (dashed) of `<metric>` per series against the
- * x column, from a merged sweep table. Returns SVG text.
- * @throws InputError naming the file and the missing column.
+ * The x column of the rate kind: `x` when given, else the rate-scale column (`rate-scale` as
+ * `sim merge` writes it, or `rate_scale`). Never another column in its place.
+ * @throws InputError naming the file and the table's columns when that column is missing.
+ */
+export function rateXColumn(t: Table, x?: string): string {
+  const xc = x ?? rateScaleColumn(t.columns);
+  if (xc === undefined || !t.columns.includes(xc)) {
+    const want = x === undefined ? `an x column, ${RATE_SCALE_COLUMNS.join(' or ')} (or --x COL)` : `the x column ${x}`;
+    throw new InputError(`rate needs ${want}; the table has ${t.columns.join(', ')}`, { file: t.file, field: x ?? RATE_SCALE_COLUMNS[0] });
+  }
+  return xc;
+}
+
+/**
+ * The lines of the rate kind (the figure model): one per configuration (every option that varies
+ * across the table, seeds excepted; lines.ts), `<metric>.mean` and `<metric>.p99` averaged over
+ * seeds at each load, points sorted on x. When x is a measured column (e.g.
+ * `throughput.requests_per_s`), seeds are pooled at the rate-scale value when the table has one.
+ * @throws InputError naming the file and the missing column, or a cell that is not a number.
+ */
+export function rateLines(t: Table, o: FigureOptions = {}) {
+  const metric = o.metric ?? 'e2e_s';
+  const xc = rateXColumn(t, o.x);
+  need(t, [`${metric}.mean`, `${metric}.p99`], 'rate');
+  const at = isResultColumn(xc) ? (rateScaleColumn(t.columns) ?? xc) : xc;
+  return groupLines(t, { x: xc, at, ys: [`${metric}.mean`, `${metric}.p99`], series: o.series ?? 'policy' });
+}
+
+/**
+ * Latency against load: mean (solid, dots) and p99 (dashed) of `<metric>` per line
+ * ({@link rateLines}) against the x column, from a merged sweep table; where a point pools several
+ * seeds, a shaded band is the 95% interval of the mean. Returns SVG text.
+ * @throws InputError as {@link rateLines}.
  */
 export function rateFigure(t: Table, o: FigureOptions = {}): string {
   const metric = o.metric ?? 'e2e_s';
-  const sc = o.series ?? 'policy';
-  const xc = o.x ?? firstColumn(t, RATE_X_COLUMNS);
-  if (!xc) throw new InputError(`rate needs an x column, one of ${RATE_X_COLUMNS.join(', ')} (or --x COL); the table has ${t.columns.join(', ')}`, { file: t.file, field: 'rate_scale' });
-  need(t, [sc, xc, `${metric}.mean`, `${metric}.p99`], 'rate');
-  const names = distinct(t, sc);
-  const data: { x: number; y: number; series: string; stat: string }[] = [];
-  for (const r of t.rows) {
-    const x = num(r[xc]);
-    if (x === null) continue;
-    for (const stat of ['mean', 'p99']) {
-      const y = num(r[`${metric}.${stat}`]);
-      if (y !== null) data.push({ x, y, series: r[sc], stat });
-    }
-  }
-  data.sort((a, b) => a.x - b.x);
+  const xc = rateXColumn(t, o.x);
+  const lines = rateLines(t, o);
+  const names = lines.map((l) => l.label);
+  const pts = (stat: string) => lines.flatMap((l) => l.points.filter((p) => p.y[`${metric}.${stat}`]).map((p) => ({ x: p.x, n: p.n, ...p.y[`${metric}.${stat}`], series: l.label })));
+  const mean = pts('mean');
+  const p99 = pts('p99');
+  const band = mean.some((d) => d.n > 1);
   const color = { domain: names, range: names.map((_, i) => seriesColor(i)) };
   const svg = renderSvg(
     newDocument(),
@@ -241,15 +253,16 @@ export function rateFigure(t: Table, o: FigureOptions = {}): string {
       y: { label: `${labelOf(metric)}`, type: o.log ? 'log' : 'linear', grid: true, ...(o.log ? { tickFormat: '~g', ticks: 5 } : { zero: true }) },
       color,
       marks: [
-        Plot.line(data.filter((d) => d.stat === 'mean'), { x: 'x', y: 'y', stroke: 'series', strokeWidth: 1.3 }),
-        Plot.dot(data.filter((d) => d.stat === 'mean'), { x: 'x', y: 'y', fill: 'series', r: 2 }),
-        Plot.line(data.filter((d) => d.stat === 'p99'), { x: 'x', y: 'y', stroke: 'series', strokeWidth: 1, strokeDasharray: '3,2' }),
+        ...(band ? [Plot.areaY(mean, { x: 'x', y1: 'lo', y2: 'hi', z: 'series', fill: 'series', fillOpacity: 0.18 })] : []),
+        Plot.line(mean, { x: 'x', y: 'mean', z: 'series', stroke: 'series', strokeWidth: 1.3 }),
+        Plot.dot(mean, { x: 'x', y: 'mean', fill: 'series', r: 2 }),
+        Plot.line(p99, { x: 'x', y: 'mean', z: 'series', stroke: 'series', strokeWidth: 1, strokeDasharray: '3,2' }),
       ],
       ...(o.title ? { title: o.title } : {}),
     },
     [
       ...names.map((n, i): LegendEntry => ({ label: n, color: seriesColor(i), dot: true })),
-      { label: 'mean', color: '#555' },
+      { label: band ? 'mean (band: 95% CI over seeds)' : 'mean', color: '#555' },
       { label: 'p99', color: '#555', dash: '3,2' },
     ],
     o.legendAt ?? 'left',
@@ -258,19 +271,32 @@ export function rateFigure(t: Table, o: FigureOptions = {}): string {
 }
 
 /**
- * TTFT against TPOT: one dot per row (mean TTFT in s on x, mean TPOT in ms on y), coloured by
- * series; rows of one series are joined in table order (e.g. increasing rate). Returns SVG text.
- * @throws InputError naming the file and the missing column.
+ * The lines of the ttft-tpot kind: one per configuration (lines.ts), mean TTFT and mean TPOT
+ * averaged over seeds at each rate, points sorted by the rate (the rate-scale column, else `rate`);
+ * a table with neither keeps one point per row, in table order.
+ * @throws InputError naming the file and the missing column, or a cell that is not a number.
+ */
+export function ttftTpotLines(t: Table, o: FigureOptions = {}) {
+  need(t, [o.series ?? 'policy', 'ttft_s.mean', 'tpot_s.mean'], 'ttft-tpot');
+  let at = o.x ?? rateScaleColumn(t.columns) ?? (t.columns.includes('rate') ? 'rate' : undefined);
+  let table = t;
+  if (at === undefined) {
+    at = '#row';
+    table = { ...t, columns: [...t.columns, at], rows: t.rows.map((r, i) => ({ ...r, [at as string]: String(i) })) };
+  } else need(t, [at], 'ttft-tpot');
+  return groupLines(table, { x: 'ttft_s.mean', at, ys: ['tpot_s.mean'], series: o.series ?? 'policy', sortBy: 'at' });
+}
+
+/**
+ * TTFT against TPOT: one dot per point of {@link ttftTpotLines} (mean TTFT in s on x, mean TPOT
+ * in ms on y), a line's points joined in order of rate. Returns SVG text.
+ * @throws InputError as {@link ttftTpotLines}.
  */
 export function ttftTpotFigure(t: Table, o: FigureOptions = {}): string {
-  const sc = o.series ?? 'policy';
-  need(t, [sc, 'ttft_s.mean', 'tpot_s.mean'], 'ttft-tpot');
-  const names = distinct(t, sc);
-  const data = t.rows
-    .map((r) => ({ x: num(r['ttft_s.mean']), y: num(r['tpot_s.mean']), series: r[sc] }))
-    .filter((d): d is { x: number; y: number; series: string } => d.x !== null && d.y !== null)
-    .map((d) => ({ ...d, y: d.y * 1000 }));
-  const multi = names.some((n) => data.filter((d) => d.series === n).length > 1);
+  const lines = ttftTpotLines(t, o);
+  const names = lines.map((l) => l.label);
+  const data = lines.flatMap((l) => l.points.filter((p) => p.y['tpot_s.mean']).map((p) => ({ x: p.x, y: p.y['tpot_s.mean'].mean * 1000, series: l.label })));
+  const multi = lines.some((l) => l.points.length > 1);
   const svg = renderSvg(
     newDocument(),
     {
@@ -278,7 +304,7 @@ export function ttftTpotFigure(t: Table, o: FigureOptions = {}): string {
       y: { label: 'mean TPOT (ms)', grid: true, zero: true },
       color: { domain: names, range: names.map((_, i) => seriesColor(i)) },
       marks: [
-        ...(multi ? [Plot.line(data, { x: 'x', y: 'y', stroke: 'series', strokeWidth: 1 })] : []),
+        ...(multi ? [Plot.line(data, { x: 'x', y: 'y', z: 'series', stroke: 'series', strokeWidth: 1 })] : []),
         Plot.dot(data, { x: 'x', y: 'y', fill: 'series', r: 3 }),
       ],
       ...(o.title ? { title: o.title } : {}),
@@ -333,7 +359,7 @@ export function detectKind(input: string): Kind {
   const has = (c: string) => t.columns.includes(c);
   if (has('start_s') && has('batch_size')) return 'timeseries';
   if (CDF_METRICS.some((m) => has(m))) return 'cdf';
-  const xc = firstColumn(t, RATE_X_COLUMNS);
+  const xc = rateScaleColumn(t.columns);
   const sc = has('policy') ? 'policy' : undefined;
   if (xc && has('e2e_s.mean') && has('e2e_s.p99')) {
     const perSeries = sc ? distinct(t, sc).map((s) => new Set(t.rows.filter((r) => r[sc] === s).map((r) => r[xc])).size) : [new Set(t.rows.map((r) => r[xc])).size];

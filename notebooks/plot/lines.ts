@@ -1,0 +1,156 @@
+/**
+ * The figure model of the sweep kinds (`rate`, `ttft-tpot`): a merged table's rows grouped into
+ * lines, one per configuration, each line's points aggregated over seeds and sorted, before any
+ * drawing. A configuration is every column of the table that is an option (docs/sweeps.md,
+ * "Merged table") and varies across it, except the seed and the load/x axes; result columns
+ * (dotted summary names such as `e2e_s.mean`, and `makespan_s`, `batch_size_mean`,
+ * `preemptions`), `id` and `version` are not options.
+ */
+import { mean, deviation } from 'd3-array';
+import { InputError } from '../../sim/errors.ts';
+import { parseDecimal } from '../../sim/values.ts';
+
+/** A CSV table: its file, header and rows of raw strings. */
+export interface Table {
+  file: string;
+  columns: string[];
+  rows: Record<string, string>[];
+}
+
+/** The rate-scale column, as `sim merge` writes it (`rate-scale`) or as older tables spell it. */
+export const RATE_SCALE_COLUMNS = ['rate-scale', 'rate_scale'] as const;
+
+/** The seed columns: several seeds of one configuration at one x are one point (their mean). */
+export const SEED_COLUMNS = ['seed'] as const;
+
+/** Summary keys of a merged table that carry no dot (the others are `block.stat`). */
+const SCALAR_RESULTS = new Set(['makespan_s', 'batch_size_mean', 'preemptions']);
+
+/** Whether a column is a result (summary) or bookkeeping column, not a configuration option. */
+export function isResultColumn(col: string): boolean {
+  return col.includes('.') || SCALAR_RESULTS.has(col) || col === 'id' || col === 'version';
+}
+
+/** The rate-scale column of a table (either spelling), if any. */
+export function rateScaleColumn(columns: readonly string[]): string | undefined {
+  return RATE_SCALE_COLUMNS.find((c) => columns.includes(c));
+}
+
+/**
+ * Two-sided 95% Student-t quantiles t(0.975, df) for df = 1…30 (standard table, e.g. NIST/SEMATECH
+ * e-Handbook of Statistical Methods §1.3.6.7.2); above 30 degrees of freedom 1.96 (normal).
+ */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** A y value of a point: the mean over seeds and its 95% t-interval (lo = hi = mean for one seed). */
+export interface Stat {
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+/** One point of a line: x (mean over seeds), the load value it sits at, the seeds count, and each y. */
+export interface Point {
+  x: number;
+  at: number;
+  n: number;
+  y: Record<string, Stat>;
+}
+
+/** One line of the figure: its label, the option values that define it, and its sorted points. */
+export interface Line {
+  label: string;
+  key: Record<string, string>;
+  points: Point[];
+}
+
+/** What to group, aggregate and sort. */
+export interface LineSpec {
+  /** x column (numeric). */
+  x: string;
+  /** y columns (numeric): averaged over seeds; an empty cell leaves that y out of the point. */
+  ys: string[];
+  /** Column named first in each label (default `policy`); always part of the configuration. */
+  series?: string;
+  /** Load column the seeds are pooled at (default x); excluded from the configuration. */
+  at?: string;
+  /** Sort each line's points on x (default) or on the load column. */
+  sortBy?: 'x' | 'at';
+}
+
+/** 95% interval of the mean of `v` (t-distribution; the mean itself for one value). */
+export function meanInterval(v: readonly number[]): Stat {
+  const m = mean(v)!;
+  if (v.length < 2) return { mean: m, lo: m, hi: m };
+  const half = (T975[v.length - 2] ?? 1.96) * (deviation(v)! / Math.sqrt(v.length));
+  return { mean: m, lo: m - half, hi: m + half };
+}
+
+/** The configuration columns of `t` for `spec`: options (not results) that vary across the rows. */
+export function configColumns(t: Table, spec: LineSpec): string[] {
+  const series = spec.series ?? 'policy';
+  const skip = new Set<string>([spec.x, spec.at ?? spec.x, ...SEED_COLUMNS, ...spec.ys]);
+  const varies = (c: string) => new Set(t.rows.map((r) => r[c])).size > 1;
+  const rest = t.columns.filter((c) => c !== series && !skip.has(c) && !isResultColumn(c) && varies(c));
+  return t.columns.includes(series) ? [series, ...rest] : rest;
+}
+
+const basename = (s: string) => s.split(/[\\/]/).pop() ?? s;
+
+/** A line's label: the series value, `+predictor`, then `key=value` for every other varying option. */
+function labelOf(key: Record<string, string>, cols: string[], series: string): string {
+  const parts: string[] = [];
+  if (series in key) parts.push(key[series] + (cols.includes('predictor') && series !== 'predictor' && key.predictor ? `+${key.predictor}` : ''));
+  for (const c of cols) {
+    if (c === series || (c === 'predictor' && series in key)) continue;
+    const v = c === 'trace' ? basename(key[c]) : key[c];
+    parts.push(`${c}=${v === '' ? '–' : v}`);
+  }
+  return parts.join(' ') || 'all';
+}
+
+/**
+ * Groups the rows of merged table `t` into lines, one per configuration (every option column that
+ * varies across the table, seeds excepted), pools the seeds of one configuration at one load value
+ * into one point (the mean of each y and of x, with its 95% t-interval), and sorts each line's
+ * points on x (or on the load column). Lines are in order of first appearance in the table.
+ * @throws InputError naming the file, line and column for an x or load cell that is not a number.
+ */
+export function groupLines(t: Table, spec: LineSpec): Line[] {
+  const series = spec.series ?? 'policy';
+  const at = spec.at ?? spec.x;
+  const cols = configColumns(t, spec);
+  const num = (r: Record<string, string>, c: string, i: number): number => {
+    const s = r[c] ?? '';
+    const v = s === '' ? NaN : parseDecimal(s);
+    if (!Number.isFinite(v)) throw new InputError(`not a number: '${s}'`, { file: t.file, line: i + 2, field: c });
+    return v;
+  };
+  const lines = new Map<string, { key: Record<string, string>; at: Map<number, { x: number[]; y: Record<string, number[]> }> }>();
+  t.rows.forEach((r, i) => {
+    const key = Object.fromEntries(cols.map((c) => [c, r[c] ?? '']));
+    const id = JSON.stringify(cols.map((c) => key[c]));
+    const line = lines.get(id) ?? { key, at: new Map() };
+    lines.set(id, line);
+    const a = num(r, at, i);
+    const p = line.at.get(a) ?? { x: [], y: Object.fromEntries(spec.ys.map((c) => [c, [] as number[]])) };
+    line.at.set(a, p);
+    p.x.push(at === spec.x ? a : num(r, spec.x, i));
+    for (const c of spec.ys) {
+      const s = r[c] ?? '';
+      const v = s === '' ? NaN : parseDecimal(s);
+      if (Number.isFinite(v)) p.y[c].push(v);
+    }
+  });
+  return [...lines.values()].map(({ key, at: pts }) => {
+    const points: Point[] = [...pts].map(([a, p]) => ({
+      x: mean(p.x)!,
+      at: a,
+      n: p.x.length,
+      y: Object.fromEntries(Object.entries(p.y).filter(([, v]) => v.length > 0).map(([c, v]) => [c, meanInterval(v)])),
+    }));
+    const by = spec.sortBy ?? 'x';
+    points.sort((p, q) => p[by] - q[by] || p.at - q.at);
+    return { label: labelOf(key, cols, series), key, points };
+  });
+}
