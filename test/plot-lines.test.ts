@@ -10,14 +10,14 @@ import { meanInterval, type Table } from '../notebooks/plot/lines.ts';
 
 /** 2 policies × 2 predictors × 3 rates, with e2e = 10·policy + predictor + rate (a known truth). */
 function table(): Table {
-  const cols = ['id', 'version', 'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'rate-scale', 'seed', 'model', 'e2e_s.mean', 'e2e_s.p99', 'ttft_s.mean', 'tpot_s.mean', 'throughput.requests_per_s', 'makespan_s'];
+  const cols = ['id', 'version', 'policy', 'policy-opt', 'predictor', 'predictor-opt', 'trace', 'rate-scale', 'seed', 'model', 'e2e_s.mean', 'e2e_s.p99', 'ttft_s.mean', 'tpot_s.mean', 'throughput.requests_per_s', 'makespan_s', 'gpu_hours'];
   const rows: Record<string, string>[] = [];
   let n = 0;
   for (const [pi, p] of ['fcfs', 'ssjf'].entries())
     for (const [qi, q] of ['oracle', 'ssjf-buckets'].entries())
       for (const k of [1, 2, 4]) {
         const e = 10 * pi + qi + k;
-        rows.push({ id: (n++).toString(16).padStart(16, '0'), version: '0.1.0', policy: p, 'policy-opt': '', predictor: q, 'predictor-opt': '', trace: '../traces/a.csv', 'rate-scale': String(k), seed: '1', model: 'llama-3-8b', 'e2e_s.mean': String(e), 'e2e_s.p99': String(3 * e), 'ttft_s.mean': String(e / 10), 'tpot_s.mean': String(k / 100), 'throughput.requests_per_s': String(5 - k), makespan_s: String(100 + n) });
+        rows.push({ id: (n++).toString(16).padStart(16, '0'), version: '0.1.0', policy: p, 'policy-opt': '', predictor: q, 'predictor-opt': '', trace: '../traces/a.csv', 'rate-scale': String(k), seed: '1', model: 'llama-3-8b', 'e2e_s.mean': String(e), 'e2e_s.p99': String(3 * e), 'ttft_s.mean': String(e / 10), 'tpot_s.mean': String(k / 100), 'throughput.requests_per_s': String(5 - k), makespan_s: String(100 + n), gpu_hours: String(n / 7) });
       }
   // Shuffle deterministically (as sim merge's id order would): a fixed permutation.
   const order = [7, 2, 11, 0, 9, 4, 1, 10, 5, 3, 8, 6];
@@ -40,7 +40,7 @@ describe('sweep figure model', () => {
 
   it('every varying option is an axis of the lines (chunked-prefill too), constant ones are not', () => {
     const t = table();
-    t.columns.push('chunked-prefill');
+    t.columns.splice(t.columns.indexOf('model') + 1, 0, 'chunked-prefill'); // an option: before the summary, as merge writes it
     t.rows = [...t.rows.map((r) => ({ ...r, 'chunked-prefill': 'false' })), ...t.rows.map((r) => ({ ...r, 'chunked-prefill': 'true' }))];
     const lines = rateLines(t);
     expect(lines).toHaveLength(8);
@@ -70,7 +70,7 @@ describe('sweep figure model', () => {
     const old = { ...t, columns: t.columns.map((c) => (c === 'rate-scale' ? 'rate_scale' : c)), rows: t.rows.map(({ 'rate-scale': k, ...r }) => ({ ...r, rate_scale: k })) };
     expect(rateLines(old).map((l) => l.points.map((p) => p.x))).toEqual([[1, 2, 4], [1, 2, 4], [1, 2, 4], [1, 2, 4]]);
     const none = { ...t, columns: t.columns.filter((c) => c !== 'rate-scale'), rows: t.rows.map(({ 'rate-scale': _, ...r }) => r) };
-    expect(() => rateLines(none)).toThrow(/^merged\.csv: rate-scale: rate needs an x column, rate-scale or rate_scale \(or --x COL\); the table has id, version, policy, .*throughput\.requests_per_s, makespan_s$/);
+    expect(() => rateLines(none)).toThrow(/^merged\.csv: rate-scale: rate needs an x column, rate-scale or rate_scale \(or --x COL\); the table has id, version, policy, .*throughput\.requests_per_s, makespan_s, gpu_hours$/);
     expect(() => rateLines(t, { x: 'rate' })).toThrow(/^merged\.csv: rate: rate needs the x column rate; the table has id, /);
     // An x that is a measured column: seeds pooled at the rate scale, points sorted on x.
     const thr = rateLines(t, { x: 'throughput.requests_per_s' });

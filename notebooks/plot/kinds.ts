@@ -18,7 +18,7 @@ import { newDocument, renderSvg, seriesColor, stackPanels, svgText, WIDTH, HEIGH
 import type { LegendEntry } from './figure.ts';
 import { parseDecimal } from '../../sim/values.ts';
 import { KINDS, type Kind } from './kind-names.ts';
-import { groupLines, isResultColumn, rateScaleColumn, RATE_SCALE_COLUMNS, type Table } from './lines.ts';
+import { groupLines, optionColumns, rateScaleColumn, RATE_SCALE_COLUMNS, type Table } from './lines.ts';
 
 export { KINDS, type Kind };
 
@@ -226,7 +226,7 @@ export function rateLines(t: Table, o: FigureOptions = {}) {
   const metric = o.metric ?? 'e2e_s';
   const xc = rateXColumn(t, o.x);
   need(t, [`${metric}.mean`, `${metric}.p99`], 'rate');
-  const at = isResultColumn(xc) ? (rateScaleColumn(t.columns) ?? xc) : xc;
+  const at = optionColumns(t.columns).includes(xc) ? xc : (rateScaleColumn(t.columns) ?? xc);
   return groupLines(t, { x: xc, at, ys: [`${metric}.mean`, `${metric}.p99`], series: o.series ?? 'policy' });
 }
 
@@ -244,7 +244,7 @@ export function rateFigure(t: Table, o: FigureOptions = {}): string {
   const pts = (stat: string) => lines.flatMap((l) => l.points.filter((p) => p.y[`${metric}.${stat}`]).map((p) => ({ x: p.x, n: p.n, ...p.y[`${metric}.${stat}`], series: l.label })));
   const mean = pts('mean');
   const p99 = pts('p99');
-  const band = mean.some((d) => d.n > 1);
+  const band = mean.some((d) => d.hi > d.lo);
   const color = { domain: names, range: names.map((_, i) => seriesColor(i)) };
   const svg = renderSvg(
     newDocument(),

@@ -2,9 +2,9 @@
  * The figure model of the sweep kinds (`rate`, `ttft-tpot`): a merged table's rows grouped into
  * lines, one per configuration, each line's points aggregated over seeds and sorted, before any
  * drawing. A configuration is every column of the table that is an option (docs/sweeps.md,
- * "Merged table") and varies across it, except the seed and the load/x axes; result columns
- * (dotted summary names such as `e2e_s.mean`, and `makespan_s`, `batch_size_mean`,
- * `preemptions`), `id` and `version` are not options.
+ * "Merged table") and varies across it, except the seed and the load/x axes. `sim merge` writes
+ * `id`, `version`, the options, then the summary, whose first column is dotted (`requests.total`):
+ * so the options are the columns before the first dotted one, `id` and `version` excepted.
  */
 import { mean, deviation } from 'd3-array';
 import { InputError } from '../../sim/errors.ts';
@@ -23,12 +23,13 @@ export const RATE_SCALE_COLUMNS = ['rate-scale', 'rate_scale'] as const;
 /** The seed columns: several seeds of one configuration at one x are one point (their mean). */
 export const SEED_COLUMNS = ['seed'] as const;
 
-/** Summary keys of a merged table that carry no dot (the others are `block.stat`). */
-const SCALAR_RESULTS = new Set(['makespan_s', 'batch_size_mean', 'preemptions']);
-
-/** Whether a column is a result (summary) or bookkeeping column, not a configuration option. */
-export function isResultColumn(col: string): boolean {
-  return col.includes('.') || SCALAR_RESULTS.has(col) || col === 'id' || col === 'version';
+/**
+ * The option columns of a merged table: those before its first dotted (summary) column, except
+ * `id` and `version` (all of them, when no column is dotted).
+ */
+export function optionColumns(columns: readonly string[]): string[] {
+  const first = columns.findIndex((c) => c.includes('.'));
+  return columns.slice(0, first < 0 ? columns.length : first).filter((c) => c !== 'id' && c !== 'version');
 }
 
 /** The rate-scale column of a table (either spelling), if any. */
@@ -91,7 +92,7 @@ export function configColumns(t: Table, spec: LineSpec): string[] {
   const series = spec.series ?? 'policy';
   const skip = new Set<string>([spec.x, spec.at ?? spec.x, ...SEED_COLUMNS, ...spec.ys]);
   const varies = (c: string) => new Set(t.rows.map((r) => r[c])).size > 1;
-  const rest = t.columns.filter((c) => c !== series && !skip.has(c) && !isResultColumn(c) && varies(c));
+  const rest = optionColumns(t.columns).filter((c) => c !== series && !skip.has(c) && varies(c));
   return t.columns.includes(series) ? [series, ...rest] : rest;
 }
 
