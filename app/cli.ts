@@ -85,6 +85,7 @@ function runOptions(y: Argv): Argv {
     .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-e2e', { type: 'string', describe: 'end-to-end latency SLO for goodput, seconds', group: 'Metrics:' })
+    .option('metric-percentiles', { type: 'string', describe: "percentiles of the summary's ms block (vLLM names: p99_ttft_ms ...), comma-separated, e.g. 50,90,99 (default 50,90,95,99)", group: 'Metrics:' })
     .option('seed', { type: 'string', describe: dflt('seed of every random generator', 'seed'), group: 'Output:' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object', group: 'Output:' })
     .option('out', { type: 'string', describe: 'write summary.json, requests.csv, replicas.csv and config.json here (checked writable before the run)', group: 'Output:' })

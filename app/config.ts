@@ -12,11 +12,12 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP } from '../sim/cost/index.ts';
+import { parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients } from '../sim/cost/index.ts';
 import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { chooseCostModel } from '../calibrate/shipped.ts';
-import type { Slo } from '../sim/metrics.ts';
+import type { ReplicaPeak, Slo } from '../sim/metrics.ts';
+import { parseMetricPercentiles } from '../sim/metrics.ts';
 import { InputError, locate } from '../sim/errors.ts';
 import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
 import type { NumberSpec } from '../sim/values.ts';
@@ -104,6 +105,8 @@ export interface RunOptions {
   'slo-ttft'?: number;
   'slo-tpot'?: number;
   'slo-e2e'?: number;
+  /** Percentiles of the summary's `ms` block, comma-separated (vLLM benchmark_serving's option; default 50,90,95,99). */
+  'metric-percentiles'?: string;
   /** Seed of every random generator of the run. */
   seed: number;
   /** Identical replicas behind a router (each with its own KV cache and policy instance). */
@@ -161,6 +164,10 @@ export interface ResolvedRun {
   gpus: number;
   /** US dollars per GPU-hour: `--gpu-price`, else the GPU's default (undefined when it has none). */
   gpuPrice: number | undefined;
+  /** One replica's peak dense BF16 FLOP/s and HBM bytes/s: the GPU's datasheet figures × tp × pp (for MFU and MBU). */
+  peak: ReplicaPeak;
+  /** Percentiles of the summary's `ms` block (`--metric-percentiles`). */
+  percentiles: readonly number[];
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -227,6 +234,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'slo-ttft': pos(MAX_SPAN_S, 'seconds'),
   'slo-tpot': pos(MAX_SPAN_S, 'seconds'),
   'slo-e2e': pos(MAX_SPAN_S, 'seconds'),
+  'metric-percentiles': str,
   seed: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'largest safe integer'),
   replicas: int(1, 1024, 'replicas simulated in one process'),
   router: str,
@@ -467,6 +475,8 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
   return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
     gpuPrice: r['gpu-price'] ?? getGpu(r.gpu).usdPerHour,
+    peak: { flops: getGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: getGpu(r.gpu).memBandwidth * r.tp * r.pp },
+    percentiles: parseMetricPercentiles(r['metric-percentiles']),
   };
 }
 
@@ -520,6 +530,7 @@ function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<Res
     pcieBandwidth: gpu.pcieBandwidth,
     prefixCaching: r['prefix-caching'] === 'on',
     skipAhead: true,
+    work: workCoefficients(model),
   };
   const pipeline = pp > 1 ? pipelineCost(cost, model, gpu, pp) : undefined;
   return { cost, costDescription, pipeline, engine, kvTokens: kvBlocks * pp * blockSize, unlimitedKv };

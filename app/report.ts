@@ -169,6 +169,8 @@ export const REPLICA_COLUMNS = [
   'e2e_mean_s',
   'e2e_p99_s',
   'prefix_token_hit_rate',
+  'mfu',
+  'mbu',
 ] as const;
 
 /** Writes one CSV row per replica to `w` (header first); undefined values are empty fields. */
@@ -194,6 +196,8 @@ export function writeReplicasCsv(w: AtomicWriter, replicas: readonly ReplicaSumm
         f(r.e2e_s.mean),
         f(r.e2e_s.p99),
         f(r.prefix_token_hit_rate),
+        f(r.mfu),
+        f(r.mbu),
       ].join(','),
     );
   }
@@ -245,6 +249,7 @@ export function formatSummary(s: Summary, header: string[]): string {
     ['makespan', `${num(s.makespan_s)} s${s.idle_removed_s === undefined ? '' : ` (${num(s.idle_removed_s)} s of idle arrivals removed by --compress-idle)`}`],
     ...(s.gpu_hours === undefined ? [] : ([['GPU cost', gpuCostText(s)]] as [string, string][])),
     ['mean batch size', num(s.batch_size_mean)],
+    ...(s.mfu === null ? [] : ([['MFU / MBU', `${(100 * s.mfu).toFixed(1)}% of peak FLOP/s, ${(100 * s.mbu!).toFixed(1)}% of peak HBM bandwidth (over busy time)`]] as [string, string][])),
     ['KV utilization', `mean ${kv(s.kv_utilization.mean)}, max ${kv(s.kv_utilization.max)}`],
     ['preemptions', `${s.preemptions} (swap out ${s.swaps.out}, swap in ${s.swaps.in}, ${(s.swaps.bytes / 2 ** 30).toFixed(2)} GiB)`],
     ...(s.prefix_cache

@@ -56,8 +56,8 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
   const kv = { kvBlocks: run.engine.kvBlocks * (run.pipeline?.stages ?? 1), unlimitedKv: run.unlimitedKv };
-  const summary = summarize(result, metrics, { ...kv, slo: run.slo });
-  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s });
+  const summary = summarize(result, metrics, { ...kv, slo: run.slo, peak: run.peak, percentiles: run.percentiles });
+  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s, peak: run.peak });
   if (replicas.length > 1) summary.replicas = replicas;
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };

@@ -2,6 +2,7 @@
  * The engine's settings, counters and per-iteration record: what the simulator, the app shell
  * and tests exchange with an engine (sim/engine.ts). Units: tokens, blocks, bytes, seconds.
  */
+import type { WorkCoefficients } from './cost/work.ts';
 
 /** Engine settings, resolved (all sizes explicit). Units: tokens, blocks, bytes, bytes/s. */
 export interface EngineConfig {
@@ -34,6 +35,11 @@ export interface EngineConfig {
   maxModelLen?: number;
   /** Advance over unchanged decode iterations at once (identical results; off only for tests). */
   skipAhead: boolean;
+  /**
+   * The model's work per token, pair and iteration (sim/cost/work.ts): with it the engine counts
+   * model FLOPs and HBM bytes per iteration (`EngineStats.modelFlops`, `hbmBytes`). Absent: both stay 0.
+   */
+  work?: WorkCoefficients;
 }
 
 /** Counters of one engine, for the run summary. Times in seconds. */
@@ -72,6 +78,10 @@ export interface EngineStats {
   rejectedAncestor: number;
   /** Time the engine was running iterations. */
   busy_s: number;
+  /** Model FLOPs of its iterations (sim/cost/work.ts `iterationFlops`; 0 without `EngineConfig.work`). */
+  modelFlops: number;
+  /** HBM bytes its iterations read: weights plus decode KV (`iterationBytes`; 0 without `EngineConfig.work`). */
+  hbmBytes: number;
 }
 
 /** Why a request was rejected: longer than `maxModelLen`, never fits the KV cache, or an ancestor call was rejected. */
@@ -137,5 +147,7 @@ export function emptyEngineStats(): EngineStats {
     rejectedKv: 0,
     rejectedAncestor: 0,
     busy_s: 0,
+    modelFlops: 0,
+    hbmBytes: 0,
   };
 }

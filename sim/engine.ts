@@ -20,6 +20,7 @@ import { ReplicaState } from './replica-state.ts';
 import type { PrefixTables } from './prefix-cache.ts';
 import type { PipelineReplica } from './pipeline.ts';
 import { canSkipAhead, skipAhead } from './skip-ahead.ts';
+import { iterationBytes, iterationFlops } from './cost/work.ts';
 import { RequestTable, WAITING, FINISHED, REJECTED } from './requests.ts';
 
 /**
@@ -230,6 +231,11 @@ export class Engine {
     st.batchSizeSum += s.batch.count;
     st.kvBlockSeconds += used * dt;
     if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;
+    const work = this.cfg.work;
+    if (work) {
+      st.modelFlops += iterationFlops(work, s.batch.shape);
+      st.hbmBytes += iterationBytes(work, s.batch.shape);
+    }
     // Under pipeline parallelism decode steps are bundled only while no other virtual engine can
     // use the stages (their micro-batches would interleave with these).
     if (this.cfg.skipAhead && end < horizon && canSkipAhead(s, extra) && (!pipe || pipe.alone(this))) end = skipAhead(s, end, horizon, this.cost, this.hist, pipe);

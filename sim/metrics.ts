@@ -13,6 +13,9 @@ import type { PredictorQuality } from './predictor.ts';
 import type { TracePrograms } from './trace.ts';
 import type { EngineStats } from './engine-types.ts';
 import type { GapHistogram } from './gap-histogram.ts';
+import { InputError } from './errors.ts';
+import { parseDecimal } from './values.ts';
+import { utilization } from './cost/work.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -94,6 +97,19 @@ export interface Summary {
   usd_per_million_tokens?: { output: number | null; total: number | null };
   /** Seconds of idle time `--compress-idle` removed from the trace (only with it). */
   idle_removed_s?: number;
+  /**
+   * Model FLOPs utilization over busy time, all replicas: Σ model FLOPs / (Σ busy_s × a replica's
+   * peak FLOP/s); null without busy time or without the model's shapes (docs/output.md).
+   */
+  mfu: number | null;
+  /** Memory-bandwidth utilization: Σ HBM bytes read (weights + decode KV) / (Σ busy_s × a replica's peak bytes/s). */
+  mbu: number | null;
+  /**
+   * TTFT, TPOT, ITL and end-to-end latency in milliseconds under vLLM benchmark_serving's names
+   * (`mean_ttft_ms`, `median_ttft_ms`, `std_ttft_ms`, `p99_ttft_ms`, ..., `p99_e2el_ms`), at the
+   * `--metric-percentiles` list: {@link msView}.
+   */
+  ms: Record<string, number | null>;
 }
 
 /** One replica's share of a run (all times in seconds; rates per second of the run's makespan). */
@@ -116,6 +132,9 @@ export interface ReplicaSummary {
   e2e_s: LatencyStats;
   /** Prompt tokens found in its prefix cache / looked up (null without prefix caching). */
   prefix_token_hit_rate: number | null;
+  /** Its model FLOPs utilization and memory-bandwidth utilization over its busy time (null without busy time or peaks). */
+  mfu: number | null;
+  mbu: number | null;
 }
 
 /** Per-request derived metrics (seconds); -1 where undefined (not completed, or TPOT and max TBT with 1 token). */
@@ -155,11 +174,28 @@ export function requestMetrics(R: RequestTable): RequestMetrics {
   return m;
 }
 
-/** Mean, p50, p90, p95, p99 and max of the values >= 0 in `xs` (negative = undefined, skipped). */
-export function latencyStats(xs: Float64Array): LatencyStats {
+/** Mean, population standard deviation, max and quantiles (fractions in [0, 1]) of a sample; see {@link sampleQuantiles}. */
+export interface Quantiles {
+  mean: number;
+  std: number;
+  max: number;
+  /** One per requested fraction, in order. */
+  q: number[];
+}
+
+/** Standard summary fractions: p50, p90, p95, p99. */
+const STANDARD = [0.5, 0.9, 0.95, 0.99] as const;
+
+/**
+ * Mean, population standard deviation (numpy's `std`), max and the quantiles at fractions `ps`
+ * (d3-array's `quantileSorted`: position (N − 1)·p, linear between neighbours; numpy's default
+ * `percentile` rule) of the values >= 0 in `xs` (negative = undefined, skipped).
+ * @returns null when no value is >= 0.
+ */
+export function sampleQuantiles(xs: Float64Array, ps: readonly number[]): Quantiles | null {
   let k = 0;
   for (let i = 0; i < xs.length; i++) if (xs[i] >= 0) k++;
-  if (k === 0) return { mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  if (k === 0) return null;
   const v = new Float64Array(k);
   k = 0;
   let sum = 0;
@@ -170,32 +206,51 @@ export function latencyStats(xs: Float64Array): LatencyStats {
     }
   }
   v.sort();
+  const mean = sum / k;
+  let ss = 0;
+  for (let i = 0; i < k; i++) ss += (v[i] - mean) * (v[i] - mean);
   // d3-array reads any array-like; its typings ask for a plain array.
   const sorted = v as unknown as number[];
-  return {
-    mean: sum / k,
-    p50: quantileSorted(sorted, 0.5)!,
-    p90: quantileSorted(sorted, 0.9)!,
-    p95: quantileSorted(sorted, 0.95)!,
-    p99: quantileSorted(sorted, 0.99)!,
-    max: v[k - 1],
-  };
+  return { mean, std: Math.sqrt(ss / k), max: v[k - 1], q: ps.map((p) => quantileSorted(sorted, p)!) };
+}
+
+/** Mean, p50, p90, p95, p99 and max of the values >= 0 in `xs` (negative = undefined, skipped). */
+export function latencyStats(xs: Float64Array): LatencyStats {
+  return standardStats(sampleQuantiles(xs, STANDARD));
+}
+
+/** The {@link LatencyStats} of a {@link Quantiles} taken at {@link STANDARD} (all null for none). */
+function standardStats(r: Quantiles | null): LatencyStats {
+  if (r === null) return { mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  return { mean: r.mean, p50: r.q[0], p90: r.q[1], p95: r.q[2], p99: r.q[3], max: r.max };
 }
 
 /**
  * Mean, p50, p90, p95, p99 and max of the multiset a {@link GapHistogram} holds (each distinct value
- * repeated its count times), in seconds for inter-token gaps: the quantiles and max exactly as
- * {@link latencyStats} gives them for the expanded list (d3-array's `quantileSorted`: position
- * (N − 1)·p, linear between neighbours), without expanding it; the mean as Σ value·count / N summed
- * in ascending order of value, so it depends on the multiset alone (equal to the list's mean up to
- * rounding). All null when the histogram is empty. Source of the interpolation rule: d3-array.
+ * repeated its count times), in seconds for inter-token gaps: see {@link histogramQuantiles}.
  */
 export function histogramStats(h: GapHistogram): LatencyStats {
+  return standardStats(histogramQuantiles(h, STANDARD));
+}
+
+/**
+ * Mean, population standard deviation, max and the quantiles at fractions `ps` of the multiset a
+ * {@link GapHistogram} holds: the quantiles and max exactly as {@link sampleQuantiles} gives them
+ * for the expanded list (d3-array's `quantileSorted`: position (N − 1)·p, linear between
+ * neighbours), without expanding it; the mean as Σ value·count / N and the variance as
+ * Σ count·(value − mean)² / N, summed in ascending order of value, so they depend on the multiset
+ * alone (equal to the list's up to rounding). Source of the interpolation rule: d3-array.
+ * @returns null when the histogram is empty.
+ */
+export function histogramQuantiles(h: GapHistogram, ps: readonly number[]): Quantiles | null {
   const N = h.total;
-  if (N === 0) return { mean: null, p50: null, p90: null, p95: null, p99: null, max: null };
+  if (N === 0) return null;
   const { values, counts } = h.sorted();
   let sum = 0;
   for (let j = 0; j < values.length; j++) sum += values[j] * counts[j];
+  const mean = sum / N;
+  let ss = 0;
+  for (let j = 0; j < values.length; j++) ss += counts[j] * (values[j] - mean) * (values[j] - mean);
   // Cumulative counts: the value at sorted position i (0-based) is the first whose cumulative count exceeds i.
   const cum = new Float64Array(values.length);
   let c = 0;
@@ -217,7 +272,60 @@ export function histogramStats(h: GapHistogram): LatencyStats {
     if (i0 + 1 >= N) return v0;
     return v0 + (at(i0 + 1) - v0) * (i - i0);
   };
-  return { mean: sum / N, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max: values[values.length - 1] };
+  return { mean, std: Math.sqrt(ss / N), max: values[values.length - 1], q: ps.map(q) };
+}
+
+/** The default `--metric-percentiles`: the p50, p90, p95 and p99 every latency block reports. */
+export const DEFAULT_METRIC_PERCENTILES: readonly number[] = Object.freeze([50, 90, 95, 99]);
+
+/**
+ * Parses `--metric-percentiles` as vLLM benchmark_serving takes it: comma-separated percentiles,
+ * each a decimal in [0, 100], no repeats (`50,90,99`, `99.9`). Undefined gives
+ * {@link DEFAULT_METRIC_PERCENTILES}.
+ * @returns the percentiles in the order given.
+ * @throws InputError (field `--metric-percentiles`) for an empty list or entry, a non-decimal, a
+ *   value outside [0, 100] or a repeat.
+ */
+export function parseMetricPercentiles(text: string | undefined): readonly number[] {
+  if (text === undefined) return DEFAULT_METRIC_PERCENTILES;
+  const field = '--metric-percentiles';
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    if (part.trim() === '') throw new InputError(`empty entry in '${text}': give percentiles such as 50,90,99`, { field });
+    const p = parseDecimal(part);
+    if (!(p >= 0 && p <= 100)) throw new InputError(`'${part.trim()}' is not a percentile: a decimal number in [0, 100]`, { field });
+    if (out.includes(p)) throw new InputError(`${p} is given twice`, { field });
+    out.push(p);
+  }
+  return out;
+}
+
+/** vLLM's name of percentile p: `99`, `99.9` (an integer without a decimal point, as its `p_word`). */
+function percentileWord(p: number): string {
+  return String(p);
+}
+
+/**
+ * The summary's `ms` block: for TTFT, TPOT, ITL and end-to-end latency (vLLM's `ttft`, `tpot`,
+ * `itl`, `e2el`), `mean_X_ms`, `median_X_ms`, `std_X_ms` and `p{p}_X_ms` for each p of
+ * `percentiles`, in milliseconds (the seconds figures × 1000; null where the seconds view has no
+ * value). Names as vLLM's benchmarks/benchmark_serving.py writes its result JSON.
+ */
+export function msView(m: RequestMetrics, itl: GapHistogram, percentiles: readonly number[]): Record<string, number | null> {
+  const ps = [0.5, ...percentiles.map((p) => p / 100)];
+  const out: Record<string, number | null> = {};
+  const add = (name: string, r: Quantiles | null) => {
+    const ms = (x: number | undefined) => (r === null || x === undefined ? null : x * 1000);
+    out[`mean_${name}_ms`] = ms(r?.mean);
+    out[`median_${name}_ms`] = ms(r?.q[0]);
+    out[`std_${name}_ms`] = ms(r?.std);
+    percentiles.forEach((p, k) => (out[`p${percentileWord(p)}_${name}_ms`] = ms(r?.q[k + 1])));
+  };
+  add('ttft', sampleQuantiles(m.ttft, ps));
+  add('tpot', sampleQuantiles(m.tpot, ps));
+  add('itl', histogramQuantiles(itl, ps));
+  add('e2el', sampleQuantiles(m.e2e, ps));
+  return out;
 }
 
 /**
@@ -225,8 +333,14 @@ export function histogramStats(h: GapHistogram): LatencyStats {
  * of all replicas, its max the fullest replica's peak).
  * @param kvBlocks one replica's KV capacity in blocks (for utilization); pass Infinity-like sizes for unlimited.
  * @param unlimitedKv whether the KV cache was unlimited (utilization is then null).
+ * @param peak one replica's peak FLOP/s and bytes/s (all its GPUs) for `mfu` and `mbu` (null without).
+ * @param percentiles the `ms` block's percentiles (default {@link DEFAULT_METRIC_PERCENTILES}).
  */
-export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; slo: Slo }): Summary {
+export function summarize(
+  res: SimulationResult,
+  m: RequestMetrics,
+  opts: { kvBlocks: number; unlimitedKv: boolean; slo: Slo; peak?: ReplicaPeak; percentiles?: readonly number[] },
+): Summary {
   const R = res.requests;
   let completed = 0;
   let rejected = 0;
@@ -276,7 +390,21 @@ export function summarize(res: SimulationResult, m: RequestMetrics, opts: { kvBl
     swaps: { out: st.swapOuts, in: st.swapIns, bytes: st.swapBytes, recompute_fallbacks: st.swapFallbacks },
     ...(st.prefixAdmissions > 0 ? { prefix_cache: prefixCacheSummary(st) } : {}),
     sim: { wall_s: res.wall_s, events: res.events, iterations: st.iterations },
+    ...workUtilization(st, opts.peak),
+    ms: msView(m, R.itl, opts.percentiles ?? DEFAULT_METRIC_PERCENTILES),
   };
+}
+
+/** Peak throughput of one replica, all its GPUs together: FLOP/s (dense BF16) and HBM bytes/s. */
+export interface ReplicaPeak {
+  flops: number;
+  bytes: number;
+}
+
+/** `mfu` and `mbu` of counters over their busy time (sim/cost/work.ts); null without a peak or busy time. */
+function workUtilization(st: EngineStats, peak: ReplicaPeak | undefined): { mfu: number | null; mbu: number | null } {
+  if (!peak || st.modelFlops === 0) return { mfu: null, mbu: null };
+  return utilization(st.modelFlops, st.hbmBytes, st.busy_s, peak);
 }
 
 /**
@@ -324,9 +452,10 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
 /**
  * Per-replica metrics: what was routed to each replica and how it fared.
  * @param opts.kvBlocks one replica's KV capacity in blocks; `unlimitedKv` makes KV utilization null;
- *   `makespan_s` the run's (the summary's), the denominator of rates and fractions.
+ *   `makespan_s` the run's (the summary's), the denominator of rates and fractions; `peak` one
+ *   replica's peak FLOP/s and bytes/s for `mfu` and `mbu`.
  */
-export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; makespan_s: number }): ReplicaSummary[] {
+export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; makespan_s: number; peak?: ReplicaPeak }): ReplicaSummary[] {
   const R = res.requests;
   const makespan = opts.makespan_s;
   return res.replicas.map((st, r) => {
@@ -361,6 +490,7 @@ export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: {
       ttft_s: latencyStats(ttft),
       e2e_s: latencyStats(e2e),
       prefix_token_hit_rate: st.prefixAdmissions > 0 ? st.prefixHitTokens / st.prefixQueriedTokens : null,
+      ...workUtilization(st, opts.peak),
     };
   });
 }

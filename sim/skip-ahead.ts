@@ -8,6 +8,7 @@
 import type { CostModel } from './cost/cost-model.ts';
 import type { ReplicaState } from './replica-state.ts';
 import type { PipelineReplica } from './pipeline.ts';
+import { iterationBytes, iterationFlops } from './cost/work.ts';
 
 /**
  * Whether the batch just formed in `s` may be extended by skip-ahead: decode-only, nothing admitted, swapped
@@ -55,6 +56,7 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
   const st = s.stats;
   const bs = kv.blockSize;
   const kv1 = sh.decodeKvTokens;
+  const work = s.cfg.work;
   let free = kv.freeBlocks;
   let used = kv.usedBlocks;
   // With limited preemption on a full batch, a waiting head that still fits the KV cache (but
@@ -96,6 +98,11 @@ export function skipAhead(s: ReplicaState, t: number, horizon: number, cost: Cos
     st.iterations++;
     st.batchSizeSum += B;
     st.kvBlockSeconds += used * dt;
+    // Each step's work as stepping adds it (decodeKvTokens grows by B a step).
+    if (work) {
+      st.modelFlops += iterationFlops(work, sh);
+      st.hbmBytes += iterationBytes(work, sh);
+    }
     steps++;
   }
   if (used > st.kvMaxBlocks) st.kvMaxBlocks = used;

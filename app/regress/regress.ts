@@ -125,6 +125,10 @@ export const SUMMARY_METRICS: readonly string[] = [
   'usd_per_million_tokens.output',
   'usd_per_million_tokens.total',
   'batch_size_mean',
+  'mfu',
+  'mbu',
+  // The ms block at the default --metric-percentiles (vLLM benchmark_serving's names).
+  ...['ttft', 'tpot', 'itl', 'e2el'].flatMap((m) => ['mean', 'median', 'std', 'p50', 'p90', 'p95', 'p99'].map((q) => `ms.${q}_${m}_ms`)),
   'kv_utilization.mean',
   'kv_utilization.max',
   'preemptions',

@@ -14,3 +14,4 @@ export * from './profile-format.ts';
 export * from './profile.ts';
 export * from './pipeline.ts';
 export * from './price.ts';
+export * from './work.ts';
