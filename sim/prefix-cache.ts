@@ -28,7 +28,7 @@ const H = 3;
 /**
  * The per-request state of prefix caching, shared by every replica of a run (a request lives on
  * one replica; its block names depend only on the trace, so routers may ask any replica about
- * it): stream paths, holdings, blocks registered, and which requests' content others declare.
+ * it): stream paths, holdings, blocks registered, and where each request's private content starts.
  */
 export class PrefixTables {
   readonly R: RequestTable;
@@ -42,8 +42,6 @@ export class PrefixTables {
   readonly holdingCount: Int32Array;
   /** Per request: its leading blocks that are named (taken from the cache or registered); the rest are unnamed. */
   readonly registered: Int32Array;
-  /** 1 for requests whose own prompt part or output another request's prompt declares (their blocks stay cacheable after they finish). */
-  readonly referenced: Uint8Array;
   /**
    * Per request: its first block holding content only it can ask for (its own prompt part or
    * output, when no other request declares them, after `foldPrivateSegments`); 2^31 − 1 for a
@@ -68,7 +66,6 @@ export class PrefixTables {
     this.holdingCount = new Int32Array(Math.max(1, n));
     this.registered = new Int32Array(Math.max(1, n));
     const { referenced, declared } = this.paths.fold;
-    this.referenced = referenced;
     this.privateFrom = new Int32Array(Math.max(1, n));
     this.ownCached = new Uint8Array(Math.max(1, n));
     for (let i = 0; i < n; i++) this.privateFrom[i] = referenced[i] ? 0x7fffffff : Math.floor(declared[i] / blockSize);
@@ -234,12 +231,15 @@ export class PrefixCache {
     // The last piece starting at or before `from`.
     let p = last;
     while (p > o && first[p] > from) p--;
+    // Only the node holding block `from` can have a part of the request's ending there.
+    let extend = true;
     let seq = 0;
     for (; p <= last && from < to; p++) {
       const e = p < last ? Math.min(first[p + 1], to) : to;
       if (e <= from) continue;
       const node = t.paths.node[p];
-      if (seq === 0) {
+      if (extend) {
+        extend = false;
         const c = t.holdingCount[id];
         if (c > 0 && t.holdings[id]![(c - 1) * H + 2] === from) {
           const part = pool.endingAt(node, t.holdings[id]![(c - 1) * H], from);
@@ -250,8 +250,8 @@ export class PrefixCache {
             continue;
           }
         }
-        seq = pool.nextSeq();
       }
+      if (seq === 0) seq = pool.nextSeq();
       pool.register(node, from, e, seq);
       t.hold(id, seq, from, e);
       from = e;
