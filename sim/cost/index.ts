@@ -15,3 +15,4 @@ export * from './profile.ts';
 export * from './pipeline.ts';
 export * from './price.ts';
 export * from './work.ts';
+export * from './link.ts';
