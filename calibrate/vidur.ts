@@ -253,9 +253,10 @@ export function vidurSeries(t: VidurTable, tp: number): Map<OperatorName, Series
  * @throws InputError (field `--model`) for an unknown name, or when the model cannot be told.
  */
 export function resolveVidurModel(t: VidurTable, name: string | undefined, log: Logger = stderrLogger): ModelSpec {
+  // Vidur's tables time dense MLPs: a mixture of experts (Mixtral has Mistral-7B's widths) matches none.
   const matches = (m: ModelSpec) =>
-    t.arch === undefined ||
-    (m.heads === t.arch.heads && m.kvHeads === t.arch.kvHeads && m.hidden === t.arch.hidden && m.intermediate === t.arch.intermediate);
+    (m.experts ?? 1) <= 1 && (t.arch === undefined ||
+    (m.heads === t.arch.heads && m.kvHeads === t.arch.kvHeads && m.hidden === t.arch.hidden && m.intermediate === t.arch.intermediate));
   if (name !== undefined) {
     const m = getModel(name);
     if (!matches(m)) log(`${t.file}: the table's architecture (${JSON.stringify(t.arch)}) is not ${m.name}'s`);

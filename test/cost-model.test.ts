@@ -6,6 +6,7 @@ import { InputError } from '../sim/errors.ts';
 import {
   ANALYTICAL_DEFAULTS,
   AnalyticalCostModel,
+  activeParams,
   countParams,
   emptyBatchShape,
   getGpu,
@@ -21,6 +22,7 @@ import {
   swapBlocks,
   DEFAULT_SWAP_GIB,
   weightBytes,
+  workCoefficients,
   type BatchShape,
   type GpuSpec,
   type ModelSpec,
@@ -110,6 +112,7 @@ describe('model specs', () => {
     'llama-3.1-8b-instruct': 8.03e9,
     'llama-3.1-70b': 70.6e9,
     'mistral-7b': 7.24e9,
+    'mixtral-8x7b': 46.7e9,
     'qwen2.5-7b': 7.61e9,
     'qwen2.5-72b': 72.7e9,
   };
@@ -135,6 +138,27 @@ describe('model specs', () => {
     expect(getModel('llama-2-7b').params).toBe(6_738_415_616);
   });
 
+  it('counts Mixtral-8x7B: all 8 experts and the router in memory, 2 experts priced per token', () => {
+    const m = getModel('mixtral-8x7b');
+    const mistral = getModel('mistral-7b');
+    const expertMlp = 3 * 4096 * 14336;
+    // Mistral-7B with 7 more experts per layer and a 4096x8 router (Mistral AI: 46.7B total, 12.9B active).
+    expect(m.params).toBe(mistral.params + 32 * (7 * expertMlp + 4096 * 8));
+    expect(activeParams(m)).toBe(mistral.params + 32 * expertMlp);
+    expect(Math.abs(activeParams(m) / 12.9e9 - 1)).toBeLessThan(0.01);
+    expect(activeParams(mistral)).toBe(mistral.params);
+    // Weights on the GPU: every expert (tp=1: params x 2 bytes). Priced: a dense model whose MLP
+    // is the two active experts side by side (width 2 x 14336), with no router.
+    expect(weightBytes(m, 1)).toBe(m.params * 2);
+    const dense2: ModelSpec = { ...mistral, name: 'mistral-2x', intermediate: 2 * 14336, params: countParams({ ...mistral, intermediate: 2 * 14336 }) };
+    expect(workCoefficients(m)).toEqual(workCoefficients(dense2));
+    const b = shape([{ c: 300, p: 0, last: true }], [100, 2000, 900]);
+    const gpu = getGpu('h100-80gb');
+    const t = new AnalyticalCostModel({ model: m, gpu, tp: 2 }).iterationTime(b);
+    expect(t).toBeGreaterThan(new AnalyticalCostModel({ model: mistral, gpu, tp: 2 }).iterationTime(b));
+    expect(t).toBe(new AnalyticalCostModel({ model: dense2, gpu, tp: 2 }).iterationTime(b));
+  });
+
   it('looks names up case-insensitively and lists the valid ones for an unknown name', () => {
     expect(getModel('Llama-2-7B').name).toBe('llama-2-7b');
     expectInputError(() => getModel('gpt-5'), 'model', /unknown model 'gpt-5'; valid: .*llama-2-7b.*qwen2.5-72b/);
@@ -142,8 +166,8 @@ describe('model specs', () => {
 });
 
 describe('GPU specs', () => {
-  it('has the five GPUs with sane numbers and citations', () => {
-    expect(Object.keys(GPUS).sort()).toEqual(['a100-80gb', 'a10g', 'h100-80gb', 'h200', 'l40s']);
+  it('has the eight GPUs with sane numbers and citations', () => {
+    expect(Object.keys(GPUS).sort()).toEqual(['a100-80gb', 'a10g', 'b200', 'h100-80gb', 'h20', 'h200', 'l40s', 'mi300x']);
     for (const g of Object.values(GPUS)) {
       expect(g.bf16Flops).toBeGreaterThan(1e13);
       expect(g.memBandwidth).toBeGreaterThan(1e11);
@@ -156,7 +180,7 @@ describe('GPU specs', () => {
   });
 
   it('lists the valid GPUs for an unknown name', () => {
-    expectInputError(() => getGpu('tpu-v5'), 'gpu', /valid: a100-80gb, h100-80gb, h200, l40s, a10g/);
+    expectInputError(() => getGpu('tpu-v5'), 'gpu', /valid: a100-80gb, h100-80gb, h200, b200, h20, mi300x, l40s, a10g/);
   });
 });
 

@@ -6,7 +6,7 @@
 import { InputError } from '../errors.ts';
 import type { BatchShape, CostModel } from './cost-model.ts';
 import type { GpuSpec } from './gpus.ts';
-import { BYTES_PER_ELEMENT, checkTp, kvHeadsPerGpu, type ModelSpec } from './models.ts';
+import { BYTES_PER_ELEMENT, checkTp, kvHeadsPerGpu, mlpWidths, type ModelSpec } from './models.ts';
 
 /**
  * Operator names of the breakdown, in evaluation order. Per-layer operators are summed over all
@@ -267,7 +267,7 @@ export class AnalyticalCostModel implements CostModel {
     const q = (model.heads / tp) * model.headDim; // query (and attention output) width per GPU
     const kv = kvHeadsPerGpu(model, tp) * model.headDim; // K (and V) width per GPU
     const qkv = q + 2 * kv;
-    const i = model.intermediate / tp;
+    const i = mlpWidths(model).active / tp; // MLP width per GPU: a mixture of experts is priced with its active experts (models.ts)
     this.layers = model.layers;
     this.sPerFlop = 1 / (gpu.bf16Flops * this.computeEfficiency);
     this.sPerByte = 1 / (gpu.memBandwidth * this.bandwidthEfficiency);

@@ -87,6 +87,43 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze({
       'NVIDIA H200 Tensor Core GPU datasheet (H200 SXM): 1,979 TFLOPS BF16 with sparsity = 989 dense, ' +
       '4.8 TB/s HBM3e, 141 GB; NVLink 900 GB/s bidirectional; PCIe Gen5 128 GB/s bidirectional',
   }),
+  // Blackwell, one GPU of an HGX/DGX B200 (8 GPUs). Its hosts (DGX B200: Xeon Platinum 8570)
+  // have PCIe Gen5, so host copies run at Gen5 x16 rates.
+  b200: Object.freeze({
+    name: 'b200',
+    bf16Flops: 2250e12,
+    memBandwidth: 8000e9,
+    memBytes: 180 * GiB,
+    pcieBandwidth: 51.2e9,
+    interconnectBandwidth: 900e9,
+    source:
+      'NVIDIA HGX B200 datasheet (8 GPUs): FP16/BF16 tensor 36 PFLOPS with sparsity = 2,250 TFLOPS dense per GPU, ' +
+      '64 TB/s HBM3e = 8 TB/s and 1,440 GB = 180 GB per GPU; NVLink 5 1.8 TB/s bidirectional per GPU; host PCIe Gen5 x16 128 GB/s bidirectional',
+  }),
+  // Hopper cut for the Chinese market: the H100's NVLink and PCIe with far fewer tensor FLOPs.
+  h20: Object.freeze({
+    name: 'h20',
+    bf16Flops: 148e12,
+    memBandwidth: 4000e9,
+    memBytes: 96 * GiB,
+    pcieBandwidth: 51.2e9,
+    interconnectBandwidth: 450e9,
+    source:
+      'NVIDIA H20 specifications (HGX H20 product brief): 296 TFLOPS FP16/BF16 with sparsity = 148 dense, 4.0 TB/s HBM3, 96 GB; ' +
+      'NVLink 900 GB/s bidirectional; PCIe Gen5 x16 128 GB/s bidirectional',
+  }),
+  // AMD CDNA 3 (OAM, 8 per platform), 7 Infinity Fabric links of 64 GB/s per direction each.
+  mi300x: Object.freeze({
+    name: 'mi300x',
+    bf16Flops: 1307.4e12,
+    memBandwidth: 5300e9,
+    memBytes: 192 * GiB,
+    pcieBandwidth: 51.2e9,
+    interconnectBandwidth: 448e9,
+    source:
+      'AMD Instinct MI300X accelerator datasheet: 1,307.4 TFLOPS peak BF16 dense (2,614.9 with sparsity), 5.3 TB/s HBM3, 192 GB; ' +
+      'Infinity Fabric 896 GB/s aggregate peak bidirectional (7 links x 128 GB/s); PCIe Gen5 x16 128 GB/s bidirectional',
+  }),
   l40s: Object.freeze({
     name: 'l40s',
     bf16Flops: 362.05e12,

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { GpuSpec } from './gpus.ts';
-import { BYTES_PER_ELEMENT, checkTp, kvHeadsPerGpu, type ModelSpec } from './models.ts';
+import { BYTES_PER_ELEMENT, checkTp, kvHeadsPerGpu, mlpWidths, type ModelSpec } from './models.ts';
 import { stageLayers } from './pipeline.ts';
 
 const GiB = 2 ** 30;
@@ -54,13 +54,18 @@ export function stageWeightBytes(model: ModelSpec, tp: number, pp: number, stage
   return (layers[stage] * layerWeights(model, tp) + first + last) * BYTES_PER_ELEMENT;
 }
 
-/** Weight elements of one transformer block on one GPU of a tp-way group (see {@link weightBytes}). */
+/**
+ * Weight elements of one transformer block on one GPU of a tp-way group (see {@link weightBytes}):
+ * for a mixture of experts every expert's MLP, each split tp ways (vLLM's tensor-parallel MoE),
+ * and the router replicated ({@link mlpWidths}).
+ */
 function layerWeights(model: ModelSpec, tp: number): number {
   const h = model.hidden;
   const q = (model.heads / tp) * model.headDim;
   const kv = kvHeadsPerGpu(model, tp) * model.headDim;
-  const i = model.intermediate / tp;
-  return h * (q + 2 * kv) + (model.qkvBias ? q + 2 * kv : 0) + q * h + 3 * h * i + 2 * h;
+  const w = mlpWidths(model);
+  const i = w.stored / tp;
+  return h * (q + 2 * kv) + (model.qkvBias ? q + 2 * kv : 0) + q * h + 3 * h * i + h * w.routerRows + 2 * h;
 }
 
 /**
@@ -89,7 +94,7 @@ export function activationBytes(
   positiveInt(maxNumSeqs, '--max-num-seqs');
   const q = (model.heads / tp) * model.headDim;
   const kv = kvHeadsPerGpu(model, tp) * model.headDim;
-  const i = model.intermediate / tp;
+  const i = mlpWidths(model).active / tp; // a mixture of experts: the active experts' outputs per token
   const perToken = 2 * model.hidden + Math.max(2 * q + 2 * kv, 3 * i);
   const forward = BYTES_PER_ELEMENT * maxNumBatchedTokens * perToken;
   const sampler = 4 * maxNumSeqs * model.vocab * 3;

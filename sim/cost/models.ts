@@ -37,6 +37,18 @@ export interface ModelSpec {
   qkvBias?: boolean;
   /** Whether the LM head shares the embedding matrix (`tie_word_embeddings`). */
   tiedEmbeddings?: boolean;
+  /**
+   * Mixture of experts: routed experts per layer (`num_local_experts`, Qwen `num_experts`), each a
+   * gated MLP of width `intermediate`, with a router matrix hidden×experts. Absent or 1: dense.
+   */
+  experts?: number;
+  /** Mixture of experts: experts each token runs through (`num_experts_per_tok`); required with `experts` > 1. */
+  activeExperts?: number;
+  /**
+   * Mixture of experts: width of a shared expert every token runs through besides its routed ones
+   * (Qwen MoE `shared_expert_intermediate_size`, with a hidden×1 sigmoid gate); absent or 0: none.
+   */
+  sharedExpertIntermediate?: number;
   /** URL-free citation of the numbers, e.g. `meta-llama/Llama-2-7b-hf config.json`. */
   source: string;
 }
@@ -45,9 +57,29 @@ export interface ModelSpec {
 export type ModelArchitecture = Omit<ModelSpec, 'name' | 'params' | 'source' | 'maxContext'>;
 
 /**
+ * The MLP widths of one layer: `stored`, the summed width of every expert held in memory (all
+ * routed experts plus the shared one; `intermediate` for a dense model), and `active`, the summed
+ * width each token runs through (its `activeExperts` routed experts plus the shared one). A
+ * mixture of experts is priced as a dense model of width `active` (FLOPs and weights read per
+ * iteration) while all `stored` weights occupy memory; `routerRows` is the width of the router
+ * (and shared-expert gate) matrix, hidden×routerRows, held in memory and not priced.
+ */
+export function mlpWidths(a: Pick<ModelSpec, 'intermediate' | 'experts' | 'activeExperts' | 'sharedExpertIntermediate'>): { stored: number; active: number; routerRows: number } {
+  const experts = a.experts ?? 1;
+  const shared = a.sharedExpertIntermediate ?? 0;
+  if (experts <= 1) return { stored: a.intermediate + shared, active: a.intermediate + shared, routerRows: 0 };
+  return {
+    stored: experts * a.intermediate + shared,
+    active: (a.activeExperts ?? experts) * a.intermediate + shared,
+    routerRows: experts + (shared > 0 ? 1 : 0),
+  };
+}
+
+/**
  * Counts the parameters of a Llama-style decoder: token embedding (vocab·hidden); per layer the
  * Q, K, V, O projections (plus Q/K/V biases when `qkvBias`), the gate, up and down matrices of the
- * MLP (3·hidden·intermediate) and two RMSNorm weight vectors; the final RMSNorm; and the LM head
+ * MLP (3·hidden·intermediate; for a mixture of experts those of every expert and the router,
+ * {@link mlpWidths}) and two RMSNorm weight vectors; the final RMSNorm; and the LM head
  * (vocab·hidden) unless `tiedEmbeddings`. Rotary embeddings have no parameters.
  * @returns the parameter count (an integer).
  */
@@ -55,11 +87,22 @@ export function countParams(a: ModelArchitecture): number {
   const q = a.heads * a.headDim;
   const kv = a.kvHeads * a.headDim;
   const attn = a.hidden * (q + 2 * kv) + q * a.hidden + (a.qkvBias ? q + 2 * kv : 0);
-  const mlp = 3 * a.hidden * a.intermediate;
+  const w = mlpWidths(a);
+  const mlp = 3 * a.hidden * w.stored + a.hidden * w.routerRows;
   const norms = 2 * a.hidden;
   const embedding = a.vocab * a.hidden;
   const lmHead = a.tiedEmbeddings ? 0 : a.vocab * a.hidden;
   return embedding + a.layers * (attn + mlp + norms) + a.hidden + lmHead;
+}
+
+/**
+ * Parameters each token runs through: {@link countParams} with the MLP of the active experts only
+ * (equal to `params` for a dense model; Mixtral-8x7B 12.88B of 46.70B). FLOPs per token and the
+ * weights read per iteration of a mixture of experts are priced from this (docs/cost-model.md).
+ */
+export function activeParams(m: ModelSpec): number {
+  const w = mlpWidths(m);
+  return m.params - m.layers * (3 * m.hidden * (w.stored - w.active) + m.hidden * w.routerRows);
 }
 
 /** Builds a spec, filling `params` from the architecture. */
@@ -88,7 +131,8 @@ const LLAMA_3_1_8B = { ...LLAMA_3_8B, name: 'llama-3.1-8b', maxContext: 131072, 
  * The models the simulator knows, keyed by lower-case name. Numbers are from each model's
  * Hugging Face `config.json` (named in `source`); `params` is computed (see {@link countParams})
  * and agrees with the published counts: Llama-2 7B 6.74B, 13B 13.02B, 70B 68.98B; Llama-3 8B
- * 8.03B, 70B 70.55B (Llama-3.1 8B and 70B: the same); Mistral-7B-v0.1 7.24B; Qwen2.5 7B 7.62B, 72B 72.71B.
+ * 8.03B, 70B 70.55B (Llama-3.1 8B and 70B: the same); Mistral-7B-v0.1 7.24B; Qwen2.5 7B 7.62B, 72B 72.71B;
+ * Mixtral-8x7B 46.70B (12.88B active per token; Mistral AI's announcement: 46.7B, 12.9B).
  */
 export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   'llama-2-7b': spec({
@@ -170,6 +214,24 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     // max_position_embeddings; v0.1 attends through a 4096-token sliding window, not modelled.
     maxContext: 32768,
     source: 'mistralai/Mistral-7B-v0.1 config.json',
+  }),
+  // Mixture of experts: Mistral-7B's attention and widths, each layer's MLP replaced by 8 experts of
+  // which a router picks 2 per token. Priced as a dense model with the 2 active experts' MLP
+  // (FLOPs and weights read per iteration: activeParams), while all 8 experts' weights occupy GPU
+  // memory (params, the KV capacity). Expert load imbalance and expert parallelism are not modelled.
+  'mixtral-8x7b': spec({
+    name: 'mixtral-8x7b',
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    intermediate: 14336,
+    vocab: 32000,
+    maxContext: 32768,
+    experts: 8,
+    activeExperts: 2,
+    source: 'mistralai/Mixtral-8x7B-v0.1 config.json (num_local_experts 8, num_experts_per_tok 2)',
   }),
   'qwen2.5-7b': spec({
     name: 'qwen2.5-7b',

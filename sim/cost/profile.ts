@@ -105,12 +105,16 @@ export const ARCHITECTURE_FIELDS = ['layers', 'hidden', 'heads', 'kvHeads', 'hea
 
 /**
  * The fields of {@link ARCHITECTURE_FIELDS} in which `profile.architecture` differs from `model`
- * (empty: the profile timed this model's shapes, whatever its name); undefined when the profile
- * records no architecture.
+ * (empty: the profile timed this model's shapes, whatever its name), plus `experts` for a mixture
+ * of experts (a profile times dense MLPs); undefined when the profile records no architecture.
  */
 export function architectureDiff(profile: Profile, model: ModelSpec): string[] | undefined {
   const a = profile.architecture;
-  return a === undefined ? undefined : ARCHITECTURE_FIELDS.filter((k) => a[k] !== model[k]);
+  if (a === undefined) return undefined;
+  const diff: string[] = ARCHITECTURE_FIELDS.filter((k) => a[k] !== model[k]);
+  // Profiles time dense MLPs: a mixture of experts never matches one (Mixtral has Mistral-7B's widths).
+  if ((model.experts ?? 1) > 1) diff.push('experts');
+  return diff;
 }
 
 function fmt(x: number): string {

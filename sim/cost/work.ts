@@ -3,18 +3,18 @@
  * time), and the utilizations they give: MFU and MBU (docs/output.md, "MFU and MBU").
  */
 import type { BatchShape } from './cost-model.ts';
-import { BYTES_PER_ELEMENT, type ModelSpec } from './models.ts';
+import { activeParams, BYTES_PER_ELEMENT, type ModelSpec } from './models.ts';
 
 /**
  * Per-unit work of one model, for the whole replica (all its GPUs together). Units: FLOPs, bytes.
  * Built by {@link workCoefficients}.
  */
 export interface WorkCoefficients {
-  /** FLOPs of the linear layers per token computed: 2 · params (one multiply-add per weight). */
+  /** FLOPs of the linear layers per token computed: 2 · params (one multiply-add per weight; a mixture of experts: its active parameters, {@link activeParams}). */
   flopsPerToken: number;
   /** Attention FLOPs per query-key pair: 4 · layers · heads · headDim (QKᵀ and the AV product, 2 FLOPs per multiply-add each). */
   flopsPerPair: number;
-  /** Bytes of the weights, read once per iteration: params · 2 (BF16). */
+  /** Bytes of the weights, read once per iteration: params · 2 (BF16; a mixture of experts: its active parameters, as the cost model prices it). */
   weightBytes: number;
   /** KV-cache bytes of one token over all layers: 2 (K and V) · layers · kvHeads · headDim · 2. */
   kvBytesPerToken: number;
@@ -29,9 +29,9 @@ export interface WorkCoefficients {
  */
 export function workCoefficients(model: ModelSpec): WorkCoefficients {
   return Object.freeze({
-    flopsPerToken: 2 * model.params,
+    flopsPerToken: 2 * activeParams(model),
     flopsPerPair: 4 * model.layers * model.heads * model.headDim,
-    weightBytes: model.params * BYTES_PER_ELEMENT,
+    weightBytes: activeParams(model) * BYTES_PER_ELEMENT,
     kvBytesPerToken: 2 * model.layers * model.kvHeads * model.headDim * BYTES_PER_ELEMENT,
   });
 }
