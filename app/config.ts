@@ -12,7 +12,7 @@ import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { parseCostModelSpec, getModel, getGpu, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients } from '../sim/cost/index.ts';
+import { parseCostModelSpec, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients } from '../sim/cost/index.ts';
 import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { chooseCostModel } from '../calibrate/shipped.ts';
@@ -22,6 +22,7 @@ import { InputError, locate } from '../sim/errors.ts';
 import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts';
 import type { NumberSpec } from '../sim/values.ts';
 import { readJsonFile } from '../sim/files.ts';
+import { isSpecFile, resolveGpu, resolveModel } from './specs/hardware.ts';
 import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -68,7 +69,9 @@ export interface RunOptions {
   duration?: number;
   /** Cap every gap between consecutive arrivals (of programs, in a program trace) at this many seconds. */
   'compress-idle'?: number;
-  /** Model and GPU (`sim models`, `sim gpus`), tensor parallelism (GPUs per stage) and pipeline stages per replica. */
+  /**
+   * Model and GPU: a built-in name (`sim models`, `sim gpus`) or a `.json` file (a ModelSpec/GpuSpec
+   * or, for the model, a Hugging Face config.json; docs/models.md); tensor parallelism (GPUs per stage) and pipeline stages per replica. */
   model: string;
   gpu: string;
   tp: number;
@@ -305,8 +308,8 @@ export const RECORD_KEYS: readonly string[] = [COST_MODEL_USED, 'llmsched-versio
 /**
  * Reads a `--config` file (a previous run's `config.json`, or one written by hand): a JSON object
  * of run options by flag name, each checked as {@link readRunOption} checks a flag (`null` is
- * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`)
- * resolve against the file's folder.
+ * refused: a key left out takes its default); relative paths (`trace`, `lengths-from`, `profile`,
+ * and `model` / `gpu` files) resolve against the file's folder.
  * @throws InputError naming the file (and the line of the key, when found) for a missing, empty or
  *   malformed file, a value that is not an object, an unknown key or a bad value.
  */
@@ -326,6 +329,10 @@ export function readRunConfig(file: string): Partial<RunOptions> {
   for (const k of ['trace', 'lengths-from', 'profile'] as const) {
     const v = out[k];
     if (typeof v === 'string' && v !== '-') out[k] = path.resolve(path.dirname(path.resolve(file)), v);
+  }
+  for (const k of ['model', 'gpu'] as const) {
+    const v = out[k];
+    if (typeof v === 'string' && isSpecFile(v)) out[k] = path.resolve(path.dirname(path.resolve(file)), v);
   }
   return out as Partial<RunOptions>;
 }
@@ -363,6 +370,8 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.trace && r.trace !== '-') r.trace = path.resolve(r.trace);
   if (r['lengths-from'] && r['lengths-from'] !== '-') r['lengths-from'] = path.resolve(r['lengths-from']);
   if (r.profile) r.profile = path.resolve(r.profile);
+  if (isSpecFile(r.model)) r.model = path.resolve(r.model);
+  if (isSpecFile(r.gpu)) r.gpu = path.resolve(r.gpu);
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   // Options that would be silently ignored.
   if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
@@ -388,8 +397,8 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
     throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
   }
-  locate({ field: '--model' }, () => getModel(r.model));
-  locate({ field: '--gpu' }, () => getGpu(r.gpu));
+  locate({ field: '--model' }, () => resolveModel(r.model));
+  locate({ field: '--gpu' }, () => resolveGpu(r.gpu));
   parseCostModelSpec(r['cost-model']);
   checkHardware(r);
   buildComponents(r, 1);
@@ -474,8 +483,8 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
   return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
-    gpuPrice: r['gpu-price'] ?? getGpu(r.gpu).usdPerHour,
-    peak: { flops: getGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: getGpu(r.gpu).memBandwidth * r.tp * r.pp },
+    gpuPrice: r['gpu-price'] ?? resolveGpu(r.gpu).usdPerHour,
+    peak: { flops: resolveGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: resolveGpu(r.gpu).memBandwidth * r.tp * r.pp },
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
   };
 }
@@ -492,8 +501,8 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
  *   block (per virtual engine), a bad cost model or profile.
  */
 function buildHardware(r: RunOptions, log?: (message: string) => void): Pick<ResolvedRun, 'cost' | 'costDescription' | 'pipeline' | 'engine' | 'kvTokens' | 'unlimitedKv'> {
-  const model = getModel(r.model);
-  const gpu = getGpu(r.gpu);
+  const model = resolveModel(r.model);
+  const gpu = resolveGpu(r.gpu);
   const chunked = r['chunked-prefill'];
   const maxNumSeqs = r['max-num-seqs'];
   const maxModelLen = checkMaxModelLen(r['max-model-len'], model);

@@ -9,6 +9,7 @@ import { InputError } from '../../sim/errors.ts';
 import { RUN_KEYS, readRunOption } from '../config.ts';
 import { readString, showValue } from '../../sim/values.ts';
 import { loadStructured, fieldName, checkReadableFile } from './source.ts';
+import { isSpecFile } from '../specs/hardware.ts';
 import type { KeyPath, Structured } from './source.ts';
 
 /** A scalar option value as a grid may give it. */
@@ -150,6 +151,7 @@ function gridFrom(src: Structured): Grid {
         if (k === 'router-opt' && typeof x !== 'string') fail(`expected a key=value[,key=value] string (got ${showValue(x)})`, keys);
         const val = readRunOption(k, x, where);
         const scalar = (Array.isArray(val) ? val[0] : val) as Scalar;
+        if ((k === 'model' || k === 'gpu') && isSpecFile(scalar as string)) return path.resolve(dir, scalar as string);
         if (!(PATH_KEYS as readonly string[]).includes(k)) return scalar;
         if ((scalar as string).trim() === '-') fail("standard input ('-') cannot be read by every task of a grid: give a file", keys);
         return path.resolve(dir, scalar as string);
