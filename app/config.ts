@@ -397,8 +397,11 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
     throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
   }
-  locate({ field: '--model' }, () => resolveModel(r.model));
-  locate({ field: '--gpu' }, () => resolveGpu(r.gpu));
+  // A file's errors name the file, line and field; a bad name names the option.
+  if (isSpecFile(r.model)) resolveModel(r.model);
+  else locate({ field: '--model' }, () => resolveModel(r.model));
+  if (isSpecFile(r.gpu)) resolveGpu(r.gpu);
+  else locate({ field: '--gpu' }, () => resolveGpu(r.gpu));
   parseCostModelSpec(r['cost-model']);
   checkHardware(r);
   buildComponents(r, 1);

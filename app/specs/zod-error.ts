@@ -28,7 +28,7 @@ export function zodInputError(error: z.ZodError, file: string, lineOf: (p: Issue
   if (issue.code === 'unrecognized_keys') {
     p = [...p, issue.keys[0]];
     reason = 'unknown field';
-  } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+  } else if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
     reason = `missing (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})`;
   } else {
     reason = reason.replace(/^Invalid input: /, '');
