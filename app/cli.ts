@@ -198,9 +198,10 @@ function table(rows: string[][]): string {
 }
 
 function listModels(): string {
-  const rows = [['name', 'layers', 'hidden', 'heads', 'kv heads', 'intermediate', 'vocab', 'context', 'params', 'source']];
+  const rows = [['name', 'layers', 'hidden', 'heads', 'kv heads', 'intermediate', 'experts', 'vocab', 'context', 'params', 'source']];
   for (const m of Object.values(MODELS)) {
-    rows.push([m.name, m.layers, m.hidden, m.heads, m.kvHeads, m.intermediate, m.vocab, m.maxContext, `${(m.params / 1e9).toFixed(2)}B`, m.source].map(String));
+    const experts = (m.experts ?? 1) > 1 ? `${m.activeExperts} of ${m.experts}` : '-';
+    rows.push([m.name, m.layers, m.hidden, m.heads, m.kvHeads, m.intermediate, experts, m.vocab, m.maxContext, `${(m.params / 1e9).toFixed(2)}B`, m.source].map(String));
   }
   return table(rows);
 }
