@@ -31,7 +31,7 @@ export async function forEachJsonArrayElement(
   let line = 1;
   // 0: before '['; 1: inside the array, between elements; 2: after ']'.
   let phase = 0;
-  let depth = 0; // nesting inside the current element
+  const open: number[] = []; // closing brackets expected inside the current element, innermost last
   let inString = false;
   let escaped = false;
   let parts: string[] = []; // the current element's text, in pieces
@@ -79,9 +79,12 @@ export async function forEachJsonArrayElement(
         }
         if (elementLine === 0 && c !== 32 && c !== 9 && c !== 10 && c !== 13 && c !== 44 && c !== 93) elementLine = line;
         if (c === 34) inString = true;
-        else if (c === 123 || c === 91) depth++;
-        else if ((c === 125 || c === 93) && depth > 0) depth--;
-        else if (depth === 0 && (c === 44 /* , */ || c === 93 /* ] */)) {
+        else if (c === 123 /* { */ || c === 91 /* [ */) open.push(c + 2);
+        else if ((c === 125 || c === 93) && open.length > 0) {
+          const want = open.pop();
+          if (c !== want) throw bad(`element ${count} of the JSON array is not valid JSON: '${String.fromCharCode(c)}' where '${String.fromCharCode(want!)}' closes an open bracket`);
+        } else if (c === 125) throw bad(`element ${count} of the JSON array is not valid JSON: an unmatched '}'`);
+        else if (open.length === 0 && (c === 44 /* , */ || c === 93 /* ] */)) {
           parts.push(chunk.slice(start, i));
           if (c === 44 || elementLine !== 0 || count > 0) finishElement();
           else {
