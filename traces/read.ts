@@ -6,8 +6,11 @@
  * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV, generic CSV and Vidur's trace CSV,
  * detected by the header row; JSONL, detected by a `.jsonl` extension (after removing `.gz`) or a first non-blank
  * character `{`, then by the keys of its first line: program traces (`program_id`), TraceLab round
- * traces (`session_id`, `round_index`, ...), see docs/programs.md, or Mooncake (`timestamp`,
- * `input_length`, ...). `opts.format` forces a format (`mooncake` forces the Mooncake reader).
+ * traces (`session_id`, `round_index`, ...), see docs/programs.md, Mooncake (`timestamp`,
+ * `input_length`, ...) or LLMServingSim (`input_toks`, `arrival_time_ns`, `sub_requests`, ...);
+ * LLMServingSim's TSV (a tab-separated first line); ShareGPT JSON (a first character `[` and a
+ * first element with `conversations`). `opts.format` forces a format (`mooncake` forces the
+ * Mooncake reader). Content in none of them is one error naming every format ({@link KNOWN_FORMATS}).
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -279,7 +282,11 @@ async function parseCsv(source: TraceSource, forced: string | undefined, opts: C
  *   mark a failed request, skipped and counted in `skipped.failed`), an unparsable timestamp,
  *   arrivals spanning more than 1e9 s, a line over 64 Mi characters, malformed CSV or JSON;
  *   `vidurMaxTokens` with a trace that is not Vidur's (field `--vidur-max-tokens`), or a Vidur row
- *   whose output alone reaches it
+ *   whose output alone reaches it; content in no known format (an unknown CSV or TSV header,
+ *   text whose first CSV record cannot be split, a JSON array that is not ShareGPT: the message
+ *   lists {@link KNOWN_FORMATS}); a ShareGPT file without `opts.rate` (field `--rate`), or
+ *   `opts.sharegptMode` with any other format (field `--sharegpt-mode`); and the errors of the
+ *   LLMServingSim and ShareGPT readers (traces/llmservingsim.ts, traces/sharegpt.ts)
  */
 export async function readTrace(file: string, opts: ReadOptions = {}): Promise<Trace> {
   const forced = opts.format === undefined ? undefined : checkChoice('--format', opts.format, TRACE_FORMATS);

@@ -7,9 +7,9 @@
  *
  * Tokenizer: OpenAI's `cl100k_base` BPE through the `gpt-tokenizer` package (pure JavaScript, its
  * merge tables ship inside the package, so nothing is fetched at run time). vLLM counts with the
- * served model's own tokenizer; cl100k's 100,256 tokens are the base of Llama 3's 128,256-token
- * vocabulary, so counts are close for Llama 3 and about 10-20% lower than Llama 2's 32k
- * SentencePiece vocabulary gives on English text. Special-token text such as `<|endoftext|>` in
+ * served model's own tokenizer; Llama 3's 128,256-token vocabulary is tiktoken's 100k BPE plus
+ * 28k tokens, so counts are close for Llama 3 and typically lower than Llama 2's 32k
+ * SentencePiece vocabulary gives (not measured here). Special-token text such as `<|endoftext|>` in
  * a message is counted as plain text. No BOS token is added (vLLM's `tokenizer(prompt).input_ids`
  * adds Llama's one).
  *
