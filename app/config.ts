@@ -46,6 +46,8 @@ export interface RunOptions {
   format?: string;
   /** Vidur traces: apply Vidur's `max_tokens` clipping of prompt + output (docs/traces.md). */
   'vidur-max-tokens'?: number;
+  /** ShareGPT files: `conversation` (multi-turn programs, default) or vLLM's `first-turn` (docs/traces.md). */
+  'sharegpt-mode'?: string;
   /** Synthetic arrivals instead of a trace: `poisson` or `gamma`. */
   synthetic?: string;
   /** Synthetic: number of requests. */
@@ -204,6 +206,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   trace: str,
   format: { kind: 'string', choices: ['azure', 'burstgpt', 'mooncake', 'generic', 'vidur'] },
   'vidur-max-tokens': int(2, 2 ** 24, 'tokens per request'),
+  'sharegpt-mode': { kind: 'string', choices: ['conversation', 'first-turn'] },
   synthetic: { kind: 'string', choices: ['poisson', 'gamma'] },
   'num-requests': int(1, 1e8, 'synthetic requests are held in memory'),
   rate: pos(1e9, 'requests per second'),
@@ -376,6 +379,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   // Options that would be silently ignored.
   if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
   if (r.synthetic && r['vidur-max-tokens'] !== undefined) throw new InputError('applies to a Vidur --trace, not --synthetic', { field: '--vidur-max-tokens' });
+  if (r.synthetic && r['sharegpt-mode'] !== undefined) throw new InputError('applies to a ShareGPT --trace, not --synthetic', { field: '--sharegpt-mode' });
   if (r.synthetic === 'poisson' && r.cv !== undefined) throw new InputError('applies to --synthetic gamma (Poisson arrivals have cv 1)', { field: '--cv' });
   if (!r.synthetic) {
     for (const k of ['num-requests', 'cv', 'prompt', 'output', 'lengths-from', 'shared-prefix'] as const) {
@@ -450,9 +454,17 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
       seed: r.seed,
     });
   } else {
-    trace = await readTrace(r.trace!, { format: r.format as ReadOptions['format'], vidurMaxTokens: r['vidur-max-tokens'] });
+    trace = await readTrace(r.trace!, {
+      format: r.format as ReadOptions['format'],
+      vidurMaxTokens: r['vidur-max-tokens'],
+      rate: r.rate,
+      seed: r.seed,
+      sharegptMode: r['sharegpt-mode'] as ReadOptions['sharegptMode'],
+    });
   }
-  const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate, max_gap_s: r['compress-idle'] };
+  // A ShareGPT file's arrivals were drawn at --rate; every other trace is rescaled to it.
+  const rescale = r.synthetic || trace.format === 'sharegpt' ? undefined : r.rate;
+  const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: rescale, max_gap_s: r['compress-idle'] };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);
   return trace;
 }

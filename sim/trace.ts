@@ -3,7 +3,7 @@
  */
 
 /** Trace file formats the readers understand (see docs/traces.md). */
-export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'vidur' | 'synthetic';
+export type TraceFormat = 'azure' | 'burstgpt' | 'mooncake' | 'generic' | 'vidur' | 'llmservingsim' | 'sharegpt' | 'synthetic';
 
 /** The formats a user may force with `--format`. */
 export const TRACE_FORMATS: readonly TraceFormat[] = ['azure', 'burstgpt', 'mooncake', 'generic', 'vidur'];

@@ -1,7 +1,7 @@
 /**
  * `sim` loads only what a command uses (app/cli.ts): a plain run and `--help` must not load the
  * plotting stack, the sweep's worker pool and YAML parser, the Parquet writer, the progress bar,
- * or csv-parse (plain CSV is split by hand). Checked on the compiled CLI with a module loader hook
+ * csv-parse (plain CSV is split by hand) or the ShareGPT tokenizer. Checked on the compiled CLI with a module loader hook
  * that records every module URL loaded; what a command costs in time is the bench's business.
  */
 import { describe, it, expect } from 'vitest';
@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 const SAMPLE = path.resolve('traces/azure-conv-2000.csv');
 
 /** Packages a run or `--help` must not load (each is used by one subcommand, or for odd input). */
-const LAZY = ['jsdom', '@observablehq/plot', '@resvg/resvg-js', 'piscina', 'yaml', 'hyparquet-writer', 'cli-progress', 'csv-parse'];
+const LAZY = ['jsdom', '@observablehq/plot', '@resvg/resvg-js', 'piscina', 'yaml', 'hyparquet-writer', 'cli-progress', 'csv-parse', 'gpt-tokenizer'];
 
 // Preloaded: registers a loader hook that sends every loaded URL to the main thread, which prints
 // them to stderr at exit.

@@ -4,7 +4,7 @@
  */
 export type { Trace, TraceFormat } from '../sim/trace.ts';
 export { TRACE_FORMATS } from '../sim/trace.ts';
-export { readTrace, type ReadOptions } from './read.ts';
+export { readTrace, KNOWN_FORMATS, type ReadOptions } from './read.ts';
 export {
   openTraceSource,
   STDIN_NAME,
@@ -40,6 +40,8 @@ export {
   type JsonlKind,
 } from './programs.ts';
 export { readTraceLab, TRACELAB_INPUT_EVENTS } from './tracelab.ts';
+export { readLlmServingSimJsonl, readLlmServingSimTsv, LLMSERVINGSIM_TSV_COLUMNS } from './llmservingsim.ts';
+export { readShareGpt, SHAREGPT_MODES, SHAREGPT_ASSISTANT_ROLES, VLLM_SHAREGPT_LIMITS, type ShareGptMode, type ShareGptOptions } from './sharegpt.ts';
 export {
   generatePrograms,
   generateProgramTrace,

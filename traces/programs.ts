@@ -480,18 +480,19 @@ export function traceToProgramCalls(trace: Trace): ProgramCall[] {
 }
 
 /** Which JSONL reader a file's first line asks for (see {@link detectJsonlKind}). */
-export type JsonlKind = 'programs' | 'tracelab' | 'mooncake';
+export type JsonlKind = 'programs' | 'tracelab' | 'mooncake' | 'llmservingsim';
 
 /** Keys that mark each JSONL format (see {@link jsonlKindOf}). */
 export const JSONL_KEYS: Readonly<Record<JsonlKind, readonly string[]>> = {
   programs: ['program_id', 'call_id', 'parents', 'arrival_s', 'delay_s', 'prompt_tokens', 'prefix_from'],
   tracelab: ['session_id', 'round_index', 'input_tokens_total', 'prefix_tokens', 'timing_events', 'tools'],
   mooncake: ['timestamp', 'input_length', 'output_length', 'hash_ids'],
+  llmservingsim: ['input_toks', 'output_toks', 'arrival_time_ns', 'input_tok_ids', 'sub_requests'],
 };
 
 /** What each JSONL format looks like, for the message about an unrecognised line. */
 const JSONL_EXPECTED =
-  'expected a Mooncake line {"timestamp", "input_length", "output_length"}, a program call {"program_id", "call_id", "parents", "arrival_s" or "delay_s", "prompt_tokens", "output_tokens"} or a TraceLab round {"session_id", "round_index", "input_tokens_total", "output_tokens", "timing_events"}';
+  'expected a Mooncake line {"timestamp", "input_length", "output_length"}, a program call {"program_id", "call_id", "parents", "arrival_s" or "delay_s", "prompt_tokens", "output_tokens"}, a TraceLab round {"session_id", "round_index", "input_tokens_total", "output_tokens", "timing_events"} or an LLMServingSim request {"input_toks", "output_toks", "arrival_time_ns"} or session {"session_id", "arrival_time_ns", "sub_requests"}';
 
 /**
  * The JSONL format a parsed first line belongs to: the one that has the most of its marking keys
@@ -506,7 +507,7 @@ export function jsonlKindOf(obj: unknown, file: string, line: number): JsonlKind
   if ('program_id' in obj) return 'programs';
   const keys = Object.keys(obj);
   const score = (k: JsonlKind) => JSONL_KEYS[k].filter((key) => keys.includes(key)).length;
-  const ranked = (['programs', 'tracelab', 'mooncake'] as const).map((k) => ({ k, s: score(k) })).sort((a, b) => b.s - a.s);
+  const ranked = (['programs', 'tracelab', 'mooncake', 'llmservingsim'] as const).map((k) => ({ k, s: score(k) })).sort((a, b) => b.s - a.s);
   if (ranked[0].s > 0 && ranked[0].s > ranked[1].s) return ranked[0].k;
   const has = keys.length === 0 ? 'an empty object' : `keys ${keys.slice(0, 8).map((k) => JSON.stringify(k)).join(', ')}${keys.length > 8 ? ', ...' : ''}`;
   throw new InputError(`cannot tell the JSONL format from ${has}; ${JSONL_EXPECTED}`, { file, line, field: 'json' });

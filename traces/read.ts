@@ -6,8 +6,11 @@
  * Formats (see docs/traces.md): Azure CSV, BurstGPT CSV, generic CSV and Vidur's trace CSV,
  * detected by the header row; JSONL, detected by a `.jsonl` extension (after removing `.gz`) or a first non-blank
  * character `{`, then by the keys of its first line: program traces (`program_id`), TraceLab round
- * traces (`session_id`, `round_index`, ...), see docs/programs.md, or Mooncake (`timestamp`,
- * `input_length`, ...). `opts.format` forces a format (`mooncake` forces the Mooncake reader).
+ * traces (`session_id`, `round_index`, ...), see docs/programs.md, Mooncake (`timestamp`,
+ * `input_length`, ...) or LLMServingSim (`input_toks`, `arrival_time_ns`, `sub_requests`, ...);
+ * LLMServingSim's TSV (a tab-separated first line); ShareGPT JSON (a first character `[` and a
+ * first element with `conversations`). `opts.format` forces a format (`mooncake` forces the
+ * Mooncake reader). Content in none of them is one error naming every format ({@link KNOWN_FORMATS}).
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +26,9 @@ import { readMooncake } from './mooncake.ts';
 import { detectJsonlKind, readPrograms } from './programs.ts';
 import { MAX_LINE_CHARS, openTraceSource, type TraceSource } from './source.ts';
 import { readTraceLab } from './tracelab.ts';
+import { LLMSERVINGSIM_EXPECTED, LLMSERVINGSIM_TSV_COLUMNS, readLlmServingSimJsonl, readLlmServingSimTsv } from './llmservingsim.ts';
+import { readShareGpt, SHAREGPT_EXPECTED, type ShareGptMode } from './sharegpt.ts';
+import { firstJsonArrayElement } from './json-array.ts';
 import { TRACE_FORMATS, type Trace } from '../sim/trace.ts';
 
 /** Options of {@link readTrace}. */
@@ -36,6 +42,16 @@ export interface ReadOptions {
    * trace, any other format is refused.
    */
   vidurMaxTokens?: number;
+  /**
+   * Mean arrival rate (req/s) for a ShareGPT file, which has no timestamps (`--rate`): Poisson
+   * arrivals (traces/sharegpt.ts). Required for ShareGPT; other formats ignore it here (`sim run`
+   * rescales their arrivals to it afterwards, traces/transform.ts).
+   */
+  rate?: number;
+  /** Seed of a ShareGPT file's arrivals (`--seed`, default 1). */
+  seed?: number | string;
+  /** How a ShareGPT file becomes requests (`--sharegpt-mode`); any other format is refused with it. */
+  sharegptMode?: ShareGptMode;
 }
 
 /** CSV formats, in detection order. */
@@ -46,10 +62,23 @@ function notVidur(file: string, format: string): InputError {
   return new InputError(`applies to Vidur traces (header ${vidurFormat.expected}), not this ${format} trace ${file}`, { field: '--vidur-max-tokens' });
 }
 
-/** What every format expects, for the unknown-header message. */
-const EXPECTED_HEADERS =
+/** What every format expects, for the messages about a file that matches none. */
+export const KNOWN_FORMATS =
   CSV_FORMATS.map((f) => `${f.name}: ${f.expected}`).join('; ') +
-  '; or JSONL (a .jsonl name or a first character {): mooncake {"timestamp", "input_length", "output_length", "hash_ids"}, program calls {"program_id", ...} or TraceLab rounds {"session_id", "round_index", ...}';
+  '; JSONL (a .jsonl name or a first character {): mooncake {"timestamp", "input_length", "output_length", "hash_ids"}, program calls {"program_id", ...}, TraceLab rounds {"session_id", "round_index", ...} or ' +
+  LLMSERVINGSIM_EXPECTED +
+  '; ' +
+  SHAREGPT_EXPECTED;
+
+/** The error for content that matches no format, naming every format and what it expects. */
+function unknownFormat(file: string, line: number, what: string, field = 'format'): InputError {
+  return new InputError(`${what}; llmsched reads: ${KNOWN_FORMATS}`, { file, line, field });
+}
+
+/** The error for `--sharegpt-mode` on a trace of another format. */
+function notShareGpt(file: string, format: string): InputError {
+  return new InputError(`applies to ShareGPT JSON files, not this ${format} trace ${file}`, { field: '--sharegpt-mode' });
+}
 
 /** Picks the CSV format for a header row (trimmed names), or throws an InputError on line 1. */
 function csvFormatFor(header: string[], file: string, forced: string | undefined): CsvFormat {
@@ -73,11 +102,7 @@ function csvFormatFor(header: string[], file: string, forced: string | undefined
   }
   const f = CSV_FORMATS.find((c) => c.matches(header));
   if (f === undefined) {
-    throw new InputError(`unknown header '${header.join(',')}'; expected one of: ${EXPECTED_HEADERS}`, {
-      file,
-      line: 1,
-      field: 'header',
-    });
+    throw unknownFormat(file, 1, `unknown header '${header.join(',')}'`, 'header');
   }
   return f;
 }
@@ -207,6 +232,10 @@ async function parseCsv(source: TraceSource, forced: string | undefined, opts: C
   } catch (caught) {
     const e = failure ?? caught;
     if (e instanceof InputError) throw e;
+    if (e instanceof CsvError && rows.format === undefined) {
+      // Not even a header could be read: the file is not CSV, whatever else it is.
+      throw unknownFormat(file, typeof e.lines === 'number' ? e.lines : 1, `not a trace in any known format (malformed CSV header: ${e.message.replace(/^[^:]*: /, '')})`);
+    }
     if (e instanceof CsvError) {
       const line = typeof e.lines === 'number' ? e.lines : nextLine;
       const col = typeof e.column === 'number' ? rows.header[e.column] : undefined;
@@ -253,25 +282,42 @@ async function parseCsv(source: TraceSource, forced: string | undefined, opts: C
  *   mark a failed request, skipped and counted in `skipped.failed`), an unparsable timestamp,
  *   arrivals spanning more than 1e9 s, a line over 64 Mi characters, malformed CSV or JSON;
  *   `vidurMaxTokens` with a trace that is not Vidur's (field `--vidur-max-tokens`), or a Vidur row
- *   whose output alone reaches it
+ *   whose output alone reaches it; content in no known format (an unknown CSV or TSV header,
+ *   text whose first CSV record cannot be split, a JSON array that is not ShareGPT: the message
+ *   lists {@link KNOWN_FORMATS}); a ShareGPT file without `opts.rate` (field `--rate`), or
+ *   `opts.sharegptMode` with any other format (field `--sharegpt-mode`); and the errors of the
+ *   LLMServingSim and ShareGPT readers (traces/llmservingsim.ts, traces/sharegpt.ts)
  */
 export async function readTrace(file: string, opts: ReadOptions = {}): Promise<Trace> {
   const forced = opts.format === undefined ? undefined : checkChoice('--format', opts.format, TRACE_FORMATS);
   const source = await openTraceSource(file, { stdin: opts.stdin });
   const first = source.head.replace(/^\uFEFF/, '').trimStart().charAt(0);
   const jsonl = forced !== undefined ? forced === 'mooncake' : source.extension === '.jsonl' || first === '{';
+  const name = source.name;
+  if (first === '[' && forced === undefined) {
+    const el = await firstJsonArrayElement(source);
+    if (el !== undefined && (typeof el.value !== 'object' || el.value === null || !('conversations' in el.value))) {
+      throw unknownFormat(name, el.line, "a JSON array; JSONL traces have one JSON object per line (convert with 'jq -c .[]'), and its first element is no ShareGPT conversation (no \"conversations\" key)", 'json');
+    }
+    if (opts.vidurMaxTokens !== undefined) throw notVidur(name, 'ShareGPT');
+    return readShareGpt(source, { rate: opts.rate, seed: opts.seed, mode: opts.sharegptMode });
+  }
+  if (opts.sharegptMode !== undefined) throw notShareGpt(name, jsonl ? 'JSONL' : 'CSV');
   if (!jsonl) {
-    if (first === '[' && forced === undefined) {
-      throw new InputError(`a JSON array; JSONL traces have one JSON object per line (e.g. convert with 'jq -c .[]')`, {
-        file: source.name,
-        line: 1,
-        field: 'json',
-      });
+    const firstLine = source.head.replace(/^\uFEFF/, '').trimStart().split('\n', 1)[0].replace(/\r$/, '');
+    if (forced === undefined && firstLine.includes('\t') && !firstLine.includes(',')) {
+      const cols = firstLine.split('\t').map((c) => c.trim());
+      if (!LLMSERVINGSIM_TSV_COLUMNS.every((c) => cols.includes(c))) {
+        throw unknownFormat(name, 1, `unknown tab-separated header '${cols.join('<TAB>')}'`, 'header');
+      }
+      if (opts.vidurMaxTokens !== undefined) throw notVidur(name, 'LLMServingSim TSV');
+      return readLlmServingSimTsv(source);
     }
     return readCsv(source, forced, { vidurMaxTokens: opts.vidurMaxTokens });
   }
-  if (opts.vidurMaxTokens !== undefined) throw notVidur(source.name, 'JSONL');
+  if (opts.vidurMaxTokens !== undefined) throw notVidur(name, 'JSONL');
   if (forced === 'mooncake') return readMooncake(source);
   const kind = await detectJsonlKind(source);
+  if (kind === 'llmservingsim') return readLlmServingSimJsonl(source);
   return kind === 'programs' ? readPrograms(source) : kind === 'tracelab' ? readTraceLab(source) : readMooncake(source);
 }
