@@ -12,7 +12,9 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SingleBar } from 'cli-progress';
 import { InputError } from '../sim/errors.ts';
 import { readBoolean, readString } from '../sim/values.ts';
-import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
+import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, prepareOptions, readRunConfig, resolveRun } from './config.ts';
+import { loadPlugin } from './plugins.ts';
+import type { PluginKind } from './plugins.ts';
 import type { ResolvedRun, RunOptions } from './config.ts';
 import type { Summary } from '../sim/metrics.ts';
 import { runResolved } from './run.ts';
@@ -111,7 +113,7 @@ function pickRunOptions(argv: Record<string, unknown>): Partial<RunOptions> {
 }
 
 async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
-  const opts = normalizeOptions(pickRunOptions(argv));
+  const opts = await prepareOptions(pickRunOptions(argv));
   if (argv.timeseries && argv.out === undefined) throw new InputError('needs --out DIR', { field: '--timeseries' });
   if (argv.force && argv.out === undefined) throw new InputError('goes with --out DIR', { field: '--force' });
   // The output folder is checked before anything long starts, so a bad --out costs nothing.
@@ -216,21 +218,33 @@ function listGpus(): string {
   return table(rows);
 }
 
-function listPolicies(): string {
+/** `--path FILE` of `sim policies`, `sim predictors` and `sim routers`: a plugin file listed after the registry (docs/plugins.md). */
+const pathOption = (kind: PluginKind) => (y: Argv) =>
+  y.option('path', { type: 'string', describe: `also list the ${kind} exported by this ES module file (docs/plugins.md)` });
+
+/** The registry's entries of `kind` plus, with `--path`, the file's (its name shown as the file). */
+async function withPlugin<T extends { name: string }>(kind: PluginKind, registry: readonly T[], argv: Record<string, unknown>): Promise<T[]> {
+  if (argv.path === undefined) return [...registry];
+  const file = readString(argv.path, '--path');
+  const entry = (await loadPlugin(kind, file)) as unknown as T;
+  return [...registry, { ...entry, name: `${file} (${entry.name})` }];
+}
+
+function listPolicies(policies: readonly (typeof POLICIES)[number][]): string {
   const rows = [['name', 'predictor', 'description', 'source']];
-  for (const p of POLICIES) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
+  for (const p of policies) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
   return table(rows);
 }
 
-function listRouters(): string {
+function listRouters(routers: readonly (typeof ROUTERS)[number][]): string {
   const rows = [['name', 'description', 'source']];
-  for (const r of ROUTERS) rows.push([r.name, r.description, r.source]);
+  for (const r of routers) rows.push([r.name, r.description, r.source]);
   return table(rows);
 }
 
-function listPredictors(): string {
+function listPredictors(predictors: readonly (typeof PREDICTORS)[number][]): string {
   const rows = [['name', 'description', 'source']];
-  for (const p of PREDICTORS) rows.push([p.name, p.description, p.source]);
+  for (const p of predictors) rows.push([p.name, p.description, p.source]);
   return table(rows);
 }
 
@@ -253,8 +267,8 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command('gpus', 'list the GPUs and their datasheet figures', {}, () => {
       out.write(listGpus());
     })
-    .command('policies', 'list the scheduling policies and their papers', {}, () => {
-      out.write(listPolicies());
+    .command('policies', 'list the scheduling policies and their papers', pathOption('policy'), async (argv) => {
+      out.write(listPolicies(await withPlugin('policy', POLICIES, argv)));
     })
     .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
     .command(makeSweepCommand({ out, err }))
@@ -272,11 +286,11 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command(makePlotCommand({ out, err }))
     .command(makeGenerateCommand({ out, err }))
     .command(makeCompareCommand({ out, err }))
-    .command('predictors', 'list the length predictors and the quality they model', {}, () => {
-      out.write(listPredictors());
+    .command('predictors', 'list the length predictors and the quality they model', pathOption('predictor'), async (argv) => {
+      out.write(listPredictors(await withPlugin('predictor', PREDICTORS, argv)));
     })
-    .command('routers', 'list the routers for --replicas N', {}, () => {
-      out.write(listRouters());
+    .command('routers', 'list the routers for --replicas N', pathOption('router'), async (argv) => {
+      out.write(listRouters(await withPlugin('router', ROUTERS, argv)));
     })
     .example('$0 --policy fcfs --trace traces/azure-conv-2000.csv', 'FCFS on the shipped Azure sample')
     .example('$0 --trace ../shared/traces/BurstGPT_1.csv --rate 2 --json', 'BurstGPT rescaled to 2 req/s, JSON summary')
