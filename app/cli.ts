@@ -15,9 +15,8 @@ import { readBoolean, readString } from '../sim/values.ts';
 import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, prepareOptions, readRunConfig, resolveRun } from './config.ts';
 import { loadPlugin } from './plugins.ts';
 import type { PluginKind } from './plugins.ts';
-import type { ResolvedRun, RunOptions } from './config.ts';
-import type { Summary } from '../sim/metrics.ts';
-import { runResolved } from './run.ts';
+import type { RunOptions } from './config.ts';
+import { runResolved, runWarnings } from './run.ts';
 import { runProvenance } from './provenance.ts';
 import { formatSummary, OutDir } from './report.ts';
 import { TraceEventsWriter } from './trace-events.ts';
@@ -167,31 +166,6 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     throw e;
   }
   return 0;
-}
-
-/**
- * The run's warnings about its summary, one line each (without the `sim: warning: ` prefix), at
- * most one per kind: requests rejected for length (`--max-model-len`), requests rejected because
- * they never fit the KV cache (saying so when every request was rejected, since the latency
- * figures are then empty), and swap-outs that fell back to recompute because the swap space was
- * full (`--swap-space`).
- */
-export function runWarnings(summary: Summary, run: Pick<ResolvedRun, 'engine' | 'kvTokens' | 'unlimitedKv'>): string[] {
-  const out: string[] = [];
-  const { total, rejected, rejected_too_long: tooLong, rejected_kv: kv, rejected_ancestor: ancestor } = summary.requests;
-  const line = (n: number, why: string) =>
-    n === total ? `every request (${n}) was rejected: ${why}; the latency figures are empty` : `${n} of ${total} requests rejected: ${why}`;
-  if (tooLong > 0) out.push(line(tooLong, `prompt + output exceeds --max-model-len ${run.engine.maxModelLen} tokens`));
-  if (kv > 0) out.push(line(kv, `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`));
-  if (ancestor > 0) out.push(line(ancestor, 'a call they depend on was rejected'));
-  if (rejected === total && tooLong < total && kv < total && ancestor < total) out.push(`every request (${total}) was rejected: the latency figures are empty`);
-  const fallbacks = summary.swaps.recompute_fallbacks;
-  if (fallbacks > 0) {
-    out.push(
-      `${fallbacks} swap-out${fallbacks === 1 ? '' : 's'} fell back to recompute because the swap space of ${run.engine.swapBlocks * run.engine.blockSize} tokens was full: raise --swap-space`,
-    );
-  }
-  return out;
 }
 
 function table(rows: string[][]): string {
