@@ -57,8 +57,15 @@ export type { Router, RouterContext, ReplicaLoad } from '../sim/router.ts';
 // Errors: bad input is an InputError (file, line, field), never a crash.
 export { InputError } from '../sim/errors.ts';
 
-/** One request's row: requests.csv's columns ({@link REQUEST_COLUMNS}) as keys; null where a value does not exist. */
-export type RequestRow = { [K in (typeof REQUEST_COLUMNS)[number]]: K extends 'status' ? string : number | null };
+/** Columns of a {@link RequestRow} that every request has (the others are null where requests.csv leaves them empty). */
+type AlwaysSet = 'id' | 'arrival_s' | 'prompt_tokens' | 'output_tokens' | 'preemptions';
+
+/**
+ * One request's row: requests.csv's columns ({@link REQUEST_COLUMNS}) as keys; times in seconds,
+ * tokens integers; `status` 'completed', 'rejected' or 'unfinished'; null where a value does not
+ * exist (a rejected request's latencies, the TPOT of a one-token output, no replica).
+ */
+export type RequestRow = { [K in (typeof REQUEST_COLUMNS)[number]]: K extends 'status' ? 'completed' | 'rejected' | 'unfinished' : K extends AlwaysSet ? number : number | null };
 
 /** What {@link run} returns: {@link RunOutput} plus the checked options and the resolved run. */
 export interface RunResult extends RunOutput {
