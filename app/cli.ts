@@ -12,10 +12,11 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SingleBar } from 'cli-progress';
 import { InputError } from '../sim/errors.ts';
 import { readBoolean, readString } from '../sim/values.ts';
-import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, normalizeOptions, readRunConfig, resolveRun } from './config.ts';
-import type { ResolvedRun, RunOptions } from './config.ts';
-import type { Summary } from '../sim/metrics.ts';
-import { runResolved } from './run.ts';
+import { COST_MODEL_USED, DEFAULTS, RUN_KEYS, RUN_OPTION_SPECS, prepareOptions, readRunConfig, resolveRun } from './config.ts';
+import { loadPlugin } from './plugins.ts';
+import type { PluginKind } from './plugins.ts';
+import type { RunOptions } from './config.ts';
+import { runResolved, runWarnings } from './run.ts';
 import { runProvenance } from './provenance.ts';
 import { formatSummary, OutDir } from './report.ts';
 import { TraceEventsWriter } from './trace-events.ts';
@@ -112,7 +113,7 @@ function pickRunOptions(argv: Record<string, unknown>): Partial<RunOptions> {
 }
 
 async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
-  const opts = normalizeOptions(pickRunOptions(argv));
+  const opts = await prepareOptions(pickRunOptions(argv));
   if (argv.timeseries && argv.out === undefined) throw new InputError('needs --out DIR', { field: '--timeseries' });
   if (argv.force && argv.out === undefined) throw new InputError('goes with --out DIR', { field: '--force' });
   // The output folder is checked before anything long starts, so a bad --out costs nothing.
@@ -168,31 +169,6 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
   return 0;
 }
 
-/**
- * The run's warnings about its summary, one line each (without the `sim: warning: ` prefix), at
- * most one per kind: requests rejected for length (`--max-model-len`), requests rejected because
- * they never fit the KV cache (saying so when every request was rejected, since the latency
- * figures are then empty), and swap-outs that fell back to recompute because the swap space was
- * full (`--swap-space`).
- */
-export function runWarnings(summary: Summary, run: Pick<ResolvedRun, 'engine' | 'kvTokens' | 'unlimitedKv'>): string[] {
-  const out: string[] = [];
-  const { total, rejected, rejected_too_long: tooLong, rejected_kv: kv, rejected_ancestor: ancestor } = summary.requests;
-  const line = (n: number, why: string) =>
-    n === total ? `every request (${n}) was rejected: ${why}; the latency figures are empty` : `${n} of ${total} requests rejected: ${why}`;
-  if (tooLong > 0) out.push(line(tooLong, `prompt + output exceeds --max-model-len ${run.engine.maxModelLen} tokens`));
-  if (kv > 0) out.push(line(kv, `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`));
-  if (ancestor > 0) out.push(line(ancestor, 'a call they depend on was rejected'));
-  if (rejected === total && tooLong < total && kv < total && ancestor < total) out.push(`every request (${total}) was rejected: the latency figures are empty`);
-  const fallbacks = summary.swaps.recompute_fallbacks;
-  if (fallbacks > 0) {
-    out.push(
-      `${fallbacks} swap-out${fallbacks === 1 ? '' : 's'} fell back to recompute because the swap space of ${run.engine.swapBlocks * run.engine.blockSize} tokens was full: raise --swap-space`,
-    );
-  }
-  return out;
-}
-
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
   return rows.map((r) => r.map((c, j) => (j === r.length - 1 ? c : c.padEnd(widths[j] + 2))).join('')).join('\n') + '\n';
@@ -218,21 +194,33 @@ function listGpus(): string {
   return table(rows);
 }
 
-function listPolicies(): string {
+/** `--path FILE` of `sim policies`, `sim predictors` and `sim routers`: a plugin file listed after the registry (docs/plugins.md). */
+const pathOption = (kind: PluginKind) => (y: Argv) =>
+  y.option('path', { type: 'string', describe: `also list the ${kind} exported by this ES module file (docs/plugins.md)` });
+
+/** The registry's entries of `kind` plus, with `--path`, the file's (its name shown as the file). */
+async function withPlugin<T extends { name: string }>(kind: PluginKind, registry: readonly T[], argv: Record<string, unknown>): Promise<T[]> {
+  if (argv.path === undefined) return [...registry];
+  const file = readString(argv.path, '--path');
+  const entry = (await loadPlugin(kind, file)) as unknown as T;
+  return [...registry, { ...entry, name: `${file} (${entry.name})` }];
+}
+
+function listPolicies(policies: readonly (typeof POLICIES)[number][]): string {
   const rows = [['name', 'predictor', 'description', 'source']];
-  for (const p of POLICIES) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
+  for (const p of policies) rows.push([p.name, p.predictor === 'optional' ? `optional (default ${p.defaultPredictor ?? 'none'})` : p.predictor, p.description, p.source]);
   return table(rows);
 }
 
-function listRouters(): string {
+function listRouters(routers: readonly (typeof ROUTERS)[number][]): string {
   const rows = [['name', 'description', 'source']];
-  for (const r of ROUTERS) rows.push([r.name, r.description, r.source]);
+  for (const r of routers) rows.push([r.name, r.description, r.source]);
   return table(rows);
 }
 
-function listPredictors(): string {
+function listPredictors(predictors: readonly (typeof PREDICTORS)[number][]): string {
   const rows = [['name', 'description', 'source']];
-  for (const p of PREDICTORS) rows.push([p.name, p.description, p.source]);
+  for (const p of predictors) rows.push([p.name, p.description, p.source]);
   return table(rows);
 }
 
@@ -255,8 +243,8 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command('gpus', 'list the GPUs and their datasheet figures', {}, () => {
       out.write(listGpus());
     })
-    .command('policies', 'list the scheduling policies and their papers', {}, () => {
-      out.write(listPolicies());
+    .command('policies', 'list the scheduling policies and their papers', pathOption('policy'), async (argv) => {
+      out.write(listPolicies(await withPlugin('policy', POLICIES, argv)));
     })
     .command(makeCalibrateCommand({ out, err }) as unknown as CommandModule)
     .command(makeSweepCommand({ out, err }))
@@ -274,11 +262,11 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
     .command(makePlotCommand({ out, err }))
     .command(makeGenerateCommand({ out, err }))
     .command(makeCompareCommand({ out, err }))
-    .command('predictors', 'list the length predictors and the quality they model', {}, () => {
-      out.write(listPredictors());
+    .command('predictors', 'list the length predictors and the quality they model', pathOption('predictor'), async (argv) => {
+      out.write(listPredictors(await withPlugin('predictor', PREDICTORS, argv)));
     })
-    .command('routers', 'list the routers for --replicas N', {}, () => {
-      out.write(listRouters());
+    .command('routers', 'list the routers for --replicas N', pathOption('router'), async (argv) => {
+      out.write(listRouters(await withPlugin('router', ROUTERS, argv)));
     })
     .example('$0 --policy fcfs --trace traces/azure-conv-2000.csv', 'FCFS on the shipped Azure sample')
     .example('$0 --trace ../shared/traces/BurstGPT_1.csv --rate 2 --json', 'BurstGPT rescaled to 2 req/s, JSON summary')

@@ -8,9 +8,7 @@ import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces
 import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../sim/policy.ts';
-import { getPolicy } from '../policies/index.ts';
 import type { Predictor } from '../sim/predictor.ts';
-import { getPredictor } from '../policies/predictors/index.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
 import { parseCostModelSpec, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients } from '../sim/cost/index.ts';
 import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
@@ -23,7 +21,8 @@ import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts
 import type { NumberSpec } from '../sim/values.ts';
 import { readJsonFile } from '../sim/files.ts';
 import { isSpecFile, resolveGpu, resolveModel } from './specs/hardware.ts';
-import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
+import { DEFAULT_ROUTER } from '../policies/routers.ts';
+import { isPluginSpec, loadPlugins, policyEntry, predictorEntry, routerEntry } from './plugins.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
 
@@ -337,6 +336,10 @@ export function readRunConfig(file: string): Partial<RunOptions> {
     const v = out[k];
     if (typeof v === 'string' && isSpecFile(v)) out[k] = path.resolve(path.dirname(path.resolve(file)), v);
   }
+  for (const k of PLUGIN_KEYS) {
+    const v = out[k];
+    if (typeof v === 'string' && isPluginSpec(v)) out[k] = path.resolve(path.dirname(path.resolve(file)), v);
+  }
   return out as Partial<RunOptions>;
 }
 
@@ -375,6 +378,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (r.profile) r.profile = path.resolve(r.profile);
   if (isSpecFile(r.model)) r.model = path.resolve(r.model);
   if (isSpecFile(r.gpu)) r.gpu = path.resolve(r.gpu);
+  for (const k of PLUGIN_KEYS) if (r[k] !== undefined && isPluginSpec(r[k])) r[k] = path.resolve(r[k]);
   if (r.profile && r['cost-model'] !== DEFAULTS['cost-model']) throw new InputError('--profile and --cost-model are exclusive', { field: '--profile' });
   // Options that would be silently ignored.
   if (r.synthetic && r.format !== undefined) throw new InputError('applies to --trace, not --synthetic', { field: '--format' });
@@ -392,9 +396,9 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
       { field: '--max-num-batched-tokens' },
     );
   }
-  locate({ field: '--router' }, () => getRouter(r.router));
-  const entry = locate({ field: '--policy' }, () => getPolicy(r.policy));
-  if (r.predictor !== undefined) locate({ field: '--predictor' }, () => getPredictor(r.predictor!));
+  locate({ field: '--router' }, () => routerEntry(r.router));
+  const entry = locate({ field: '--policy' }, () => policyEntry(r.policy));
+  if (r.predictor !== undefined) locate({ field: '--predictor' }, () => predictorEntry(r.predictor!));
   if (entry.predictor === 'required' && r.predictor === undefined) {
     throw new InputError(`policy ${r.policy} needs a length predictor: give --predictor NAME (sim predictors)`, { field: '--predictor' });
   }
@@ -419,14 +423,28 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
  * @throws InputError (field `--policy-opt`, `--predictor-opt` or `--router-opt`) for a bad option.
  */
 function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
-  const entry = getPolicy(r.policy);
+  const entry = policyEntry(r.policy);
   const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
-  const predictor = predictorName === undefined ? undefined : getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
+  const predictor = predictorName === undefined ? undefined : predictorEntry(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
   if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
   const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
   const policies = Array.from({ length: count }, () => entry.create(policyOpts, predictor));
-  const router = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
+  const router = routerEntry(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
   return { predictor, policies, router };
+}
+
+/** Run options that may name a plugin file instead of a registry entry (app/plugins.ts). */
+export const PLUGIN_KEYS = ['policy', 'predictor', 'router'] as const;
+
+/**
+ * The one way from given options to checked ones: loads the plugin files they name (relative to
+ * the working directory; app/plugins.ts), then {@link normalizeOptions}. The CLI's `sim run` and
+ * the API's `run()` go through here.
+ * @throws InputError for a bad plugin file, value or combination.
+ */
+export async function prepareOptions(o: Partial<RunOptions>): Promise<RunOptions> {
+  await loadPlugins(o);
+  return normalizeOptions(o);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

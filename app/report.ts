@@ -31,7 +31,36 @@ export const REQUEST_COLUMNS = [
   'cached_tokens',
 ] as const;
 
-const fmtT = (x: number) => (x < 0 ? '' : String(x));
+/** A time or count that is not set yet (negative) as null. */
+const orNull = (x: number): number | null => (x < 0 ? null : x);
+
+/**
+ * Request `i`'s row of requests.csv as values in {@link REQUEST_COLUMNS} order: times in seconds,
+ * tokens and counts integers, `status` 'completed', 'rejected' or 'unfinished', and null where a
+ * value does not exist (a rejected request's latencies, the TPOT of a one-token output, no replica).
+ */
+export function requestValues(R: RequestTable, m: RequestMetrics, i: number): (number | string | null)[] {
+  const status = R.state[i] === FINISHED ? 'completed' : R.state[i] === REJECTED ? 'rejected' : 'unfinished';
+  return [
+    i,
+    R.arrival[i],
+    R.prompt[i],
+    R.output[i],
+    status,
+    orNull(R.firstScheduled[i]),
+    orNull(R.firstToken[i]),
+    orNull(R.completion[i]),
+    orNull(m.ttft[i]),
+    orNull(m.tpot[i]),
+    orNull(m.maxTbt[i]),
+    orNull(m.e2e[i]),
+    orNull(m.normalized[i]),
+    orNull(m.queueDelay[i]),
+    R.preemptions[i],
+    orNull(R.replica[i]),
+    orNull(R.cachedTokens[i]),
+  ];
+}
 
 /**
  * Writes one CSV row per request (header first) to `w`, in chunks of 8,192 rows, so memory does
@@ -42,28 +71,7 @@ export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMet
   w.write(REQUEST_COLUMNS.join(',') + '\n');
   let buf: string[] = [];
   for (let i = 0; i < R.n; i++) {
-    const status = R.state[i] === FINISHED ? 'completed' : R.state[i] === REJECTED ? 'rejected' : 'unfinished';
-    buf.push(
-      [
-        i,
-        R.arrival[i],
-        R.prompt[i],
-        R.output[i],
-        status,
-        fmtT(R.firstScheduled[i]),
-        fmtT(R.firstToken[i]),
-        fmtT(R.completion[i]),
-        fmtT(m.ttft[i]),
-        fmtT(m.tpot[i]),
-        fmtT(m.maxTbt[i]),
-        fmtT(m.e2e[i]),
-        fmtT(m.normalized[i]),
-        fmtT(m.queueDelay[i]),
-        R.preemptions[i],
-        R.replica[i] < 0 ? '' : R.replica[i],
-        R.cachedTokens[i] < 0 ? '' : R.cachedTokens[i],
-      ].join(','),
-    );
+    buf.push(requestValues(R, m, i).map((v) => (v === null ? '' : String(v))).join(','));
     if (buf.length === 8192) {
       w.write(buf.join('\n') + '\n');
       buf = [];

@@ -65,3 +65,28 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   if (run.trace.idle_removed_s !== undefined) summary.idle_removed_s = run.trace.idle_removed_s;
   return { result, metrics, summary, replicas };
 }
+
+/**
+ * The run's warnings about its summary, one line each (without the `sim: warning: ` prefix), at
+ * most one per kind: requests rejected for length (`--max-model-len`), requests rejected because
+ * they never fit the KV cache (saying so when every request was rejected, since the latency
+ * figures are then empty), and swap-outs that fell back to recompute because the swap space was
+ * full (`--swap-space`).
+ */
+export function runWarnings(summary: Summary, run: Pick<ResolvedRun, 'engine' | 'kvTokens' | 'unlimitedKv'>): string[] {
+  const out: string[] = [];
+  const { total, rejected, rejected_too_long: tooLong, rejected_kv: kv, rejected_ancestor: ancestor } = summary.requests;
+  const line = (n: number, why: string) =>
+    n === total ? `every request (${n}) was rejected: ${why}; the latency figures are empty` : `${n} of ${total} requests rejected: ${why}`;
+  if (tooLong > 0) out.push(line(tooLong, `prompt + output exceeds --max-model-len ${run.engine.maxModelLen} tokens`));
+  if (kv > 0) out.push(line(kv, `they can never fit the KV cache of ${run.unlimitedKv ? 'unlimited' : run.kvTokens} tokens (prompt + output)`));
+  if (ancestor > 0) out.push(line(ancestor, 'a call they depend on was rejected'));
+  if (rejected === total && tooLong < total && kv < total && ancestor < total) out.push(`every request (${total}) was rejected: the latency figures are empty`);
+  const fallbacks = summary.swaps.recompute_fallbacks;
+  if (fallbacks > 0) {
+    out.push(
+      `${fallbacks} swap-out${fallbacks === 1 ? '' : 's'} fell back to recompute because the swap space of ${run.engine.swapBlocks * run.engine.blockSize} tokens was full: raise --swap-space`,
+    );
+  }
+  return out;
+}

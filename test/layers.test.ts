@@ -30,6 +30,7 @@ const LAYER: Readonly<Record<string, number>> = {
   app: 3,
   bench: 4,
   bin: 4,
+  examples: 4, // plugin examples (docs/plugins.md): they import nothing of the project
   '.': 4, // vitest.config.ts
 };
 

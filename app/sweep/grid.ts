@@ -5,6 +5,7 @@
  * and a bad one is named by file, line and key.
  */
 import path from 'node:path';
+import { isPluginSpec, loadPlugins } from '../plugins.ts';
 import { InputError } from '../../sim/errors.ts';
 import { RUN_KEYS, readRunOption } from '../config.ts';
 import { readString, showValue } from '../../sim/values.ts';
@@ -113,8 +114,10 @@ function gridFrom(src: Structured): Grid {
     lists.add(key);
     return v.map((x, i) => ({ x, keys: [key, i] }));
   };
+  // A plugin file (app/plugins.ts) is named relative to the grid file's folder, as a trace is.
+  const plugin = (name: string): string => (isPluginSpec(name) ? path.resolve(dir, name) : name);
   const named = ({ x, keys }: { x: unknown; keys: KeyPath }): NamedSpec => {
-    if (typeof x === 'string') return { name: readString(x, fieldName(keys), { file, line: lineOf(keys) }), opts: {} };
+    if (typeof x === 'string') return { name: plugin(readString(x, fieldName(keys), { file, line: lineOf(keys) })), opts: {} };
     if (x === null || typeof x !== 'object' || Array.isArray(x)) fail(`expected a name or {name, opts} (got ${showValue(x)})`, keys);
     const o = x as Record<string, unknown>;
     for (const k of Object.keys(o)) if (k !== 'name' && k !== 'opts') fail(`unknown key; valid: name, opts`, [...keys, k]);
@@ -128,7 +131,7 @@ function gridFrom(src: Structured): Grid {
         opts[k] = v as Scalar;
       }
     }
-    return { name: o.name as string, opts };
+    return { name: plugin(o.name as string), opts };
   };
   const numbers = (key: string, option: 'rate-scale' | 'seed'): number[] | undefined =>
     list(key, false)?.map(({ x, keys }) => readRunOption(option, x, { file, line: lineOf(keys), field: fieldName(keys) }) as number);
@@ -152,6 +155,7 @@ function gridFrom(src: Structured): Grid {
         const val = readRunOption(k, x, where);
         const scalar = (Array.isArray(val) ? val[0] : val) as Scalar;
         if ((k === 'model' || k === 'gpu') && isSpecFile(scalar as string)) return path.resolve(dir, scalar as string);
+        if (k === 'router' && isPluginSpec(scalar as string)) return plugin(scalar as string);
         if (!(PATH_KEYS as readonly string[]).includes(k)) return scalar;
         if ((scalar as string).trim() === '-') fail("standard input ('-') cannot be read by every task of a grid: give a file", keys);
         return path.resolve(dir, scalar as string);
@@ -192,6 +196,17 @@ export function itemKeys(grid: Grid, key: (typeof GRID_KEYS)[number], i: number)
 /** The key path of value `i` of engine option `key` (`engine.limit[1]`, or `engine.limit`). */
 export function engineKeys(grid: Grid, key: string, i: number): KeyPath {
   return grid.lists.has(`engine.${key}`) ? ['engine', key, i] : ['engine', key];
+}
+
+/**
+ * Loads the plugin files a grid names (policies, predictors, `engine.router`: app/plugins.ts), so
+ * its tasks can be checked and run in this process.
+ * @throws InputError naming the plugin file and field for a file that cannot be loaded or is malformed.
+ */
+export async function loadGridPlugins(grid: Grid): Promise<void> {
+  for (const p of grid.policies) await loadPlugins({ policy: p.name });
+  for (const p of grid.predictors ?? []) await loadPlugins({ predictor: p.name });
+  for (const [k, vals] of grid.engine) if (k === 'router') for (const v of vals) await loadPlugins({ router: v });
 }
 
 /**

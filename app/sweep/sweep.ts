@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunOptions } from '../config.ts';
 import { InputError } from '../../sim/errors.ts';
 import { prepareOutputDir, tryReadTextFile, writeFileAtomic } from '../../sim/files.ts';
-import { loadGrid, checkGridFiles } from './grid.ts';
+import { loadGrid, checkGridFiles, loadGridPlugins } from './grid.ts';
 import { GridPlan, canonicalJson, projectVersion } from './tasks.ts';
 import { CONFIRM_TASKS, MAX_TASKS } from './limits.ts';
 import type { Task } from './tasks.ts';
@@ -119,6 +119,7 @@ function removeStaleTemps(tasksDir: string, names: readonly string[]): void {
  */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const grid = loadGrid(o.grid);
+  await loadGridPlugins(grid);
   const version = projectVersion();
   const plan = new GridPlan(grid, version);
   checkGridSize(plan, o.yes === true);

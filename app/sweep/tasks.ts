@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeOptions } from '../config.ts';
 import type { RunOptions } from '../config.ts';
-import { getPolicy } from '../../policies/index.ts';
+import { isPluginSpec, policyEntry } from '../plugins.ts';
 import { InputError } from '../../sim/errors.ts';
 import { fieldName } from './source.ts';
 import type { KeyPath } from './source.ts';
@@ -120,6 +120,14 @@ function portable(o: RunOptions, dir: string): RunOptions {
   for (const k of ['trace', 'lengths-from', 'profile'] as const) {
     if (r[k] !== undefined) r[k] = path.relative(dir, r[k]!).split(path.sep).join('/');
   }
+  // A plugin file keeps a leading './' so that it still reads as a path (app/plugins.ts).
+  for (const k of ['policy', 'predictor', 'router'] as const) {
+    const v = r[k];
+    if (v !== undefined && isPluginSpec(v) && path.isAbsolute(v)) {
+      const rel = path.relative(dir, v).split(path.sep).join('/');
+      r[k] = rel.startsWith('../') ? rel : `./${rel}`;
+    }
+  }
   return r;
 }
 
@@ -173,7 +181,7 @@ export class GridPlan {
     grid.policies.forEach((pol, i) => {
       let kind: string;
       try {
-        kind = getPolicy(pol.name).predictor;
+        kind = policyEntry(pol.name).predictor;
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         const keys = itemKeys(grid, 'policies', i);

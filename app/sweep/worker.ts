@@ -14,6 +14,7 @@ import type { RunOptions } from '../config.ts';
 import type { Summary } from '../../sim/metrics.ts';
 import { InputError } from '../../sim/errors.ts';
 import { runResolved } from '../run.ts';
+import { loadPlugins } from '../plugins.ts';
 
 /** What the pool sends a worker: one task's normalized options (absolute paths). */
 export interface WorkerInput {
@@ -52,6 +53,7 @@ export async function runTask(input: WorkerInput): Promise<WorkerOutput> {
   try {
     const o = input.options;
     const warnings: string[] = [];
+    await loadPlugins(o); // absolute paths: loaded once per thread
     const trace = await traceOf(o);
     warnings.push(...trace.warnings);
     const run = buildRun(o, trace, (m) => warnings.push(m));

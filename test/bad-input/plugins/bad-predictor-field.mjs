@@ -1,0 +1,2 @@
+// A policy entry with a bad predictor field.
+export default { name: 'p', predictor: 'always', create: () => ({}) };

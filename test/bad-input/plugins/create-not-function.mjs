@@ -1,0 +1,2 @@
+// A policy entry whose create is not a function.
+export default { name: 'p', create: 'fcfs' };

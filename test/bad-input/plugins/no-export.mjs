@@ -1,0 +1,2 @@
+// Exports nothing a policy plugin can use.
+export const something = 1;

@@ -1,0 +1,2 @@
+// A policy entry without its name.
+export default { description: 'x', create: () => ({}) };

@@ -1,0 +1,2 @@
+// Not JavaScript.
+export default { name: 'p' create() {} };

@@ -1,0 +1,2 @@
+// Fails when loaded.
+throw new Error('plugin failed at load time');
