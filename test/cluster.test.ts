@@ -31,7 +31,7 @@ const load = (outstandingRequests: number, outstandingTokens: number, freeness: 
 /** The oracle predictor attached to `trace` (what the workload-aware router reads here). */
 function oracleOn(trace: Trace): OraclePredictor {
   const p = new OraclePredictor();
-  p.attach(trace, seedrandom.alea('oracle'));
+  p.attach(trace);
   return p;
 }
 
