@@ -22,11 +22,14 @@
  * - τ_p = the same for r alone: p − h tokens after h cached;
  * - overlap o_j = min(m_j, d) decode steps; O = Σ o_j; b = O / d (mean co-running decodes per step
  *   of r); k = Σ o_j (c_j + o_j / 2) / d (their mean KV tokens read per step);
- * - δ₁ = step(b + 1, k + p + d / 2), δ₀ = step(b, k): decode-step time with and without r, where
- *   step(x, kv) interpolates t(decode of ⌊x⌋ seqs) and t(decode of ⌈x⌉ seqs), kv shared per seq;
+ * - δ₁ = step(b + 1, k + p + d/2): r's mean decode-step time, where step(x, kv) interpolates
+ *   linearly between t(decode of ⌊x⌋ seqs) and t(decode of ⌈x⌉ seqs) (0 for 0 seqs), the kv
+ *   tokens split evenly over the seqs;
+ * - Δ = step(b' + 1, k' + p + d/2) − step(b', k'), b' = max(1, b), k' = k·b'/b (Δ = 0 if O = 0):
+ *   what r adds to a decode step it shares with at least one other request;
  * - own = τ_q + τ_p + d·δ₁ (queue, prefill, decode of r);
- * - others = N·τ_p + O·(δ₁ − δ₀) (N = requests on the replica: each is stalled by r's prefill,
- *   and each step it shares with r is longer by δ₁ − δ₀);
+ * - others = N·τ_p + O·Δ (N = requests on the replica: each is stalled by r's prefill, and each
+ *   step one of them shares with r is longer by Δ);
  * - impact = own + w·others (w: option `others-weight`, default 1). Least impact wins; ties go to
  *   the lowest index.
  */
@@ -46,9 +49,10 @@ export interface ImpactEstimate {
   queuePrefill_s: number;
   /** Prefill time of the new request, s. */
   prefill_s: number;
-  /** Decode-step time with the new request (δ₁) and without it (δ₀), s. */
+  /** Mean decode-step time of the new request's steps (δ₁), s. */
   stepWith_s: number;
-  stepWithout_s: number;
+  /** What it adds to each step it shares with another request (Δ), s. */
+  marginalStep_s: number;
   /** Unfinished requests on the replica (N). */
   requests: number;
   /** Decode steps they share with the new request (O). */
@@ -64,7 +68,7 @@ export interface ImpactEstimate {
 /**
  * Estimates the latency impact of adding request `id` to `replica` (see the module comment for
  * the formulas). Allocation-free after construction; O(unfinished requests on the replica) per
- * call, plus five cost-model calls.
+ * call, plus at most six cost-model calls and one per 4,096 pending prefill tokens.
  */
 export class ImpactEstimator {
   private readonly R: RequestTable;
@@ -121,14 +125,18 @@ export class ImpactEstimator {
     const prefill = this.queued - before;
     const b = this.overlap / d;
     const k = this.kvOverlap / d;
-    const stepWith = this.step(b + 1, k + p + d / 2);
-    const stepWithout = this.step(b, k);
+    const cNew = p + d / 2;
+    const stepWith = this.step(b + 1, k + cNew);
+    // Each shared step holds at least one co-runner: the marginal step cost of r is taken at b' = max(1, b).
+    const b1 = Math.max(1, b);
+    const k1 = b > 0 ? (k * b1) / b : 0;
+    const marginal = this.overlap > 0 ? this.step(b1 + 1, k1 + cNew) - this.step(b1, k1) : 0;
     const own = queuePrefill + prefill + d * stepWith;
-    const others = this.n * prefill + this.overlap * (stepWith - stepWithout);
+    const others = this.n * prefill + this.overlap * marginal;
     out.queuePrefill_s = queuePrefill;
     out.prefill_s = prefill;
     out.stepWith_s = stepWith;
-    out.stepWithout_s = stepWithout;
+    out.marginalStep_s = marginal;
     out.requests = this.n;
     out.overlapSteps = this.overlap;
     out.own_s = own;
@@ -192,7 +200,7 @@ function clearShape(s: BatchShape): void {
 
 /** A zeroed {@link ImpactEstimate}. */
 export function emptyEstimate(): ImpactEstimate {
-  return { queuePrefill_s: 0, prefill_s: 0, stepWith_s: 0, stepWithout_s: 0, requests: 0, overlapSteps: 0, own_s: 0, others_s: 0, impact_s: 0 };
+  return { queuePrefill_s: 0, prefill_s: 0, stepWith_s: 0, marginalStep_s: 0, requests: 0, overlapSteps: 0, own_s: 0, others_s: 0, impact_s: 0 };
 }
 
 /**
