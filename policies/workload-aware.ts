@@ -34,7 +34,7 @@
  *   the lowest index.
  */
 import type { BatchShape, CostModel } from '../sim/cost/cost-model.ts';
-import { addPrefillChunk, emptyBatchShape } from '../sim/cost/cost-model.ts';
+import { addPrefillChunk, clearBatchShape, emptyBatchShape } from '../sim/cost/cost-model.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { SWAPPED } from '../sim/requests.ts';
@@ -113,7 +113,7 @@ export class ImpactEstimator {
     this.overlap = 0;
     this.kvOverlap = 0;
     this.queued = 0;
-    clearShape(this.pending);
+    clearBatchShape(this.pending);
     replica.forEachRequest(this.visit);
     this.flushPending();
     const queuePrefill = this.queued;
@@ -162,7 +162,7 @@ export class ImpactEstimator {
   /** Adds the price of the pending-prefill iteration being gathered to `queued` and empties it. */
   private flushPending(): void {
     if (this.pending.prefillSeqs > 0) this.queued += this.cost.iterationTime(this.pending);
-    clearShape(this.pending);
+    clearBatchShape(this.pending);
   }
 
   /** Decode-step time for x (≥ 0, fractional) sequences reading kv tokens in all: linear between ⌊x⌋ and ⌈x⌉ sequences (0 for none). */
@@ -179,23 +179,12 @@ export class ImpactEstimator {
   /** One decode iteration of `seqs` sequences reading `kv` KV tokens. */
   private decodeTime(seqs: number, kv: number): number {
     const s = this.decode;
-    clearShape(s);
+    clearBatchShape(s);
     s.decodeSeqs = seqs;
     s.decodeKvTokens = Math.round(kv);
     s.sampledSeqs = seqs;
     return this.cost.iterationTime(s);
   }
-}
-
-/** Zeroes a shape's aggregate fields (its per-chunk lists are kept for reuse). */
-function clearShape(s: BatchShape): void {
-  s.prefillTokens = 0;
-  s.prefillSeqs = 0;
-  s.prefillAttnPairs = 0;
-  s.prefillCachedTokens = 0;
-  s.decodeSeqs = 0;
-  s.decodeKvTokens = 0;
-  s.sampledSeqs = 0;
 }
 
 /** A zeroed {@link ImpactEstimate}. */
