@@ -21,7 +21,7 @@ import { readBoolean, readNumber, readString, showValue } from '../sim/values.ts
 import type { NumberSpec } from '../sim/values.ts';
 import { readJsonFile } from '../sim/files.ts';
 import { isSpecFile, resolveGpu, resolveModel } from './specs/hardware.ts';
-import { DEFAULT_ROUTER } from '../policies/routers.ts';
+import { DEFAULT_ROUTER, DEFAULT_ROUTER_PREDICTOR } from '../policies/routers.ts';
 import { isPluginSpec, loadPlugins, policyEntry, predictorEntry, routerEntry } from './plugins.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -396,14 +396,14 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
       { field: '--max-num-batched-tokens' },
     );
   }
-  locate({ field: '--router' }, () => routerEntry(r.router));
+  const routing = locate({ field: '--router' }, () => routerEntry(r.router));
   const entry = locate({ field: '--policy' }, () => policyEntry(r.policy));
   if (r.predictor !== undefined) locate({ field: '--predictor' }, () => predictorEntry(r.predictor!));
   if (entry.predictor === 'required' && r.predictor === undefined) {
     throw new InputError(`policy ${r.policy} needs a length predictor: give --predictor NAME (sim predictors)`, { field: '--predictor' });
   }
-  if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
-    throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
+  if (entry.predictor === 'none' && !routing.predictor && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
+    throw new InputError(`policy ${r.policy} uses no predictor (nor does router ${r.router})`, { field: '--predictor' });
   }
   // A file's errors name the file, line and field; a bad name names the option.
   if (isSpecFile(r.model)) resolveModel(r.model);
@@ -424,12 +424,16 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
  */
 function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
   const entry = policyEntry(r.policy);
-  const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
+  const routing = routerEntry(r.router);
+  const policyPredictor = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
+  // A router that reads predicted lengths shares the policy's predictor, or has its own (the policy never sees it).
+  const predictorName = policyPredictor ?? (routing.predictor ? (r.predictor ?? DEFAULT_ROUTER_PREDICTOR) : undefined);
   const predictor = predictorName === undefined ? undefined : predictorEntry(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
   if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
   const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
-  const policies = Array.from({ length: count }, () => entry.create(policyOpts, predictor));
-  const router = routerEntry(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
+  const policies = Array.from({ length: count }, () => entry.create(policyOpts, policyPredictor === undefined ? undefined : predictor));
+  const makeRouter = routing.create(parseKeyValues(r['router-opt'], '--router-opt'));
+  const router = routing.predictor ? (ctx: RouterContext) => makeRouter({ ...ctx, predictor }) : makeRouter;
   return { predictor, policies, router };
 }
 
@@ -513,7 +517,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
   }
   const { cost, costDescription, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
   const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
-  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`), cost });
   return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
     gpuPrice: r['gpu-price'] ?? resolveGpu(r.gpu).usdPerHour,

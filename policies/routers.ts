@@ -13,6 +13,7 @@
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { checkChoice } from '../sim/errors.ts';
 import { OptionReader } from './options.ts';
+import { workloadAwareRouter } from './workload-aware.ts';
 
 /** A registered router: its constructor and what `sim routers` shows. */
 export interface RouterEntry {
@@ -22,6 +23,11 @@ export interface RouterEntry {
   description: string;
   /** The paper or system it comes from. */
   source: string;
+  /**
+   * Whether it reads predicted output lengths (`RouterContext.predictor`): then `--predictor`
+   * chooses the predictor (default the policy's, else {@link DEFAULT_ROUTER_PREDICTOR}).
+   */
+  predictor?: boolean;
   /**
    * Reads the router's options and returns what builds it for one run, given its replicas.
    * @param opts the `--router-opt key=value` pairs.
@@ -274,8 +280,24 @@ function prebleRouter(ctx: RouterContext, window: number, decodeWeight: number):
   };
 }
 
+/** The workload-aware router after Jain et al. (policies/workload-aware.ts). */
+export const workloadAware: RouterEntry = {
+  name: 'workload-aware',
+  description: 'the replica where the request adds the least estimated latency (its own + the delay to requests there), priced by the cost model from each replica\'s prefill/decode mix and predicted lengths',
+  source: 'after Jain et al., Intelligent Router for LLM Workloads, arXiv 2408.13510 (greedy, no RL; estimator: docs/policies.md)',
+  predictor: true,
+  create(opts) {
+    const o = new OptionReader('--router-opt', 'workload-aware', opts, ['others-weight']);
+    const w = o.number('others-weight', 1, { min: 0 });
+    return (ctx) => workloadAwareRouter(ctx, w);
+  },
+};
+
 /** All registered routers, in the order `sim routers` lists them. */
-export const ROUTERS: readonly RouterEntry[] = [roundRobin, random, leastRequests, leastTokens, powerOfTwo, llumnix, autellix, prefixAffinity, preble];
+export const ROUTERS: readonly RouterEntry[] = [roundRobin, random, leastRequests, leastTokens, powerOfTwo, llumnix, autellix, prefixAffinity, preble, workloadAware];
+
+/** The predictor of a router that reads predicted lengths when the policy has none (`sim predictors`). */
+export const DEFAULT_ROUTER_PREDICTOR = 'ssjf-buckets';
 
 /** Default router. */
 export const DEFAULT_ROUTER = 'round-robin';

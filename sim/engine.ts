@@ -140,6 +140,14 @@ export class Engine {
     return this.s.hitFor(id) * this.s.kv.blockSize;
   }
 
+  /** Calls `visit` with each unfinished request on this replica (waiting, running incl. paused, swapped), in heap/slot order: what a router reads (`ReplicaLoad.forEachRequest`). */
+  forEachRequest(visit: (id: number) => void): void {
+    const { waiting, running, swapped } = this.s;
+    for (let i = 0; i < waiting.size; i++) visit(waiting.at(i));
+    for (let i = 0; i < running.count; i++) visit(running.ids[i]);
+    for (let i = 0; i < swapped.size; i++) visit(swapped.at(i));
+  }
+
   /**
    * Whether request `id` can ever complete on this replica: its largest KV footprint
    * (prompt + output − 1 tokens: the last token is sampled, never cached) plus the admission

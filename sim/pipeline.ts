@@ -36,6 +36,8 @@ export interface VirtualEngine {
   readonly stats: EngineStats;
   /** Prompt tokens of request `id` its prefix cache holds now. */
   cachedPrefixTokens(id: number): number;
+  /** Calls `visit` with each of its unfinished requests. */
+  forEachRequest(visit: (id: number) => void): void;
 }
 
 /**
@@ -172,5 +174,10 @@ export class PipelineReplica implements ReplicaLoad {
   /** Prompt tokens of request `id` cached by the virtual engine it would join ({@link pick}). */
   cachedPrefixTokens(id: number): number {
     return this.members[this.pick()].cachedPrefixTokens(id);
+  }
+
+  /** Calls `visit` with each unfinished request of every virtual engine. */
+  forEachRequest(visit: (id: number) => void): void {
+    for (const m of this.members) m.forEachRequest(visit);
   }
 }

@@ -5,7 +5,7 @@
  * Request progress follows vLLM v1 (sim/requests.ts). Units: tokens, blocks, bytes, seconds.
  */
 import type { BatchShape } from './cost/cost-model.ts';
-import { addPrefillChunk, emptyBatchShape } from './cost/cost-model.ts';
+import { addPrefillChunk, clearBatchShape, emptyBatchShape } from './cost/cost-model.ts';
 import type { Policy } from './policy.ts';
 import type { EngineConfig, EngineStats } from './engine-types.ts';
 import { emptyEngineStats } from './engine-types.ts';
@@ -43,14 +43,7 @@ export class Batch {
     this.firstStepEnd = -1;
     this.laterMaxGap = -1;
     this.swapBytes = 0;
-    const sh = this.shape;
-    sh.prefillTokens = 0;
-    sh.prefillSeqs = 0;
-    sh.prefillAttnPairs = 0;
-    sh.prefillCachedTokens = 0;
-    sh.decodeSeqs = 0;
-    sh.decodeKvTokens = 0;
-    sh.sampledSeqs = 0;
+    clearBatchShape(this.shape);
   }
 }
 

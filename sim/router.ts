@@ -4,6 +4,8 @@
  * are in policies/routers.ts.
  */
 import type { RequestTable } from './requests.ts';
+import type { CostModel } from './cost/cost-model.ts';
+import type { Predictor } from './predictor.ts';
 
 /** What a router may read of one replica at submission time (sim/engine.ts implements it). */
 export interface ReplicaLoad {
@@ -18,6 +20,12 @@ export interface ReplicaLoad {
    * would take if admitted: docs/prefix-caching.md); 0 without prefix caching.
    */
   cachedPrefixTokens(id: number): number;
+  /**
+   * Calls `visit` once with the id of each unfinished request on the replica (waiting, running
+   * incl. paused, swapped), in no particular order; `visit` must not change the replica. What a
+   * router that reads each request's phase and progress (`RequestTable`) iterates over.
+   */
+  forEachRequest(visit: (id: number) => void): void;
 }
 
 /** What a router is given when it is built. */
@@ -28,6 +36,16 @@ export interface RouterContext {
   readonly requests: RequestTable;
   /** Seeded uniform [0, 1) generator (the run's `--seed`). */
   readonly random: () => number;
+  /**
+   * The run's cost model (prices one iteration of a replica), for routers that estimate latency;
+   * absent where a caller builds a router that needs none.
+   */
+  readonly cost?: CostModel;
+  /**
+   * The run's length predictor, already attached to the trace, for routers that use predicted
+   * output lengths (`RouterEntry.predictor`); absent otherwise.
+   */
+  readonly predictor?: Predictor;
 }
 
 /** A router: one instance per run. */

@@ -24,6 +24,7 @@ const load = (outstandingRequests: number, outstandingTokens: number, cached: Re
   outstandingTokens,
   freeness: 0,
   cachedPrefixTokens: (id) => cached[id] ?? 0,
+  forEachRequest: () => {},
 });
 
 function routerOver(name: string, replicas: ReplicaLoad[], requests: RequestTable, opts: Record<string, string> = {}) {

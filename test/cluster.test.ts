@@ -13,6 +13,7 @@ import type { SimulationResult } from '../sim/simulator.ts';
 import type { IterationRecord } from '../sim/engine-types.ts';
 import { LinearCostModel } from '../sim/cost/linear.ts';
 import { Fcfs } from '../policies/fcfs.ts';
+import { OraclePredictor } from '../policies/predictors/index.ts';
 import { ROUTERS, getRouter } from '../policies/routers.ts';
 import type { ReplicaLoad, RouterContext } from '../sim/router.ts';
 import { RequestTable } from '../sim/requests.ts';
@@ -25,14 +26,21 @@ function routerOver(name: string, replicas: ReplicaLoad[], requests: RequestTabl
   return getRouter(name).create(opts)(ctx);
 }
 
-const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness, cachedPrefixTokens: () => 0 });
+const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness, cachedPrefixTokens: () => 0, forEachRequest: () => {} });
+
+/** The oracle predictor attached to `trace` (what the workload-aware router reads here). */
+function oracleOn(trace: Trace): OraclePredictor {
+  const p = new OraclePredictor();
+  p.attach(trace);
+  return p;
+}
 
 /** Runs `trace` on `n` replicas of FCFS behind router `name`. */
 function cluster(trace: Trace, n: number, name: string, engine = engineConfig(), cost = new LinearCostModel({ base: 0, prefill: 0, decode: 0.01, kv: 0 }), observer?: (r: IterationRecord) => void): SimulationResult {
   return simulate({
     trace,
     policy: Array.from({ length: n }, () => new Fcfs()),
-    router: (replicas, requests) => getRouter(name).create({})({ replicas, requests, random: seedrandom.alea(`${name}:1`) }),
+    router: (replicas, requests) => getRouter(name).create({})({ replicas, requests, random: seedrandom.alea(`${name}:1`), cost, predictor: oracleOn(trace) }),
     cost,
     engine,
     observer,

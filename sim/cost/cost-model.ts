@@ -50,6 +50,17 @@ export function emptyBatchShape(): BatchShape {
   };
 }
 
+/** Zeroes the aggregate fields of `b` (its per-chunk lists are kept for reuse: entries from prefillSeqs on are stale). */
+export function clearBatchShape(b: BatchShape): void {
+  b.prefillTokens = 0;
+  b.prefillSeqs = 0;
+  b.prefillAttnPairs = 0;
+  b.prefillCachedTokens = 0;
+  b.decodeSeqs = 0;
+  b.decodeKvTokens = 0;
+  b.sampledSeqs = 0;
+}
+
 /**
  * Adds one prefill chunk of `c` tokens after `p` cached tokens (integers, tokens) to `b`: the
  * aggregate fields (prefillSeqs, prefillTokens, prefillAttnPairs += c·(p + (c+1)/2),
