@@ -24,9 +24,9 @@ for (const rate of RATES) {
   const trace = generateProgramTrace({ kind: 'react', programs: 300, rate, seed: 'notebook' });
   for (const [policy, label] of POLICIES) {
     const s = runOnce(trace, { policy, model: 'llama-3.1-8b', 'chunked-prefill': true, seed: 1 });
-    rows.push({ policy: label, program_rate: rate, ...flatten(s) });
+    rows.push({ policy: label, model: 'llama-3.1-8b', gpu: 'a100-80gb', trace: 'generated ReAct, 300 programs', program_rate: rate, ...flatten(s) });
   }
 }
 const out = figurePath('autellix-programs');
-writeFigure(out, rateFigure(toTable('autellix-programs', rows), { metric: 'programs.e2e_s', x: 'program_rate', legendAt: 'left' }));
+await writeFigure(out, rateFigure(toTable('autellix-programs', rows), { metric: 'programs.e2e_s', x: 'program_rate' }));
 console.log(`wrote ${out}`);

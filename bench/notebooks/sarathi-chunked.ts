@@ -17,9 +17,9 @@ const rows: Record<string, string | number>[] = [];
 for (const chunked of [false, true]) {
   for (const k of SCALES) {
     const s = runOnce(transformTrace(trace0, { rate_scale: k }), { policy: 'fcfs', 'chunked-prefill': chunked, seed: 1 });
-    rows.push({ policy: chunked ? 'chunked prefill (512)' : 'prefill priority', rate_scale: k, ...flatten(s) });
+    rows.push({ policy: chunked ? 'chunked prefill (512)' : 'prefill priority', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', rate_scale: k, ...flatten(s) });
   }
 }
 const out = figurePath('sarathi-chunked');
-writeFigure(out, ttftTpotFigure(toTable('sarathi-chunked', rows), { log: true }));
+await writeFigure(out, ttftTpotFigure(toTable('sarathi-chunked', rows), { log: true }));
 console.log(`wrote ${out}`);
