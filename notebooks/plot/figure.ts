@@ -207,6 +207,23 @@ function legendBlock(doc: Document, entries: LegendEntry[], y0: number): { g: El
   return { g, height: rows * ROW + 4 };
 }
 
+/** Characters of 8 px text that fit across the figure (DejaVu Sans averages about 4.7 px a character). */
+const LINE_CHARS = Math.floor((WIDTH - 8) / 4.7);
+
+/** Splits a note or caption into lines of at most {@link LINE_CHARS} characters at spaces. */
+function wrap(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const w of s.split(' ')) {
+    if (cur && cur.length + 1 + w.length > LINE_CHARS) {
+      out.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
 /** What goes around the panels of a figure. */
 export interface FigureParts {
   /** Panels, top to bottom (each WIDTH wide). */
@@ -258,12 +275,17 @@ export function composeFigure(doc: Document, p: FigureParts): SVGSVGElement {
     y += height + 2;
   }
   for (const n of p.notes ?? []) {
-    body.push(text(n, y + 1, { 'font-size': 8, fill: '#444', 'aria-label': 'note' }));
-    y += 10;
+    for (const line of wrap(n)) {
+      body.push(text(line, y + 1, { 'font-size': 8, fill: '#444', 'aria-label': 'note' }));
+      y += 10;
+    }
   }
   if (p.caption) {
-    body.push(text(p.caption, y + 2, { 'font-size': 8, fill: '#444', 'aria-label': 'caption' }));
-    y += 12;
+    for (const line of wrap(p.caption)) {
+      body.push(text(line, y + 2, { 'font-size': 8, fill: '#444', 'aria-label': 'caption' }));
+      y += 10;
+    }
+    y += 2;
   }
   const height = Math.ceil(y + 2);
   for (const [k, v] of Object.entries({ xmlns: NS, width: WIDTH, height, viewBox: `0 0 ${WIDTH} ${height}`, 'font-family': FONT_FAMILY, 'font-size': 9 })) root.setAttribute(k, String(v));

@@ -221,17 +221,20 @@ export function coincidentLines(lines: readonly Line[], tol = 0.005): [string, s
 /** The columns a caption names, in order, with the words it uses for them. */
 const CAPTION_COLUMNS: [string, string][] = [['model', 'model'], ['gpu', 'GPU'], ['tp', 'TP'], ['pp', 'PP'], ['replicas', 'replicas'], ['trace', 'trace'], ['synthetic', 'synthetic']];
 
+/** Caption columns left out at their default of 1 (one GPU per stage, one replica). */
+const ONE_DEFAULT = new Set(['tp', 'pp', 'replicas']);
+
 /**
  * The caption line of a figure from a table's config columns: model, GPU, TP/PP, replicas and
  * trace (file name), each as its single value, or `N values` where it varies; columns the table
- * lacks or leaves empty are left out. Undefined when none is there.
+ * lacks or leaves empty, and TP, PP and replicas of 1, are left out. Undefined when none is there.
  */
 export function captionOf(t: Table): string | undefined {
   const parts: string[] = [];
   for (const [c, word] of CAPTION_COLUMNS) {
     if (!t.columns.includes(c)) continue;
     const vals = [...new Set(t.rows.map((r) => r[c]).filter((v) => v !== undefined && v !== ''))];
-    if (vals.length === 0) continue;
+    if (vals.length === 0 || (vals.length === 1 && ONE_DEFAULT.has(c) && vals[0] === '1')) continue;
     parts.push(`${word} ${vals.length === 1 ? (c === 'trace' ? basename(vals[0]) : vals[0]) : `(${vals.length} values)`}`);
   }
   return parts.length ? parts.join(' · ') : undefined;
