@@ -91,7 +91,7 @@ describe('figure style', () => {
     expect(texts(parse(rateFigure(same)))).toContain('a coincides with b (within 0.5%)');
     const seeds = table(['a'], ['oracle', 'ssjf-buckets'], [1, 2, 3], (_p, q, k) => k + q);
     const t = texts(parse(rateFigure(seeds)));
-    expect(t).toContain('3 seeds gave identical results (no stochastic input): one value shown');
+    expect(t).toContain('3 seeds gave identical results: one value shown');
     expect(t.some((s) => s.includes('95% CI'))).toBe(false);
     const varying = texts(parse(rateFigure(table(['a'], ['oracle'], [1, 2]))));
     expect(varying.some((s) => s.includes('identical'))).toBe(false);

@@ -234,7 +234,7 @@ function seedNotes(t: Table, lines: readonly Line[]): string[] {
   const pooled = lines.flatMap((l) => l.points.filter((p) => p.n > 1));
   if (seeds < 2 || pooled.length === 0) return [];
   const flat = pooled.every((p) => Object.values(p.y).every((s) => s.hi === s.lo));
-  return flat ? [`${seeds} seeds gave identical results (no stochastic input): one value shown`] : [];
+  return flat ? [`${seeds} seeds gave identical results: one value shown`] : [];
 }
 
 /** Style of each label: in order of first appearance across all facets. */
