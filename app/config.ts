@@ -149,6 +149,8 @@ export interface ResolvedRun {
   router: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   /** The policy's predictor (attached to the trace), if it uses one. */
   predictor: Predictor | undefined;
+  /** Random numbers drawn so far from the `--seed` sources (predictor noise, random routing); the trace generator's are not counted. */
+  randomDraws: () => number;
   cost: CostModel;
   /** The stage pricing with `--pp` above 1 (undefined at 1). */
   pipeline: PipelineCost | undefined;
@@ -402,11 +404,11 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
  * attached to it (seeded from `--seed`) before the policies are built.
  * @throws InputError (field `--policy-opt`, `--predictor-opt` or `--router-opt`) for a bad option.
  */
-function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
+function buildComponents(r: RunOptions, count: number, trace?: Trace, count_draws: (f: () => number) => () => number = (f) => f): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
   const entry = getPolicy(r.policy);
   const predictorName = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
   const predictor = predictorName === undefined ? undefined : getPredictor(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
-  if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
+  if (trace) predictor?.attach(trace, count_draws(seedrandom.alea(`${r.seed}:predictor`)));
   const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
   const policies = Array.from({ length: count }, () => entry.create(policyOpts, predictor));
   const router = getRouter(r.router).create(parseKeyValues(r['router-opt'], '--router-opt'));
@@ -470,9 +472,16 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     );
   }
   const { cost, costDescription, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
-  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
-  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`) });
-  return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
+  // Every number drawn from the seed (predictor noise, random routing) is counted: with a trace
+  // read from a file and none drawn, the seed changed nothing (sim sweep runs one seed of such tasks).
+  const draws = { n: 0 };
+  const counted = (f: () => number) => () => {
+    draws.n++;
+    return f();
+  };
+  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace, counted);
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: counted(seedrandom.alea(`${r.seed}:router`)) });
+  return { trace, policies, router, predictor, randomDraws: () => draws.n, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
     gpuPrice: r['gpu-price'] ?? getGpu(r.gpu).usdPerHour,
     peak: { flops: getGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: getGpu(r.gpu).memBandwidth * r.tp * r.pp },

@@ -237,6 +237,16 @@ function seedNotes(t: Table, lines: readonly Line[]): string[] {
   return flat ? [`${seeds} seeds gave identical results: one value shown`] : [];
 }
 
+/** Note on lines with one seed whose runs drew no random number (`sim sweep` ran one seed of them). */
+function collapsedNotes(t: Table, lines: readonly Line[]): string[] {
+  const col = 'sim.random_draws';
+  if (!t.columns.includes(col) || !t.columns.includes('seed') || new Set(t.rows.map((r) => r.seed)).size < 2) return [];
+  const single = lines.filter((l) => l.points.every((p) => p.n === 1));
+  const keyOf = (r: Record<string, string>, l: Line) => Object.keys(l.key).every((c) => r[c] === l.key[c]);
+  const quiet = single.filter((l) => t.rows.filter((r) => keyOf(r, l)).every((r) => r[col] === '0' && !r.synthetic));
+  return quiet.length ? [`one seed run for ${quiet.map((l) => l.label).join(', ')}: the seed changes nothing there (trace input, no random draws)`] : [];
+}
+
 /** Style of each label: in order of first appearance across all facets. */
 function styleMap(labels: Iterable<string>): Map<string, SeriesStyle> {
   const m = new Map<string, SeriesStyle>();
@@ -358,7 +368,7 @@ export function rateFigure(t: Table, o: FigureOptions = {}): string {
     panels,
     headers,
     legend: labels.map((l) => styleEntry(l, styles.get(l)!)),
-    notes: [...(band ? ['band: 95% CI of the mean over seeds'] : []), ...blocks.flatMap((b) => coincidenceNotes(b.lines).map((n) => (b.header ? `${b.header}: ${n}` : n))), ...seedNotes(table, all)],
+    notes: [...(band ? ['band: 95% CI of the mean over seeds'] : []), ...blocks.flatMap((b) => coincidenceNotes(b.lines).map((n) => (b.header ? `${b.header}: ${n}` : n))), ...seedNotes(table, all), ...collapsedNotes(table, all)],
     caption: captionText(o, () => captionOf(table)),
     title: o.title,
   }));
