@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Trace } from '../sim/trace.ts';
-import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
+import { readTrace, transformTrace, syntheticTrace, resampleTrace, MAX_SPAN_S } from '../traces/index.ts';
 import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../sim/policy.ts';
@@ -68,6 +68,8 @@ export interface RunOptions {
   duration?: number;
   /** Cap every gap between consecutive arrivals (of programs, in a program trace) at this many seconds. */
   'compress-idle'?: number;
+  /** Bootstrap the trace's requests, seeded by `seed` (traces/resample.ts); absent when off. */
+  resample?: boolean;
   /** Model and GPU (`sim models`, `sim gpus`), tensor parallelism (GPUs per stage) and pipeline stages per replica. */
   model: string;
   gpu: string;
@@ -216,6 +218,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
   duration: pos(MAX_SPAN_S, 'seconds, about 31.7 years'),
   'compress-idle': { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
+  resample: { kind: 'boolean' },
   model: str,
   gpu: str,
   tp: int(1, 64, 'GPUs per replica'),
@@ -444,7 +447,16 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
   }
   const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: r.synthetic ? undefined : r.rate, max_gap_s: r['compress-idle'] };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);
-  return trace;
+  return resampled(r, trace);
+}
+
+/**
+ * With `--resample`, a bootstrap resample of the (transformed) trace drawn from the run's seed
+ * (traces/resample.ts); else the trace itself.
+ * @throws InputError (field `--resample`) for a program trace or one with prefix identities.
+ */
+export function resampled(r: RunOptions, trace: Trace): Trace {
+  return r.resample ? resampleTrace(trace, seedrandom.alea(`${r.seed}:resample`)) : trace;
 }
 
 /**

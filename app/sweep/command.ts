@@ -1,5 +1,5 @@
 /**
- * `sim sweep GRID --out DIR [--workers N] [--shard i/n | --shard-count N] [--yes] [--all-seeds]`:
+ * `sim sweep GRID --out DIR [--workers N] [--shard i/n | --shard-count N] [--yes] [--all-seeds] [--resample]`:
  * runs a parameter sweep (docs/sweeps.md); of the seeds of a configuration that draws no random
  * number from a trace file, one is run (the others would give the same run). Progress goes to stderr: the grid's size at once when it is large, then
  * a bar with ETA on a TTY, else one line per finished task. Exits 2 (InputError) when a task
@@ -45,6 +45,7 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
         .option('shard', { type: 'string', describe: 'run shard i of n (0-based): tasks with index % n == i (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX)' })
         .option('shard-count', { type: 'string', describe: 'shard count with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs; else env JOB_COMPLETION_COUNT)' })
         .option('yes', { type: 'boolean', default: false, describe: `run a grid of more than ${CONFIRM_TASKS} tasks (at most ${MAX_TASKS})` })
+        .option('resample', { type: 'boolean', default: false, describe: 'bootstrap each task\'s trace, each seed another resample (arrival times kept, requests drawn with replacement): seeds then give a confidence interval over the requests' })
         .option('all-seeds', { type: 'boolean', default: false, describe: 'run every seed, also where one run showed the seed changes nothing (a trace file, no random draws)' }),
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
@@ -65,6 +66,7 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
         shard,
         yes: a.yes === true,
         allSeeds: a['all-seeds'] === true,
+        resample: a.resample === true,
         onCollapse: (n, left) => {
           if (bar) bar.setTotal(left);
           else err.write(`sweep: ${n} tasks not run: their seed changes nothing (a trace file and no random draws: predictor and router need no randomness); one seed run each (--all-seeds runs them)\n`);

@@ -43,6 +43,8 @@ export interface SweepOptions {
   shard?: Shard;
   /** Run a grid of more than {@link CONFIRM_TASKS} tasks (`--yes`). */
   yes?: boolean;
+  /** Bootstrap every task's trace, each seed drawing another resample (`--resample`: the run option `resample` on every task; traces/resample.ts). */
+  resample?: boolean;
   /** Run every seed even where the seed changes nothing (`--all-seeds`; see {@link seedMatters}). */
   allSeeds?: boolean;
   /** Called when tasks are skipped because their seed changes nothing: how many, and the tasks left to run in all. */
@@ -89,12 +91,12 @@ export function workerFile(): string {
 
 /**
  * Whether the seed of a finished task could change its result: its workload is generated
- * (`--synthetic`, seeded), or the run drew random numbers from the seed (predictor noise, random
+ * (`--synthetic`, seeded) or resampled (`--resample`), or the run drew random numbers from the seed (predictor noise, random
  * routing: `summary.sim.random_draws`; a summary without the count is taken to have drawn). A
  * trace file with no draws gives the same run under every seed.
  */
 export function seedMatters(config: RunOptions, summary: TaskRecord['summary']): boolean {
-  return config.synthetic !== undefined || (summary.sim.random_draws ?? 1) > 0;
+  return config.synthetic !== undefined || config.resample === true || (summary.sim.random_draws ?? 1) > 0;
 }
 
 /**
@@ -136,7 +138,7 @@ function removeStaleTemps(tasksDir: string, names: readonly string[]): void {
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const grid = loadGrid(o.grid);
   const version = projectVersion();
-  const plan = new GridPlan(grid, version);
+  const plan = new GridPlan(grid, version, o.resample ? { resample: true } : {});
   checkGridSize(plan, o.yes === true);
   o.onPlan?.({ combinations: plan.combinations, axes: plan.describe() });
   checkGridFiles(grid);
