@@ -2,7 +2,7 @@
  * Sarathi-Serve (Agrawal et al., "Taming throughput-latency tradeoff in LLM inference with
  * Sarathi-Serve", OSDI 2024): chunked prefill with stall-free batching (token budget 512) against
  * vLLM's prefill priority, FCFS, on the shipped Azure conv sample (Llama-2-7B, one A100-80GB) at
- * ×0.4…×1.0 rate: mean TTFT against mean TPOT, one dot per rate, joined per mode (log x). Chunked prefill
+ * ×0.4…×1.0 rate: mean TTFT against mean TPOT, one marker per rate, joined per mode (log x). Chunked prefill
  * trades TTFT for lower TPOT (fewer decode stalls). Writes notebooks/figures/sarathi-chunked.svg.
  * Run: `npm run build && node dist/bench/notebooks/sarathi-chunked.js`.
  */

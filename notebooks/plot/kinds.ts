@@ -244,7 +244,10 @@ function collapsedNotes(t: Table, lines: readonly Line[]): string[] {
   const single = lines.filter((l) => l.points.every((p) => p.n === 1));
   const keyOf = (r: Record<string, string>, l: Line) => Object.keys(l.key).every((c) => r[c] === l.key[c]);
   const quiet = single.filter((l) => t.rows.filter((r) => keyOf(r, l)).every((r) => r[col] === '0' && !r.synthetic));
-  return quiet.length ? [`one seed run for ${quiet.map((l) => l.label).join(', ')}: the seed changes nothing there (trace input, no random draws)`] : [];
+  const names = [...new Set(quiet.map((l) => l.label))];
+  if (names.length === 0) return [];
+  const which = names.length <= 2 ? names.join(', ') : `${names.length} of ${new Set(lines.map((l) => l.label)).size} lines`;
+  return [`one seed run for ${which}: the seed changes nothing there (trace file, no random draws)`];
 }
 
 /** Style of each label: in order of first appearance across all facets. */
@@ -420,7 +423,7 @@ export function ttftTpotFigure(t: Table, o: FigureOptions = {}): string {
     panels,
     headers: blocks.map((b) => b.header),
     legend: labels.map((l) => styleEntry(l, styles.get(l)!, blocks.some((b) => b.lines.some((x) => x.points.length > 1)))),
-    notes: [...blocks.flatMap((b) => coincidenceNotes(b.lines).map((n) => (b.header ? `${b.header}: ${n}` : n))), ...seedNotes(table, blocks.flatMap((b) => b.lines))],
+    notes: [...blocks.flatMap((b) => coincidenceNotes(b.lines).map((n) => (b.header ? `${b.header}: ${n}` : n))), ...seedNotes(table, blocks.flatMap((b) => b.lines)), ...collapsedNotes(table, blocks.flatMap((b) => b.lines))],
     caption: captionText(o, () => captionOf(table)),
     title: o.title,
   }));
