@@ -129,7 +129,7 @@ describe('--group, --filter, --facet', () => {
     expect(rateLines(t, { filter: ['predictor=oracle'] }).map((l) => l.label)).toEqual(['sjf', 'ssjf', 'fcfs']);
     expect(rateLines(t, { filter: ['policy=fcfs', 'policy=sjf', 'predictor=oracle'] }).map((l) => l.label)).toEqual(['sjf', 'fcfs']);
     expect(filterRows(t, ['trace=a.csv']).rows).toHaveLength(t.rows.length);
-    expect(() => filterRows(t, ['nope=1'])).toThrow(/merged\.csv: --filter: no column 'nope' to filter on; the table has id, version/);
+    expect(() => filterRows(t, ['nope=1'])).toThrow(/merged\.csv: --filter: no column 'nope' to filter on; its option columns: policy, predictor, trace, rate-scale, seed, model, gpu, tp$/);
     expect(() => filterRows(t, ['policy'])).toThrow(InputError);
     expect(() => filterRows(t, ['policy=x'])).toThrow(/no row matches policy=x/);
     expect(() => rateLines(t, { group: ['nope'] })).toThrow(/--group: no column nope to group by/);

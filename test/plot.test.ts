@@ -125,6 +125,19 @@ describe('sim plot', () => {
     expect(fs.readFileSync(out, 'utf8')).toBe(first);
   });
 
+  it('--out .pdf with --format svg writes both; --filter and --caption reach the figure; a bad --format exits 2', async () => {
+    const out = path.join(dir, 'fig', 'only-fcfs.pdf');
+    const svg = out.replace(/pdf$/, 'svg');
+    expect(await plotCmd(path.join(dir, 'sweep.csv'), '--out', out, '--format', 'svg', '--filter', 'policy=fcfs', '--caption', 'hand-made table')).toBe(`rate: wrote ${out}, ${svg}\n`);
+    expect(fs.readFileSync(out).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const doc = parse(fs.readFileSync(svg, 'utf8'));
+    expect(legend(doc)).toEqual(['fcfs']);
+    expect(texts(doc)).toContain('hand-made table');
+    let err = '';
+    expect(await main(['plot', path.join(dir, 'sweep.csv'), '--out', path.join(dir, 'y.svg'), '--format', 'tiff'], sink(() => {}), sink((s) => (err += s)))).toBe(2);
+    expect(err).toBe("sim: --format: unknown format 'tiff'; valid: svg, png, pdf\n");
+  }, 60_000);
+
   it('bad input: InputError naming the file and the missing column; sim plot exits 2', async () => {
     const bad = path.join(dir, 'bad.csv');
     fs.writeFileSync(bad, 'policy,foo\nfcfs,1\n');

@@ -5,11 +5,17 @@
  * loaded by the handler, so other commands do not pay for it.
  */
 import type { CommandModule } from 'yargs';
-import { checkChoice } from '../../sim/errors.ts';
+import { InputError, checkChoice } from '../../sim/errors.ts';
 import { KINDS, type Kind } from './kind-names.ts';
 import { singleFlag } from '../../sim/values.ts';
 import { prepareOutputFile } from '../../sim/files.ts';
-import { FORMATS, formatOf } from './formats.ts';
+import { FORMATS, formatOf, type Format } from './formats.ts';
+
+/** A `--format` value, checked. @throws InputError (field `--format`) for another. */
+function checkFormat(f: string): Format {
+  if (!(FORMATS as readonly string[]).includes(f)) throw new InputError(`unknown format '${f}'; valid: ${FORMATS.join(', ')}`, { field: '--format' });
+  return f as Format;
+}
 
 /** Output streams of the command. */
 export interface CommandIo {
@@ -43,7 +49,7 @@ export function makePlotCommand(io: CommandIo): CommandModule {
       const one = (name: string) => singleFlag(a, name) as string | undefined;
       const out = String(one('out'));
       formatOf(out);
-      const also = (one('format') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '').map((f) => checkChoice('format', f, FORMATS));
+      const also = (one('format') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '').map((f) => checkFormat(f));
       if (a.png) also.push('png');
       prepareOutputFile(out, '--out');
       const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((c) => c.trim()).filter((c) => c !== ''));

@@ -93,7 +93,7 @@ export function meanInterval(v: readonly number[]): Stat {
 export function configColumns(t: Table, spec: LineSpec): string[] {
   if (spec.group) {
     const missing = spec.group.filter((c) => !t.columns.includes(c));
-    if (missing.length) throw new InputError(`no column ${missing.join(', ')} to group by; the table has ${t.columns.join(', ')}`, { file: t.file, field: '--group' });
+    if (missing.length) throw new InputError(`no column ${missing.join(', ')} to group by; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--group' });
     return [...spec.group];
   }
   const series = spec.series ?? 'policy';
@@ -167,7 +167,7 @@ export function groupLines(t: Table, spec: LineSpec): Line[] {
  * The rows of `t` that match every filter `col=value` (`--filter`); several filters on one column
  * keep a row matching any of them (a trace cell also matches its file name).
  * @throws InputError (field `--filter`) for a filter that is not `col=value`, a column the table
- *   lacks (naming its columns), or filters that leave no row.
+ *   lacks (naming its option columns), or filters that leave no row.
  */
 export function filterRows(t: Table, filters: readonly string[]): Table {
   if (filters.length === 0) return t;
@@ -176,7 +176,7 @@ export function filterRows(t: Table, filters: readonly string[]): Table {
     const m = /^([^=]+)=(.*)$/.exec(f);
     if (!m) throw new InputError(`'${f}' is not col=value`, { field: '--filter' });
     const [col, val] = [m[1].trim(), m[2].trim()];
-    if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to filter on; the table has ${t.columns.join(', ')}`, { file: t.file, field: '--filter' });
+    if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to filter on; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--filter' });
     want.set(col, (want.get(col) ?? new Set()).add(val));
   }
   const rows = t.rows.filter((r) => [...want].every(([c, vs]) => vs.has(r[c]) || (c === 'trace' && vs.has(basename(r[c])))));
@@ -190,7 +190,7 @@ export function filterRows(t: Table, filters: readonly string[]): Table {
  * @throws InputError (field `--facet`) when the table has no such column.
  */
 export function facetRows(t: Table, col: string): { header: string; table: Table }[] {
-  if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to facet by; the table has ${t.columns.join(', ')}`, { file: t.file, field: '--facet' });
+  if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to facet by; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--facet' });
   return [...new Set(t.rows.map((r) => r[col]))].map((v) => ({ header: `${col}=${col === 'trace' ? basename(v) : v}`, table: { ...t, rows: t.rows.filter((r) => r[col] === v) } }));
 }
 
