@@ -3,7 +3,9 @@
  * grid above the limits, checks the files it names and the output folder, then checks every
  * task (keeping only ids), keeps this shard's, skips those with a valid result file (resumable;
  * an invalid one is re-run with a warning), and runs the rest over a piscina worker pool, writing
- * each result to `DIR/tasks/<id>.json` atomically (temporary file, then rename).
+ * each result to `DIR/tasks/<id>.json` atomically (temporary file, then rename). Of the tasks that
+ * differ only in their seed, one runs first; when it shows the seed changes nothing (a trace file
+ * and no random draws: {@link seedMatters}), the others are not run (docs/sweeps.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
