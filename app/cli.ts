@@ -63,6 +63,7 @@ function runOptions(y: Argv): Argv {
     .option('limit', { type: 'string', describe: 'keep the first N requests', group: 'Workload:' })
     .option('start', { type: 'string', describe: 'window start, seconds from the first arrival', group: 'Workload:' })
     .option('duration', { type: 'string', describe: 'window length, seconds', group: 'Workload:' })
+    .option('resample', { type: 'boolean', describe: 'bootstrap the trace: keep its arrival times, draw each request\'s lengths with replacement from its requests (seeded by --seed; traces/resample.ts)', group: 'Workload:' })
     .option('compress-idle', { type: 'string', describe: 'cap every gap between consecutive arrivals (programs, in a program trace) at S seconds; the time removed is reported', group: 'Workload:' })
     .option('model', { type: 'string', describe: dflt('model (sim models)', 'model'), group: 'Hardware:' })
     .option('gpu', { type: 'string', describe: dflt('GPU (sim gpus)', 'gpu'), group: 'Hardware:' })
@@ -296,7 +297,7 @@ export async function main(args: string[], out: NodeJS.WriteStream = process.std
 }
 
 /** Boolean flags of every subcommand: `--name=VALUE` must say true or false. */
-const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'force', 'yes', 'update', 'quick', 'png', 'log', 'list', 'help', 'version']);
+const BOOLEAN_FLAGS = new Set(['json', 'timeseries', 'chunked-prefill', 'resample', 'all-seeds', 'force', 'yes', 'update', 'quick', 'png', 'log', 'list', 'help', 'version']);
 
 /**
  * Checks and rewrites the raw arguments where yargs would misread them: `--chunked-prefill=yes`

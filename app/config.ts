@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Trace } from '../sim/trace.ts';
-import { readTrace, transformTrace, syntheticTrace, MAX_SPAN_S } from '../traces/index.ts';
+import { readTrace, transformTrace, syntheticTrace, resampleTrace, MAX_SPAN_S } from '../traces/index.ts';
 import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../sim/policy.ts';
@@ -70,6 +70,8 @@ export interface RunOptions {
   duration?: number;
   /** Cap every gap between consecutive arrivals (of programs, in a program trace) at this many seconds. */
   'compress-idle'?: number;
+  /** Bootstrap the trace's requests, seeded by `seed` (traces/resample.ts); absent when off. */
+  resample?: boolean;
   /**
    * Model and GPU: a built-in name (`sim models`, `sim gpus`) or a `.json` file (a ModelSpec/GpuSpec
    * or, for the model, a Hugging Face config.json; docs/models.md); tensor parallelism (GPUs per stage) and pipeline stages per replica. */
@@ -153,6 +155,8 @@ export interface ResolvedRun {
   router: (replicas: readonly ReplicaLoad[], requests: RequestTable) => Router;
   /** The policy's predictor (attached to the trace), if it uses one. */
   predictor: Predictor | undefined;
+  /** Random numbers drawn so far from the `--seed` sources (predictor noise, random routing); the trace generator's are not counted. */
+  randomDraws: () => number;
   cost: CostModel;
   /** The stage pricing with `--pp` above 1 (undefined at 1). */
   pipeline: PipelineCost | undefined;
@@ -219,6 +223,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   start: { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
   duration: pos(MAX_SPAN_S, 'seconds, about 31.7 years'),
   'compress-idle': { kind: 'number', spec: { min: 0, max: MAX_SPAN_S, maxReason: 'seconds, about 31.7 years' } },
+  resample: { kind: 'boolean' },
   model: str,
   gpu: str,
   tp: int(1, 64, 'GPUs per replica'),
@@ -422,14 +427,14 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
  * attached to it (seeded from `--seed`) before the policies are built.
  * @throws InputError (field `--policy-opt`, `--predictor-opt` or `--router-opt`) for a bad option.
  */
-function buildComponents(r: RunOptions, count: number, trace?: Trace): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
+function buildComponents(r: RunOptions, count: number, trace?: Trace, count_draws: (f: () => number) => () => number = (f) => f): { predictor: Predictor | undefined; policies: Policy[]; router: (ctx: RouterContext) => Router } {
   const entry = policyEntry(r.policy);
   const routing = routerEntry(r.router);
   const policyPredictor = entry.predictor === 'none' ? undefined : (r.predictor ?? entry.defaultPredictor);
   // A router that reads predicted lengths shares the policy's predictor, or has its own (the policy never sees it).
   const predictorName = policyPredictor ?? (routing.predictor ? (r.predictor ?? DEFAULT_ROUTER_PREDICTOR) : undefined);
   const predictor = predictorName === undefined ? undefined : predictorEntry(predictorName).create(parseKeyValues(r['predictor-opt'], '--predictor-opt'));
-  if (trace) predictor?.attach(trace, seedrandom.alea(`${r.seed}:predictor`));
+  if (trace) predictor?.attach(trace, count_draws(seedrandom.alea(`${r.seed}:predictor`)));
   const policyOpts = parseKeyValues(r['policy-opt'], '--policy-opt');
   const policies = Array.from({ length: count }, () => entry.create(policyOpts, policyPredictor === undefined ? undefined : predictor));
   const makeRouter = routing.create(parseKeyValues(r['router-opt'], '--router-opt'));
@@ -488,7 +493,16 @@ export async function loadTrace(r: RunOptions): Promise<Trace> {
   const rescale = r.synthetic || trace.format === 'sharegpt' ? undefined : r.rate;
   const x = { start_s: r.start, duration_s: r.duration, limit: r.limit, rate_scale: r['rate-scale'], rate: rescale, max_gap_s: r['compress-idle'] };
   if (Object.values(x).some((v) => v !== undefined)) trace = transformTrace(trace, x);
-  return trace;
+  return resampled(r, trace);
+}
+
+/**
+ * With `--resample`, a bootstrap resample of the (transformed) trace drawn from the run's seed
+ * (traces/resample.ts); else the trace itself.
+ * @throws InputError (field `--resample`) for a program trace or one with prefix identities.
+ */
+export function resampled(r: RunOptions, trace: Trace): Trace {
+  return r.resample ? resampleTrace(trace, seedrandom.alea(`${r.seed}:resample`)) : trace;
 }
 
 /**
@@ -516,9 +530,16 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     );
   }
   const { cost, costDescription, pipeline, engine, kvTokens, unlimitedKv } = buildHardware(r, log);
-  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace);
-  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:router`), cost });
-  return { trace, policies, router, predictor, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
+  // Every number drawn from the seed (predictor noise, random routing) is counted: with a trace
+  // read from a file and none drawn, the seed changed nothing (sim sweep runs one seed of such tasks).
+  const draws = { n: 0 };
+  const counted = (f: () => number) => () => {
+    draws.n++;
+    return f();
+  };
+  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace, counted);
+  const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: counted(seedrandom.alea(`${r.seed}:router`)), cost });
+  return { trace, policies, router, predictor, randomDraws: () => draws.n, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
     gpuPrice: r['gpu-price'] ?? resolveGpu(r.gpu).usdPerHour,
     peak: { flops: resolveGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: resolveGpu(r.gpu).memBandwidth * r.tp * r.pp },

@@ -63,6 +63,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));
   if (run.trace.idle_removed_s !== undefined) summary.idle_removed_s = run.trace.idle_removed_s;
+  summary.sim.random_draws = run.randomDraws();
   return { result, metrics, summary, replicas };
 }
 

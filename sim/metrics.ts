@@ -70,7 +70,12 @@ export interface Summary {
   swaps: { out: number; in: number; bytes: number; recompute_fallbacks: number };
   /** Prefix caching, when it was on (`--prefix-caching on`). */
   prefix_cache?: PrefixCacheSummary;
-  sim: { wall_s: number; events: number; iterations: number };
+  /**
+   * The run itself: wall time, events, iterations, and (set by the app) the random numbers drawn
+   * from `--seed` (predictor noise, random routing; not a synthetic trace's generation): with a
+   * trace file and 0 draws, another seed gives the same run.
+   */
+  sim: { wall_s: number; events: number; iterations: number; random_draws?: number };
   /**
    * Multi-call programs (when the trace has them): programs, those whose every call completed,
    * program end-to-end latency (first call submitted to last call finished) and waiting time (Σ of

@@ -24,7 +24,7 @@ function parse(svg: string): Document {
   const doc = new new JSDOM('').window.DOMParser().parseFromString(svg, 'image/svg+xml');
   expect(doc.getElementsByTagName('parsererror')).toHaveLength(0);
   expect(doc.documentElement.tagName).toBe('svg');
-  expect(doc.documentElement.getAttribute('viewBox')).toBe('0 0 320 240');
+  expect(doc.documentElement.getAttribute('viewBox')).toMatch(/^0 0 320 \d+$/);
   expect(doc.documentElement.getAttribute('font-family')).toBe(FONT_FAMILY);
   return doc;
 }
@@ -56,8 +56,8 @@ describe('sim plot', () => {
     expect(kind).toBe('cdf');
     const doc = parse(svg);
     const lines = marks(doc, 'line');
-    expect(lines).toHaveLength(1);
-    expect(lines[0].querySelectorAll('path')).toHaveLength(3);
+    expect(lines).toHaveLength(3);
+    for (const g of lines) expect(g.querySelectorAll('path')).toHaveLength(1);
     expect(legend(doc)).toEqual(['fcfs', 'sjf+oracle', 'ssjf+ssjf-buckets']);
     expect(texts(doc).some((t) => t.includes('end-to-end latency (s)'))).toBe(true);
     expect(texts(doc).some((t) => t.includes('fraction of requests'))).toBe(true);
@@ -71,19 +71,26 @@ describe('sim plot', () => {
     const completed = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1).filter((l) => l.split(',')[4] === 'completed');
     expect(s.values).toHaveLength(completed.length);
     const doc = parse(plotInput(file, 'cdf', { metric: 'ttft_s' }).svg);
+    expect(marks(doc, 'line')).toHaveLength(1);
     expect(marks(doc, 'line')[0].querySelectorAll('path')).toHaveLength(1);
     expect(texts(doc).some((t) => t.includes('TTFT (s)'))).toBe(true);
+    // Caption from the run's config.json: the default model, GPU and the trace file.
+    expect(texts(doc)).toContain('model llama-2-7b · GPU a100-80gb · trace azure-conv-2000.csv');
   });
 
-  it('rate: mean and p99 line per policy, a dot per (policy, rate), legend with both styles', () => {
+  it('rate: mean and p99 panels, a line and a marker per (policy, rate) in each, legend per policy', () => {
     const file = path.join(dir, 'sweep.csv');
     expect(detectKind(file)).toBe('rate');
     const doc = parse(plotInput(file).svg);
-    const lines = marks(doc, 'line');
-    expect(lines).toHaveLength(2);
-    for (const g of lines) expect(g.querySelectorAll('path')).toHaveLength(3);
-    expect(marks(doc, 'dot')[0].querySelectorAll('circle')).toHaveLength(12);
-    expect(legend(doc)).toEqual(['fcfs', 'sjf', 'ssjf', 'mean', 'p99']);
+    const panels = doc.documentElement.querySelectorAll(':scope > svg');
+    expect(panels).toHaveLength(2);
+    for (const p of panels) {
+      expect(p.querySelectorAll('g[aria-label="line"]')).toHaveLength(3);
+      expect([...p.querySelectorAll('g[aria-label="dot"]')].map((g) => g.querySelectorAll('path').length)).toEqual([4, 4, 4]);
+    }
+    expect(legend(doc)).toEqual(['fcfs', 'sjf', 'ssjf']);
+    expect(texts(doc).some((t) => t.includes('mean end-to-end latency (s)'))).toBe(true);
+    expect(texts(doc).some((t) => t.includes('p99 end-to-end latency (s)'))).toBe(true);
     expect(texts(doc).some((t) => t.includes('request rate'))).toBe(true);
   });
 
@@ -91,7 +98,7 @@ describe('sim plot', () => {
     const file = path.join(dir, 'point.csv');
     expect(detectKind(file)).toBe('ttft-tpot');
     const doc = parse(plotInput(file).svg);
-    expect(marks(doc, 'dot')[0].querySelectorAll('circle')).toHaveLength(2);
+    expect(marks(doc, 'dot').map((g) => g.querySelectorAll('path').length)).toEqual([1, 1]);
     expect(marks(doc, 'line')).toHaveLength(0);
     expect(legend(doc)).toEqual(['chunked', 'prefill-priority']);
     expect(texts(doc).some((t) => t.includes('TPOT (ms)'))).toBe(true);
@@ -117,6 +124,19 @@ describe('sim plot', () => {
     await plotCmd(path.join(dir, 'sweep.csv'), '--out', out, '--kind', 'rate');
     expect(fs.readFileSync(out, 'utf8')).toBe(first);
   });
+
+  it('--out .pdf with --format svg writes both; --filter and --caption reach the figure; a bad --format exits 2', async () => {
+    const out = path.join(dir, 'fig', 'only-fcfs.pdf');
+    const svg = out.replace(/pdf$/, 'svg');
+    expect(await plotCmd(path.join(dir, 'sweep.csv'), '--out', out, '--format', 'svg', '--filter', 'policy=fcfs', '--caption', 'hand-made table')).toBe(`rate: wrote ${out}, ${svg}\n`);
+    expect(fs.readFileSync(out).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const doc = parse(fs.readFileSync(svg, 'utf8'));
+    expect(legend(doc)).toEqual(['fcfs']);
+    expect(texts(doc)).toContain('hand-made table');
+    let err = '';
+    expect(await main(['plot', path.join(dir, 'sweep.csv'), '--out', path.join(dir, 'y.svg'), '--format', 'tiff'], sink(() => {}), sink((s) => (err += s)))).toBe(2);
+    expect(err).toBe("sim: --format: unknown format 'tiff'; valid: svg, png, pdf\n");
+  }, 60_000);
 
   it('bad input: InputError naming the file and the missing column; sim plot exits 2', async () => {
     const bad = path.join(dir, 'bad.csv');

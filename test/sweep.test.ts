@@ -189,8 +189,8 @@ describe('running a sweep', () => {
   const sharded = path.join(tmp, 'sharded');
 
   it('gives the same results with 1 and 2 workers, equal to an in-process sim run', async () => {
-    const r1 = await runSweep({ grid, out: one, workers: 1 });
-    const r2 = await runSweep({ grid, out: two, workers: 2 });
+    const r1 = await runSweep({ allSeeds: true, grid, out: one, workers: 1 });
+    const r2 = await runSweep({ allSeeds: true, grid, out: two, workers: 2 });
     expect(r1).toMatchObject({ total: 8, inShard: 8, skipped: 0, ran: 8, failed: [] });
     expect(r2).toMatchObject({ total: 8, ran: 8, failed: [] });
     const a = readDir(one);
@@ -216,15 +216,16 @@ describe('running a sweep', () => {
       prompt += res.requests.prompt[i];
     }
     Object.assign(s, runCost(1, s.makespan_s, GPUS['a100-80gb'].usdPerHour, { output, total: output + prompt }));
+    s.sim.random_draws = 0; // the oracle predictor and one replica draw no random number
     expect(withoutWall({ ...rec, summary: s })).toEqual(withoutWall(rec));
     expect(rec.summary.requests.total).toBe(200);
     expect(rec.config.trace).toBe(path.relative(path.dirname(grid), TRACE));
   }, 120_000);
 
   it('shards 0/2 and 1/2 together give the whole sweep, disjointly', async () => {
-    const s0 = await runSweep({ grid, out: sharded, workers: 1, shard: { index: 0, count: 2 } });
+    const s0 = await runSweep({ allSeeds: true, grid, out: sharded, workers: 1, shard: { index: 0, count: 2 } });
     const ids0 = new Set(readDir(sharded).keys());
-    const s1 = await runSweep({ grid, out: sharded, workers: 1, shard: { index: 1, count: 2 } });
+    const s1 = await runSweep({ allSeeds: true, grid, out: sharded, workers: 1, shard: { index: 1, count: 2 } });
     expect(s0.ran + s1.ran).toBe(8);
     expect(s0.ran).toBe(4);
     const all = readDir(sharded);
@@ -235,11 +236,11 @@ describe('running a sweep', () => {
   it('re-running skips existing results and redoes only missing ones', async () => {
     const files = fs.readdirSync(path.join(one, 'tasks')).sort();
     const before = fs.readFileSync(path.join(one, 'tasks', files[0]), 'utf8');
-    const again = await runSweep({ grid, out: one, workers: 2 });
+    const again = await runSweep({ allSeeds: true, grid, out: one, workers: 2 });
     expect(again).toMatchObject({ total: 8, skipped: 8, ran: 0 });
     expect(fs.readFileSync(path.join(one, 'tasks', files[0]), 'utf8')).toBe(before);
     fs.rmSync(path.join(one, 'tasks', files[3]));
-    const redo = await runSweep({ grid, out: one, workers: 1 });
+    const redo = await runSweep({ allSeeds: true, grid, out: one, workers: 1 });
     expect(redo).toMatchObject({ skipped: 7, ran: 1 });
     expect(fs.readdirSync(path.join(one, 'tasks')).sort()).toEqual(files);
   }, 120_000);
@@ -281,13 +282,13 @@ describe('running a sweep', () => {
     const g = path.join(dir, 'failing.yaml');
     fs.writeFileSync(g, `traces: [garbage.csv, ${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nengine: {limit: 50}\n`);
     const out = path.join(tmp, 'failing');
-    const r = await runSweep({ grid: g, out, workers: 1 });
+    const r = await runSweep({ allSeeds: true, grid: g, out, workers: 1 });
     expect(r).toMatchObject({ total: 2, ran: 1 });
     expect(r.failed.length).toBe(1);
     expect(r.failed[0].inputError).toBe(true);
     expect(r.failed[0].message).toContain('garbage.csv');
     expect(fs.readdirSync(path.join(out, 'tasks')).length).toBe(1);
-    expect((await runSweep({ grid: g, out, workers: 1 })).failed.length).toBe(1);
+    expect((await runSweep({ allSeeds: true, grid: g, out, workers: 1 })).failed.length).toBe(1);
   }, 120_000);
 
   it('runs through the CLI: exit 0, and 2 with one line for a bad grid', async () => {
@@ -296,7 +297,7 @@ describe('running a sweep', () => {
     let errText = '';
     err.on('data', (d: Buffer) => (errText += d.toString()));
     const io = [out as unknown as NodeJS.WriteStream, err as unknown as NodeJS.WriteStream] as const;
-    expect(await main(['sweep', grid, '--out', one, '--workers', '1'], ...io)).toBe(0);
+    expect(await main(['sweep', grid, '--out', one, '--workers', '1', '--all-seeds'], ...io)).toBe(0);
     expect(errText).toContain('8 done already');
     expect(await main(['merge', one, '--out', path.join(tmp, 'cli.csv')], ...io)).toBe(0);
     expect(fs.readFileSync(path.join(tmp, 'cli.csv'), 'utf8').split('\n').length).toBe(10);
@@ -305,6 +306,38 @@ describe('running a sweep', () => {
     expect(await main(['sweep', bad, '--out', path.join(tmp, 'bad')], ...io)).toBe(2);
     expect(errText).toBe(`sim: ${bad}:3: engine.chunk: unknown engine option; valid: ${errText.split('valid: ')[1]}`);
     expect(errText.split('\n').length).toBe(2);
+  }, 120_000);
+  it('runs one seed where the seed changes nothing (trace file, no random draws), all seeds where it does', async () => {
+    const g = gridFile('seeds.yaml', `
+traces: [${JSON.stringify(TRACE)}]
+policies: [fcfs, sjf]
+predictors: [noisy-length]
+rate_scales: [2]
+seeds: [1, 2, 3]
+engine:
+  limit: 150
+  model: llama-3-8b
+`);
+    const out = path.join(tmp, 'seeds');
+    const collapsed: number[] = [];
+    const r = await runSweep({ grid: g, out, workers: 2, onCollapse: (n) => collapsed.push(n) });
+    expect(r).toMatchObject({ total: 6, ran: 4, collapsed: 2, skipped: 0, failed: [] });
+    expect(collapsed).toEqual([2]);
+    const recs = [...readDir(out).values()];
+    const fcfs = recs.filter((x) => x.config.policy === 'fcfs');
+    expect(fcfs).toHaveLength(1);
+    expect(fcfs[0].summary.sim.random_draws).toBe(0);
+    const sjf = recs.filter((x) => x.config.policy === 'sjf');
+    expect(sjf.map((x) => x.config.seed).sort()).toEqual([1, 2, 3]);
+    expect(sjf.every((x) => x.summary.sim.random_draws! > 0)).toBe(true);
+    // Independent truth: with --all-seeds the skipped seeds run, and give fcfs's first seed's summary.
+    const all = path.join(tmp, 'seeds-all');
+    expect(await runSweep({ grid: g, out: all, workers: 2, allSeeds: true })).toMatchObject({ ran: 6, collapsed: 0 });
+    const fcfsAll = [...readDir(all).values()].filter((x) => x.config.policy === 'fcfs');
+    expect(fcfsAll).toHaveLength(3);
+    for (const x of fcfsAll) expect(withoutWall({ ...x, id: '', config: { ...x.config, seed: 1 } })).toEqual(withoutWall({ ...fcfs[0], id: '' }));
+    // Resumed: the known seed-free group is not run again, and its other seeds are not counted as to run.
+    expect(await runSweep({ grid: g, out, workers: 1 })).toMatchObject({ ran: 0, skipped: 4, collapsed: 2 });
   }, 120_000);
 });
 
@@ -442,7 +475,7 @@ describe('every task is checked before the first runs', () => {
     const g = path.join(dir, `${what.replaceAll(' ', '-')}.yaml`);
     fs.writeFileSync(g, text);
     const out = path.join(dir, `out-${what.replaceAll(' ', '-')}`);
-    const e = await rejectsInput(() => runSweep({ grid: g, out, workers: 1 }));
+    const e = await rejectsInput(() => runSweep({ allSeeds: true, grid: g, out, workers: 1 }));
     expect([e.file, e.line, e.field]).toEqual([g, line, field]);
     expect(e.message).toContain(says);
     expect(results(out)).toEqual([]);
@@ -490,7 +523,7 @@ describe('task counts and limits', () => {
     const seeds = (n: number) => `[${Array.from({ length: n }, (_, i) => i + 1).join(', ')}]`;
     const over = gridFile('over.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nseeds: ${seeds(CONFIRM_TASKS + 1)}\n`);
     const out = path.join(tmp, 'over-out');
-    const e = await rejectsInput(() => runSweep({ grid: over, out }));
+    const e = await rejectsInput(() => runSweep({ allSeeds: true, grid: over, out }));
     expect(e.file).toBe(over);
     expect(e.message).toContain(`${CONFIRM_TASKS + 1} tasks (1 trace x 1 policy/predictor pair x 1 rate scale x ${CONFIRM_TASKS + 1} seeds): more than ${CONFIRM_TASKS} need --yes`);
     expect(fs.existsSync(out)).toBe(false);
@@ -499,7 +532,7 @@ describe('task counts and limits', () => {
     expect(() => checkGridSize(at(CONFIRM_TASKS + 1), true)).not.toThrow();
     // 101 x 9901 = 1,000,001 tasks: refused even with --yes.
     const huge = gridFile('huge.yaml', `traces: [${JSON.stringify(TRACE)}]\npolicies: [fcfs]\nrate_scales: ${seeds(101)}\nseeds: ${seeds(9901)}\n`);
-    const h = await rejectsInput(() => runSweep({ grid: huge, out, yes: true }));
+    const h = await rejectsInput(() => runSweep({ allSeeds: true, grid: huge, out, yes: true }));
     expect(h.message).toContain(`1000001 tasks`);
     expect(h.message).toContain(`more than ${MAX_TASKS}, the most one grid may have`);
     expect(fs.existsSync(out)).toBe(false);
@@ -540,7 +573,7 @@ describe('resume and merge check every result file', () => {
   let original: Map<string, string>;
 
   it('re-runs a cut-short, empty, foreign, summary-less or wrong-config result, with one warning naming each file', async () => {
-    expect((await runSweep({ grid, out, workers: 1 })).ran).toBe(6);
+    expect((await runSweep({ allSeeds: true, grid, out, workers: 1 })).ran).toBe(6);
     const names = results(out);
     expect(names.length).toBe(6);
     const file = (i: number) => path.join(out, 'tasks', names[i]);
@@ -552,7 +585,7 @@ describe('resume and merge check every result file', () => {
     fs.writeFileSync(file(3), JSON.stringify({ ...rec(3), summary: undefined })); // no summary
     fs.writeFileSync(file(4), JSON.stringify({ ...rec(5), id: rec(4).id })); // another task's config under this id
     const warnings: string[] = [];
-    const r = await runSweep({ grid, out, workers: 2, onWarning: (m) => warnings.push(m) });
+    const r = await runSweep({ allSeeds: true, grid, out, workers: 2, onWarning: (m) => warnings.push(m) });
     expect(r).toMatchObject({ total: 6, skipped: 1, ran: 5, invalid: 5, failed: [] });
     expect(warnings.length).toBe(5);
     for (let i = 0; i < 5; i++) {
@@ -582,7 +615,7 @@ describe('resume and merge check every result file', () => {
     const old = new Date(Date.now() - 3600_000);
     fs.utimesSync(stale, old, old);
     fs.utimesSync(legacy, old, old);
-    const r = await runSweep({ grid, out, workers: 1 });
+    const r = await runSweep({ allSeeds: true, grid, out, workers: 1 });
     expect(r).toMatchObject({ skipped: 6, ran: 0, invalid: 0 });
     expect([fs.existsSync(stale), fs.existsSync(legacy), fs.existsSync(fresh)]).toEqual([false, false, true]);
     const csv = path.join(tmp, 'resume.csv');
@@ -626,7 +659,7 @@ describe('output and flags of sweep and merge', () => {
     const r = await runSim('merge', path.join(tmp, 'no-sweep-here'), '--out', tmp);
     expect([r.code, r.err]).toEqual([2, `sim: ${tmp}: --out: is a folder, not a file\n`]);
     const sweepOut = path.join(tmp, 'flags-out');
-    expect((await runSim('sweep', grid, '--out', sweepOut, '--workers', '1')).code).toBe(0);
+    expect((await runSim('sweep', grid, '--out', sweepOut, '--workers', '1', '--all-seeds')).code).toBe(0);
     const csvDir = path.join(tmp, 'merged-here');
     expect((await runSim('merge', sweepOut, '--out', path.join(csvDir, 'deep', 't.csv'))).code).toBe(0);
     expect(fs.readdirSync(path.join(csvDir, 'deep'))).toEqual(['t.csv']);
@@ -638,6 +671,7 @@ describe('output and flags of sweep and merge', () => {
     let done = 0;
     const e = await rejectsInput(() =>
       runSweep({
+        allSeeds: true,
         grid: g3,
         out,
         workers: 1,
@@ -677,7 +711,7 @@ describe('output and flags of sweep and merge', () => {
     expect(no.code).toBe(2);
     expect(no.err).toBe(`sim: ${big}: ${n} tasks (1 trace x 1 policy/predictor pair x 1 engine setting x 1 rate scale x ${n} seeds): more than ${CONFIRM_TASKS} need --yes (check the grid, then give --yes to run them all)\n`);
     // Shard 0 of 5001 holds tasks 0 and 5001 of the 10001.
-    const yes = await runSim('sweep', big, '--out', out, '--shard', '0/5001', '--yes', '--workers', '1');
+    const yes = await runSim('sweep', big, '--out', out, '--shard', '0/5001', '--yes', '--workers', '1', '--all-seeds');
     expect(yes.code).toBe(0);
     const lines = yes.err.split('\n');
     expect(lines[0]).toBe(`sweep: ${big}: ${n} tasks (1 trace x 1 policy/predictor pair x 1 engine setting x 1 rate scale x ${n} seeds); checking each before running`);

@@ -53,3 +53,4 @@ export {
   type GeneratorSpec,
   type KindOption,
 } from './generators.ts';
+export { resampleTrace } from './resample.ts';

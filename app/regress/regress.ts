@@ -139,6 +139,7 @@ export const SUMMARY_METRICS: readonly string[] = [
   ...['queried_tokens', 'hit_tokens', 'token_hit_rate', 'admissions', 'hit_admissions', 'request_hit_rate', 'evictions'].map((m) => `prefix_cache.${m}`),
   'sim.events',
   'sim.iterations',
+  'sim.random_draws',
   'programs.count',
   'programs.completed',
   ...['e2e_s', 'normalized_latency_s', 'waiting_s'].flatMap((m) => STATS.map((q) => `programs.${m}.${q}`)),

@@ -1,6 +1,7 @@
 /**
- * `sim sweep GRID --out DIR [--workers N] [--shard i/n | --shard-count N] [--yes]`: runs a parameter
- * sweep (docs/sweeps.md). Progress goes to stderr: the grid's size at once when it is large, then
+ * `sim sweep GRID --out DIR [--workers N] [--shard i/n | --shard-count N] [--yes] [--all-seeds] [--resample]`:
+ * runs a parameter sweep (docs/sweeps.md); of the seeds of a configuration that draws no random
+ * number from a trace file, one is run (the others would give the same run). Progress goes to stderr: the grid's size at once when it is large, then
  * a bar with ETA on a TTY, else one line per finished task. Exits 2 (InputError) when a task
  * failed; its result is not written, so a re-run retries it.
  */
@@ -43,7 +44,9 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
         .option('workers', { type: 'string', describe: `worker threads, 1 to ${MAX_WORKERS} (default: all cores)` })
         .option('shard', { type: 'string', describe: 'run shard i of n (0-based): tasks with index % n == i (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX)' })
         .option('shard-count', { type: 'string', describe: 'shard count with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs; else env JOB_COMPLETION_COUNT)' })
-        .option('yes', { type: 'boolean', default: false, describe: `run a grid of more than ${CONFIRM_TASKS} tasks (at most ${MAX_TASKS})` }),
+        .option('yes', { type: 'boolean', default: false, describe: `run a grid of more than ${CONFIRM_TASKS} tasks (at most ${MAX_TASKS})` })
+        .option('resample', { type: 'boolean', default: false, describe: 'bootstrap each task\'s trace, each seed another resample (arrival times kept, requests drawn with replacement): seeds then give a confidence interval over the requests' })
+        .option('all-seeds', { type: 'boolean', default: false, describe: 'run every seed, also where one run showed the seed changes nothing (a trace file, no random draws)' }),
     handler: async (argv) => {
       const a = argv as Record<string, unknown>;
       checkSingleFlags(a, ['out', 'workers', 'shard', 'shard-count', 'GRID']);
@@ -62,6 +65,12 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
         workers,
         shard,
         yes: a.yes === true,
+        allSeeds: a['all-seeds'] === true,
+        resample: a.resample === true,
+        onCollapse: (n, left) => {
+          if (bar) bar.setTotal(left);
+          else err.write(`sweep: ${n} tasks not run: their seed changes nothing (a trace file and no random draws: predictor and router need no randomness); one seed run each (--all-seeds runs them)\n`);
+        },
         onPlan: (p) => {
           if (p.combinations >= REPORT_TASKS) err.write(`sweep: ${String(a.GRID)}: ${p.combinations} tasks (${p.axes}); checking each before running\n`);
         },
@@ -71,7 +80,8 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
         onStart: (s) => {
           const sh = shard ? `, ${s.inShard} in shard ${shard.index}/${shard.count}` : '';
           const inv = s.invalid > 0 ? ` (${s.invalid} invalid result files to redo)` : '';
-          err.write(`sweep: ${s.total} tasks${sh}, ${s.skipped} done already${inv}, running ${s.toRun} on ${s.workers} workers\n`);
+          const same = s.collapsed > 0 ? `, ${s.collapsed} not run (seed changes nothing)` : '';
+          err.write(`sweep: ${s.total} tasks${sh}, ${s.skipped} done already${inv}${same}, running ${s.toRun} on ${s.workers} workers\n`);
           if (cliProgress && s.toRun > 0) {
             bar = new cliProgress.SingleBar({ stream: err, format: 'sweep [{bar}] {value}/{total} | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic);
             bar.start(s.toRun, 0);
@@ -92,7 +102,8 @@ export function makeSweepCommand(io: CommandIo): CommandModule {
       if (res.failed.length > 0) {
         throw new InputError(`${res.failed.length} of ${res.inShard - res.skipped} tasks failed (re-run to retry them); first: ${res.failed[0].id}: ${res.failed[0].message}`);
       }
-      io.out.write(`sweep: ${res.ran} run, ${res.skipped} skipped; results in ${String(a.out)}/tasks\n`);
+      const same = res.collapsed > 0 ? `, ${res.collapsed} not run (seed changes nothing; one seed run each)` : '';
+      io.out.write(`sweep: ${res.ran} run, ${res.skipped} skipped${same}; results in ${String(a.out)}/tasks\n`);
     },
   };
 }

@@ -3,7 +3,9 @@
  * grid above the limits, checks the files it names and the output folder, then checks every
  * task (keeping only ids), keeps this shard's, skips those with a valid result file (resumable;
  * an invalid one is re-run with a warning), and runs the rest over a piscina worker pool, writing
- * each result to `DIR/tasks/<id>.json` atomically (temporary file, then rename).
+ * each result to `DIR/tasks/<id>.json` atomically (temporary file, then rename). Of the tasks that
+ * differ only in their seed, one runs first; when it shows the seed changes nothing (a trace file
+ * and no random draws: {@link seedMatters}), the others are not run (docs/sweeps.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,12 +45,18 @@ export interface SweepOptions {
   shard?: Shard;
   /** Run a grid of more than {@link CONFIRM_TASKS} tasks (`--yes`). */
   yes?: boolean;
+  /** Bootstrap every task's trace, each seed drawing another resample (`--resample`: the run option `resample` on every task; traces/resample.ts). */
+  resample?: boolean;
+  /** Run every seed even where the seed changes nothing (`--all-seeds`; see {@link seedMatters}). */
+  allSeeds?: boolean;
+  /** Called when tasks are skipped because their seed changes nothing: how many, and the tasks left to run in all. */
+  onCollapse?: (collapsed: number, toRun: number) => void;
   /** Called as soon as the grid's size is known and within the limits, before its tasks are checked: the combinations of its axes (an upper bound of the tasks) and their sizes. */
   onPlan?: (info: { combinations: number; axes: string }) => void;
   /** Called while the tasks are checked, every 100,000 combinations, with the combinations checked so far. */
   onCheck?: (checked: number, combinations: number) => void;
   /** Called once before running with the counts, and after each finished task. */
-  onStart?: (info: { total: number; inShard: number; skipped: number; toRun: number; workers: number; invalid: number }) => void;
+  onStart?: (info: { total: number; inShard: number; skipped: number; toRun: number; workers: number; invalid: number; collapsed: number }) => void;
   onTask?: (task: Task, outcome: { ok: boolean; message?: string; seconds: number }, done: number, toRun: number) => void;
   /** Receives warnings: run warnings (each distinct message once) and invalid result files re-run. */
   onWarning?: (message: string) => void;
@@ -56,13 +64,15 @@ export interface SweepOptions {
 
 /** What a sweep did. */
 export interface SweepResult {
-  /** Tasks in the whole grid, in this shard, already done (skipped), run now. */
+  /** Tasks in the whole grid, in this shard, already done (skipped), run now (not counting {@link collapsed}). */
   total: number;
   inShard: number;
   skipped: number;
   ran: number;
   /** Result files found invalid (corrupt, cut short, another task's) and re-run. */
   invalid: number;
+  /** Tasks not run because another seed of the same configuration and rate showed the seed changes nothing. */
+  collapsed: number;
   /** Tasks that failed (no result written; a re-run retries them). */
   failed: { id: string; message: string; inputError: boolean }[];
 }
@@ -79,6 +89,16 @@ export function workerFile(): string {
     : path.join(path.dirname(here), 'worker.js');
   if (!fs.existsSync(file)) throw new Error(`sweep worker ${file} not found: build with 'npm run build'`);
   return file;
+}
+
+/**
+ * Whether the seed of a finished task could change its result: its workload is generated
+ * (`--synthetic`, seeded) or resampled (`--resample`), or the run drew random numbers from the seed (predictor noise, random
+ * routing: `summary.sim.random_draws`; a summary without the count is taken to have drawn). A
+ * trace file with no draws gives the same run under every seed.
+ */
+export function seedMatters(config: RunOptions, summary: TaskRecord['summary']): boolean {
+  return config.synthetic !== undefined || config.resample === true || (summary.sim.random_draws ?? 1) > 0;
 }
 
 /**
@@ -121,7 +141,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const grid = loadGrid(o.grid);
   await loadGridPlugins(grid);
   const version = projectVersion();
-  const plan = new GridPlan(grid, version);
+  const plan = new GridPlan(grid, version, o.resample ? { resample: true } : {});
   checkGridSize(plan, o.yes === true);
   o.onPlan?.({ combinations: plan.combinations, axes: plan.describe() });
   checkGridFiles(grid);
@@ -131,6 +151,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const names = fs.readdirSync(tasksDir);
   removeStaleTemps(tasksDir, names);
   const existing = new Set(names.filter(isResultName));
+
+  // Seeds of one configuration and rate (combinations S apart from a multiple of S: seeds vary
+  // fastest) form a group; once one of them ran and drew no random number from a trace file, the
+  // group's other seeds would give the same run and are skipped.
+  const S = grid.seeds.length;
+  const collapse = S > 1 && o.allSeeds !== true;
+  const matters = new Map<number, boolean>();
+  const noteSeed = (group: number, m: boolean) => matters.set(group, (matters.get(group) ?? false) || m);
 
   // Check every task; keep this shard's that have no valid result yet (by number, not options).
   const todoCombo: number[] = [];
@@ -147,7 +175,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       let problem: string;
       if ('text' in read) {
         const c = checkRecord(read.text, t.id, t.canonical);
-        if ('record' in c) return;
+        if ('record' in c) {
+          if (collapse) noteSeed(Math.floor(t.combo / S), seedMatters(c.record.config, c.record.summary));
+          return;
+        }
         problem = c.problem;
       } else problem = `cannot read it (${read.problem})`;
       invalid++;
@@ -159,57 +190,98 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   }, o.onCheck ? (walked) => o.onCheck!(walked, plan.combinations) : undefined);
   if (invalid > WARN_FILES) o.onWarning?.(`${invalid - WARN_FILES} more invalid result files in ${tasksDir}; running their tasks again`);
 
+  // Seeds of a group already known (from a result file) to change nothing are not run.
+  let known = 0;
+  if (collapse) {
+    let j = 0;
+    for (let k = 0; k < todoCombo.length; k++) {
+      if (matters.get(Math.floor(todoCombo[k] / S)) === false) {
+        known++;
+        continue;
+      }
+      [todoCombo[j], todoIndex[j], todoId[j]] = [todoCombo[k], todoIndex[k], todoId[k]];
+      j++;
+    }
+    todoCombo.length = todoIndex.length = todoId.length = j;
+  }
   const toRun = todoCombo.length;
   const workers = Math.max(1, Math.min(o.workers ?? os.availableParallelism(), Math.max(1, toRun)));
-  const result: SweepResult = { total, inShard, skipped: inShard - toRun, ran: 0, invalid, failed: [] };
-  o.onStart?.({ total, inShard, skipped: result.skipped, toRun, workers, invalid });
+  const result: SweepResult = { total, inShard, skipped: inShard - toRun - known, ran: 0, invalid, collapsed: known, failed: [] };
+  o.onStart?.({ total, inShard, skipped: result.skipped, toRun, workers, invalid, collapsed: known });
   if (toRun === 0) return result;
 
   const { Piscina } = await import('piscina'); // loaded only when there is work for it
   const pool = new Piscina<WorkerInput, WorkerOutput>({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
   const warned = new Set<string>();
-  let next = 0;
   let done = 0;
+  let left = toRun;
   let fatal: unknown;
-  // One lane per worker, each with one task in flight: the pool's queue stays empty, and a task's
-  // options exist only while it runs.
-  const lane = async (): Promise<void> => {
-    while (fatal === undefined && next < toRun) {
-      const k = next++;
-      try {
-        const task = plan.task(todoCombo[k], todoIndex[k]);
-        if (task.id !== todoId[k]) throw new Error(`sweep: task ${task.index} has id ${task.id} when built on its own but ${todoId[k]} when checked`);
-        let r: WorkerOutput;
+  // Runs the todo tasks `ks` over one lane per worker, each with one task in flight: the pool's
+  // queue stays empty, and a task's options exist only while it runs.
+  const runAll = async (ks: number[]): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (fatal === undefined && next < ks.length) {
+        const k = ks[next++];
         try {
-          r = await pool.run({ options: task.options });
-        } catch (e) {
-          // The worker thread itself died (out of memory, a crash): this task failed, the others go on.
-          r = { ok: false, message: `worker thread failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, inputError: false };
-        }
-        done++;
-        if (r.ok) {
-          for (const w of r.warnings) {
-            if (!warned.has(w)) {
-              warned.add(w);
-              o.onWarning?.(w);
-            }
+          const task = plan.task(todoCombo[k], todoIndex[k]);
+          if (task.id !== todoId[k]) throw new Error(`sweep: task ${task.index} has id ${task.id} when built on its own but ${todoId[k]} when checked`);
+          let r: WorkerOutput;
+          try {
+            r = await pool.run({ options: task.options });
+          } catch (e) {
+            // The worker thread itself died (out of memory, a crash): this task failed, the others go on.
+            r = { ok: false, message: `worker thread failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, inputError: false };
           }
-          const config = JSON.parse(canonicalJson(task.config)) as RunOptions; // keys sorted: same options, same bytes
-          const record: TaskRecord = { id: task.id, version, config, summary: r.summary };
-          writeFileAtomic(resultFile(o.out, task.id), JSON.stringify(record, null, 2) + '\n');
-          result.ran++;
-          o.onTask?.(task, { ok: true, seconds: r.seconds }, done, toRun);
-        } else {
-          result.failed.push({ id: task.id, message: r.message, inputError: r.inputError });
-          o.onTask?.(task, { ok: false, message: r.message, seconds: 0 }, done, toRun);
+          done++;
+          if (r.ok) {
+            for (const w of r.warnings) {
+              if (!warned.has(w)) {
+                warned.add(w);
+                o.onWarning?.(w);
+              }
+            }
+            const config = JSON.parse(canonicalJson(task.config)) as RunOptions; // keys sorted: same options, same bytes
+            const record: TaskRecord = { id: task.id, version, config, summary: r.summary };
+            writeFileAtomic(resultFile(o.out, task.id), JSON.stringify(record, null, 2) + '\n');
+            if (collapse) noteSeed(Math.floor(todoCombo[k] / S), seedMatters(config, r.summary));
+            result.ran++;
+            o.onTask?.(task, { ok: true, seconds: r.seconds }, done, left);
+          } else {
+            result.failed.push({ id: task.id, message: r.message, inputError: r.inputError });
+            o.onTask?.(task, { ok: false, message: r.message, seconds: 0 }, done, left);
+          }
+        } catch (e) {
+          fatal ??= e;
         }
-      } catch (e) {
-        fatal ??= e;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, ks.length)) }, lane));
   };
+  // Phase 1: every task whose group's seed effect is known to matter, and the first of each group
+  // not yet known; phase 2: the rest of the groups where the seed mattered (or the first failed).
+  const first: number[] = [];
+  const later: number[] = [];
+  const seenGroup = new Set<number>();
+  for (let k = 0; k < toRun; k++) {
+    const g = Math.floor(todoCombo[k] / S);
+    if (!collapse || matters.get(g) === true) first.push(k);
+    else if (matters.get(g) === false) later.push(k);
+    else if (!seenGroup.has(g)) {
+      seenGroup.add(g);
+      first.push(k);
+    } else later.push(k);
+  }
   try {
-    await Promise.all(Array.from({ length: workers }, lane));
+    await runAll(first);
+    const rest = later.filter((k) => matters.get(Math.floor(todoCombo[k] / S)) !== false);
+    const now = later.length - rest.length;
+    if (now > 0) {
+      result.collapsed += now;
+      left -= now;
+      o.onCollapse?.(now, left);
+    }
+    if (fatal === undefined) await runAll(rest);
   } finally {
     await pool.destroy();
   }

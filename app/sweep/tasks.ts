@@ -158,6 +158,8 @@ export class GridPlan {
   readonly grid: Grid;
   /** Project version mixed into the ids. */
   readonly version: string;
+  /** Options set on every task (`sim sweep --resample`), under the grid's own. */
+  readonly fixed: Partial<RunOptions>;
   /** Policy/predictor pairs in order (predictor -1: none, the policy takes none or uses its default). */
   private readonly pairs: { policy: number; predictor: number }[] = [];
   private readonly engineSizes: number[];
@@ -173,11 +175,13 @@ export class GridPlan {
 
   /**
    * @param version project version mixed into the ids (default: package.json's)
+   * @param fixed options set on every task (a grid's `engine` values take precedence)
    * @throws InputError naming the grid file, line and key for an unknown policy.
    */
-  constructor(grid: Grid, version: string = projectVersion()) {
+  constructor(grid: Grid, version: string = projectVersion(), fixed: Partial<RunOptions> = {}) {
     this.grid = grid;
     this.version = version;
+    this.fixed = fixed;
     grid.policies.forEach((pol, i) => {
       let kind: string;
       try {
@@ -227,7 +231,7 @@ export class GridPlan {
   /** The raw (not yet normalized) options of a setting with rate scale `r` and seed `s` (indices). */
   private raw(at: { trace: number; pair: number; engine: number[] }, r: number, s: number): Partial<RunOptions> {
     const g = this.grid;
-    const o: Record<string, unknown> = {};
+    const o: Record<string, unknown> = { ...this.fixed };
     for (let i = 0; i < g.engine.length; i++) o[g.engine[i][0]] = g.engine[i][1][at.engine[i]];
     const pair = this.pairs[at.pair];
     const pol = g.policies[pair.policy];

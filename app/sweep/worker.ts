@@ -9,7 +9,7 @@
 import { readTrace, transformTrace } from '../../traces/index.ts';
 import type { ReadOptions } from '../../traces/index.ts';
 import type { Trace } from '../../sim/trace.ts';
-import { buildRun, loadTrace } from '../config.ts';
+import { buildRun, loadTrace, resampled } from '../config.ts';
 import type { RunOptions } from '../config.ts';
 import type { Summary } from '../../sim/metrics.ts';
 import { InputError } from '../../sim/errors.ts';
@@ -28,7 +28,7 @@ export type WorkerOutput =
 
 const traces = new Map<string, Promise<Trace>>();
 
-/** Reads a trace file once per thread; synthetic workloads are generated each time (they depend on the seed). */
+/** Reads a trace file once per thread, then transforms it (and with `resample`, resamples it) as `sim run` does; synthetic workloads are generated each time (they depend on the seed). */
 async function traceOf(o: RunOptions): Promise<Trace> {
   if (o.synthetic || !o.trace) return loadTrace(o);
   const key = `${o.format ?? ''}\u0000${o.trace}`;
@@ -39,8 +39,8 @@ async function traceOf(o: RunOptions): Promise<Trace> {
     t.catch(() => traces.delete(key));
   }
   const raw = await t;
-  const x = { start_s: o.start, duration_s: o.duration, limit: o.limit, rate_scale: o['rate-scale'], rate: o.rate };
-  return Object.values(x).some((v) => v !== undefined) ? transformTrace(raw, x) : raw;
+  const x = { start_s: o.start, duration_s: o.duration, limit: o.limit, rate_scale: o['rate-scale'], rate: o.rate, max_gap_s: o['compress-idle'] };
+  return resampled(o, Object.values(x).some((v) => v !== undefined) ? transformTrace(raw, x) : raw);
 }
 
 /**

@@ -17,10 +17,10 @@ const rows: Record<string, string | number>[] = [];
 const fcfs = flatten(runOnce(trace, { policy: 'fcfs', 'chunked-prefill': true, seed: 1 }));
 for (const tau of TAUS) {
   const s = runOnce(trace, { policy: 'ltr', predictor: 'rank-tau', 'predictor-opt': [`tau=${tau}`], 'chunked-prefill': true, seed: 1 });
-  rows.push({ policy: 'ltr', tau, ...flatten(s) });
+  rows.push({ policy: 'ltr', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', tau, ...flatten(s) });
 }
-for (const tau of TAUS) rows.push({ policy: 'fcfs', tau, ...fcfs });
+for (const tau of TAUS) rows.push({ policy: 'fcfs', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', tau, ...fcfs });
 const t = toTable('ltr-tau', rows);
 const out = figurePath('ltr-tau');
-writeFigure(out, rateFigure(t, { metric: 'normalized_latency_s', x: 'tau', log: true, legendAt: 'right' }));
+await writeFigure(out, rateFigure(t, { metric: 'normalized_latency_s', x: 'tau', log: true }));
 console.log(`wrote ${out}`);

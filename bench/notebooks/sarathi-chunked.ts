@@ -2,7 +2,7 @@
  * Sarathi-Serve (Agrawal et al., "Taming throughput-latency tradeoff in LLM inference with
  * Sarathi-Serve", OSDI 2024): chunked prefill with stall-free batching (token budget 512) against
  * vLLM's prefill priority, FCFS, on the shipped Azure conv sample (Llama-2-7B, one A100-80GB) at
- * ×0.4…×1.0 rate: mean TTFT against mean TPOT, one dot per rate, joined per mode (log x). Chunked prefill
+ * ×0.4…×1.0 rate: mean TTFT against mean TPOT, one marker per rate, joined per mode (log x). Chunked prefill
  * trades TTFT for lower TPOT (fewer decode stalls). Writes notebooks/figures/sarathi-chunked.svg.
  * Run: `npm run build && node dist/bench/notebooks/sarathi-chunked.js`.
  */
@@ -17,9 +17,9 @@ const rows: Record<string, string | number>[] = [];
 for (const chunked of [false, true]) {
   for (const k of SCALES) {
     const s = runOnce(transformTrace(trace0, { rate_scale: k }), { policy: 'fcfs', 'chunked-prefill': chunked, seed: 1 });
-    rows.push({ policy: chunked ? 'chunked prefill (512)' : 'prefill priority', rate_scale: k, ...flatten(s) });
+    rows.push({ policy: chunked ? 'chunked prefill (512)' : 'prefill priority', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', rate_scale: k, ...flatten(s) });
   }
 }
 const out = figurePath('sarathi-chunked');
-writeFigure(out, ttftTpotFigure(toTable('sarathi-chunked', rows), { log: true }));
+await writeFigure(out, ttftTpotFigure(toTable('sarathi-chunked', rows), { log: true }));
 console.log(`wrote ${out}`);

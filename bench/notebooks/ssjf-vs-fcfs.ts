@@ -23,11 +23,11 @@ const rows: Record<string, string | number>[] = [];
 for (const c of CASES) {
   for (const k of SCALES) {
     const s = runOnce(transformTrace(trace0, { rate_scale: k }), { policy: c.policy, predictor: c.predictor, seed: 1 });
-    rows.push({ policy: c.label, rate_scale: k, ...flatten(s) });
+    rows.push({ policy: c.label, model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', rate_scale: k, ...flatten(s) });
   }
 }
 const t = toTable('ssjf-vs-fcfs', rows);
 const svg = rateFigure(t, { metric: 'e2e_s' });
 const out = figurePath('ssjf-vs-fcfs');
-writeFigure(out, svg);
+await writeFigure(out, svg);
 console.log(`wrote ${out}`);

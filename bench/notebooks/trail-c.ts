@@ -18,11 +18,11 @@ const fcfs = flatten(runOnce(trace, { policy: 'fcfs', 'chunked-prefill': true, s
 for (const c of CS) {
   for (const predictor of ['trail', 'oracle']) {
     const s = runOnce(trace, { policy: 'trail', predictor, 'policy-opt': [`c=${c}`], 'chunked-prefill': true, seed: 1 });
-    rows.push({ policy: predictor === 'trail' ? 'trail' : 'trail (exact)', c, ...flatten(s) });
+    rows.push({ policy: predictor === 'trail' ? 'trail' : 'trail (exact)', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', c, ...flatten(s) });
   }
-  rows.push({ policy: 'fcfs', c, ...fcfs });
+  rows.push({ policy: 'fcfs', model: 'llama-2-7b', gpu: 'a100-80gb', trace: 'azure-conv-2000.csv', c, ...fcfs });
 }
 const t = toTable('trail-c', rows);
 const out = figurePath('trail-c');
-writeFigure(out, rateFigure(t, { metric: 'e2e_s', x: 'c', legendAt: 'right' }));
+await writeFigure(out, rateFigure(t, { metric: 'e2e_s', x: 'c' }));
 console.log(`wrote ${out}`);

@@ -77,6 +77,8 @@ export interface LineSpec {
   at?: string;
   /** Sort each line's points on x (default) or on the load column. */
   sortBy?: 'x' | 'at';
+  /** Columns defining a line (`--group`), instead of every varying option; rows that differ only in other columns are pooled like seeds. */
+  group?: string[];
 }
 
 /** 95% interval of the mean of `v` (t-distribution; the mean itself for one value). */
@@ -89,6 +91,11 @@ export function meanInterval(v: readonly number[]): Stat {
 
 /** The configuration columns of `t` for `spec`: options (not results) that vary across the rows. */
 export function configColumns(t: Table, spec: LineSpec): string[] {
+  if (spec.group) {
+    const missing = spec.group.filter((c) => !t.columns.includes(c));
+    if (missing.length) throw new InputError(`no column ${missing.join(', ')} to group by; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--group' });
+    return [...spec.group];
+  }
   const series = spec.series ?? 'policy';
   const skip = new Set<string>([spec.x, spec.at ?? spec.x, ...SEED_COLUMNS, ...spec.ys]);
   const varies = (c: string) => new Set(t.rows.map((r) => r[c])).size > 1;
@@ -154,4 +161,81 @@ export function groupLines(t: Table, spec: LineSpec): Line[] {
     points.sort((p, q) => p[by] - q[by] || p.at - q.at);
     return { label: labelOf(key, cols, series), key, points };
   });
+}
+
+/**
+ * The rows of `t` that match every filter `col=value` (`--filter`); several filters on one column
+ * keep a row matching any of them (a trace cell also matches its file name).
+ * @throws InputError (field `--filter`) for a filter that is not `col=value`, a column the table
+ *   lacks (naming its option columns), or filters that leave no row.
+ */
+export function filterRows(t: Table, filters: readonly string[]): Table {
+  if (filters.length === 0) return t;
+  const want = new Map<string, Set<string>>();
+  for (const f of filters) {
+    const m = /^([^=]+)=(.*)$/.exec(f);
+    if (!m) throw new InputError(`'${f}' is not col=value`, { field: '--filter' });
+    const [col, val] = [m[1].trim(), m[2].trim()];
+    if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to filter on; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--filter' });
+    want.set(col, (want.get(col) ?? new Set()).add(val));
+  }
+  const rows = t.rows.filter((r) => [...want].every(([c, vs]) => vs.has(r[c]) || (c === 'trace' && vs.has(basename(r[c])))));
+  if (rows.length === 0) throw new InputError(`no row matches ${filters.join(' and ')}`, { file: t.file, field: '--filter' });
+  return { ...t, rows };
+}
+
+/**
+ * The facets of `t` by column `col` (`--facet`): one sub-table per distinct value, in order of
+ * first appearance, each with its header `col=value`.
+ * @throws InputError (field `--facet`) when the table has no such column.
+ */
+export function facetRows(t: Table, col: string): { header: string; table: Table }[] {
+  if (!t.columns.includes(col)) throw new InputError(`no column '${col}' to facet by; its option columns: ${optionColumns(t.columns).join(', ')}`, { file: t.file, field: '--facet' });
+  return [...new Set(t.rows.map((r) => r[col]))].map((v) => ({ header: `${col}=${col === 'trace' ? basename(v) : v}`, table: { ...t, rows: t.rows.filter((r) => r[col] === v) } }));
+}
+
+/**
+ * Pairs of lines that would hide one another: the same x values and every y mean equal within a
+ * relative `tol` (default 0.5%). Each pair is [earlier label, later label].
+ */
+export function coincidentLines(lines: readonly Line[], tol = 0.005): [string, string][] {
+  const same = (a: number, b: number) => Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b)) + 1e-12;
+  const out: [string, string][] = [];
+  lines.forEach((b, j) => {
+    for (const a of lines.slice(0, j)) {
+      if (a.points.length !== b.points.length || a.points.length === 0) continue;
+      const eq = a.points.every((p, i) => {
+        const q = b.points[i];
+        const ys = Object.keys(p.y);
+        return same(p.x, q.x) && ys.length === Object.keys(q.y).length && ys.every((c) => c in q.y && same(p.y[c].mean, q.y[c].mean));
+      });
+      if (eq) {
+        out.push([a.label, b.label]);
+        break;
+      }
+    }
+  });
+  return out;
+}
+
+/** The columns a caption names, in order, with the words it uses for them. */
+const CAPTION_COLUMNS: [string, string][] = [['model', 'model'], ['gpu', 'GPU'], ['tp', 'TP'], ['pp', 'PP'], ['replicas', 'replicas'], ['trace', 'trace'], ['synthetic', 'synthetic']];
+
+/** Caption columns left out at their default of 1 (one GPU per stage, one replica). */
+const ONE_DEFAULT = new Set(['tp', 'pp', 'replicas']);
+
+/**
+ * The caption line of a figure from a table's config columns: model, GPU, TP/PP, replicas and
+ * trace (file name), each as its single value, or `N values` where it varies; columns the table
+ * lacks or leaves empty, and TP, PP and replicas of 1, are left out. Undefined when none is there.
+ */
+export function captionOf(t: Table): string | undefined {
+  const parts: string[] = [];
+  for (const [c, word] of CAPTION_COLUMNS) {
+    if (!t.columns.includes(c)) continue;
+    const vals = [...new Set(t.rows.map((r) => r[c]).filter((v) => v !== undefined && v !== ''))];
+    if (vals.length === 0 || (vals.length === 1 && ONE_DEFAULT.has(c) && vals[0] === '1')) continue;
+    parts.push(`${word} ${vals.length === 1 ? (c === 'trace' ? basename(vals[0]) : vals[0]) : `(${vals.length} values)`}`);
+  }
+  return parts.length ? parts.join(' · ') : undefined;
 }
