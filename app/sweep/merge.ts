@@ -15,6 +15,7 @@ import { checkRecord, isResultName } from './record.ts';
 import type { TaskRecord } from './record.ts';
 import { ENGINE_KEYS } from './grid.ts';
 import { RUN_OPTION_SPECS } from '../config.ts';
+import { SUMMARY_COUNT_FIELDS } from '../../sim/metrics.ts';
 
 /** A cell of the merged table: null where a task has no such value. */
 export type Cell = string | number | boolean | null;
@@ -34,33 +35,8 @@ export interface Table {
   rows: Cell[][];
 }
 
-/**
- * Summary fields (dotted paths, as flattened) that count things (sim/metrics.ts `Summary`):
- * requests, preemptions, swaps, events and iterations, programs, prefix-cache tokens and admissions.
- * Every other numeric summary field is a measure (`float`).
- */
-const INTEGER_SUMMARY_FIELDS: ReadonlySet<string> = new Set([
-  'requests.total',
-  'requests.completed',
-  'requests.rejected',
-  'requests.rejected_too_long',
-  'requests.rejected_kv',
-  'requests.rejected_ancestor',
-  'preemptions',
-  'swaps.out',
-  'swaps.in',
-  'swaps.bytes',
-  'swaps.recompute_fallbacks',
-  'sim.events',
-  'sim.iterations',
-  'programs.count',
-  'programs.completed',
-  'prefix_cache.queried_tokens',
-  'prefix_cache.hit_tokens',
-  'prefix_cache.admissions',
-  'prefix_cache.hit_admissions',
-  'prefix_cache.evictions',
-]);
+/** Summary fields that count things (integers); every other numeric one is a measure. */
+const COUNT_FIELDS: ReadonlySet<string> = new Set(SUMMARY_COUNT_FIELDS);
 
 /** Summary fields that hold text. */
 const STRING_SUMMARY_FIELDS: ReadonlySet<string> = new Set(['predictor.name']);
@@ -85,7 +61,7 @@ function configType(key: string): ColumnType | undefined {
 
 /** The declared type of summary field `field` (a dotted path). */
 function summaryType(field: string): ColumnType | undefined {
-  if (INTEGER_SUMMARY_FIELDS.has(field)) return 'int';
+  if (COUNT_FIELDS.has(field)) return 'int';
   if (STRING_SUMMARY_FIELDS.has(field)) return 'string';
   return undefined;
 }
