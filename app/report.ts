@@ -231,6 +231,21 @@ function gpuCostText(s: Summary): string {
   return `${hours} at $${num(price)}/GPU-hour = ${usd(per.output)} per million output tokens, ${usd(per.total)} per million tokens (prompt + output)`;
 }
 
+/**
+ * The text summary's two lines of the `ms` block under vLLM benchmark_serving's names: mean,
+ * median and p99 TTFT and TPOT on the first, ITL on the second (`name=value`, milliseconds; a
+ * name the block lacks, as under a `--metric-percentiles` without 99, is left out).
+ */
+function msLines(s: Summary): string[] {
+  const item = (name: string) => (name in s.ms ? `${name}=${num(s.ms[name])}` : '');
+  const line = (metrics: string[]) =>
+    metrics
+      .flatMap((m) => ['mean', 'median', 'p99'].map((st) => item(`${st}_${m}_ms`)))
+      .filter((x) => x)
+      .join(' ');
+  return ['ms (vLLM names)'.padEnd(22) + line(['ttft', 'tpot']), ''.padEnd(22) + line(['itl'])];
+}
+
 /** The human-readable summary table printed on stdout. `header` lines go first (run description). */
 export function formatSummary(s: Summary, header: string[]): string {
   const lines = [...header, ''];
@@ -243,6 +258,7 @@ export function formatSummary(s: Summary, header: string[]): string {
   lines.push(row('end-to-end', s.e2e_s));
   lines.push(row('normalized (s/token)', s.normalized_latency_s));
   lines.push(row('queueing delay', s.queue_delay_s));
+  lines.push(...msLines(s));
   lines.push('');
   const kv = (x: number | null) => (x === null ? 'unlimited' : `${(100 * x).toFixed(1)}%`);
   const pairs: [string, string][] = [

@@ -5,7 +5,7 @@
  *
  * See docs/webgpu.md for what works where (Vulkan on NVIDIA, OpenGL ES on Mesa llvmpipe).
  */
-import type { create as createFn } from 'webgpu';
+/// <reference types="@webgpu/types" />
 import { InputError } from '../sim/errors.ts';
 
 /** What the adapter reported, plus how it was reached. Strings are as Dawn reports them ('' when unknown). */
@@ -84,11 +84,41 @@ function state(ctx: GpuContext): DeviceState {
   return s;
 }
 
-let webgpuModule: { create: typeof createFn; globals: object } | undefined;
+/** What the `webgpu` package exports (its types.d.ts), typed here so that type-checking needs only @webgpu/types. */
+interface WebgpuModule {
+  create(options: string[]): GPU;
+  globals: object;
+}
 
-async function loadWebgpu(): Promise<{ create: typeof createFn; globals: object }> {
+/**
+ * The optional `webgpu` package (Dawn's Node bindings, about 130 MB of prebuilt binaries) is not
+ * installed, e.g. after `npm ci --omit=optional`. Only the kernel commands need it (`sim calibrate`
+ * sweeps, `npm run bench:kernels`, test/kernels.test.ts); the message says how to install it.
+ */
+export class WebgpuMissingError extends NoAdapterError {
+  constructor() {
+    super(
+      "the optional package 'webgpu' (Dawn's Node bindings) is not installed; install it with " +
+        '`npm install webgpu` (only the WGSL kernel commands need it; see docs/webgpu.md)',
+    );
+    this.name = 'WebgpuMissingError';
+  }
+}
+
+/** The package name, in a variable so that type-checking and bundling never resolve it (it is optional). */
+const WEBGPU_PACKAGE: string = 'webgpu';
+
+let webgpuModule: WebgpuModule | undefined;
+
+/** True when `e` says that the `webgpu` package itself could not be found (not a failure inside it). */
+function isWebgpuNotFound(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]webgpu['"]/.test(String((e as Error).message));
+}
+
+async function loadWebgpu(): Promise<WebgpuModule> {
   if (!webgpuModule) {
-    const mod = await import('webgpu');
+    const mod = (await import(WEBGPU_PACKAGE)) as WebgpuModule;
     // GPUBufferUsage, GPUMapMode and friends are globals in a browser; the runners use them.
     Object.assign(globalThis, mod.globals);
     webgpuModule = { create: mod.create, globals: mod.globals };
@@ -123,16 +153,18 @@ function featureLevelFor(backend: string): 'core' | 'compatibility' {
  * the OpenGL ES backend on a headless machine).
  *
  * Dawn may print warnings for backends that fail (e.g. "Couldn't load Vulkan") to stderr.
+ * @throws WebgpuMissingError when the optional `webgpu` package is not installed.
  * @throws NoAdapterError naming each backend tried and why it failed, pointing at docs/webgpu.md.
  */
 export async function createGpu(opts: { backends?: string[] } = {}): Promise<GpuContext> {
   const backends = opts.backends ?? [...DEFAULT_BACKENDS];
   process.env.EGL_PLATFORM ??= 'surfaceless';
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  let mod: { create: typeof createFn; globals: object };
+  let mod: WebgpuModule;
   try {
     mod = await loadWebgpu();
   } catch (e) {
+    if (isWebgpuNotFound(e)) throw new WebgpuMissingError();
     throw new NoAdapterError(
       `cannot load the webgpu package (Dawn's Node bindings): ${e instanceof Error ? e.message : String(e)}; see docs/webgpu.md`,
     );

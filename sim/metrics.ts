@@ -527,3 +527,20 @@ export interface PrefixCacheSummary {
   /** Cached blocks evicted to make room. */
   evictions: number;
 }
+
+/**
+ * The {@link Summary} fields, as dotted paths (`requests.total`), that count things and so are
+ * whole numbers: requests by outcome, preemptions, swaps (bytes included), simulator events and
+ * iterations, programs, and the prefix cache's tokens, admissions and evictions. Every other
+ * numeric field is a measure (seconds, rates, fractions, ms). `sim merge` types Parquet columns by it.
+ */
+export const SUMMARY_COUNT_FIELDS: readonly string[] = [
+  ...['total', 'completed', 'rejected', 'rejected_too_long', 'rejected_kv', 'rejected_ancestor'].map((k) => `requests.${k}`),
+  'preemptions',
+  ...['out', 'in', 'bytes', 'recompute_fallbacks'].map((k) => `swaps.${k}`),
+  'sim.events',
+  'sim.iterations',
+  'programs.count',
+  'programs.completed',
+  ...['queried_tokens', 'hit_tokens', 'admissions', 'hit_admissions', 'evictions'].map((k) => `prefix_cache.${k}`),
+];

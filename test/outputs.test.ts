@@ -191,3 +191,26 @@ describe('rejected requests', () => {
     expect(roomy.err).not.toMatch(/swap/);
   });
 });
+
+describe('text summary', () => {
+  it("prints the ms block's vLLM names: mean, median and p99 TTFT, TPOT and ITL, 1000x the seconds table", async () => {
+    const trace = path.resolve('traces/azure-conv-2000.csv');
+    const text = await runSim('--trace', trace, '--limit', '200');
+    const json = await runSim('--trace', trace, '--limit', '200', '--json');
+    expect(text.code).toBe(0);
+    const s = JSON.parse(json.out) as Record<string, { mean: number; p50: number; p99: number }>;
+    const at = text.out.indexOf('ms (vLLM names)');
+    expect(at).toBeGreaterThan(0);
+    const block = text.out.slice(at).split('\n').slice(0, 2).join(' ');
+    const got = new Map([...block.matchAll(/(\w+_ms)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
+    expect([...got.keys()]).toEqual(['ttft', 'tpot', 'itl'].flatMap((m) => ['mean', 'median', 'p99'].map((st) => `${st}_${m}_ms`)));
+    for (const m of ['ttft', 'tpot', 'itl']) {
+      const sec = s[`${m}_s`];
+      // Printed with 3 decimals from 1 to 1000 ms, whole numbers above: within half the last digit.
+      const close = (printed: number, want: number) => expect(Math.abs(printed - want)).toBeLessThanOrEqual((want >= 1000 ? 0.5 : 0.0005) + 1e-9);
+      close(got.get(`mean_${m}_ms`)!, 1000 * sec.mean);
+      close(got.get(`median_${m}_ms`)!, 1000 * sec.p50);
+      close(got.get(`p99_${m}_ms`)!, 1000 * sec.p99);
+    }
+  }, 60_000);
+});

@@ -64,13 +64,13 @@ describe('sweep figure model', () => {
     expect(meanInterval([5])).toEqual({ mean: 5, lo: 5, hi: 5 });
   });
 
-  it('x: the merged rate-scale column, or rate_scale; a missing x is a one-line error naming the columns', () => {
+  it('x: the rate-scale column, rate_scale as merge writes it or rate-scale as it did before; a missing x is a one-line error naming the columns', () => {
     const t = table();
     expect(rateFigure(t)).toContain('request rate (× trace rate)');
     const old = { ...t, columns: t.columns.map((c) => (c === 'rate-scale' ? 'rate_scale' : c)), rows: t.rows.map(({ 'rate-scale': k, ...r }) => ({ ...r, rate_scale: k })) };
     expect(rateLines(old).map((l) => l.points.map((p) => p.x))).toEqual([[1, 2, 4], [1, 2, 4], [1, 2, 4], [1, 2, 4]]);
     const none = { ...t, columns: t.columns.filter((c) => c !== 'rate-scale'), rows: t.rows.map(({ 'rate-scale': _, ...r }) => r) };
-    expect(() => rateLines(none)).toThrow(/^merged\.csv: rate-scale: rate needs an x column, rate-scale or rate_scale \(or --x COL\); the table has id, version, policy, .*throughput\.requests_per_s, makespan_s, gpu_hours$/);
+    expect(() => rateLines(none)).toThrow(/^merged\.csv: rate_scale: rate needs an x column, rate_scale or rate-scale \(or --x COL\); the table has id, version, policy, .*throughput\.requests_per_s, makespan_s, gpu_hours$/);
     expect(() => rateLines(t, { x: 'rate' })).toThrow(/^merged\.csv: rate: rate needs the x column rate; the table has id, /);
     // An x that is a measured column: seeds pooled at the rate scale, points sorted on x.
     const thr = rateLines(t, { x: 'throughput.requests_per_s' });

@@ -143,7 +143,7 @@ describe('sim plot', () => {
     fs.writeFileSync(bad, 'policy,foo\nfcfs,1\n');
     expect(() => plotInput(bad)).toThrow(InputError);
     expect(() => plotInput(bad)).toThrow(/bad\.csv.*give --kind/);
-    expect(() => plotInput(bad, 'rate')).toThrow(/bad\.csv: rate-scale: rate needs an x column, rate-scale or rate_scale .*; the table has policy, foo$/);
+    expect(() => plotInput(bad, 'rate')).toThrow(/bad\.csv: rate_scale: rate needs an x column, rate_scale or rate-scale .*; the table has policy, foo$/);
     let err = '';
     const code = await main(['plot', bad, '--out', path.join(dir, 'x.svg'), '--kind', 'ttft-tpot'], sink(() => {}), sink((s) => (err += s)));
     expect(code).toBe(2);

@@ -2,7 +2,8 @@
  * `sim sweep` and `sim merge`: grid parsing and errors, expansion order and stable ids, sharding,
  * resumability, determinism across worker counts, and the merged CSV / Parquet table. Truths are
  * independent: summaries are checked against an in-process `sim run` equivalent, ids against a
- * hand-computed hash, the CSV through csv-parse, Parquet by its magic bytes.
+ * hand-computed hash, the CSV through csv-parse, Parquet read back with hyparquet (the writer's
+ * companion reader): its schema's types and its values against the task records.
  */
 import { inputError, runSim } from './helpers.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { InputError } from '../sim/errors.ts';
 import { parseGrid, loadGrid } from '../app/sweep/grid.ts';
 import { expandGrid, canonicalJson, taskId, GridPlan } from '../app/sweep/tasks.ts';
@@ -20,7 +22,7 @@ import { parseShard, resolveShard, shardTasks } from '../app/sweep/shard.ts';
 import { runSweep, workerFile, checkGridSize } from '../app/sweep/sweep.ts';
 import { checkRecord } from '../app/sweep/record.ts';
 import type { TaskRecord } from '../app/sweep/sweep.ts';
-import { mergeSweep } from '../app/sweep/merge.ts';
+import { mergeSweep, mergeTable } from '../app/sweep/merge.ts';
 import { normalizeOptions, resolveRun, readRunOption } from '../app/config.ts';
 import type { RunOptions } from '../app/config.ts';
 import { simulate } from '../sim/simulator.ts';
@@ -252,7 +254,8 @@ describe('running a sweep', () => {
     expect(rows.length).toBe(8);
     const cols = Object.keys(rows[0]);
     expect(cols.slice(0, 3)).toEqual(['id', 'version', 'policy']);
-    for (const c of ['predictor', 'trace', 'rate-scale', 'seed', 'limit', 'model', 'chunked-prefill', 'ttft_s.mean', 'ttft_s.p99', 'tpot_s.p50', 'e2e_s.max', 'throughput.requests_per_s', 'goodput.requests_per_s', 'preemptions', 'sim.wall_s', 'predictor.name']) {
+    for (const c of cols) expect(c).toMatch(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/); // snake_case, dots for nesting
+    for (const c of ['predictor', 'trace', 'rate_scale', 'seed', 'limit', 'model', 'chunked_prefill', 'ttft_s.mean', 'ttft_s.p99', 'tpot_s.p50', 'e2e_s.max', 'throughput.requests_per_s', 'goodput.requests_per_s', 'preemptions', 'sim.wall_s', 'predictor.name']) {
       expect(cols).toContain(c);
     }
     const ids = rows.map((r) => r.id);
@@ -262,6 +265,7 @@ describe('running a sweep', () => {
       const rec = recs.get(r.id)!;
       expect(r.policy).toBe(rec.config.policy);
       expect(Number(r.seed)).toBe(rec.config.seed);
+      expect(Number(r.rate_scale)).toBe(rec.config['rate-scale']);
       expect(Number(r['ttft_s.p99'])).toBe(rec.summary.ttft_s.p99);
       expect(Number(r['throughput.requests_per_s'])).toBe(rec.summary.throughput.requests_per_s);
       expect(r['predictor.name']).toBe(rec.config.policy === 'sjf' ? 'oracle' : '');
@@ -273,6 +277,57 @@ describe('running a sweep', () => {
     expect(bytes.subarray(0, 4).toString('latin1')).toBe('PAR1');
     expect(bytes.subarray(bytes.length - 4).toString('latin1')).toBe('PAR1');
     expect(inputError(() => mergeSweep(path.join(tmp, 'nothing'), csv)).file).toContain('nothing');
+  });
+
+  it('merged columns: flag names in snake_case, one column per name, types from the option or field, not the values', () => {
+    const rec = (id: string, replicas: number, scale: number, kv: number | string) =>
+      ({
+        id,
+        version: '0.1.0',
+        config: { policy: 'fcfs', 'policy-opt': ['a=1', 'b=2'], 'rate-scale': scale, replicas, 'kv-tokens': kv, 'chunked-prefill': false },
+        summary: { requests: { total: 3 }, goodput: { slo_attainment: 1, slo_ttft_s: null }, replicas: [{ replica: 0 }, { replica: 1 }], predictor: { name: 'oracle' } },
+      }) as unknown as TaskRecord;
+    const t = mergeTable([rec('a', 2, 1, 1000), rec('b', 4, 2, 'unlimited')]);
+    expect(t.columns).toEqual(['id', 'version', 'policy', 'policy_opt', 'rate_scale', 'kv_tokens', 'chunked_prefill', 'replicas', 'requests.total', 'goodput.slo_attainment', 'goodput.slo_ttft_s', 'predictor.name']);
+    expect(t.types).toEqual(['string', 'string', 'string', 'string', 'float', 'string', 'bool', 'int', 'int', 'float', 'float', 'string']);
+    expect(t.rows[0]).toEqual(['a', '0.1.0', 'fcfs', 'a=1,b=2', 1, 1000, false, 2, 3, 1, null, 'oracle']);
+    // kv-tokens is a count when every task gives one.
+    expect(mergeTable([rec('a', 2, 1, 1000)]).types[5]).toBe('int');
+  });
+
+  it('writes Parquet with typed columns: INT64 counts, DOUBLE measures (also when null in every task), BOOLEAN, UTF-8 strings', async () => {
+    const pq = path.join(tmp, 'typed.parquet');
+    expect(mergeSweep(one, pq)).toBe(8);
+    const b = fs.readFileSync(pq);
+    const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    const schema = parquetMetadata(file).schema.slice(1); // [0] is the root
+    const csv = path.join(tmp, 'typed.csv');
+    mergeSweep(one, csv);
+    const csvCols = Object.keys((parse(fs.readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[])[0]);
+    expect(schema.map((e) => e.name)).toEqual(csvCols);
+    const type = new Map(schema.map((e) => [e.name, e]));
+    for (const e of schema) expect(e.repetition_type, e.name).toBe('OPTIONAL');
+    // Counts and integer options: INT64, though a rate scale of 1 and 4 is DOUBLE (a multiplier).
+    for (const c of ['seed', 'limit', 'requests.total', 'requests.completed', 'preemptions', 'swaps.bytes', 'sim.events', 'sim.iterations']) expect(type.get(c)?.type, c).toBe('INT64');
+    // A fraction that is 1 in every task (no SLO set) and SLO columns null in every task stay DOUBLE.
+    for (const c of ['rate_scale', 'ttft_s.p99', 'throughput.requests_per_s', 'goodput.slo_attainment', 'goodput.slo_ttft_s', 'sim.wall_s']) expect(type.get(c)?.type, c).toBe('DOUBLE');
+    expect(type.get('chunked_prefill')?.type).toBe('BOOLEAN');
+    for (const c of ['id', 'version', 'policy', 'model', 'trace', 'predictor.name']) {
+      expect(type.get(c)?.type, c).toBe('BYTE_ARRAY');
+      expect(type.get(c)?.converted_type, c).toBe('UTF8');
+    }
+    const rows = (await parquetReadObjects({ file })) as Record<string, unknown>[];
+    expect(rows.length).toBe(8);
+    const recs = readDir(one);
+    for (const r of rows) {
+      const rec = recs.get(r.id as string)!;
+      expect(r.seed).toBe(BigInt(rec.config.seed as number));
+      expect(r['requests.total']).toBe(BigInt(rec.summary.requests.total));
+      expect(r.rate_scale).toBe(rec.config['rate-scale']);
+      expect(r['ttft_s.p99']).toBe(rec.summary.ttft_s.p99);
+      expect(r['goodput.slo_ttft_s']).toBeNull();
+      expect(r['predictor.name']).toBe(rec.config.policy === 'sjf' ? 'oracle' : null);
+    }
   });
 
   it('a task that fails while running writes no result and is reported; a re-run retries it', async () => {

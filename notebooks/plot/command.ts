@@ -36,7 +36,7 @@ export function makePlotCommand(io: CommandIo): CommandModule {
         .option('kind', { type: 'string', describe: `figure kind: ${KINDS.join(', ')} (default: picked from the columns)` })
         .option('png', { type: 'boolean', default: false, describe: 'also write a PNG beside the figure (same as --format png)' })
         .option('metric', { type: 'string', describe: 'cdf: latency column (default e2e_s); rate: metric prefix of <m>.mean and <m>.p99' })
-        .option('x', { type: 'string', describe: 'rate: x column (default rate-scale or rate_scale; never another in its place); ttft-tpot: column ordering each line (default the rate scale)' })
+        .option('x', { type: 'string', describe: 'rate: x column (default rate_scale or rate-scale; never another in its place); ttft-tpot: column ordering each line (default the rate scale)' })
         .option('series', { type: 'string', default: 'policy', describe: 'column naming the series' })
         .option('log', { type: 'boolean', default: false, describe: 'log scale (cdf: x; rate: y; ttft-tpot: x)' })
         .option('title', { type: 'string', describe: 'figure title' })

@@ -17,8 +17,8 @@ export interface Table {
   rows: Record<string, string>[];
 }
 
-/** The rate-scale column, as `sim merge` writes it (`rate-scale`) or as older tables spell it. */
-export const RATE_SCALE_COLUMNS = ['rate-scale', 'rate_scale'] as const;
+/** The rate-scale column, as `sim merge` writes it (`rate_scale`) or as tables merged before the snake_case names spell it (`rate-scale`). */
+export const RATE_SCALE_COLUMNS = ['rate_scale', 'rate-scale'] as const;
 
 /** The seed columns: several seeds of one configuration at one x are one point (their mean). */
 export const SEED_COLUMNS = ['seed'] as const;
