@@ -20,6 +20,7 @@ import { ReplicaState } from './replica-state.ts';
 import type { PrefixTables } from './prefix-cache.ts';
 import type { PipelineReplica } from './pipeline.ts';
 import { canSkipAhead, skipAhead } from './skip-ahead.ts';
+import { IdList } from './id-list.ts';
 import { iterationBytes, iterationFlops } from './cost/work.ts';
 import { RequestTable, WAITING, RUNNING, FINISHED, REJECTED, FROZEN, IN_TRANSIT } from './requests.ts';
 
@@ -32,6 +33,13 @@ export class Engine {
   busy = false;
   /** Called when a request completes (after the policy's onComplete); the simulator releases dependent calls. */
   onComplete: ((id: number, now: number) => void) | undefined = undefined;
+  /**
+   * A prefill instance of a disaggregated run (sim/disaggregation.ts): when set, each request whose
+   * first token an iteration sampled and that has more to generate is frozen here at the end of
+   * that iteration and handed to this callback (it decodes elsewhere).
+   */
+  onPrefilled: ((id: number, now: number) => void) | undefined = undefined;
+  private readonly prefilled = new IdList();
 
   private readonly s: ReplicaState;
   private readonly cfg: EngineConfig;
@@ -147,27 +155,30 @@ export class Engine {
 
   /**
    * Whether request `id` can ever complete on this replica: its largest KV footprint
-   * (prompt + output − 1 tokens: the last token is sampled, never cached) plus the admission
-   * watermark must fit the GPU's blocks.
+   * (prompt + output − 1 tokens: the last token is sampled, never cached; on a prefill instance,
+   * its prompt) plus the admission watermark must fit the GPU's blocks.
    */
   canEverFit(id: number): boolean {
     const kv = this.s.kv;
-    return kv.canEverHold(kv.blocksFor(this.R.prompt[id] + this.R.output[id] - 1));
+    const R = this.R;
+    // A prefill instance (`onPrefilled`) holds a request only up to its first token: its prompt.
+    return kv.canEverHold(kv.blocksFor(this.onPrefilled ? R.prompt[id] : R.prompt[id] + R.output[id] - 1));
   }
 
   /**
    * A request arrives at `now`: rejected if it is longer than `maxModelLen` (prompt + output) or
-   * can never fit the KV cache, else queued with its priority.
+   * can never fit the KV cache (here, or, `fitsElsewhere` false, where it must go next: a
+   * disaggregated run's decode replicas), else queued with its priority.
    * @returns false when rejected.
    */
-  arrive(id: number, now: number): boolean {
+  arrive(id: number, now: number, fitsElsewhere = true): boolean {
     const R = this.R;
     const maxLen = this.cfg.maxModelLen;
     if (maxLen !== undefined && R.prompt[id] + R.output[id] > maxLen) {
       this.reject(id, 'too-long');
       return false;
     }
-    if (!this.canEverFit(id)) {
+    if (!fitsElsewhere || !this.canEverFit(id)) {
       this.reject(id, 'kv');
       return false;
     }
@@ -424,6 +435,7 @@ export class Engine {
           s.heldTokens++;
           if (R.firstToken[id] < 0) R.firstToken[id] = now;
           R.tokenSampled(id, now);
+          if (this.onPrefilled && R.generated[id] === 1 && R.output[id] > 1) this.prefilled.push(id);
         }
       }
       R.scheduled[id] = 0;
@@ -440,5 +452,13 @@ export class Engine {
     this.policy.onIterationEnd?.(ids, count, steps, now);
     this.busy = false;
     this.pipeline?.flightEnded(now);
+    const p = this.prefilled;
+    if (p.count > 0) {
+      for (let i = 0; i < p.count; i++) {
+        this.freeze(p.ids[i]);
+        this.onPrefilled!(p.ids[i], now);
+      }
+      p.clear();
+    }
   }
 }

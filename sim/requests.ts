@@ -90,6 +90,14 @@ export class RequestTable {
   readonly service: Float64Array;
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
+  /**
+   * Disaggregated runs (sim/disaggregation.ts): the prefill replica it was routed to (-1 in a
+   * colocated run; `replica` is then the decode replica that adopted it), and when its KV
+   * transfer to the decode replica started and ended (s, -1 before or without one).
+   */
+  readonly prefillReplica: Int32Array;
+  readonly transferStart: Float64Array;
+  readonly transferEnd: Float64Array;
   /** Virtual engine of its replica it joined (pipeline parallelism, sim/pipeline.ts; 0 without). */
   readonly virtualEngine: Int32Array;
   /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
@@ -143,6 +151,9 @@ export class RequestTable {
     this.service = new Float64Array(n);
     this.replica = new Int32Array(n).fill(-1);
     this.virtualEngine = new Int32Array(n);
+    this.prefillReplica = new Int32Array(n).fill(-1);
+    this.transferStart = new Float64Array(n).fill(-1);
+    this.transferEnd = new Float64Array(n).fill(-1);
     this.prefix = trace.prefix;
     this.queuePos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);
