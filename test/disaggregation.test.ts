@@ -19,7 +19,10 @@ import type { IterationRecord, EngineConfig } from '../sim/engine-types.ts';
 import type { Trace } from '../sim/trace.ts';
 import type { Policy } from '../sim/policy.ts';
 import seedrandom from 'seedrandom';
-import { engineConfig, expectSameRun, makeTrace, withSegments } from './helpers.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { engineConfig, expectSameRun, makeTrace, withSegments, runSim } from './helpers.ts';
 
 const cost = () => new LinearCostModel({ base: 0, prefill: 0.1, decode: 1, kv: 0 });
 
@@ -201,4 +204,64 @@ describe('disaggregated prefill and decode', () => {
     },
     60_000,
   );
+});
+
+describe('sim run with --prefill-replicas and --decode-replicas', () => {
+  it(
+    'writes the pools, the TTFT split and the transfers; TTFT = queue + prefill per request; config.json replays',
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'disagg-'));
+      const args = ['--trace', 'traces/azure-conv-2000.csv', '--limit', '60', '--max-model-len', '4096', '--prefill-replicas', '1', '--decode-replicas', '2', '--decode-router', 'least-requests', '--link', 'roce-100g', '--link-latency', '0.001'];
+      const r = await runSim(...args, '--out', dir, '--json');
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+      const d = summary.disaggregation;
+      expect([d.prefill_replicas, d.decode_replicas]).toEqual([1, 2]);
+      const rows = fs.readFileSync(path.join(dir, 'requests.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      const col = (name: string) => rows[0].indexOf(name);
+      let moved = 0;
+      let bytes = 0;
+      for (const row of rows.slice(1)) {
+        if (row[col('status')] !== 'completed') continue;
+        const ttft = Number(row[col('ttft_s')]);
+        expect(Number(row[col('queue_delay_s')]) + Number(row[col('prefill_s')])).toBeCloseTo(ttft, 9);
+        expect(row[col('prefill_replica')]).toBe('0');
+        if (Number(row[col('output_tokens')]) > 1) {
+          moved++;
+          // llama-2-7b at tp 1: 2 × 32 layers × 32 heads × 128 × 2 bytes = 524,288 bytes per token; RoCE 100 Gb/s = 12.5 GB/s.
+          const prompt = Number(row[col('prompt_tokens')]);
+          bytes += prompt * 524288;
+          expect(Number(row[col('transfer_s')])).toBeCloseTo(0.001 + (prompt * 524288) / 12.5e9, 9);
+          expect(['1', '2']).toContain(row[col('replica')]);
+        }
+      }
+      expect(d.transfers).toBe(moved);
+      expect(d.bytes_per_link).toBe(bytes);
+      const replicas = fs.readFileSync(path.join(dir, 'replicas.csv'), 'utf8').trim().split('\n');
+      expect(replicas[0].endsWith(',pool')).toBe(true);
+      expect(replicas.slice(1).map((l) => l.split(',').at(-1))).toEqual(['prefill', 'decode', 'decode']);
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      expect([config['prefill-replicas'], config['decode-replicas'], config['decode-router'], config.link]).toEqual([1, 2, 'least-requests', 'roce-100g']);
+      const again = await runSim('--config', path.join(dir, 'config.json'), '--json');
+      expect(JSON.parse(again.out).disaggregation).toEqual(d);
+    },
+    60_000,
+  );
+
+  it('refuses incomplete or contradictory options with a one-line error', async () => {
+    const base = ['--trace', 'traces/azure-conv-2000.csv', '--limit', '5'];
+    for (const [extra, field] of [
+      [['--decode-replicas', '2'], '--prefill-replicas'],
+      [['--decode-tp', '2'], '--decode-tp'],
+      [['--prefill-replicas', '1', '--decode-replicas', '1', '--replicas', '2'], '--replicas'],
+      [['--prefill-replicas', '1', '--decode-replicas', '1', '--pp', '2', '--model', 'llama-2-13b'], '--pp'],
+      [['--prefill-replicas', '1', '--decode-replicas', '1', '--link', 'carrier-pigeon'], '--link'],
+      [['--prefill-replicas', '1', '--decode-replicas', '1', '--decode-tp', '3', '--model', 'llama-2-70b'], '--decode-tp'],
+    ] as const) {
+      const r = await runSim(...base, ...extra);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toContain(`${field}:`);
+    }
+  });
 });
