@@ -85,6 +85,15 @@ function runOptions(y: Argv): Argv {
     .option('replicas', { type: 'string', describe: dflt('identical replicas behind a router', 'replicas'), group: 'Cluster:' })
     .option('router', { type: 'string', describe: dflt('router with several replicas (sim routers)', 'router'), group: 'Cluster:' })
     .option('router-opt', { type: 'string', array: true, describe: 'router option key=value (repeatable)', group: 'Cluster:' })
+    .option('prefill-replicas', { type: 'string', describe: 'disaggregated prefill and decode (docs/disaggregation.md): prefill replicas (--gpu, --tp, --policy, --router); with --decode-replicas', group: 'Disaggregation:' })
+    .option('decode-replicas', { type: 'string', describe: 'decode replicas, which receive each request\'s KV after its first token', group: 'Disaggregation:' })
+    .option('decode-gpu', { type: 'string', describe: 'GPU of the decode replicas (default --gpu)', group: 'Disaggregation:' })
+    .option('decode-tp', { type: 'string', describe: 'tensor-parallel GPUs per decode replica (default --tp)', group: 'Disaggregation:' })
+    .option('decode-policy', { type: 'string', describe: 'scheduling policy of the decode replicas (default --policy)', group: 'Disaggregation:' })
+    .option('decode-router', { type: 'string', describe: 'router over the decode replicas (default --router)', group: 'Disaggregation:' })
+    .option('link', { type: 'string', describe: 'link carrying KV from prefill to decode replicas: nvlink, pcie, infiniband-ndr, infiniband-hdr, roce-100g, ethernet-64g (default infiniband-ndr)', group: 'Disaggregation:' })
+    .option('link-bandwidth', { type: 'string', describe: "override the link's bandwidth, bytes/s per GPU", group: 'Disaggregation:' })
+    .option('link-latency', { type: 'string', describe: "override the link's latency per transfer, seconds", group: 'Disaggregation:' })
     .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-e2e', { type: 'string', describe: 'end-to-end latency SLO for goodput, seconds', group: 'Metrics:' })
@@ -136,7 +145,8 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
     }
     const series = outDir?.timeseries();
     eventsOut = eventsFile === undefined ? undefined : new AtomicWriter(eventsFile);
-    const events = eventsOut && new TraceEventsWriter(eventsOut, { replicas: opts.replicas, pp: opts.pp });
+    const dis = run.disaggregation;
+    const events = eventsOut && new TraceEventsWriter(eventsOut, { replicas: dis ? dis.prefill + dis.decode : opts.replicas, pp: opts.pp });
     const observers = [series, events].filter((o) => o !== undefined);
     const { result, metrics: m, summary, replicas } = runResolved(run, {
       observer: observers.length === 0 ? undefined : (r) => { for (const o of observers) o.add(r); },
@@ -159,6 +169,11 @@ async function run(argv: Record<string, unknown>, out: NodeJS.WriteStream, err: 
         `model ${opts.model} on ${opts.pp > 1 ? `${opts.tp * opts.pp}x ${opts.gpu} (tp ${opts.tp} x pp ${opts.pp})` : `${opts.tp}x ${opts.gpu}`} | cost ${run.pipeline ? run.pipeline.name : run.cost.name} | ${opts['chunked-prefill'] ? `chunked prefill, budget ${run.engine.maxNumBatchedTokens} tokens` : `prefill priority, budget ${run.engine.maxNumBatchedTokens} tokens`}`,
         `KV cache ${run.unlimitedKv ? 'unlimited' : `${opts.pp > 1 ? `${opts.pp} x ` : ''}${run.engine.kvBlocks} blocks x ${run.engine.blockSize} tokens = ${run.kvTokens} tokens`} | max ${opts['max-num-seqs']} seqs${opts.pp > 1 ? ` per micro-batch, ${opts.pp} in flight` : ''} | preemption ${opts.preemption}`,
         `cost model: ${run.costDescription}`,
+        ...(dis
+          ? [
+              `disaggregated: ${dis.prefill} prefill replicas (router ${opts.router}) -> ${dis.decode} decode replicas on ${opts['decode-tp'] ?? opts.tp}x ${opts['decode-gpu'] ?? opts.gpu} (policy ${dis.decodePolicy[0].name}, router ${opts['decode-router'] ?? opts.router}, KV ${dis.decodeEngine.kvBlocks} blocks each) | link ${dis.link.name}: ${(dis.link.bandwidth / 1e9).toFixed(1)} GB/s per GPU, ${dis.link.latency_s * 1e6} us`,
+            ]
+          : []),
       ];
       out.write(formatSummary(summary, header) + '\n');
     }

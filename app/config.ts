@@ -25,6 +25,9 @@ import { DEFAULT_ROUTER, DEFAULT_ROUTER_PREDICTOR } from '../policies/routers.ts
 import { isPluginSpec, loadPlugins, policyEntry, predictorEntry, routerEntry } from './plugins.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
+import type { DisaggregationInput } from '../sim/disaggregation.ts';
+import { getLink, transferSeconds } from '../sim/cost/index.ts';
+import type { Link } from '../sim/cost/index.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
@@ -121,6 +124,21 @@ export interface RunOptions {
   router: string;
   /** Router options `key=value`. */
   'router-opt'?: string[];
+  /**
+   * Disaggregated prefill and decode (docs/disaggregation.md): prefill replicas (model, `gpu`,
+   * `tp`, `policy`, `router` as above) and decode replicas; both or neither.
+   */
+  'prefill-replicas'?: number;
+  'decode-replicas'?: number;
+  /** The decode replicas' GPU, tensor parallelism, policy and router (default: the prefill pool's). */
+  'decode-gpu'?: string;
+  'decode-tp'?: number;
+  'decode-policy'?: string;
+  'decode-router'?: string;
+  /** The link that carries KV from prefill to decode replicas (sim/cost/link.ts presets; default `infiniband-ndr`), with overrides: bytes/s per GPU, seconds. */
+  link?: string;
+  'link-bandwidth'?: number;
+  'link-latency'?: number;
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
@@ -172,10 +190,12 @@ export interface ResolvedRun {
   gpus: number;
   /** US dollars per GPU-hour: `--gpu-price`, else the GPU's default (undefined when it has none). */
   gpuPrice: number | undefined;
-  /** One replica's peak dense BF16 FLOP/s and HBM bytes/s: the GPU's datasheet figures × tp × pp (for MFU and MBU). */
-  peak: ReplicaPeak;
+  /** One replica's peak dense BF16 FLOP/s and HBM bytes/s: the GPU's datasheet figures × tp × pp (for MFU and MBU); undefined when the pools of a disaggregated run differ in GPU or tp. */
+  peak: ReplicaPeak | undefined;
   /** Percentiles of the summary's `ms` block (`--metric-percentiles`). */
   percentiles: readonly number[];
+  /** Disaggregated runs: the decode pool and the KV link (`policies`, `router`, `cost`, `engine` are then the prefill pool's). */
+  disaggregation?: DisaggregationInput & { link: Link; prefill: number; decode: number };
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -249,6 +269,15 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   replicas: int(1, 1024, 'replicas simulated in one process'),
   router: str,
   'router-opt': list,
+  'prefill-replicas': int(1, 1024, 'replicas simulated in one process'),
+  'decode-replicas': int(1, 1024, 'replicas simulated in one process'),
+  'decode-gpu': str,
+  'decode-tp': int(1, 64, 'GPUs per replica'),
+  'decode-policy': str,
+  'decode-router': str,
+  link: str,
+  'link-bandwidth': pos(1e15, 'bytes/s per GPU'),
+  'link-latency': { kind: 'number', spec: { min: 0, max: 3600, maxReason: 'seconds' } },
 };
 
 /**
@@ -410,6 +439,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (entry.predictor === 'none' && !routing.predictor && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
     throw new InputError(`policy ${r.policy} uses no predictor (nor does router ${r.router})`, { field: '--predictor' });
   }
+  checkDisaggregation(r);
   // A file's errors name the file, line and field; a bad name names the option.
   if (isSpecFile(r.model)) resolveModel(r.model);
   else locate({ field: '--model' }, () => resolveModel(r.model));
@@ -419,6 +449,51 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   checkHardware(r);
   buildComponents(r, 1);
   return r;
+}
+
+/** The options that apply only to a disaggregated run. */
+const DISAGG_ONLY = ['decode-gpu', 'decode-tp', 'decode-policy', 'decode-router', 'link', 'link-bandwidth', 'link-latency'] as const;
+
+/**
+ * Checks the disaggregation options: `--prefill-replicas` and `--decode-replicas` together, not
+ * with `--replicas` above 1 or `--pp` above 1; the decode pool's policy, router, GPU and link
+ * names; no decode or link option without them.
+ * @throws InputError naming the option.
+ */
+function checkDisaggregation(r: RunOptions): void {
+  const p = r['prefill-replicas'];
+  const d = r['decode-replicas'];
+  if (p === undefined && d === undefined) {
+    for (const k of DISAGG_ONLY) if (r[k] !== undefined) throw new InputError('applies to a disaggregated run: give --prefill-replicas and --decode-replicas', { field: `--${k}` });
+    return;
+  }
+  if (p === undefined) throw new InputError('give --prefill-replicas with --decode-replicas', { field: '--prefill-replicas' });
+  if (d === undefined) throw new InputError('give --decode-replicas with --prefill-replicas', { field: '--decode-replicas' });
+  if (r.replicas !== 1) throw new InputError('a disaggregated run sizes its pools with --prefill-replicas and --decode-replicas, not --replicas', { field: '--replicas' });
+  if (r.pp !== 1) throw new InputError('disaggregation with pipeline parallelism is not modelled', { field: '--pp' });
+  if (r['decode-router'] !== undefined) locate({ field: '--decode-router' }, () => routerEntry(r['decode-router']!));
+  if (r['decode-gpu'] !== undefined) locate({ field: '--decode-gpu' }, () => resolveGpu(r['decode-gpu']!));
+  if (r['decode-policy'] !== undefined) {
+    const e = locate({ field: '--decode-policy' }, () => policyEntry(r['decode-policy']!));
+    if (e.predictor === 'required' && r.predictor === undefined) throw new InputError(`policy ${r['decode-policy']} needs a length predictor: give --predictor NAME`, { field: '--decode-policy' });
+  }
+  getLink(r.link ?? DEFAULT_LINK, resolveGpu(r.gpu), r['link-bandwidth'], r['link-latency']);
+  // The decode pool's hardware, its errors named after the decode flags.
+  try {
+    checkHardware(decodeSide(r));
+  } catch (e) {
+    const f = e instanceof InputError ? e.field : undefined;
+    if (f === '--tp' || f === '--gpu') throw new InputError(`${(e as InputError).reason} (decode replicas)`, { field: r[f === '--tp' ? 'decode-tp' : 'decode-gpu'] !== undefined ? `--decode-${f.slice(2)}` : f });
+    throw e;
+  }
+}
+
+/** The default KV link of a disaggregated run: InfiniBand NDR, the network class of Splitwise's and Mooncake's clusters (sim/cost/link.ts). */
+export const DEFAULT_LINK = 'infiniband-ndr';
+
+/** `r` as seen by the decode pool: its GPU and tp in place of the prefill pool's. */
+function decodeSide(r: RunOptions): RunOptions {
+  return { ...r, gpu: r['decode-gpu'] ?? r.gpu, tp: r['decode-tp'] ?? r.tp };
 }
 
 /**
@@ -443,7 +518,7 @@ function buildComponents(r: RunOptions, count: number, trace?: Trace, count_draw
 }
 
 /** Run options that may name a plugin file instead of a registry entry (app/plugins.ts). */
-export const PLUGIN_KEYS = ['policy', 'predictor', 'router'] as const;
+export const PLUGIN_KEYS = ['policy', 'predictor', 'router', 'decode-policy', 'decode-router'] as const;
 
 /**
  * The one way from given options to checked ones: loads the plugin files they name (relative to
@@ -522,7 +597,10 @@ export async function resolveRun(r: RunOptions, log?: (message: string) => void)
  *   {@link MAX_REPLICA_REQUESTS} replicas x requests.
  */
 export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) => void): ResolvedRun {
-  const engines = r.replicas * r.pp;
+  const P = r['prefill-replicas'];
+  const D = r['decode-replicas'];
+  const disagg = P !== undefined && D !== undefined;
+  const engines = disagg ? P + D : r.replicas * r.pp;
   if (engines * trace.n > MAX_REPLICA_REQUESTS) {
     throw new InputError(
       `${r.replicas} replicas${r.pp > 1 ? ` x ${r.pp} pipeline stages (a scheduler each)` : ''} x ${trace.n} requests exceeds ${MAX_REPLICA_REQUESTS} (each replica's policy keeps per-request state for the whole trace, about 20-40 bytes each): use fewer replicas or --limit`,
@@ -537,13 +615,56 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     draws.n++;
     return f();
   };
-  const { predictor, policies, router: makeRouter } = buildComponents(r, engines, trace, counted);
+  const { predictor, policies, router: makeRouter } = buildComponents(r, disagg ? P : engines, trace, counted);
   const router = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: counted(seedrandom.alea(`${r.seed}:router`)), cost });
-  return { trace, policies, router, predictor, randomDraws: () => draws.n, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
+  const gpu = resolveGpu(r.gpu);
+  const run: ResolvedRun = { trace, policies, router, predictor, randomDraws: () => draws.n, cost, costDescription, pipeline, engine, kvTokens, unlimitedKv, slo: { ttft_s: r['slo-ttft'], tpot_s: r['slo-tpot'], e2e_s: r['slo-e2e'] },
     gpus: r.replicas * r.tp * r.pp,
-    gpuPrice: r['gpu-price'] ?? resolveGpu(r.gpu).usdPerHour,
-    peak: { flops: resolveGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: resolveGpu(r.gpu).memBandwidth * r.tp * r.pp },
+    gpuPrice: r['gpu-price'] ?? gpu.usdPerHour,
+    peak: { flops: gpu.bf16Flops * r.tp * r.pp, bytes: gpu.memBandwidth * r.tp * r.pp },
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
+  };
+  if (disagg) run.disaggregation = buildDecodePool(r, P, D, predictor, log);
+  if (run.disaggregation) {
+    const dr = decodeSide(r);
+    run.gpus = P! * r.tp + D! * dr.tp;
+    // One price and one peak per run: only when both pools use the same GPU and tp.
+    if (dr.gpu !== r.gpu || dr.tp !== r.tp) {
+      if (resolveGpu(dr.gpu).usdPerHour !== gpu.usdPerHour) run.gpuPrice = r['gpu-price'];
+      run.peak = undefined;
+    }
+  }
+  return run;
+}
+
+/**
+ * The decode pool of a disaggregated run (docs/disaggregation.md): `D` replicas on `--decode-gpu`
+ * with `--decode-tp` (default the prefill pool's), each with a fresh `--decode-policy` (default
+ * `--policy`; no `--policy-opt`, the predictor shared) behind `--decode-router` (default
+ * `--router`), and the KV link. A transfer moves the KV of the prompt; each GPU link carries
+ * `tokens × kvBytesPerToken(model, min(prefill tp, decode tp))` bytes: the side with fewer GPUs
+ * holds the larger shards, and its links set the pace.
+ */
+function buildDecodePool(r: RunOptions, P: number, D: number, predictor: Predictor | undefined, log?: (message: string) => void): NonNullable<ResolvedRun['disaggregation']> {
+  const dr = decodeSide(r);
+  const hw = buildHardware(dr, log);
+  const entry = policyEntry(r['decode-policy'] ?? r.policy);
+  const opts = r['decode-policy'] === undefined ? parseKeyValues(r['policy-opt'], '--policy-opt') : {};
+  const decodePolicy = Array.from({ length: D }, () => entry.create(opts, entry.predictor === 'none' ? undefined : predictor));
+  const makeRouter = routerEntry(r['decode-router'] ?? r.router).create(r['decode-router'] === undefined ? parseKeyValues(r['router-opt'], '--router-opt') : {});
+  const decodeRouter = (replicas: readonly ReplicaLoad[], requests: RequestTable) => makeRouter({ replicas, requests, random: seedrandom.alea(`${r.seed}:decode-router`), cost: hw.cost, predictor });
+  const link = getLink(r.link ?? DEFAULT_LINK, resolveGpu(r.gpu), r['link-bandwidth'], r['link-latency']);
+  const perToken = kvBytesPerToken(resolveModel(r.model), Math.min(r.tp, dr.tp));
+  return {
+    prefill: P,
+    decode: D,
+    decodePolicy,
+    decodeEngine: hw.engine,
+    decodeCost: hw.cost,
+    decodeRouter,
+    link,
+    transferBytes: (tokens) => tokens * perToken,
+    transferSeconds: (bytes) => transferSeconds(link, bytes),
   };
 }
 

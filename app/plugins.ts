@@ -196,14 +196,19 @@ export async function loadPlugin<K extends PluginKind>(kind: K, spec: string, ba
 }
 
 /**
- * Loads every plugin file a run's options name (`policy`, `predictor`, `router`), so that
+ * Loads every plugin file a run's options name (`policy`, `predictor`, `router`, and the decode
+ * pool's `decode-policy` and `decode-router`), so that
  * {@link policyEntry} and its siblings find them.
  * @param base the folder relative paths are read from (default the working directory)
  * @throws InputError as {@link loadPlugin}.
  */
-export async function loadPlugins(o: { policy?: unknown; predictor?: unknown; router?: unknown }, base?: string): Promise<void> {
-  for (const kind of ['policy', 'predictor', 'router'] as const) {
-    const v = o[kind];
+export async function loadPlugins(
+  o: { policy?: unknown; predictor?: unknown; router?: unknown; 'decode-policy'?: unknown; 'decode-router'?: unknown },
+  base?: string,
+): Promise<void> {
+  const keys = [['policy', 'policy'], ['predictor', 'predictor'], ['router', 'router'], ['decode-policy', 'policy'], ['decode-router', 'router']] as const;
+  for (const [key, kind] of keys) {
+    const v = o[key];
     if (typeof v === 'string' && isPluginSpec(v)) await loadPlugin(kind, v, base);
   }
 }

@@ -62,16 +62,20 @@ export function requestValues(R: RequestTable, m: RequestMetrics, i: number): (n
   ];
 }
 
+/** Columns requests.csv adds for a disaggregated run (docs/disaggregation.md): TTFT = queue_delay_s + prefill_s; the decode replica is `replica`. */
+export const DISAGG_REQUEST_COLUMNS = ['prefill_replica', 'prefill_s', 'kv_wait_s', 'transfer_s'] as const;
+
 /**
  * Writes one CSV row per request (header first) to `w`, in chunks of 8,192 rows, so memory does
  * not grow with the table. Undefined values (a rejected request's latencies, the TPOT of a
  * one-token output) are empty fields, never NaN.
  */
-export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMetrics): void {
-  w.write(REQUEST_COLUMNS.join(',') + '\n');
+export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMetrics, disaggregated = false): void {
+  w.write([...REQUEST_COLUMNS, ...(disaggregated ? DISAGG_REQUEST_COLUMNS : [])].join(',') + '\n');
   let buf: string[] = [];
   for (let i = 0; i < R.n; i++) {
-    buf.push(requestValues(R, m, i).map((v) => (v === null ? '' : String(v))).join(','));
+    const extra = disaggregated ? [orNull(R.prefillReplica[i]), orNull(m.prefill[i]), orNull(m.kvWait[i]), orNull(m.transfer[i])] : [];
+    buf.push([...requestValues(R, m, i), ...extra].map((v) => (v === null ? '' : String(v))).join(','));
     if (buf.length === 8192) {
       w.write(buf.join('\n') + '\n');
       buf = [];
@@ -139,7 +143,7 @@ export class OutDir {
     try {
       this.open('summary.json').write(JSON.stringify(summary, null, 2) + '\n');
       this.open('config.json').write(JSON.stringify(config, null, 2) + '\n');
-      writeRequestsCsv(this.open('requests.csv'), R, m);
+      writeRequestsCsv(this.open('requests.csv'), R, m, summary.disaggregation !== undefined);
       writeReplicasCsv(this.open('replicas.csv'), replicas);
       for (const w of this.writers) w.flush();
     } catch (e) {
@@ -181,10 +185,14 @@ export const REPLICA_COLUMNS = [
   'mbu',
 ] as const;
 
-/** Writes one CSV row per replica to `w` (header first); undefined values are empty fields. */
+/**
+ * Writes one CSV row per replica to `w` (header first); undefined values are empty fields. A
+ * disaggregated run's rows end with their `pool` (prefill or decode).
+ */
 export function writeReplicasCsv(w: AtomicWriter, replicas: readonly ReplicaSummary[]): void {
   const f = (x: number | null) => (x === null ? '' : String(x));
-  const lines = [REPLICA_COLUMNS.join(',')];
+  const pools = replicas.some((r) => r.pool !== undefined);
+  const lines = [[...REPLICA_COLUMNS, ...(pools ? ['pool'] : [])].join(',')];
   for (const r of replicas) {
     lines.push(
       [
@@ -206,6 +214,7 @@ export function writeReplicasCsv(w: AtomicWriter, replicas: readonly ReplicaSumm
         f(r.prefix_token_hit_rate),
         f(r.mfu),
         f(r.mbu),
+        ...(pools ? [r.pool ?? ''] : []),
       ].join(','),
     );
   }
@@ -288,6 +297,12 @@ export function formatSummary(s: Summary, header: string[]): string {
           `${s.programs.completed} of ${s.programs.count} completed; e2e mean ${num(s.programs.e2e_s.mean)} s, p99 ${num(s.programs.e2e_s.p99)} s; waiting mean ${num(s.programs.waiting_s.mean)} s; ${num(s.programs.throughput_per_s)} programs/s`,
         ]] as [string, string][])
       : []),
+    ...(s.disaggregation
+      ? ([[
+          'disaggregation',
+          `${s.disaggregation.transfers} KV transfers, ${(s.disaggregation.bytes_per_link / 2 ** 30).toFixed(2)} GiB per link; prefill mean ${num(s.disaggregation.prefill_s.mean)} s, KV wait mean ${num(s.disaggregation.kv_wait_s.mean)} s (p99 ${num(s.disaggregation.kv_wait_s.p99)}), transfer mean ${num(s.disaggregation.transfer_s.mean)} s (p99 ${num(s.disaggregation.transfer_s.p99)})`,
+        ]] as [string, string][])
+      : []),
     ...(s.predictor
       ? ([[
           'predictor',
@@ -313,7 +328,7 @@ export function formatSummary(s: Summary, header: string[]): string {
         num(r.e2e_s.mean),
         num(r.e2e_s.p99),
       ];
-      lines.push([String(r.replica).padEnd(22), ...cells.map((c) => c.padStart(10))].join(''));
+      lines.push([`${r.replica}${r.pool ? ` (${r.pool})` : ''}`.padEnd(22), ...cells.map((c) => c.padStart(10))].join(''));
     }
   }
   return lines.join('\n');

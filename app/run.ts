@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from '../sim/engine-types.ts';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import { programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import { disaggregationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 import { FINISHED } from '../sim/requests.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -50,15 +50,24 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     cost: run.cost,
     pipeline: run.pipeline,
     engine: run.engine,
+    disaggregation: run.disaggregation,
     observer: hooks.observer,
     onProgress: hooks.onProgress,
   });
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
   const kv = { kvBlocks: run.engine.kvBlocks * (run.pipeline?.stages ?? 1), unlimitedKv: run.unlimitedKv };
-  const summary = summarize(result, metrics, { ...kv, slo: run.slo, peak: run.peak, percentiles: run.percentiles });
-  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s, peak: run.peak });
+  const dis = run.disaggregation;
+  // Disaggregated: utilization over the two pools' capacity together (the mean replica's).
+  const all = dis ? { ...kv, kvBlocks: (dis.prefill * kv.kvBlocks + dis.decode * dis.decodeEngine.kvBlocks) / (dis.prefill + dis.decode) } : kv;
+  const summary = summarize(result, metrics, { ...all, slo: run.slo, peak: run.peak, percentiles: run.percentiles });
+  const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s, peak: run.peak, decodeKvBlocks: dis?.decodeEngine.kvBlocks });
   if (replicas.length > 1) summary.replicas = replicas;
+  if (dis) {
+    // The fullest replica's peak, each against its own capacity.
+    if (!run.unlimitedKv) summary.kv_utilization.max = Math.max(...replicas.map((r) => r.kv_utilization_max!));
+    summary.disaggregation = disaggregationSummary(result, metrics);
+  }
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));

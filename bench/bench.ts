@@ -3,7 +3,8 @@
  * Llama-2-7B/A100 replica in under 1 s of wall time; a 1M-request trace, the conv trace tiled in
  * time, in under 30 s and 2 GB; every scheduling policy on the conv trace, with learning-to-rank
  * in at most 3x FCFS's wall time; Mooncake with prefix caching in at most 2x the same run
- * without). Prints a table; exits 1 if a target is missed.
+ * without; disaggregated prefill and decode on the conv trace within 3x the same 4-GPU cluster
+ * colocated). Prints a table; exits 1 if a target is missed.
  *
  * Times are medians over repeats of the simulation loop alone (trace reading reported apart);
  * a case repeated 3 times or more runs once untimed first, so that the median is of compiled code
@@ -53,7 +54,8 @@ function timeRun(name: string, opts: Partial<RunOptions>, trace: Trace, readS: n
   let last;
   for (let i = repeats >= 3 ? -1 : 0; i < repeats; i++) {
     const run = buildRun(normalizeOptions({ ...opts, trace: trace.source }), trace);
-    last = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, pipeline: run.pipeline, engine: { ...run.engine, skipAhead } });
+    const dis = run.disaggregation && { ...run.disaggregation, decodeEngine: { ...run.disaggregation.decodeEngine, skipAhead } };
+    last = simulate({ trace, policy: run.policies, router: run.router, cost: run.cost, pipeline: run.pipeline, engine: { ...run.engine, skipAhead }, disaggregation: dis });
     if (i >= 0) walls.push(last.wall_s);
   }
   const sim = median(walls);
@@ -208,8 +210,21 @@ async function main(): Promise<number> {
   rows.push(timeRun('azure conv, fcfs, no skip-ahead', base, conv, convRead, 3, undefined, false));
   // A cluster: the conv trace at 4x its rate over 4 replicas behind each load-reading router.
   const conv4 = transformTrace(conv, { rate_scale: 4 });
+  const clusterRows: Row[] = [];
   for (const router of ['round-robin', 'least-requests', 'llumnix']) {
-    rows.push(timeRun(`azure conv x4 rate, 4 replicas, ${router}`, { ...base, replicas: 4, router }, conv4, convRead, 3, 1));
+    clusterRows.push(timeRun(`azure conv x4 rate, 4 replicas, ${router}`, { ...base, replicas: 4, router }, conv4, convRead, 3, 1));
+  }
+  rows.push(...clusterRows);
+  // Disaggregated prefill and decode on the same 4 GPUs: the loop within 3x the same cluster without it.
+  for (const [p, d, router] of [
+    [2, 2, 'round-robin'],
+    [1, 3, 'least-requests'],
+  ] as const) {
+    const same = clusterRows.find((r) => r.case.endsWith(router))!;
+    const row = timeRun(`azure conv x4 rate, ${p} prefill + ${d} decode replicas, ${router}`, { ...base, 'prefill-replicas': p, 'decode-replicas': d, router }, conv4, convRead, 3);
+    row.target = `<= 3x 4 replicas (${(row.sim_s / same.sim_s).toFixed(2)}x)`;
+    row.ok = row.sim_s <= 3 * same.sim_s;
+    rows.push(row);
   }
   // Programs: a generated ReAct workload (3,000 programs, ~32k calls) on 1 and 4 replicas under PLAS.
   const react = generateProgramTrace({ kind: 'react', programs: 3000, rate: 2, seed: 'bench' });

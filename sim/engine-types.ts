@@ -78,6 +78,10 @@ export interface EngineStats {
   rejectedAncestor: number;
   /** Time the engine was running iterations. */
   busy_s: number;
+  /** Requests detached from this engine to move elsewhere (`Engine.detach`). */
+  movedOut: number;
+  /** Requests adopted by this engine from elsewhere (`Engine.adopt`). */
+  movedIn: number;
   /** Model FLOPs of its iterations (sim/cost/work.ts `iterationFlops`; 0 without `EngineConfig.work`). */
   modelFlops: number;
   /** HBM bytes its iterations read: weights plus decode KV (`iterationBytes`; 0 without `EngineConfig.work`). */
@@ -147,6 +151,8 @@ export function emptyEngineStats(): EngineStats {
     rejectedKv: 0,
     rejectedAncestor: 0,
     busy_s: 0,
+    movedOut: 0,
+    movedIn: 0,
     modelFlops: 0,
     hbmBytes: 0,
   };

@@ -20,8 +20,9 @@ import { ReplicaState } from './replica-state.ts';
 import type { PrefixTables } from './prefix-cache.ts';
 import type { PipelineReplica } from './pipeline.ts';
 import { canSkipAhead, skipAhead } from './skip-ahead.ts';
+import { IdList } from './id-list.ts';
 import { iterationBytes, iterationFlops } from './cost/work.ts';
-import { RequestTable, WAITING, FINISHED, REJECTED } from './requests.ts';
+import { RequestTable, WAITING, RUNNING, FINISHED, REJECTED, FROZEN, IN_TRANSIT } from './requests.ts';
 
 /**
  * A single replica. The simulator calls `arrive` for each request routed here, `start` when the
@@ -32,6 +33,13 @@ export class Engine {
   busy = false;
   /** Called when a request completes (after the policy's onComplete); the simulator releases dependent calls. */
   onComplete: ((id: number, now: number) => void) | undefined = undefined;
+  /**
+   * A prefill instance of a disaggregated run (sim/disaggregation.ts): when set, each request whose
+   * first token an iteration sampled and that has more to generate is frozen here at the end of
+   * that iteration and handed to this callback (it decodes elsewhere).
+   */
+  onPrefilled: ((id: number, now: number) => void) | undefined = undefined;
+  private readonly prefilled = new IdList();
 
   private readonly s: ReplicaState;
   private readonly cfg: EngineConfig;
@@ -99,9 +107,14 @@ export class Engine {
     return this.s.stats;
   }
 
-  /** Whether any request is queued or in flight. */
+  /** Whether any request is queued or in flight (frozen requests aside: the engine cannot run them). */
   hasWork(): boolean {
-    return this.s.outstanding > 0;
+    return this.s.outstanding - this.s.frozen > 0;
+  }
+
+  /** Whether the engine holds anything at all: unfinished requests (frozen ones too) or reservations. */
+  holdsAnything(): boolean {
+    return this.s.outstanding > 0 || this.s.reservations > 0;
   }
 
   /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */
@@ -150,27 +163,30 @@ export class Engine {
 
   /**
    * Whether request `id` can ever complete on this replica: its largest KV footprint
-   * (prompt + output − 1 tokens: the last token is sampled, never cached) plus the admission
-   * watermark must fit the GPU's blocks.
+   * (prompt + output − 1 tokens: the last token is sampled, never cached; on a prefill instance,
+   * its prompt) plus the admission watermark must fit the GPU's blocks.
    */
-  private canEverFit(id: number): boolean {
+  canEverFit(id: number): boolean {
     const kv = this.s.kv;
-    return kv.canEverHold(kv.blocksFor(this.R.prompt[id] + this.R.output[id] - 1));
+    const R = this.R;
+    // A prefill instance (`onPrefilled`) holds a request only up to its first token: its prompt.
+    return kv.canEverHold(kv.blocksFor(this.onPrefilled ? R.prompt[id] : R.prompt[id] + R.output[id] - 1));
   }
 
   /**
    * A request arrives at `now`: rejected if it is longer than `maxModelLen` (prompt + output) or
-   * can never fit the KV cache, else queued with its priority.
+   * can never fit the KV cache (here, or, `fitsElsewhere` false, where it must go next: a
+   * disaggregated run's decode replicas), else queued with its priority.
    * @returns false when rejected.
    */
-  arrive(id: number, now: number): boolean {
+  arrive(id: number, now: number, fitsElsewhere = true): boolean {
     const R = this.R;
     const maxLen = this.cfg.maxModelLen;
     if (maxLen !== undefined && R.prompt[id] + R.output[id] > maxLen) {
       this.reject(id, 'too-long');
       return false;
     }
-    if (!this.canEverFit(id)) {
+    if (!fitsElsewhere || !this.canEverFit(id)) {
       this.reject(id, 'kv');
       return false;
     }
@@ -195,6 +211,113 @@ export class Engine {
     else st.rejectedAncestor++;
   }
 
+  // ---- Moving a request between engines (docs/engine.md "Moving requests between engines") ----
+
+  /**
+   * Reserves on this (destination) engine the KV blocks for `tokens` KV slots of request `id`,
+   * which is coming from another engine: ⌈tokens / blockSize⌉ blocks, if they can be taken leaving
+   * the watermark free. Reserved blocks count as used until `adopt` or `cancelReservation`.
+   * @returns false, changing nothing, when they do not fit now.
+   * @throws Error if `id` already has a reservation (a bug).
+   */
+  reserve(id: number, tokens: number): boolean {
+    const s = this.s;
+    if (!s.kv.reserve(id, s.kv.blocksFor(tokens))) return false;
+    this.R.reservedOn[id] = s.index;
+    s.reservations++;
+    return true;
+  }
+
+  /** Gives back the blocks reserved here for request `id` (its move was called off). @throws Error if it has none here. */
+  cancelReservation(id: number): void {
+    this.checkReservation(id);
+    this.s.kv.cancelReservation(id);
+    this.R.reservedOn[id] = -1;
+    this.s.reservations--;
+  }
+
+  private checkReservation(id: number): void {
+    if (this.R.reservedOn[id] !== this.s.index) throw new Error(`request ${id} has no reservation on replica ${this.s.index}`);
+  }
+
+  /**
+   * Stops running request `id` from being scheduled here while its KV is copied out (Llumnix's
+   * final stage; a finished prefill waiting for its decode instance). It keeps its KV, still counts
+   * as outstanding (requests and tokens) and is no preemption victim. Only between iterations, or
+   * for a request not in the batch in flight.
+   * @throws Error if it is not running here or is in the batch in flight.
+   */
+  freeze(id: number): void {
+    this.checkMovable(id, 'frozen');
+    const s = this.s;
+    s.removeRunning(id);
+    this.R.state[id] = FROZEN;
+    s.frozen++;
+  }
+
+  /** Undoes `freeze`: request `id` is running here again (at its key's place). @throws Error if it is not frozen here. */
+  thaw(id: number): void {
+    if (this.R.state[id] !== FROZEN || this.R.replica[id] !== this.s.index) throw new Error(`request ${id} is not frozen on replica ${this.s.index}`);
+    this.s.frozen--;
+    this.s.addRunning(id);
+  }
+
+  /**
+   * Takes request `id` (running or frozen here, not in the batch in flight) off this engine: its
+   * KV blocks are freed, as a finished request's are (with prefix caching the blocks of shared
+   * prompt content stay cached here, its own content is forgotten), and it leaves the
+   * outstanding counts. It keeps its progress (`computed`, `generated`) and is IN_TRANSIT until
+   * an engine adopts it. The policy is not told (it is no completion).
+   * @returns the tokens whose KV it held here (`computed`).
+   * @throws Error if it is neither running nor frozen here, or is in the batch in flight.
+   */
+  detach(id: number): number {
+    const R = this.R;
+    const s = this.s;
+    if (R.state[id] === FROZEN && R.replica[id] === s.index) {
+      s.frozen--;
+    } else {
+      this.checkMovable(id, 'detached');
+      s.removeRunning(id);
+    }
+    s.heldTokens -= R.prompt[id] + R.generated[id];
+    s.kv.release(id, true);
+    R.state[id] = IN_TRANSIT;
+    s.stats.movedOut++;
+    return R.computed[id];
+  }
+
+  private checkMovable(id: number, what: string): void {
+    const R = this.R;
+    if (R.state[id] !== RUNNING || R.replica[id] !== this.s.index) throw new Error(`request ${id} cannot be ${what}: not running on replica ${this.s.index}`);
+    if (this.busy && R.scheduled[id] > 0) throw new Error(`request ${id} cannot be ${what} on replica ${this.s.index}: it is in the batch in flight`);
+  }
+
+  /**
+   * Request `id` (IN_TRANSIT, detached from another engine) joins this engine with the KV of its
+   * first `computed` tokens in the blocks reserved for it here: running, with `computed` set (a
+   * decode when `computed` = prompt + generated − 1; no prefill), keyed by this engine's policy
+   * (`priority` at `now`, as at an arrival), counted in this engine's loads.
+   * @throws Error if it is not in transit, has no reservation here, or the reservation is smaller
+   *   than `computed` tokens need, or `computed` exceeds its sequence (bugs).
+   */
+  adopt(id: number, computed: number, now: number): void {
+    const R = this.R;
+    const s = this.s;
+    if (R.state[id] !== IN_TRANSIT) throw new Error(`request ${id} adopted on replica ${s.index} while not in transit`);
+    this.checkReservation(id);
+    if (!(computed >= 0 && computed <= R.prompt[id] + R.generated[id])) throw new Error(`request ${id} adopted with ${computed} computed tokens`);
+    s.kv.adopt(id, computed);
+    R.reservedOn[id] = -1;
+    s.reservations--;
+    R.computed[id] = computed;
+    R.replica[id] = s.index;
+    s.heldTokens += R.prompt[id] + R.generated[id];
+    R.key[id] = this.policy.priority(id, now);
+    s.addRunning(id);
+    s.stats.movedIn++;
+  }
+
   /**
    * Forms the next batch at `now` and prices it.
    * @param horizon time of the next event that could change or look at this replica (an
@@ -216,7 +339,8 @@ export class Engine {
     else formAdmitBatch(s);
     s.requeueDeferred();
     if (s.batch.count === 0) {
-      if (this.hasWork()) throw new Error(`engine stalled at t=${now}: ${this.describeQueues()}, nothing schedulable`);
+      // Blocks held by frozen requests or reservations are freed by a move's later event: wait for it.
+      if (this.hasWork() && s.frozen === 0 && s.reservations === 0) throw new Error(`engine stalled at t=${now}: ${this.describeQueues()}, nothing schedulable`);
       this.busy = false;
       return -1;
     }
@@ -267,7 +391,7 @@ export class Engine {
 
   private describeQueues(): string {
     const s = this.s;
-    return `${s.waiting.size} waiting, ${s.running.count} running, ${s.swapped.size} swapped, ${s.kv.freeBlocks} free blocks`;
+    return `${s.waiting.size} waiting, ${s.running.count} running, ${s.swapped.size} swapped, ${s.frozen} frozen, ${s.kv.freeBlocks} free blocks`;
   }
 
   private observe(start: number, end: number): void {
@@ -319,6 +443,7 @@ export class Engine {
           s.heldTokens++;
           if (R.firstToken[id] < 0) R.firstToken[id] = now;
           R.tokenSampled(id, now);
+          if (this.onPrefilled && R.generated[id] === 1 && R.output[id] > 1) this.prefilled.push(id);
         }
       }
       R.scheduled[id] = 0;
@@ -335,5 +460,13 @@ export class Engine {
     this.policy.onIterationEnd?.(ids, count, steps, now);
     this.busy = false;
     this.pipeline?.flightEnded(now);
+    const p = this.prefilled;
+    if (p.count > 0) {
+      for (let i = 0; i < p.count; i++) {
+        this.freeze(p.ids[i]);
+        this.onPrefilled!(p.ids[i], now);
+      }
+      p.clear();
+    }
   }
 }

@@ -147,6 +147,60 @@ export class KvCache {
     this.gpuUsed -= b;
   }
 
+  /**
+   * Reserves `blocks` GPU blocks for request `id`, which holds none here and is coming from
+   * another engine (a move: sim/engine.ts `reserve`), if they can be taken leaving the watermark
+   * free (`canAllocate`). Reserved blocks count as used; with prefix caching they are taken from
+   * the free queue as fresh blocks (evicting cached ones, as any allocation does) and stay
+   * unnamed until `adopt`. @returns false (nothing changed) when they do not fit.
+   * @throws Error if `id` already has a reservation (a bug).
+   */
+  reserve(id: number, blocks: number): boolean {
+    if (this.R.reserved[id] !== 0) throw new Error(`request ${id} already has ${this.R.reserved[id]} blocks reserved`);
+    if (!this.canAllocate(blocks)) return false;
+    this.take(blocks);
+    this.R.reserved[id] = blocks;
+    return true;
+  }
+
+  /** Gives back request `id`'s reserved blocks (its move was called off). */
+  cancelReservation(id: number): void {
+    const b = this.R.reserved[id];
+    this.R.reserved[id] = 0;
+    this.giveBack(b);
+  }
+
+  /**
+   * Request `id` (holding no blocks here) takes its reserved blocks as its own, the KV of its
+   * first `tokens` tokens having arrived in them; with prefix caching the blocks those tokens fill
+   * are registered (named) here, as blocks a request computed itself are.
+   * @throws Error if it holds blocks already or fewer were reserved than `tokens` need (bugs).
+   */
+  adopt(id: number, tokens: number): void {
+    const R = this.R;
+    const b = R.reserved[id];
+    if (R.blocks[id] !== 0) throw new Error(`request ${id} adopted while holding ${R.blocks[id]} blocks`);
+    if (b < this.blocksFor(tokens)) throw new Error(`request ${id}: ${b} blocks reserved for ${tokens} tokens`);
+    R.reserved[id] = 0;
+    R.blocks[id] = b;
+    // The reserved blocks were unnamed: `grow` names the full ones (nothing to allocate).
+    if (this.prefix) this.prefix.grow(id, b, tokens);
+  }
+
+  /** Takes `k` fresh blocks out of the free ones, held by no request yet (the caller checked). */
+  private take(k: number): void {
+    if (this.prefix) return this.prefix.allocateAnonymous(k);
+    this.gpuFree -= k;
+    this.gpuUsed += k;
+  }
+
+  /** Returns `k` unnamed blocks taken by `take`. */
+  private giveBack(k: number): void {
+    if (this.prefix) return this.prefix.pool.releaseAnonymous(k);
+    this.gpuFree += k;
+    this.gpuUsed -= k;
+  }
+
   /** Whether decoding request `id` needs one more block for its next token. */
   needsBlock(id: number): boolean {
     return this.R.computed[id] + 1 > this.R.blocks[id] * this.blockSize;

@@ -94,6 +94,8 @@ export interface Summary {
   predictor?: { name: string } & PredictorQuality;
   /** Per replica, with more than one replica (also `replicas.csv` in `--out`). */
   replicas?: ReplicaSummary[];
+  /** Disaggregated prefill and decode (docs/disaggregation.md), when the run was. */
+  disaggregation?: DisaggregationSummary;
   /** GPUs held × makespan, hours (filled by the app, app/run.ts; sim/cost/price.ts). */
   gpu_hours?: number;
   /** US dollars per GPU-hour used for the cost (null when none is known). */
@@ -117,9 +119,28 @@ export interface Summary {
   ms: Record<string, number | null>;
 }
 
+/**
+ * A disaggregated run's pools and KV transfers. Over completed requests: `prefill_s` (first token −
+ * first scheduled, on the prefill replica; TTFT = queue delay + prefill_s), and over those that
+ * moved (output ≥ 2 tokens): `kv_wait_s` (first token to the start of the transfer: waiting, frozen
+ * on the prefill replica, for the decode replica's KV) and `transfer_s` (the transfer).
+ */
+export interface DisaggregationSummary {
+  prefill_replicas: number;
+  decode_replicas: number;
+  /** KV transfers made, and the bytes each GPU link carried, summed over transfers. */
+  transfers: number;
+  bytes_per_link: number;
+  prefill_s: LatencyStats;
+  kv_wait_s: LatencyStats;
+  transfer_s: LatencyStats;
+}
+
 /** One replica's share of a run (all times in seconds; rates per second of the run's makespan). */
 export interface ReplicaSummary {
   replica: number;
+  /** Its pool in a disaggregated run (absent otherwise). */
+  pool?: 'prefill' | 'decode';
   /** Requests routed to it, of which completed and rejected. */
   requests: number;
   completed: number;
@@ -151,6 +172,11 @@ export interface RequestMetrics {
   e2e: Float64Array;
   normalized: Float64Array;
   queueDelay: Float64Array;
+  /** First token − first scheduled (the prefill, with any recompute before the first token). */
+  prefill: Float64Array;
+  /** Disaggregated: first token to the start of its KV transfer, and the transfer (-1 without one). */
+  kvWait: Float64Array;
+  transfer: Float64Array;
 }
 
 /** Computes each request's TTFT, TPOT, max TBT, end-to-end, normalized latency and queueing delay. */
@@ -163,6 +189,9 @@ export function requestMetrics(R: RequestTable): RequestMetrics {
     e2e: new Float64Array(n).fill(-1),
     normalized: new Float64Array(n).fill(-1),
     queueDelay: new Float64Array(n).fill(-1),
+    prefill: new Float64Array(n).fill(-1),
+    kvWait: new Float64Array(n).fill(-1),
+    transfer: new Float64Array(n).fill(-1),
   };
   for (let i = 0; i < n; i++) {
     if (R.state[i] !== FINISHED) continue;
@@ -171,6 +200,11 @@ export function requestMetrics(R: RequestTable): RequestMetrics {
     m.e2e[i] = R.completion[i] - a;
     m.normalized[i] = m.e2e[i] / R.output[i];
     m.queueDelay[i] = R.firstScheduled[i] - a;
+    m.prefill[i] = R.firstToken[i] - R.firstScheduled[i];
+    if (R.transferStart[i] >= 0) {
+      m.kvWait[i] = R.transferStart[i] - R.firstToken[i];
+      m.transfer[i] = R.transferEnd[i] - R.transferStart[i];
+    }
     if (R.output[i] >= 2) {
       m.tpot[i] = (R.completion[i] - R.firstToken[i]) / (R.output[i] - 1);
       m.maxTbt[i] = R.maxTbt[i];
@@ -400,6 +434,21 @@ export function summarize(
   };
 }
 
+/** The summary's `disaggregation` block of a disaggregated run (undefined for a colocated one). */
+export function disaggregationSummary(res: SimulationResult, m: RequestMetrics): DisaggregationSummary | undefined {
+  const p = res.pools;
+  if (!p) return undefined;
+  return {
+    prefill_replicas: p.prefill,
+    decode_replicas: p.decode,
+    transfers: p.transfers,
+    bytes_per_link: p.bytes,
+    prefill_s: latencyStats(m.prefill),
+    kv_wait_s: latencyStats(m.kvWait),
+    transfer_s: latencyStats(m.transfer),
+  };
+}
+
 /** Peak throughput of one replica, all its GPUs together: FLOP/s (dense BF16) and HBM bytes/s. */
 export interface ReplicaPeak {
   flops: number;
@@ -460,10 +509,18 @@ export function programMetrics(R: RequestTable, p: TracePrograms, makespan_s: nu
  *   `makespan_s` the run's (the summary's), the denominator of rates and fractions; `peak` one
  *   replica's peak FLOP/s and bytes/s for `mfu` and `mbu`.
  */
-export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: { kvBlocks: number; unlimitedKv: boolean; makespan_s: number; peak?: ReplicaPeak }): ReplicaSummary[] {
+export function replicaMetrics(
+  res: SimulationResult,
+  m: RequestMetrics,
+  opts: { kvBlocks: number; unlimitedKv: boolean; makespan_s: number; peak?: ReplicaPeak; decodeKvBlocks?: number },
+): ReplicaSummary[] {
   const R = res.requests;
   const makespan = opts.makespan_s;
+  const P = res.pools ? res.pools.prefill : -1;
   return res.replicas.map((st, r) => {
+    // Disaggregated: a prefill replica's requests are those routed to it; a decode replica's, those it adopted.
+    const owner = r < P ? R.prefillReplica : R.replica;
+    const kvBlocks = r >= P && P >= 0 && opts.decodeKvBlocks !== undefined ? opts.decodeKvBlocks : opts.kvBlocks;
     let requests = 0;
     let completed = 0;
     let rejected = 0;
@@ -471,7 +528,7 @@ export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: {
     const ttft = new Float64Array(R.n).fill(-1);
     const e2e = new Float64Array(R.n).fill(-1);
     for (let i = 0; i < R.n; i++) {
-      if (R.replica[i] !== r) continue;
+      if (owner[i] !== r) continue;
       requests++;
       if (R.state[i] === FINISHED) {
         completed++;
@@ -482,14 +539,15 @@ export function replicaMetrics(res: SimulationResult, m: RequestMetrics, opts: {
     }
     return {
       replica: r,
+      ...(P >= 0 ? { pool: r < P ? ('prefill' as const) : ('decode' as const) } : {}),
       requests,
       completed,
       rejected,
       busy_fraction: makespan > 0 ? st.busy_s / makespan : 0,
       iterations: st.iterations,
       batch_size_mean: st.iterations > 0 ? st.batchSizeSum / st.iterations : 0,
-      kv_utilization_mean: opts.unlimitedKv ? null : makespan > 0 ? st.kvBlockSeconds / makespan / opts.kvBlocks : 0,
-      kv_utilization_max: opts.unlimitedKv ? null : st.kvMaxBlocks / opts.kvBlocks,
+      kv_utilization_mean: opts.unlimitedKv ? null : makespan > 0 ? st.kvBlockSeconds / makespan / kvBlocks : 0,
+      kv_utilization_max: opts.unlimitedKv ? null : st.kvMaxBlocks / kvBlocks,
       preemptions: st.preemptions,
       output_tokens_per_s: makespan > 0 ? outTokens / makespan : 0,
       ttft_s: latencyStats(ttft),

@@ -330,6 +330,13 @@ export class PrefixCache {
     if (final) t.drop(id);
   }
 
+  /** Takes `k` blocks from the free queue for no request yet (a reservation), counting the cached ones it evicts. */
+  allocateAnonymous(k: number): void {
+    const before = this.pool.evictions;
+    this.pool.allocate(k);
+    this.stats.prefixEvictions += this.pool.evictions - before;
+  }
+
   /** Swap-in of request `id` (holding no GPU blocks): `blocks` fresh blocks, its full ones registered again. */
   swapIn(id: number, blocks: number): void {
     this.grow(id, blocks, this.R.computed[id]);

@@ -82,8 +82,12 @@ export class ReplicaState {
    * steady state skip-ahead may repeat.
    */
   admitted = false;
-  /** Σ (prompt + generated) over this replica's unfinished requests. */
+  /** Σ (prompt + generated) over this replica's unfinished requests (frozen ones included). */
   heldTokens = 0;
+  /** Requests frozen here for a move (state FROZEN): they hold KV and are never scheduled. */
+  frozen = 0;
+  /** Reservations held here for incoming requests (`RequestTable.reserved` with `reservedOn` this replica). */
+  reservations = 0;
 
   /**
    * @param cfg resolved engine settings; @param requests the run's request table; @param policy
@@ -106,9 +110,9 @@ export class ReplicaState {
     this.order = rank ? new RunningOrder(requests) : null;
   }
 
-  /** Requests on this replica not yet finished: waiting, running (incl. paused) and swapped. */
+  /** Requests on this replica not yet finished: waiting, running (incl. paused), swapped and frozen. */
   get outstanding(): number {
-    return this.waiting.size + this.running.count + this.swapped.size;
+    return this.waiting.size + this.running.count + this.swapped.size + this.frozen;
   }
 
   /** Whether running request `id` is decoding (its next step is one token). */

@@ -21,6 +21,14 @@ export const SWAPPED = 3;
 export const FINISHED = 4;
 /** Could never fit (see docs): counted, never scheduled. */
 export const REJECTED = 5;
+/**
+ * Frozen on its engine for a move (`Engine.freeze`): holds its KV there but is never scheduled,
+ * until it is detached (its KV copied elsewhere) or thawed. Llumnix's final stage, a finished
+ * prefill waiting for its decode instance.
+ */
+export const FROZEN = 6;
+/** Detached from one engine and not yet adopted by another (`Engine.detach`, `Engine.adopt`): on no engine. */
+export const IN_TRANSIT = 7;
 
 /** Struct-of-arrays state of every request of a run. Times are seconds; -1 means "not yet". */
 export class RequestTable {
@@ -40,7 +48,14 @@ export class RequestTable {
   readonly blocks: Int32Array;
   /** KV blocks held in CPU swap space. */
   readonly swappedBlocks: Int32Array;
-  /** Lifecycle state: PENDING, WAITING, RUNNING, SWAPPED, FINISHED, REJECTED. */
+  /**
+   * KV blocks reserved for it on a destination engine while it is moved there (`Engine.reserve`):
+   * counted as used on that engine, apart from `blocks` (what it holds where it runs now).
+   */
+  readonly reserved: Int32Array;
+  /** Engine index of its reservation (`reserved`), -1 when none. */
+  readonly reservedOn: Int32Array;
+  /** Lifecycle state: PENDING, WAITING, RUNNING, SWAPPED, FINISHED, REJECTED, FROZEN, IN_TRANSIT. */
   readonly state: Uint8Array;
   /** Policy priority key (smaller is served first). */
   readonly key: Float64Array;
@@ -75,6 +90,14 @@ export class RequestTable {
   readonly service: Float64Array;
   /** Replica the router sent it to; -1 if never submitted (a call whose ancestor was rejected). */
   readonly replica: Int32Array;
+  /**
+   * Disaggregated runs (sim/disaggregation.ts): the prefill replica it was routed to (-1 in a
+   * colocated run; `replica` is then the decode replica that adopted it), and when its KV
+   * transfer to the decode replica started and ended (s, -1 before or without one).
+   */
+  readonly prefillReplica: Int32Array;
+  readonly transferStart: Float64Array;
+  readonly transferEnd: Float64Array;
   /** Virtual engine of its replica it joined (pipeline parallelism, sim/pipeline.ts; 0 without). */
   readonly virtualEngine: Int32Array;
   /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
@@ -102,6 +125,8 @@ export class RequestTable {
     this.computed = new Int32Array(n);
     this.blocks = new Int32Array(n);
     this.swappedBlocks = new Int32Array(n);
+    this.reserved = new Int32Array(n);
+    this.reservedOn = new Int32Array(n).fill(-1);
     this.state = new Uint8Array(n);
     this.key = new Float64Array(n);
     this.tie = new Float64Array(n);
@@ -126,6 +151,9 @@ export class RequestTable {
     this.service = new Float64Array(n);
     this.replica = new Int32Array(n).fill(-1);
     this.virtualEngine = new Int32Array(n);
+    this.prefillReplica = new Int32Array(n).fill(-1);
+    this.transferStart = new Float64Array(n).fill(-1);
+    this.transferEnd = new Float64Array(n).fill(-1);
     this.prefix = trace.prefix;
     this.queuePos = new Int32Array(Math.max(1, n)).fill(-1);
     this.runHeapPos = new Int32Array(Math.max(1, n)).fill(-1);

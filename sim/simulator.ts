@@ -18,6 +18,8 @@ import { RequestTable } from './requests.ts';
 import { ProgramRelease } from './programs.ts';
 import { PrefixTables } from './prefix-cache.ts';
 import { PipelineReplica } from './pipeline.ts';
+import { DecodePool } from './disaggregation.ts';
+import type { DisaggregationInput } from './disaggregation.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -26,6 +28,8 @@ const ITERATION_END = 1;
 const RELEASE = 2;
 /** The idle engine forms a batch (after every same-time release has been queued). */
 const WAKE = 3;
+/** A request's KV has arrived at its decode replica (disaggregation): it moves there. */
+const TRANSFER = 4;
 
 /** Everything one run needs. */
 export interface SimulationInput {
@@ -49,6 +53,12 @@ export interface SimulationInput {
   pipeline?: PipelineCost;
   /** Settings of every replica (replicas are identical); of each virtual engine under pipeline parallelism. */
   engine: EngineConfig;
+  /**
+   * Disaggregated prefill and decode (sim/disaggregation.ts): the replicas of `policy` become the
+   * prefill pool (with `engine`, `cost` and `router`) and these settings add the decode pool.
+   * Not with pipeline parallelism.
+   */
+  disaggregation?: DisaggregationInput;
   /** Called after each iteration is formed, on any replica (tests, time series). */
   observer?: IterationObserver;
   /** Called now and then with the fraction of requests that have arrived (0..1), for a progress bar. */
@@ -60,8 +70,13 @@ export interface SimulationResult {
   requests: RequestTable;
   /** Counters summed over replicas (`kvMaxBlocks`: the largest of any one replica). */
   stats: EngineStats;
-  /** Counters of each replica (of all its virtual engines together under pipeline parallelism: sim/pipeline.ts `stats`). */
+  /**
+   * Counters of each replica (of all its virtual engines together under pipeline parallelism:
+   * sim/pipeline.ts `stats`); disaggregated, the prefill replicas then the decode replicas.
+   */
   replicas: EngineStats[];
+  /** Disaggregated runs: the pools' sizes (replicas 0..prefill−1 prefill, the rest decode), KV transfers and the bytes they moved per link. */
+  pools?: { prefill: number; decode: number; transfers: number; bytes: number };
   /** Simulated time of the last event (s): the last completion, or the last arrival. */
   end_s: number;
   /** Events processed by the loop. */
@@ -100,15 +115,26 @@ export function simulate(input: SimulationInput): SimulationResult {
   const shared = new Map<string, unknown>();
   const prefixTables = input.engine.prefixCaching ? new PrefixTables(requests, input.engine.blockSize) : undefined;
   const groups = stages > 1 ? Array.from({ length: nReplicas }, () => new PipelineReplica(input.pipeline!)) : undefined;
-  const engines = policies.map((p, u) => {
+  const prefillEngines = policies.map((p, u) => {
     const index = Math.floor(u / stages);
     return new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index, prefixTables, pipeline: groups?.[index] });
   });
   let router: Router | undefined;
   if (nReplicas > 1) {
     if (!input.router) throw new Error(`simulate: ${nReplicas} replicas need a router`);
-    router = input.router(groups ?? engines, requests);
+    router = input.router(groups ?? prefillEngines, requests);
   }
+  // Disaggregated: the decode replicas follow the prefill ones (engine index = replica index).
+  const dis = input.disaggregation;
+  if (dis && stages > 1) throw new Error('simulate: disaggregation with pipeline parallelism is not modelled');
+  if (dis && dis.decodePolicy.length < 1) throw new Error('simulate: no decode replica');
+  const decodeEngines = dis
+    ? dis.decodePolicy.map((p, d) => new Engine(dis.decodeEngine, requests, p, dis.decodeCost, { observer: input.observer, shared, index: N + d, prefixTables }))
+    : [];
+  const engines = dis ? [...prefillEngines, ...decodeEngines] : prefillEngines;
+  const pool = dis ? new DecodePool(decodeEngines, requests, dis) : undefined;
+  /** Total engines: N prefill (or colocated) engines, then the decode engines. */
+  const E = engines.length;
   const q = new EventQueue();
   const n = trace.n;
   const arrival = trace.arrival_s;
@@ -119,8 +145,8 @@ export function simulate(input: SimulationInput): SimulationResult {
    * Per engine: end of its iteration in flight, or `now` when it is due to form a batch at this
    * instant, or Infinity when idle. Bounds other engines' skip-ahead on program traces.
    */
-  const endAt = new Float64Array(N).fill(Infinity);
-  const bundleAcrossReplicas = !deps || N === 1;
+  const endAt = new Float64Array(E).fill(Infinity);
+  const bundleAcrossReplicas = !deps || E === 1;
   // Submissions from the trace: every request, or the roots of programs, in arrival order.
   const order = deps ? deps.roots : undefined;
   const nOrder = order ? order.length : n;
@@ -141,13 +167,32 @@ export function simulate(input: SimulationInput): SimulationResult {
     requests.replica[id] = r;
     requests.virtualEngine[id] = v;
     requests.arrival[id] = now;
-    if (!engines[u].arrive(id, now) && deps) deps.rejected(id, (d) => engines[u].reject(d, 'ancestor'));
+    if (pool) requests.prefillReplica[id] = r;
+    // Disaggregated, it must also fit a decode replica for its whole life.
+    const fits = !pool || decodeEngines[0].canEverFit(id);
+    if (!engines[u].arrive(id, now, fits) && deps) deps.rejected(id, (d) => engines[u].reject(d, 'ancestor'));
     return u;
   };
+  const startTransfer = (id: number, end: number) => q.push(end, TRANSFER, id);
+  if (pool) for (const e of prefillEngines) e.onPrefilled = (id, now) => pool.handoff(id, now, startTransfer);
   let next = 0;
   const start = (u: number, now: number) => {
+    // A decode replica pulls the KV of the requests queued for it as its blocks allow, whenever it
+    // forms a batch: its free blocks grow only at iteration boundaries, and skip-ahead bundles
+    // none where they grow (a completion or a preemption ends a bundle), so stepping pulls no sooner.
+    if (pool && u >= N) pool.pump(u - N, now, startTransfer);
     let horizon = Math.min(next < nOrder ? arrival[at(next)] : Infinity, releases.peekTime());
-    if (!bundleAcrossReplicas) for (let k = 0; k < N; k++) if (k !== u && endAt[k] < horizon) horizon = endAt[k];
+    if (!bundleAcrossReplicas) for (let k = 0; k < E; k++) if (k !== u && endAt[k] < horizon) horizon = endAt[k];
+    if (pool && u >= N) {
+      // A decode replica's batch changes when a transfer to it ends, and its KV and loads are read
+      // by handoffs, which come at prefill iteration ends: those under way, and those of prefill
+      // replicas woken by an arrival or by the end of any transfer (which frees their blocks).
+      // Transfers start later too where another decode replica still has requests queued for it:
+      // at its next batch, which may pull one.
+      horizon = Math.min(horizon, pool.nextArrival());
+      for (let k = 0; k < N; k++) if (endAt[k] < horizon) horizon = endAt[k];
+      for (let k = N; k < E; k++) if (k !== u && endAt[k] < horizon && pool.queued(k - N)) horizon = endAt[k];
+    }
     const end = engines[u].start(now, horizon);
     endAt[u] = end >= 0 ? end : Infinity;
     if (end >= 0) q.push(end, ITERATION_END, u);
@@ -175,8 +220,8 @@ export function simulate(input: SimulationInput): SimulationResult {
       }
       if (next < nOrder) q.push(arrival[at(next)], ARRIVAL, next);
       // Idle engines with work form a batch now (all marked first: they start at the same instant).
-      for (let u = 0; u < N; u++) if (!engines[u].busy && engines[u].hasWork()) endAt[u] = now;
-      for (let u = 0; u < N; u++) if (!engines[u].busy && engines[u].hasWork()) start(u, now);
+      for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) endAt[u] = now;
+      for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) start(u, now);
     } else if (kind === RELEASE) {
       releases.pop();
       const u = submit(q.poppedId, now);
@@ -184,6 +229,16 @@ export function simulate(input: SimulationInput): SimulationResult {
       if (!engines[u].busy) wake(u, now);
     } else if (kind === WAKE) {
       if (!engines[q.poppedId].busy) start(q.poppedId, now);
+    } else if (kind === TRANSFER) {
+      // The KV has arrived: the request leaves its prefill replica and decodes on its decode replica.
+      const id = q.poppedId;
+      const src = requests.replica[id];
+      const dst = requests.reservedOn[id];
+      engines[src].detach(id);
+      pool!.arrived(id, dst - N);
+      engines[dst].adopt(id, requests.computed[id], now);
+      if (!engines[dst].busy) wake(dst, now);
+      if (!engines[src].busy && engines[src].hasWork()) wake(src, now);
     } else {
       const u = q.poppedId;
       engines[u].finish(now);
@@ -193,10 +248,12 @@ export function simulate(input: SimulationInput): SimulationResult {
       else start(u, now);
     }
   }
-  for (const engine of engines) if (engine.hasWork()) throw new Error('simulation ended with requests still queued');
+  for (const engine of engines) if (engine.holdsAnything()) throw new Error('simulation ended with requests still queued');
+  if (pool?.busy()) throw new Error('simulation ended with requests still waiting for a decode replica');
   input.onProgress?.(1);
   const replicas = groups ? groups.map((g) => g.stats()) : engines.map((e) => e.stats);
-  return { requests, stats: sumStats(replicas), replicas, end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
+  const pools = pool ? { prefill: N, decode: decodeEngines.length, transfers: pool.transfers, bytes: pool.bytes } : undefined;
+  return { requests, stats: sumStats(replicas), replicas, ...(pools ? { pools } : {}), end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
 }
 
 /** Sums replicas' counters; the KV peak is the largest single replica's. */

@@ -31,6 +31,9 @@
  * - pipeline parallelism (`--pp`, docs/engine.md): every policy (defaults) on the request workload
  *   at pp 2 (engine modes by turns) and the program workload at pp 3, every router on the program
  *   workload over 2 replicas of pp 2, and every policy on small random workloads at pp 2 and 3.
+ * - disaggregated prefill and decode (docs/disaggregation.md): every policy over 1 prefill + 2
+ *   decode replicas and every router over 2 + 2, on the request workload (skip-ahead and
+ *   determinism only; the pools' invariants are in test/disaggregation.test.ts).
  * Workloads: 300 requests overloading an 8000-token KV cache (preemptions, swaps and their
  * fallbacks to recompute), with bursts, two requests that can never fit (rejected) and one prompt
  * over the prefill-priority token budget; 169 program calls from the library's generators
@@ -231,6 +234,7 @@ function execute(c: Case, skipAhead: boolean): Execution {
     cost: run.cost,
     pipeline: run.pipeline,
     engine,
+    disaggregation: run.disaggregation && { ...run.disaggregation, decodeEngine: { ...run.disaggregation.decodeEngine, skipAhead } },
     observer: (r) => {
       records.push(r);
       if (records.length > 500_000) throw new Error(`${c.label}: runaway simulation (over 500000 iterations)`);
@@ -411,6 +415,29 @@ describe('conformance: pipeline parallelism (--pp)', () => {
       check(policyCase(PROGRAMS, 'programs', e.name, i % MODES.length, { replicas: 2, router: r.name, pp: 2, predictor: predictorFor(e) }));
     });
   });
+});
+
+describe('conformance: disaggregated prefill and decode', () => {
+  // Skip-ahead ≡ stepping and determinism for every policy (engine modes by turns) and every router
+  // (both pools, policies by turns) over 1 prefill + 2 decode replicas; the engine invariants of
+  // test/helpers.ts are for colocated replicas (test/disaggregation.test.ts has the pools' own).
+  const disagg = (c: Case) => {
+    const { differences, on } = skipAheadCheck(c);
+    expect(differences.join('\n'), `${c.label}: skip-ahead on vs off`).toBe('');
+    expect(determinismCheck(c, on).join('\n'), `${c.label}: same seed twice`).toBe('');
+    expect(on.result.pools!.transfers, `${c.label}: transfers`).toBeGreaterThan(0);
+  };
+  it(
+    'every policy and every router: skip-ahead on = off, deterministic',
+    () => {
+      POLICIES.forEach((e, i) => disagg(policyCase(REQUESTS, 'requests', e.name, i % MODES.length, { predictor: predictorFor(e), 'prefill-replicas': 1, 'decode-replicas': 2, router: 'least-requests' })));
+      ROUTERS.forEach((r, i) => {
+        const e = POLICIES[i % POLICIES.length];
+        disagg(policyCase(REQUESTS, 'requests', e.name, i % MODES.length, { predictor: predictorFor(e), 'prefill-replicas': 2, 'decode-replicas': 2, router: r.name }));
+      });
+    },
+    120_000,
+  );
 });
 
 describe('conformance: every registered predictor', () => {

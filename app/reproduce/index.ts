@@ -11,11 +11,12 @@ import { skipPredictReproduction } from './skippredict.ts';
 import { sarathiReproduction } from './sarathi.ts';
 import { autellixReproduction } from './autellix.ts';
 import { jainReproduction } from './jain.ts';
+import { disaggReproduction } from './disagg.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction, jainReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction, jainReproduction, disaggReproduction];
 
 /**
  * Looks a reproduction up by name.
