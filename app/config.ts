@@ -25,6 +25,9 @@ import { readJsonFile } from '../sim/files.ts';
 import { getRouter, DEFAULT_ROUTER } from '../policies/routers.ts';
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import type { RequestTable } from '../sim/requests.ts';
+import type { MigrationConfig, Rescheduler } from '../sim/migration.ts';
+import { getLink, transferSeconds } from '../sim/cost/link.ts';
+import { llumnixRescheduler, migrationConfig, readLlumnixSettings } from '../policies/llumnix.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
@@ -115,6 +118,12 @@ export interface RunOptions {
   router: string;
   /** Router options `key=value`. */
   'router-opt'?: string[];
+  /** Live migration between replicas (Llumnix), `on` or `off` (docs/engine.md "Live migration"). */
+  migration: string;
+  /** Migration options `key=value` (policies/llumnix.ts: interval, migrate-out-threshold, request, last-stage-max-blocks, max-stages). */
+  'migration-opt'?: string[];
+  /** The link KV is copied over between replicas (sim/cost/link.ts presets); default `ethernet-64g` (Llumnix's testbed). */
+  link?: string;
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
@@ -135,6 +144,7 @@ export const DEFAULTS = {
   seed: 1,
   replicas: 1,
   router: DEFAULT_ROUTER,
+  migration: 'off',
 } as const;
 
 /** Default token budget with chunked prefill (Sarathi-Serve's strict-SLO budget, vLLM 0.4 default). */
@@ -168,6 +178,8 @@ export interface ResolvedRun {
   peak: ReplicaPeak;
   /** Percentiles of the summary's `ms` block (`--metric-percentiles`). */
   percentiles: readonly number[];
+  /** Live migration (`--migration on`): the rescheduler and how KV is copied; undefined when off. */
+  migration: { rescheduler: Rescheduler; config: MigrationConfig } | undefined;
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -239,6 +251,9 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   replicas: int(1, 1024, 'replicas simulated in one process'),
   router: str,
   'router-opt': list,
+  migration: { kind: 'string', choices: ['on', 'off'] },
+  'migration-opt': list,
+  link: str,
 };
 
 /**
@@ -388,6 +403,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   if (entry.predictor === 'none' && (r.predictor !== undefined || r['predictor-opt'] !== undefined)) {
     throw new InputError(`policy ${r.policy} uses no predictor`, { field: '--predictor' });
   }
+  checkMigration(r);
   locate({ field: '--model' }, () => getModel(r.model));
   locate({ field: '--gpu' }, () => getGpu(r.gpu));
   parseCostModelSpec(r['cost-model']);
@@ -477,7 +493,40 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     gpuPrice: r['gpu-price'] ?? getGpu(r.gpu).usdPerHour,
     peak: { flops: getGpu(r.gpu).bf16Flops * r.tp * r.pp, bytes: getGpu(r.gpu).memBandwidth * r.tp * r.pp },
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
+    migration: buildMigration(r, engine.blockBytes),
   };
+}
+
+/** Default link for live migration: Llumnix's testbed network (§6.1), 64 Gb/s. */
+export const DEFAULT_MIGRATION_LINK = 'ethernet-64g';
+
+/**
+ * Checks the migration options: `--migration on` needs several replicas and no pipeline
+ * parallelism; `--migration-opt` and `--link` only apply with it; the options must read.
+ * @throws InputError naming the option.
+ */
+function checkMigration(r: RunOptions): void {
+  if (r.migration !== 'on') {
+    if (r['migration-opt'] !== undefined) throw new InputError('applies with --migration on', { field: '--migration-opt' });
+    if (r.link !== undefined) throw new InputError('applies with --migration on', { field: '--link' });
+    return;
+  }
+  if (r.replicas < 2) throw new InputError('live migration needs --replicas 2 or more', { field: '--migration' });
+  if (r.pp > 1) throw new InputError('live migration is not modelled with pipeline parallelism (--pp above 1)', { field: '--migration' });
+  readLlumnixSettings(parseKeyValues(r['migration-opt'], '--migration-opt'));
+  getLink(r.link ?? DEFAULT_MIGRATION_LINK, getGpu(r.gpu));
+}
+
+/**
+ * Llumnix's migration for a run with `--migration on` (policies/llumnix.ts), copying KV over
+ * `--link`: a block of `blockBytes` bytes per GPU (each GPU of a tensor-parallel replica sends its
+ * own shard); undefined when off.
+ */
+function buildMigration(r: RunOptions, blockBytes: number): ResolvedRun['migration'] {
+  if (r.migration !== 'on') return undefined;
+  const s = readLlumnixSettings(parseKeyValues(r['migration-opt'], '--migration-opt'));
+  const link = getLink(r.link ?? DEFAULT_MIGRATION_LINK, getGpu(r.gpu));
+  return { rescheduler: llumnixRescheduler(s), config: migrationConfig(s, (blocks) => transferSeconds(link, blocks * blockBytes)) };
 }
 
 /**

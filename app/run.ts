@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from '../sim/engine-types.ts';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import { programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import { migrationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 import { FINISHED } from '../sim/requests.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -52,6 +52,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     engine: run.engine,
     observer: hooks.observer,
     onProgress: hooks.onProgress,
+    migration: run.migration,
   });
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
@@ -59,6 +60,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
   const summary = summarize(result, metrics, { ...kv, slo: run.slo, peak: run.peak, percentiles: run.percentiles });
   const replicas = replicaMetrics(result, metrics, { ...kv, makespan_s: summary.makespan_s, peak: run.peak });
   if (replicas.length > 1) summary.replicas = replicas;
+  if (result.migration) summary.migration = migrationSummary(result.migration);
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));
