@@ -10,11 +10,12 @@ import { ltrReproduction } from './ltr.ts';
 import { skipPredictReproduction } from './skippredict.ts';
 import { sarathiReproduction } from './sarathi.ts';
 import { autellixReproduction } from './autellix.ts';
+import { llumnixReproduction } from './llumnix.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction, llumnixReproduction];
 
 /**
  * Looks a reproduction up by name.
