@@ -38,9 +38,8 @@ function once(id: number, src: number, dst: number, interval_s = 0.05): Reschedu
 describe('one live migration, by hand', () => {
   // Request 0: a 400-token prompt (25 blocks of 16) and 100 output tokens, alone on replica 0 of
   // two; every iteration takes 10 ms; copying a block takes 1 ms. Its token k comes at 0.01·k s.
-  // The first poll (t = 0.05, after token 5) starts the migration: the request holds 26 blocks
-  // (404 tokens computed, the block for position 405 allocated when token 5's step... no: at
-  // token 5, 404 computed, 26 blocks), so stage 1 copies 25 (all but the last), 0.05 → 0.075,
+  // The first poll (t = 0.05, after token 5) starts the migration: the request has 404 tokens
+  // computed in 26 blocks, so stage 1 copies 25 (all but the last, being written), 0.05 → 0.075,
   // while it decodes on (tokens 6, 7 at 0.06, 0.07; the step from 0.07 is in flight). At 0.075
   // one block is new (26 − 25 ≤ 16): the last stage, which waits for the iteration in flight to
   // end (token 8 at 0.08), freezes the request, copies its last block (0.08 → 0.081: the

@@ -121,7 +121,7 @@ export async function runLlumnix(log: (m: string) => void): Promise<Reproduction
     tables: [table],
     notes: [
       'Most migrations are abandoned for memory: the code\'s destinations are instances with load below 3.0 (freeness above −3), which includes nearly full ones, and a destination must reserve each stage\'s blocks leaving its watermark free.',
-      'Downtime is the last stage\'s copy (at most 16 blocks of 8 MiB over 8 GB/s; the wait for the source\'s iteration to end is not counted): milliseconds, as the paper\'s near-constant downtime, but below the paper\'s measured tens of milliseconds, which include control-plane round trips not modelled here.',
+      'Downtime is the last stage\'s copy (at most 16 blocks of 8 MiB over 8 GB/s; the wait for the source\'s iteration to end is not counted): milliseconds, as the paper\'s near-constant downtime, below the tens of milliseconds recalled from the paper (docs/spec.md §9, [RECALL]), which would include control-plane round trips not modelled here.',
     ],
   };
 }
