@@ -28,6 +28,8 @@ import type { RequestTable } from '../sim/requests.ts';
 import type { DisaggregationInput } from '../sim/disaggregation.ts';
 import { getLink, transferSeconds } from '../sim/cost/index.ts';
 import type { Link } from '../sim/cost/index.ts';
+import type { MigrationConfig, Rescheduler } from '../sim/migration.ts';
+import { llumnixRescheduler, migrationConfig, readLlumnixSettings } from '../policies/llumnix.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
@@ -135,10 +137,17 @@ export interface RunOptions {
   'decode-tp'?: number;
   'decode-policy'?: string;
   'decode-router'?: string;
-  /** The link that carries KV from prefill to decode replicas (sim/cost/link.ts presets; default `infiniband-ndr`), with overrides: bytes/s per GPU, seconds. */
+  /**
+   * The link that carries KV between replicas (sim/cost/link.ts presets; default `infiniband-ndr` for
+   * P/D transfers, `ethernet-64g` for live migration), with overrides: bytes/s per GPU, seconds.
+   */
   link?: string;
   'link-bandwidth'?: number;
   'link-latency'?: number;
+  /** Live migration between replicas (Llumnix), `on` or `off` (docs/engine.md "Live migration"). */
+  migration: string;
+  /** Migration options `key=value` (policies/llumnix.ts: interval, migrate-out-threshold, request, last-stage-max-blocks, max-stages). */
+  'migration-opt'?: string[];
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
@@ -159,6 +168,7 @@ export const DEFAULTS = {
   seed: 1,
   replicas: 1,
   router: DEFAULT_ROUTER,
+  migration: 'off',
 } as const;
 
 /** Default token budget with chunked prefill (Sarathi-Serve's strict-SLO budget, vLLM 0.4 default). */
@@ -196,6 +206,8 @@ export interface ResolvedRun {
   percentiles: readonly number[];
   /** Disaggregated runs: the decode pool and the KV link (`policies`, `router`, `cost`, `engine` are then the prefill pool's). */
   disaggregation?: DisaggregationInput & { link: Link; prefill: number; decode: number };
+  /** Live migration (`--migration on`): the rescheduler and how KV is copied; undefined when off. */
+  migration: { rescheduler: Rescheduler; config: MigrationConfig } | undefined;
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -278,6 +290,8 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   link: str,
   'link-bandwidth': pos(1e15, 'bytes/s per GPU'),
   'link-latency': { kind: 'number', spec: { min: 0, max: 3600, maxReason: 'seconds' } },
+  migration: { kind: 'string', choices: ['on', 'off'] },
+  'migration-opt': list,
 };
 
 /**
@@ -440,6 +454,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
     throw new InputError(`policy ${r.policy} uses no predictor (nor does router ${r.router})`, { field: '--predictor' });
   }
   checkDisaggregation(r);
+  checkMigration(r);
   // A file's errors name the file, line and field; a bad name names the option.
   if (isSpecFile(r.model)) resolveModel(r.model);
   else locate({ field: '--model' }, () => resolveModel(r.model));
@@ -452,7 +467,9 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
 }
 
 /** The options that apply only to a disaggregated run. */
-const DISAGG_ONLY = ['decode-gpu', 'decode-tp', 'decode-policy', 'decode-router', 'link', 'link-bandwidth', 'link-latency'] as const;
+const DISAGG_ONLY = ['decode-gpu', 'decode-tp', 'decode-policy', 'decode-router'] as const;
+/** Options of the link KV moves over: a disaggregated run's transfers or live migrations. */
+const LINK_KEYS = ['link', 'link-bandwidth', 'link-latency'] as const;
 
 /**
  * Checks the disaggregation options: `--prefill-replicas` and `--decode-replicas` together, not
@@ -623,6 +640,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     gpuPrice: r['gpu-price'] ?? gpu.usdPerHour,
     peak: { flops: gpu.bf16Flops * r.tp * r.pp, bytes: gpu.memBandwidth * r.tp * r.pp },
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
+    migration: buildMigration(r, engine.blockBytes),
   };
   if (disagg) run.disaggregation = buildDecodePool(r, P, D, predictor, log);
   if (run.disaggregation) {
@@ -666,6 +684,41 @@ function buildDecodePool(r: RunOptions, P: number, D: number, predictor: Predict
     transferBytes: (tokens) => tokens * perToken,
     transferSeconds: (bytes) => transferSeconds(link, bytes),
   };
+}
+
+/** Default link for live migration: Llumnix's testbed network (§6.1), 64 Gb/s. */
+export const DEFAULT_MIGRATION_LINK = 'ethernet-64g';
+
+/**
+ * Checks the migration options: `--migration on` needs several replicas and no pipeline
+ * parallelism; `--migration-opt` and `--link` only apply with it; the options must read.
+ * @throws InputError naming the option.
+ */
+function checkMigration(r: RunOptions): void {
+  if (r.migration !== 'on') {
+    if (r['migration-opt'] !== undefined) throw new InputError('applies with --migration on', { field: '--migration-opt' });
+    if (r['prefill-replicas'] === undefined) {
+      for (const k of LINK_KEYS) if (r[k] !== undefined) throw new InputError('applies to a disaggregated run (--prefill-replicas, --decode-replicas) or with --migration on', { field: `--${k}` });
+    }
+    return;
+  }
+  if (r['prefill-replicas'] !== undefined) throw new InputError('live migration between the replicas of a disaggregated run is not modelled', { field: '--migration' });
+  if (r.replicas < 2) throw new InputError('live migration needs --replicas 2 or more', { field: '--migration' });
+  if (r.pp > 1) throw new InputError('live migration is not modelled with pipeline parallelism (--pp above 1)', { field: '--migration' });
+  readLlumnixSettings(parseKeyValues(r['migration-opt'], '--migration-opt'));
+  getLink(r.link ?? DEFAULT_MIGRATION_LINK, resolveGpu(r.gpu), r['link-bandwidth'], r['link-latency']);
+}
+
+/**
+ * Llumnix's migration for a run with `--migration on` (policies/llumnix.ts), copying KV over
+ * `--link`: a block of `blockBytes` bytes per GPU (each GPU of a tensor-parallel replica sends its
+ * own shard); undefined when off.
+ */
+function buildMigration(r: RunOptions, blockBytes: number): ResolvedRun['migration'] {
+  if (r.migration !== 'on') return undefined;
+  const s = readLlumnixSettings(parseKeyValues(r['migration-opt'], '--migration-opt'));
+  const link = getLink(r.link ?? DEFAULT_MIGRATION_LINK, resolveGpu(r.gpu), r['link-bandwidth'], r['link-latency']);
+  return { rescheduler: llumnixRescheduler(s), config: migrationConfig(s, (blocks) => transferSeconds(link, blocks * blockBytes)) };
 }
 
 /**

@@ -291,6 +291,12 @@ export function formatSummary(s: Summary, header: string[]): string {
           `${num(100 * s.prefix_cache.token_hit_rate, 1)}% of prompt tokens cached (${s.prefix_cache.hit_admissions} of ${s.prefix_cache.admissions} admissions hit), ${s.prefix_cache.evictions} blocks evicted`,
         ]] as [string, string][])
       : []),
+    ...(s.migration
+      ? ([[
+          'migration',
+          `${s.migration.completed} of ${s.migration.started} completed (abandoned: ${s.migration.aborted.memory} memory, ${s.migration.aborted.request} request, ${s.migration.aborted.stages} stages), ${s.migration.blocks} blocks copied, mean ${num(s.migration.stages_mean)} stages; downtime mean ${num(s.migration.downtime_s.mean === null ? null : 1000 * s.migration.downtime_s.mean)} ms, p99 ${num(s.migration.downtime_s.p99 === null ? null : 1000 * s.migration.downtime_s.p99)} ms`,
+        ]] as [string, string][])
+      : []),
     ...(s.programs
       ? ([[
           'programs',

@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from '../sim/engine-types.ts';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import { disaggregationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import { disaggregationSummary, migrationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 import { FINISHED } from '../sim/requests.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -53,6 +53,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     disaggregation: run.disaggregation,
     observer: hooks.observer,
     onProgress: hooks.onProgress,
+    migration: run.migration,
   });
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
@@ -68,6 +69,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     if (!run.unlimitedKv) summary.kv_utilization.max = Math.max(...replicas.map((r) => r.kv_utilization_max!));
     summary.disaggregation = disaggregationSummary(result, metrics);
   }
+  if (result.migration) summary.migration = migrationSummary(result.migration);
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
   Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));

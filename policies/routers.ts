@@ -1,7 +1,7 @@
 /**
  * Routers: which replica a submitted request (or program call) goes to, in a cluster of replicas
  * behind one router (`--replicas N --router NAME`). A router decides once, at submission; requests
- * never move afterwards (no migration). Ties go to the lowest replica index.
+ * move afterwards only with live migration (`--migration on`, sim/migration.ts). Ties go to the lowest replica index.
  *
  * Sources: docs/spec.md §6 (Autellix's locality-aware balancer, Algorithm 2), §9
  * (Llumnix's freeness dispatch), §16 (Preble's E2), SGLang's router (`cache_aware` policy of
@@ -111,10 +111,10 @@ export const powerOfTwo = simple(
   },
 );
 
-/** Llumnix dispatch: highest freeness, no migration. */
+/** Llumnix dispatch: highest freeness (live migration is `--migration on`: sim/migration.ts, policies/llumnix.ts). */
 export const llumnix = simple(
   'llumnix',
-  'the replica with the highest Llumnix freeness (free KV blocks per request); no migration',
+  'the replica with the highest Llumnix freeness (free KV blocks per request); with --migration on, live migration too',
   'Sun et al., Llumnix, arXiv 2406.03243 §4.4; docs/spec.md §9 (DISPATCH_POLICY=load, remaining_steps)',
   (ctx) => () => argmin(ctx.replicas, byFreeness),
 );

@@ -148,6 +148,49 @@ export class Engine {
     return this.s.kv.usedBlocks;
   }
 
+  // ---- What a rescheduler reads of this replica (sim/migration.ts `InstanceView`) ----
+
+  /** Free GPU KV blocks (prefix-cached ones included: free memory). */
+  get freeBlocks(): number {
+    return this.s.kv.freeBlocks;
+  }
+
+  /** Blocks admission leaves free (the watermark). */
+  get watermarkBlocks(): number {
+    return this.s.kv.watermark;
+  }
+
+  /** Requests holding GPU KV and schedulable here: prefilling, decoding or paused (frozen ones aside). */
+  get runningCount(): number {
+    return this.s.running.count;
+  }
+
+  /** Requests waiting for admission. */
+  get waitingCount(): number {
+    return this.s.waiting.size;
+  }
+
+  /** KV blocks the head-of-line waiting request needs for its sequence so far (0 when none waits). */
+  get headBlocks(): number {
+    const head = this.s.waiting.peek();
+    return head >= 0 ? this.s.kv.blocksFor(this.R.prompt[head] + this.R.generated[head]) : 0;
+  }
+
+  /** Preempted requests not running again: swapped out, or waiting after a recompute preemption (Llumnix's "killed"). */
+  get killedCount(): number {
+    return this.s.swapped.size + this.s.killedWaiting;
+  }
+
+  /** The running requests (frozen ones aside): ids at [0, runningCount) of a view to read at once, not keep. */
+  runningIds(): Int32Array {
+    return this.s.running.view();
+  }
+
+  /** Whether running request `id` is decoding (its next step is one token). */
+  isDecoding(id: number): boolean {
+    return this.s.isDecode(id);
+  }
+
   /** Prompt tokens of request `id` this replica's prefix cache holds now (0 without prefix caching): what cache-aware routers read. */
   cachedPrefixTokens(id: number): number {
     return this.s.hitFor(id) * this.s.kv.blockSize;

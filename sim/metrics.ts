@@ -16,6 +16,7 @@ import type { GapHistogram } from './gap-histogram.ts';
 import { InputError } from './errors.ts';
 import { parseDecimal } from './values.ts';
 import { utilization } from './cost/work.ts';
+import type { MigrationStats } from './migration.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -96,6 +97,8 @@ export interface Summary {
   replicas?: ReplicaSummary[];
   /** Disaggregated prefill and decode (docs/disaggregation.md), when the run was. */
   disaggregation?: DisaggregationSummary;
+  /** Live migration, with `--migration on`: {@link migrationSummary}. */
+  migration?: MigrationSummary;
   /** GPUs held × makespan, hours (filled by the app, app/run.ts; sim/cost/price.ts). */
   gpu_hours?: number;
   /** US dollars per GPU-hour used for the cost (null when none is known). */
@@ -134,6 +137,34 @@ export interface DisaggregationSummary {
   prefill_s: LatencyStats;
   kv_wait_s: LatencyStats;
   transfer_s: LatencyStats;
+}
+
+/** The run's live migrations (docs/output.md). Times in seconds. */
+export interface MigrationSummary {
+  /** Migrations started, completed (the request resumed at its destination) and abandoned, by reason. */
+  started: number;
+  completed: number;
+  aborted: { memory: number; request: number; stages: number };
+  /** KV blocks copied by completed migrations, and by abandoned ones (wasted). */
+  blocks: number;
+  wasted_blocks: number;
+  /** Mean stages per completed migration (null with none). */
+  stages_mean: number | null;
+  /** Downtime per completed migration: the request frozen at its source until it resumes at its destination. */
+  downtime_s: LatencyStats;
+}
+
+/** The summary block of a run's migration counters (sim/migration.ts). */
+export function migrationSummary(m: MigrationStats): MigrationSummary {
+  return {
+    started: m.started,
+    completed: m.completed,
+    aborted: { memory: m.abortedMemory, request: m.abortedRequest, stages: m.abortedStages },
+    blocks: m.blocks,
+    wasted_blocks: m.wastedBlocks,
+    stages_mean: m.completed > 0 ? m.stages / m.completed : null,
+    downtime_s: latencyStats(Float64Array.from(m.downtime_s)),
+  };
 }
 
 /** One replica's share of a run (all times in seconds; rates per second of the run's makespan). */

@@ -86,6 +86,8 @@ export class ReplicaState {
   heldTokens = 0;
   /** Requests frozen here for a move (state FROZEN): they hold KV and are never scheduled. */
   frozen = 0;
+  /** Waiting requests that were preempted by recompute (Llumnix's "killed" requests, with the swapped ones). */
+  killedWaiting = 0;
   /** Reservations held here for incoming requests (`RequestTable.reserved` with `reservedOn` this replica). */
   reservations = 0;
 
@@ -208,6 +210,7 @@ export class ReplicaState {
       prefix.count(id, R.blocks[id]);
     }
     this.admitted = true;
+    if (R.preemptions[id] > 0) this.killedWaiting--;
     this.addRunning(id);
     this.kv.grow(id, R.prompt[id] + R.generated[id], R.computed[id]);
   }
@@ -274,6 +277,7 @@ export class ReplicaState {
       this.kv.release(id);
       R.computed[id] = 0;
       R.state[id] = WAITING;
+      this.killedWaiting++;
       this.deferred.push(id);
     }
     this.policy.onPreempt?.(id, this.now);

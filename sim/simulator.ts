@@ -20,6 +20,8 @@ import { PrefixTables } from './prefix-cache.ts';
 import { PipelineReplica } from './pipeline.ts';
 import { DecodePool } from './disaggregation.ts';
 import type { DisaggregationInput } from './disaggregation.ts';
+import { Migrator } from './migration.ts';
+import type { MigrationConfig, MigrationStats, Rescheduler } from './migration.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -30,6 +32,10 @@ const RELEASE = 2;
 const WAKE = 3;
 /** A request's KV has arrived at its decode replica (disaggregation): it moves there. */
 const TRANSFER = 4;
+/** A rescheduler's poll (live migration). */
+const POLL = 5;
+/** The copy of a migration stage ends (id: the migration's slot). */
+const MOVE = 6;
 
 /** Everything one run needs. */
 export interface SimulationInput {
@@ -63,6 +69,12 @@ export interface SimulationInput {
   observer?: IterationObserver;
   /** Called now and then with the fraction of requests that have arrived (0..1), for a progress bar. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Live migration between replicas (sim/migration.ts): the rescheduler polled every
+   * `rescheduler.interval_s` while the run has work, and how KV is copied. Needs several replicas
+   * and no pipeline parallelism.
+   */
+  migration?: { rescheduler: Rescheduler; config: MigrationConfig };
 }
 
 /** What a run produces. Per-request times (and replicas) live in `requests`. */
@@ -83,6 +95,8 @@ export interface SimulationResult {
   events: number;
   /** Wall-clock time of the loop (s). */
   wall_s: number;
+  /** The run's migrations, with `SimulationInput.migration`. */
+  migration?: MigrationStats;
 }
 
 /**
@@ -97,9 +111,14 @@ export interface SimulationResult {
  * Under pipeline parallelism a request routed to a replica joins the virtual engine with the
  * fewest unfinished requests (vLLM v0), and skip-ahead bundles a virtual engine's decode steps only
  * while the replica's other virtual engines are idle with nothing queued.
+ * With `migration`, a rescheduler is polled at every whole multiple of its interval while any
+ * request is unfinished (or yet to arrive), after the other events of that instant; replicas
+ * bundle no decode steps past the next poll or stage end, so skip-ahead stays exact. Replicas left
+ * idle with work (their blocks held by a migration) are woken after each poll and stage end.
  * @throws Error if simulated time would go back, the engine stalls, a router returns a replica
- *   out of range, several replicas are given without a router, or the policies are not a whole
- *   number of replicas (all bugs, not input errors).
+ *   out of range, several replicas are given without a router, the policies are not a whole
+ *   number of replicas, or migration is asked of one replica or with pipeline parallelism (all
+ *   bugs, not input errors).
  */
 export function simulate(input: SimulationInput): SimulationResult {
   const t0 = performance.now();
@@ -136,6 +155,16 @@ export function simulate(input: SimulationInput): SimulationResult {
   /** Total engines: N prefill (or colocated) engines, then the decode engines. */
   const E = engines.length;
   const q = new EventQueue();
+  if (input.migration && (nReplicas < 2 || stages > 1 || dis)) throw new Error('simulate: migration needs several colocated replicas and no pipeline parallelism');
+  /**
+   * Migration events (polls, stage ends): each runs once no other event is due at or before its
+   * time, so after the iteration ends, arrivals and batch formations of its instant, whichever
+   * order they were queued in (bundling decode steps or not then makes no difference).
+   */
+  const ctl = new EventQueue(8);
+  const migr = input.migration ? new Migrator(engines, requests, input.engine.blockSize, input.migration.config, input.migration.rescheduler, (t, slot) => ctl.push(t, MOVE, slot)) : undefined;
+  /** Whether a poll is queued. */
+  let pollQueued = false;
   const n = trace.n;
   const arrival = trace.arrival_s;
   const deps = trace.programs ? new ProgramRelease(trace) : undefined;
@@ -182,6 +211,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     // none where they grow (a completion or a preemption ends a bundle), so stepping pulls no sooner.
     if (pool && u >= N) pool.pump(u - N, now, startTransfer);
     let horizon = Math.min(next < nOrder ? arrival[at(next)] : Infinity, releases.peekTime());
+    if (migr) horizon = Math.min(horizon, ctl.peekTime(), migr.horizonFor(u, endAt));
     if (!bundleAcrossReplicas) for (let k = 0; k < E; k++) if (k !== u && endAt[k] < horizon) horizon = endAt[k];
     if (pool && u >= N) {
       // A decode replica's batch changes when a transfer to it ends, and its KV and loads are read
@@ -201,11 +231,40 @@ export function simulate(input: SimulationInput): SimulationResult {
     endAt[u] = now;
     q.push(now, WAKE, u);
   };
+  /** Queues the next poll, at the first multiple of the interval after `now`, while the run has work. */
+  const queuePoll = (now: number) => {
+    if (!migr || pollQueued) return;
+    if (next >= nOrder && releases.size === 0 && migr.active === 0 && !engines.some((e) => e.holdsAnything())) return;
+    const dt = migr.interval_s;
+    let k = Math.floor(now / dt) + 1;
+    while (k * dt <= now) k++;
+    ctl.push(k * dt, POLL, 0);
+    pollQueued = true;
+  };
+  /** Wakes the idle engines with work (blocks a migration held may have been freed or adopted). */
+  const wakeIdle = (now: number) => {
+    for (let u = 0; u < N; u++) if (!engines[u].busy && endAt[u] === Infinity && engines[u].hasWork()) wake(u, now);
+  };
   const progressEvery = Math.max(1, Math.floor(nOrder / 200));
   if (nOrder > 0) q.push(arrival[at(0)], ARRIVAL, 0);
   let events = 0;
   let last = -Infinity;
-  while (q.pop()) {
+  for (;;) {
+    if (ctl.size > 0 && ctl.peekTime() < q.peekTime()) {
+      ctl.pop();
+      const now = ctl.poppedTime;
+      if (now < last) throw new Error(`time went back: ${now} < ${last}`);
+      last = now;
+      events++;
+      if (ctl.poppedKind === POLL) {
+        pollQueued = false;
+        migr!.poll(now);
+        queuePoll(now);
+      } else migr!.advance(ctl.poppedId, now);
+      wakeIdle(now);
+      continue;
+    }
+    if (!q.pop()) break;
     const now = q.poppedTime;
     if (now < last) throw new Error(`time went back: ${now} < ${last}`);
     last = now;
@@ -222,6 +281,7 @@ export function simulate(input: SimulationInput): SimulationResult {
       // Idle engines with work form a batch now (all marked first: they start at the same instant).
       for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) endAt[u] = now;
       for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) start(u, now);
+      queuePoll(now);
     } else if (kind === RELEASE) {
       releases.pop();
       const u = submit(q.poppedId, now);
@@ -242,6 +302,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     } else {
       const u = q.poppedId;
       engines[u].finish(now);
+      if (migr?.boundary(u, now)) wakeIdle(now);
       // Events due at this same instant (a call released with no delay, an arrival) join the
       // next batch: form it after them.
       if (q.peekTime() === now) wake(u, now);
@@ -253,7 +314,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   input.onProgress?.(1);
   const replicas = groups ? groups.map((g) => g.stats()) : engines.map((e) => e.stats);
   const pools = pool ? { prefill: N, decode: decodeEngines.length, transfers: pool.transfers, bytes: pool.bytes } : undefined;
-  return { requests, stats: sumStats(replicas), replicas, ...(pools ? { pools } : {}), end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000 };
+  return { requests, stats: sumStats(replicas), replicas, ...(pools ? { pools } : {}), end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000, migration: migr?.stats };
 }
 
 /** Sums replicas' counters; the KV peak is the largest single replica's. */

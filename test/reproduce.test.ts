@@ -257,7 +257,7 @@ describe('sim reproduce', () => {
     const dir = tmp();
     let r = await runSim('reproduce', 'nope', '--out', path.join(dir, 'x.md'));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^sim: reproduction: unknown reproduction 'nope'; valid: ssjf, trail, ltr, skippredict, sarathi, autellix, jain, disagg\n$/);
+    expect(r.err).toMatch(/^sim: reproduction: unknown reproduction 'nope'; valid: ssjf, trail, ltr, skippredict, sarathi, autellix, jain, disagg, llumnix\n$/);
     const bad = path.join(dir, 'bad.md');
     fs.writeFileSync(bad, '# x\n\n<!-- reproduction:ssjf -->\nno end\n');
     r = await runSim('reproduce', 'sarathi', '--out', bad);
@@ -271,7 +271,7 @@ describe('sim reproduce', () => {
     expect(r.err).toMatch(/ltr has no request traces to export/);
     r = await runSim('reproduce', '--list');
     expect(r.code).toBe(0);
-    expect(r.out.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0])).toEqual(['ssjf', 'trail', 'ltr', 'skippredict', 'sarathi', 'autellix', 'jain', 'disagg']);
+    expect(r.out.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0])).toEqual(['ssjf', 'trail', 'ltr', 'skippredict', 'sarathi', 'autellix', 'jain', 'disagg', 'llumnix']);
   });
 
   it('names the missing shared file', async () => {

@@ -12,11 +12,12 @@ import { sarathiReproduction } from './sarathi.ts';
 import { autellixReproduction } from './autellix.ts';
 import { jainReproduction } from './jain.ts';
 import { disaggReproduction } from './disagg.ts';
+import { llumnixReproduction } from './llumnix.ts';
 
 export type { Reproduction, ReproductionResult, ReproduceContext } from './reproduction.ts';
 
 /** All reproductions, in document order. */
-export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction, jainReproduction, disaggReproduction];
+export const REPRODUCTIONS: readonly Reproduction[] = [ssjfReproduction, trailReproduction, ltrReproduction, skipPredictReproduction, sarathiReproduction, autellixReproduction, jainReproduction, disaggReproduction, llumnixReproduction];
 
 /**
  * Looks a reproduction up by name.
