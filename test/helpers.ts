@@ -3,7 +3,10 @@
  * the CLI, so engine tests check the engine alone.
  */
 import seedrandom from 'seedrandom';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { InputError } from '../sim/errors.ts';
 import { main } from '../app/cli.ts';
@@ -336,4 +339,19 @@ export function prefixSegments(rows: [number, number][][]): TracePrefix {
 /** `t` with request i declaring the prefix segments rows[i] ([content id, tokens] each). */
 export function withSegments(t: Trace, rows: [number, number][][]): Trace {
   return { ...t, prefix: prefixSegments(rows) };
+}
+
+/**
+ * A temporary folder for one test file, removed after its tests, and a writer of numbered files
+ * in it: `write(content, name)` writes `<n>-<name>` and returns its path.
+ */
+export function tempFiles(prefix: string): (content: string, name: string) => string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let fileNo = 0;
+  return (content, name) => {
+    const p = join(dir, `${fileNo++}-${name}`);
+    writeFileSync(p, content);
+    return p;
+  };
 }

@@ -6,22 +6,12 @@
  * strings ("Hello, world!" = [9906, 11, 1917, 0], "hello world" = [15339, 1917]), the synthetic
  * generator's Poisson stream with the same seed, and the prefix rule of docs/programs.md.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outId, ownId } from '../sim/trace.ts';
 import { readTrace, syntheticTrace } from '../traces/index.ts';
-import { inputErrorAsync, runSim } from './helpers.ts';
+import { inputErrorAsync, runSim, tempFiles } from './helpers.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'llmsched-interop-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let fileNo = 0;
-function write(content: string, name: string): string {
-  const p = join(tmp, `${fileNo++}-${name}`);
-  writeFileSync(p, content);
-  return p;
-}
+const write = tempFiles('llmsched-interop-');
 
 /** A ShareGPT file of the given conversations ([from, value] pairs), ids c0, c1, ... */
 function sharegpt(convs: [string, string][][]): string {

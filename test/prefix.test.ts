@@ -2,10 +2,7 @@
  * Prefix identities (Trace.prefix; docs/traces.md, "Prefix identities"): each format's mapping on
  * tiny hand-worked files, the transforms, and the prefixReuse statistic on hand-made traces.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outId, ownId, type Trace, type TracePrefix } from '../sim/trace.ts';
 import { readTrace, tileTrace, transformTrace } from '../traces/index.ts';
 import { prefixReuse, prefixReuseCounts } from '../traces/stats.ts';
@@ -14,16 +11,9 @@ import { syntheticTrace } from '../traces/synthetic.ts';
 import { formatProgramJsonl } from '../traces/programs.ts';
 import { generatePrograms, generateProgramTrace, PROGRAM_KINDS } from '../traces/generators.ts';
 import { normalizeOptions } from '../app/config.ts';
-import { inputError, inputErrorAsync, makeTrace } from './helpers.ts';
+import { inputError, inputErrorAsync, makeTrace, tempFiles } from './helpers.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'llmsched-prefix-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let fileNo = 0;
-function write(content: string, name: string): string {
-  const p = join(tmp, `${fileNo++}-${name}`);
-  writeFileSync(p, content);
-  return p;
-}
+const write = tempFiles('llmsched-prefix-');
 
 /** Segments of request i as [id, tokens] pairs. */
 function segs(p: TracePrefix, i: number): [number, number][] {
