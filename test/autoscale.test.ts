@@ -19,7 +19,7 @@ import { FINISHED, REJECTED } from '../sim/requests.ts';
 import { Fcfs } from '../policies/fcfs.ts';
 import { getRouter } from '../policies/routers.ts';
 import { LLUMNIX_DEFAULTS, llumnixRescheduler, migrationConfig, readScalingSettings } from '../policies/llumnix.ts';
-import { makeTrace, engineConfig, runDifferences, inputError } from './helpers.ts';
+import { makeTrace, engineConfig, runDifferences, inputError, gapTrace } from './helpers.ts';
 import type { Trace } from '../sim/trace.ts';
 
 const view = (freeBlocks: number, runningCount: number, waitingCount = 0, waitingBlocks = 0): ScalingView => ({ freeBlocks, watermarkBlocks: 1, totalBlocks: 100, runningCount, waitingCount, waitingBlocks });
@@ -158,18 +158,12 @@ const workload: fc.Arbitrary<Workload> = fc
   })
   .map((w) => ({ ...w, initial: Math.min(w.initial, w.n) }));
 
-function traceOf(reqs: Workload['reqs']): Trace {
-  let t = 0;
-  const arrival = reqs.map((r) => (t += r.gap));
-  return makeTrace(arrival, reqs.map((r) => r.prompt), reqs.map((r) => r.output));
-}
-
 describe('auto-scaling properties (random small workloads)', () => {
   it('no request lost; KV within capacity; no iteration on an instance that is not up; instance-seconds bounded; skip-ahead equals stepping', () => {
     let actions = 0;
     fc.assert(
       fc.property(workload, (w) => {
-        const trace = traceOf(w.reqs);
+        const trace = gapTrace(w.reqs);
         const records: IterationRecord[] = [];
         const on = scaledCluster(trace, w, true, (r) => records.push(r));
         const off = scaledCluster(trace, w, false);

@@ -337,3 +337,10 @@ export function prefixSegments(rows: [number, number][][]): TracePrefix {
 export function withSegments(t: Trace, rows: [number, number][][]): Trace {
   return { ...t, prefix: prefixSegments(rows) };
 }
+
+/** A trace of requests arriving `gap` seconds after the one before (the first at its gap), with their prompt and output tokens. */
+export function gapTrace(reqs: readonly { gap: number; prompt: number; output: number }[]): Trace {
+  let t = 0;
+  const arrival = reqs.map((r) => (t += r.gap));
+  return makeTrace(arrival, reqs.map((r) => r.prompt), reqs.map((r) => r.output));
+}
