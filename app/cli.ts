@@ -96,6 +96,8 @@ function runOptions(y: Argv): Argv {
     .option('link-latency', { type: 'string', describe: "override the link's latency per transfer, seconds", group: 'Cluster:' })
     .option('migration', { type: 'string', describe: dflt("Llumnix's live migration between replicas: on or off", 'migration'), group: 'Cluster:' })
     .option('migration-opt', { type: 'string', array: true, describe: 'migration option key=value (repeatable): interval, migrate-out-threshold, request, last-stage-max-blocks, max-stages', group: 'Cluster:' })
+    .option('autoscale', { type: 'string', describe: dflt("Llumnix's auto-scaling on average freeness: on or off (--replicas is then the most instances)", 'autoscale'), group: 'Cluster:' })
+    .option('autoscale-opt', { type: 'string', array: true, describe: 'auto-scaling option key=value (repeatable): min, initial, interval, up-threshold, down-threshold, startup', group: 'Cluster:' })
     .option('slo-ttft', { type: 'string', describe: 'TTFT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-tpot', { type: 'string', describe: 'TPOT SLO for goodput, seconds', group: 'Metrics:' })
     .option('slo-e2e', { type: 'string', describe: 'end-to-end latency SLO for goodput, seconds', group: 'Metrics:' })

@@ -10,7 +10,7 @@ import seedrandom from 'seedrandom';
 import type { Policy } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
 import type { CostModel } from '../sim/cost/cost-model.ts';
-import { parseCostModelSpec, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients } from '../sim/cost/index.ts';
+import { parseCostModelSpec, kvCapacity, kvBytesPerToken, swapBlocks, pipelineCost, stageLayers, MAX_PP, workCoefficients, weightBytes } from '../sim/cost/index.ts';
 import type { ModelSpec, PipelineCost } from '../sim/cost/index.ts';
 import type { EngineConfig } from '../sim/engine-types.ts';
 import { chooseCostModel } from '../calibrate/shipped.ts';
@@ -29,7 +29,8 @@ import type { DisaggregationInput } from '../sim/disaggregation.ts';
 import { getLink, transferSeconds } from '../sim/cost/index.ts';
 import type { Link } from '../sim/cost/index.ts';
 import type { MigrationConfig, Rescheduler } from '../sim/migration.ts';
-import { llumnixRescheduler, migrationConfig, readLlumnixSettings } from '../policies/llumnix.ts';
+import { llumnixRescheduler, migrationConfig, readLlumnixSettings, readScalingSettings } from '../policies/llumnix.ts';
+import type { ScalingConfig } from '../sim/autoscale.ts';
 
 /**
  * Options of one run, keyed by their CLI flag names (kebab-case), as written to `config.json`.
@@ -148,6 +149,10 @@ export interface RunOptions {
   migration: string;
   /** Migration options `key=value` (policies/llumnix.ts: interval, migrate-out-threshold, request, last-stage-max-blocks, max-stages). */
   'migration-opt'?: string[];
+  /** Llumnix's auto-scaling, `on` or `off`: `replicas` is then the most instances (docs/engine.md "Auto-scaling"). */
+  autoscale: string;
+  /** Auto-scaling options `key=value` (policies/llumnix.ts: min, initial, interval, up-threshold, down-threshold, startup). */
+  'autoscale-opt'?: string[];
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
@@ -169,6 +174,7 @@ export const DEFAULTS = {
   replicas: 1,
   router: DEFAULT_ROUTER,
   migration: 'off',
+  autoscale: 'off',
 } as const;
 
 /** Default token budget with chunked prefill (Sarathi-Serve's strict-SLO budget, vLLM 0.4 default). */
@@ -208,6 +214,8 @@ export interface ResolvedRun {
   disaggregation?: DisaggregationInput & { link: Link; prefill: number; decode: number };
   /** Live migration (`--migration on`): the rescheduler and how KV is copied; undefined when off. */
   migration: { rescheduler: Rescheduler; config: MigrationConfig } | undefined;
+  /** Auto-scaling (`--autoscale on`): the settings; undefined when off. */
+  autoscale?: ScalingConfig;
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -292,6 +300,8 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'link-latency': { kind: 'number', spec: { min: 0, max: 3600, maxReason: 'seconds' } },
   migration: { kind: 'string', choices: ['on', 'off'] },
   'migration-opt': list,
+  autoscale: { kind: 'string', choices: ['on', 'off'] },
+  'autoscale-opt': list,
 };
 
 /**
@@ -455,6 +465,7 @@ export function normalizeOptions(o: Partial<RunOptions>): RunOptions {
   }
   checkDisaggregation(r);
   checkMigration(r);
+  checkAutoscale(r);
   // A file's errors name the file, line and field; a bad name names the option.
   if (isSpecFile(r.model)) resolveModel(r.model);
   else locate({ field: '--model' }, () => resolveModel(r.model));
@@ -641,6 +652,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     peak: { flops: gpu.bf16Flops * r.tp * r.pp, bytes: gpu.memBandwidth * r.tp * r.pp },
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
     migration: buildMigration(r, engine.blockBytes),
+    autoscale: r.autoscale === 'on' ? scalingSettings(r) : undefined,
   };
   if (disagg) run.disaggregation = buildDecodePool(r, P, D, predictor, log);
   if (run.disaggregation) {
@@ -707,6 +719,36 @@ function checkMigration(r: RunOptions): void {
   if (r.pp > 1) throw new InputError('live migration is not modelled with pipeline parallelism (--pp above 1)', { field: '--migration' });
   readLlumnixSettings(parseKeyValues(r['migration-opt'], '--migration-opt'));
   getLink(r.link ?? DEFAULT_MIGRATION_LINK, resolveGpu(r.gpu), r['link-bandwidth'], r['link-latency']);
+}
+
+/**
+ * Checks the auto-scaling options: `--autoscale on` needs 2 or more `--replicas` (the most
+ * instances), colocated, no pipeline parallelism, and a router that keeps no per-replica state;
+ * `--autoscale-opt` applies only with it.
+ */
+function checkAutoscale(r: RunOptions): void {
+  if (r.autoscale !== 'on') {
+    if (r['autoscale-opt'] !== undefined) throw new InputError('applies with --autoscale on', { field: '--autoscale-opt' });
+    return;
+  }
+  if (r['prefill-replicas'] !== undefined) throw new InputError('auto-scaling a disaggregated run is not modelled', { field: '--autoscale' });
+  if (r.replicas < 2) throw new InputError('auto-scaling needs --replicas 2 or more (the most instances)', { field: '--autoscale' });
+  if (r.pp > 1) throw new InputError('auto-scaling is not modelled with pipeline parallelism (--pp above 1)', { field: '--autoscale' });
+  if (routerEntry(r.router).fixedReplicas) throw new InputError(`router ${r.router} keeps state per replica and needs a fixed set of replicas: not with --autoscale on`, { field: '--router' });
+  scalingSettings(r);
+}
+
+/**
+ * Default start-up delay of a new instance (s): its weights (per GPU) over the GPU's PCIe link, the
+ * time to load them from host memory; a lower bound (no process start, no CUDA graph capture).
+ */
+export function defaultStartupSeconds(r: RunOptions): number {
+  return weightBytes(resolveModel(r.model), r.tp) / resolveGpu(r.gpu).pcieBandwidth;
+}
+
+/** The auto-scaling settings of `r` (`--autoscale-opt` over Llumnix's defaults; max = `--replicas`). */
+function scalingSettings(r: RunOptions): ScalingConfig {
+  return readScalingSettings(parseKeyValues(r['autoscale-opt'], '--autoscale-opt'), r.replicas, defaultStartupSeconds(r));
 }
 
 /**

@@ -297,6 +297,12 @@ export function formatSummary(s: Summary, header: string[]): string {
           `${s.migration.completed} of ${s.migration.started} completed (abandoned: ${s.migration.aborted.memory} memory, ${s.migration.aborted.request} request, ${s.migration.aborted.stages} stages), ${s.migration.blocks} blocks copied, mean ${num(s.migration.stages_mean)} stages; downtime mean ${num(s.migration.downtime_s.mean === null ? null : 1000 * s.migration.downtime_s.mean)} ms, p99 ${num(s.migration.downtime_s.p99 === null ? null : 1000 * s.migration.downtime_s.p99)} ms`,
         ]] as [string, string][])
       : []),
+    ...(s.autoscale
+      ? ([[
+          'auto-scaling',
+          `${num(s.autoscale.instance_seconds)} instance-seconds (mean ${num(s.autoscale.instances_mean)} instances, ${s.autoscale.instances_min} to ${s.autoscale.instances_max}); ${s.autoscale.scale_ups} scale-ups, ${s.autoscale.scale_downs} drains, ${s.autoscale.removed} removed`,
+        ]] as [string, string][])
+      : []),
     ...(s.programs
       ? ([[
           'programs',

@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from '../sim/engine-types.ts';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import { disaggregationSummary, migrationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import { autoscaleSummary, disaggregationSummary, migrationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 import { FINISHED } from '../sim/requests.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -54,6 +54,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     observer: hooks.observer,
     onProgress: hooks.onProgress,
     migration: run.migration,
+    autoscale: run.autoscale,
   });
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
@@ -70,9 +71,12 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     summary.disaggregation = disaggregationSummary(result, metrics);
   }
   if (result.migration) summary.migration = migrationSummary(result.migration);
+  if (result.autoscale) summary.autoscale = autoscaleSummary(result.autoscale, summary.makespan_s);
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };
-  Object.assign(summary, runCost(run.gpus, summary.makespan_s, run.gpuPrice, completedTokens(result.requests)));
+  // Auto-scaled: GPUs are held only while their instance is up (GPUs per instance x instance-seconds).
+  const held = run.autoscale ? { gpus: run.gpus / run.autoscale.max, s: result.autoscale!.instance_s } : { gpus: run.gpus, s: summary.makespan_s };
+  Object.assign(summary, runCost(held.gpus, held.s, run.gpuPrice, completedTokens(result.requests)));
   if (run.trace.idle_removed_s !== undefined) summary.idle_removed_s = run.trace.idle_removed_s;
   summary.sim.random_draws = run.randomDraws();
   return { result, metrics, summary, replicas };

@@ -18,6 +18,7 @@
  */
 import type { Cluster, InstanceView, MigrationConfig, Rescheduler } from '../sim/migration.ts';
 import type { RequestTable } from '../sim/requests.ts';
+import type { ScalingConfig } from '../sim/autoscale.ts';
 import { OptionReader } from './options.ts';
 
 /** Which running decode a source migrates (Llumnix `REQUEST_MIGRATION_POLICY`). */
@@ -117,6 +118,7 @@ export function chooseRequest(v: InstanceView, R: RequestTable, rule: RequestCho
 export function llumnixRescheduler(s: LlumnixSettings): Rescheduler {
   let load = new Float64Array(0);
   let killed = new Int32Array(0);
+  let index = new Int32Array(0);
   return {
     name: 'llumnix',
     interval_s: s.interval_s,
@@ -125,20 +127,67 @@ export function llumnixRescheduler(s: LlumnixSettings): Rescheduler {
       if (load.length !== n) {
         load = new Float64Array(n);
         killed = new Int32Array(n);
+        index = new Int32Array(n);
       }
       let any = false;
+      let m = 0;
       for (let i = 0; i < n; i++) {
+        // Auto-scaling: instances not up are left out; a draining one has infinite load (§4.4).
+        const draining = c.draining(i);
+        if (!draining && !c.serving(i)) continue;
         const v = c.instances[i];
-        load[i] = migrationLoad(v);
-        killed[i] = v.killedCount;
-        if (killed[i] > 0 || load[i] > s.migrateOutThreshold) any = true;
+        index[m] = i;
+        load[m] = draining ? Infinity : migrationLoad(v);
+        killed[m] = v.killedCount;
+        if (killed[m] > 0 || load[m] > s.migrateOutThreshold) any = true;
+        m++;
       }
       if (!any) return;
-      for (const [src, dst] of pairInstances(load, killed, s.migrateOutThreshold)) {
+      for (const [a, b] of pairInstances(load.subarray(0, m), killed.subarray(0, m), s.migrateOutThreshold)) {
+        const src = index[a];
+        const dst = index[b];
         if (c.migrating(src) || c.migrating(dst)) continue;
         const id = chooseRequest(c.instances[src], c.requests, s.request);
         if (id >= 0) c.migrate(id, src, dst, now);
       }
     },
+  };
+}
+
+/** Llumnix's auto-scaling defaults (AlibabaPAI/llumnix e4048ac8 `llumnix/config/default.py`). */
+export const SCALING_DEFAULTS = {
+  /** `MIN_INSTANCES`. */
+  min: 1,
+  /** `SCALING_INTERVAL`, s. */
+  interval_s: 10,
+  /** `SCALE_UP_THRESHOLD` (freeness, blocks per request). */
+  upThreshold: 10,
+  /** `SCALE_DOWN_THRESHOLD`. */
+  downThreshold: 60,
+} as const;
+
+/** The `--autoscale-opt` keys. */
+export const AUTOSCALE_OPTION_KEYS = ['min', 'initial', 'interval', 'up-threshold', 'down-threshold', 'startup'] as const;
+
+/**
+ * Reads `--autoscale-opt key=value` pairs over {@link SCALING_DEFAULTS} for a cluster of at most
+ * `max` instances (`--replicas`): `initial` defaults to `max`, `startup` (s) to `startupDefault`.
+ * @throws InputError (field `--autoscale-opt`) for an unknown key, a value out of range, or
+ *   not min ≤ initial ≤ max.
+ */
+export function readScalingSettings(opts: Record<string, string>, max: number, startupDefault: number): ScalingConfig {
+  const o = new OptionReader('--autoscale-opt', 'autoscale', opts, AUTOSCALE_OPTION_KEYS);
+  const d = SCALING_DEFAULTS;
+  const min = o.number('min', Math.min(d.min, max), { integer: true, min: 1, max });
+  const initial = o.number('initial', max, { integer: true, min: 1, max });
+  if (initial < min) throw o.error(`initial ${initial} is below min ${min}`);
+  return {
+    min,
+    max,
+    initial,
+    interval_s: o.number('interval', d.interval_s, { min: 0.001, max: 86400 }),
+    upThreshold: o.number('up-threshold', d.upThreshold, { min: -1e9, max: 1e9 }),
+    downThreshold: o.number('down-threshold', d.downThreshold, { min: -1e9, max: 1e9 }),
+    startup_s: o.number('startup', startupDefault, { min: 0, max: 86400 }),
   };
 }

@@ -13,7 +13,7 @@ import type { Displacement, PolicyContext } from '../sim/policy.ts';
 import type { Predictor } from '../sim/predictor.ts';
 
 /** The flags whose `key=value` pairs an {@link OptionReader} reads: whose options they are. */
-export type OptionFlag = '--policy-opt' | '--predictor-opt' | '--router-opt' | '--migration-opt';
+export type OptionFlag = '--policy-opt' | '--predictor-opt' | '--router-opt' | '--migration-opt' | '--autoscale-opt';
 
 /** The displacement choices of a rank-mode policy (sim/policy.ts). */
 export const DISPLACEMENTS: readonly Displacement[] = ['pause', 'recompute', 'swap'];

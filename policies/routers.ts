@@ -29,6 +29,12 @@ export interface RouterEntry {
    */
   predictor?: boolean;
   /**
+   * Whether it keeps state by replica index (a program's home, a per-replica window), so it needs
+   * a fixed set of replicas: not with auto-scaling (`--autoscale on`), where the router sees the
+   * serving replicas only and that list changes.
+   */
+  fixedReplicas?: boolean;
+  /**
    * Reads the router's options and returns what builds it for one run, given its replicas.
    * @param opts the `--router-opt key=value` pairs.
    * @throws InputError (field `--router-opt`) for an unknown option or a value out of range.
@@ -70,9 +76,10 @@ function simple(name: string, description: string, source: string, make: (ctx: R
 /** Round-robin: replica i mod N for the i-th submission. */
 export const roundRobin = simple('round-robin', 'each submission to the next replica in turn', 'common baseline (Autellix §6.3, Llumnix §6)', (ctx) => {
   let next = 0;
+  // Modulo the current count: with auto-scaling the list of replicas changes during a run.
   return () => {
-    const r = next;
-    next = (next + 1) % ctx.replicas.length;
+    const r = next % ctx.replicas.length;
+    next = r + 1;
     return r;
   };
 });
@@ -122,6 +129,7 @@ export const llumnix = simple(
 /** Autellix's locality-aware load balancer (Algorithm 2). */
 export const autellix: RouterEntry = {
   name: 'autellix',
+  fixedReplicas: true,
   description: "calls of at most `threshold` prompt tokens to the least-used replica; longer calls to their program's replica (chosen least-used on its first long call)",
   source: 'Luo et al., Autellix, arXiv 2502.13965 §5 Algorithm 2; docs/spec.md §6',
   create(opts) {
@@ -203,6 +211,7 @@ function prefixAffinityRouter(ctx: RouterContext, cacheThreshold: number, balanc
 /** Preble's E2 global scheduler (docs/spec.md §16), in token units. */
 export const preble: RouterEntry = {
   name: 'preble',
+  fixedReplicas: true,
   description: 'Preble E2: the longest cached prefix (least load cost among its holders) if the uncached part is shorter, else the least load cost (window miss tokens + outstanding tokens)',
   source: 'Srivatsa et al., Preble, arXiv 2407.00023 §4 (E2); WukLab/preble preble/global_scheduler_with_time.py; docs/spec.md §16',
   create(opts) {

@@ -176,6 +176,22 @@ export class Engine {
     return head >= 0 ? this.s.kv.blocksFor(this.R.prompt[head] + this.R.generated[head]) : 0;
   }
 
+  /** GPU KV capacity, blocks (sim/autoscale.ts `ScalingView`). */
+  get totalBlocks(): number {
+    return this.s.kv.capacity;
+  }
+
+  /** Σ KV blocks of every waiting request's sequence so far (O(waiting); sim/autoscale.ts `ScalingView`). */
+  get waitingBlocks(): number {
+    const { waiting, kv } = this.s;
+    let b = 0;
+    for (let i = 0; i < waiting.size; i++) {
+      const id = waiting.at(i);
+      b += kv.blocksFor(this.R.prompt[id] + this.R.generated[id]);
+    }
+    return b;
+  }
+
   /** Preempted requests not running again: swapped out, or waiting after a recompute preemption (Llumnix's "killed"). */
   get killedCount(): number {
     return this.s.swapped.size + this.s.killedWaiting;

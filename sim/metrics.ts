@@ -17,6 +17,7 @@ import { InputError } from './errors.ts';
 import { parseDecimal } from './values.ts';
 import { utilization } from './cost/work.ts';
 import type { MigrationStats } from './migration.ts';
+import type { ScalingEvent, ScalingStats } from './autoscale.ts';
 
 /** Distribution of one latency over completed requests, in seconds; null when there are none. */
 export interface LatencyStats {
@@ -99,6 +100,8 @@ export interface Summary {
   disaggregation?: DisaggregationSummary;
   /** Live migration, with `--migration on`: {@link migrationSummary}. */
   migration?: MigrationSummary;
+  /** Auto-scaling, with `--autoscale on`: {@link autoscaleSummary}. */
+  autoscale?: AutoscaleSummary;
   /** GPUs held × makespan, hours (filled by the app, app/run.ts; sim/cost/price.ts). */
   gpu_hours?: number;
   /** US dollars per GPU-hour used for the cost (null when none is known). */
@@ -164,6 +167,37 @@ export function migrationSummary(m: MigrationStats): MigrationSummary {
     wasted_blocks: m.wastedBlocks,
     stages_mean: m.completed > 0 ? m.stages / m.completed : null,
     downtime_s: latencyStats(Float64Array.from(m.downtime_s)),
+  };
+}
+
+/** The run's auto-scaling (docs/output.md). Times in seconds. */
+export interface AutoscaleSummary {
+  /** Σ over instances of the time each was up (first arrival or scale-up decision to removal or the run's end). */
+  instance_seconds: number;
+  /** Mean instances up: instance_seconds / makespan (null for a zero makespan). */
+  instances_mean: number | null;
+  /** Fewest and most instances up at once. */
+  instances_min: number;
+  instances_max: number;
+  /** Scale-up decisions, drains started, instances removed. */
+  scale_ups: number;
+  scale_downs: number;
+  removed: number;
+  /** Every action: time, `up`/`ready`/`drain`/`removed`, instance, instances up after it. */
+  timeline: ScalingEvent[];
+}
+
+/** The summary block of a run's auto-scaling (sim/autoscale.ts) over a makespan of `makespan_s`. */
+export function autoscaleSummary(a: ScalingStats, makespan_s: number): AutoscaleSummary {
+  return {
+    instance_seconds: a.instance_s,
+    instances_mean: makespan_s > 0 ? a.instance_s / makespan_s : null,
+    instances_min: a.minUp,
+    instances_max: a.maxUp,
+    scale_ups: a.scaleUps,
+    scale_downs: a.scaleDowns,
+    removed: a.removed,
+    timeline: a.events,
   };
 }
 

@@ -22,6 +22,7 @@
 import type { Engine } from './engine.ts';
 import type { RequestTable } from './requests.ts';
 import { RUNNING } from './requests.ts';
+import { DRAINING, SERVING } from './autoscale.ts';
 
 /** What a rescheduler reads of one replica at a poll (an {@link Engine} provides it). */
 export interface InstanceView {
@@ -51,6 +52,13 @@ export interface Cluster {
   readonly requests: RequestTable;
   /** Whether replica `i` is in a migration now (as source or destination). */
   migrating(i: number): boolean;
+  /**
+   * Whether replica `i` is up and serving (always, without auto-scaling): only serving replicas
+   * are sources or destinations, and draining ones (sim/autoscale.ts) sources only.
+   */
+  serving(i: number): boolean;
+  /** Whether replica `i` is draining (auto-scaling): a source of infinite load, never a destination. */
+  draining(i: number): boolean;
   /**
    * Starts a live migration of running request `id` from replica `src` to `dst` at `now` (s).
    * @returns false, doing nothing, when either replica is migrating, `src` = `dst`, or `id` is
@@ -143,13 +151,17 @@ export class Migrator implements Cluster {
   /** Per replica: 1 + the slot of the migration it takes part in, 0 when none. */
   private readonly slotOf: Int32Array;
   private readonly blockSize: number;
+  /** Per replica, its auto-scaling state (sim/autoscale.ts), or undefined: all serve. */
+  private readonly roles: ArrayLike<number> | undefined;
 
   /**
    * @param engines the replicas' engines (one per replica); @param requests the run's table;
    * @param cfg copy settings; @param rescheduler who decides; @param schedule queues the end of a
-   * stage of migration `slot` at time `t` as a simulator event (the simulator then calls `advance`).
+   * stage of migration `slot` at time `t` as a simulator event (the simulator then calls `advance`);
+   * @param roles per replica its auto-scaling state (read live; sim/autoscale.ts), absent: all serve.
    */
-  constructor(engines: readonly Engine[], requests: RequestTable, blockSize: number, cfg: MigrationConfig, rescheduler: Rescheduler, schedule: (t: number, slot: number) => void) {
+  constructor(engines: readonly Engine[], requests: RequestTable, blockSize: number, cfg: MigrationConfig, rescheduler: Rescheduler, schedule: (t: number, slot: number) => void, roles?: ArrayLike<number>) {
+    this.roles = roles;
     this.engines = engines;
     this.instances = engines;
     this.requests = requests;
@@ -193,6 +205,14 @@ export class Migrator implements Cluster {
 
   migrating(i: number): boolean {
     return this.slotOf[i] !== 0;
+  }
+
+  serving(i: number): boolean {
+    return !this.roles || this.roles[i] === SERVING;
+  }
+
+  draining(i: number): boolean {
+    return !!this.roles && this.roles[i] === DRAINING;
   }
 
   migrate(id: number, src: number, dst: number, now: number): boolean {

@@ -22,6 +22,8 @@ import { DecodePool } from './disaggregation.ts';
 import type { DisaggregationInput } from './disaggregation.ts';
 import { Migrator } from './migration.ts';
 import type { MigrationConfig, MigrationStats, Rescheduler } from './migration.ts';
+import { Autoscaler } from './autoscale.ts';
+import type { ScalingConfig, ScalingStats } from './autoscale.ts';
 
 /** Event kinds. */
 const ARRIVAL = 0;
@@ -36,6 +38,10 @@ const TRANSFER = 4;
 const POLL = 5;
 /** The copy of a migration stage ends (id: the migration's slot). */
 const MOVE = 6;
+/** An auto-scaling check. */
+const SCALE = 7;
+/** A new instance's start-up ends (id: the instance). */
+const READY = 8;
 
 /** Everything one run needs. */
 export interface SimulationInput {
@@ -75,6 +81,12 @@ export interface SimulationInput {
    * and no pipeline parallelism.
    */
   migration?: { rescheduler: Rescheduler; config: MigrationConfig };
+  /**
+   * Auto-scaling (sim/autoscale.ts): `policy.length` is the most instances (`max`); the first
+   * `initial` serve from time 0; the router sees the serving ones only. Needs several colocated
+   * replicas and no pipeline parallelism.
+   */
+  autoscale?: ScalingConfig;
 }
 
 /** What a run produces. Per-request times (and replicas) live in `requests`. */
@@ -97,6 +109,8 @@ export interface SimulationResult {
   wall_s: number;
   /** The run's migrations, with `SimulationInput.migration`. */
   migration?: MigrationStats;
+  /** The run's auto-scaling, with `SimulationInput.autoscale`. */
+  autoscale?: ScalingStats;
 }
 
 /**
@@ -138,10 +152,19 @@ export function simulate(input: SimulationInput): SimulationResult {
     const index = Math.floor(u / stages);
     return new Engine(input.engine, requests, p, input.cost, { observer: input.observer, shared, index, prefixTables, pipeline: groups?.[index] });
   });
+  if (input.autoscale && (nReplicas < 2 || stages > 1 || input.disaggregation)) throw new Error('simulate: auto-scaling needs several colocated replicas and no pipeline parallelism');
+  const scaler = input.autoscale ? new Autoscaler(prefillEngines, input.autoscale) : undefined;
+  /** With auto-scaling, what the router sees: the serving engines in index order (kept in place). */
+  const view: Engine[] = [];
+  const syncView = () => {
+    view.length = 0;
+    for (const i of scaler!.serving) view.push(prefillEngines[i]);
+  };
+  if (scaler) syncView();
   let router: Router | undefined;
   if (nReplicas > 1) {
     if (!input.router) throw new Error(`simulate: ${nReplicas} replicas need a router`);
-    router = input.router(groups ?? prefillEngines, requests);
+    router = input.router(scaler ? view : (groups ?? prefillEngines), requests);
   }
   // Disaggregated: the decode replicas follow the prefill ones (engine index = replica index).
   const dis = input.disaggregation;
@@ -162,9 +185,10 @@ export function simulate(input: SimulationInput): SimulationResult {
    * order they were queued in (bundling decode steps or not then makes no difference).
    */
   const ctl = new EventQueue(8);
-  const migr = input.migration ? new Migrator(engines, requests, input.engine.blockSize, input.migration.config, input.migration.rescheduler, (t, slot) => ctl.push(t, MOVE, slot)) : undefined;
-  /** Whether a poll is queued. */
+  const migr = input.migration ? new Migrator(engines, requests, input.engine.blockSize, input.migration.config, input.migration.rescheduler, (t, slot) => ctl.push(t, MOVE, slot), scaler?.state) : undefined;
+  /** Whether a poll, a scaling check is queued. */
   let pollQueued = false;
+  let scaleQueued = false;
   const n = trace.n;
   const arrival = trace.arrival_s;
   const deps = trace.programs ? new ProgramRelease(trace) : undefined;
@@ -189,8 +213,10 @@ export function simulate(input: SimulationInput): SimulationResult {
   }
   /** Routes request `id` to a replica (and, with pipelines, a virtual engine of it); @returns the engine's index. */
   const submit = (id: number, now: number): number => {
-    const r = router ? router.route(id, now) : 0;
-    if (!(r >= 0 && r < nReplicas && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${nReplicas}`);
+    let r = router ? router.route(id, now) : 0;
+    const choices = scaler ? view.length : nReplicas;
+    if (!(r >= 0 && r < choices && Number.isInteger(r))) throw new Error(`router ${router!.name} sent request ${id} to replica ${r} of ${choices}`);
+    if (scaler) r = scaler.serving[r];
     const v = groups ? groups[r].pick() : 0;
     const u = r * stages + v;
     requests.replica[id] = r;
@@ -211,7 +237,8 @@ export function simulate(input: SimulationInput): SimulationResult {
     // none where they grow (a completion or a preemption ends a bundle), so stepping pulls no sooner.
     if (pool && u >= N) pool.pump(u - N, now, startTransfer);
     let horizon = Math.min(next < nOrder ? arrival[at(next)] : Infinity, releases.peekTime());
-    if (migr) horizon = Math.min(horizon, ctl.peekTime(), migr.horizonFor(u, endAt));
+    if (migr || scaler) horizon = Math.min(horizon, ctl.peekTime());
+    if (migr) horizon = Math.min(horizon, migr.horizonFor(u, endAt));
     if (!bundleAcrossReplicas) for (let k = 0; k < E; k++) if (k !== u && endAt[k] < horizon) horizon = endAt[k];
     if (pool && u >= N) {
       // A decode replica's batch changes when a transfer to it ends, and its KV and loads are read
@@ -231,15 +258,32 @@ export function simulate(input: SimulationInput): SimulationResult {
     endAt[u] = now;
     q.push(now, WAKE, u);
   };
-  /** Queues the next poll, at the first multiple of the interval after `now`, while the run has work. */
-  const queuePoll = (now: number) => {
-    if (!migr || pollQueued) return;
-    if (next >= nOrder && releases.size === 0 && migr.active === 0 && !engines.some((e) => e.holdsAnything())) return;
-    const dt = migr.interval_s;
+  /** Whether any request is unfinished or yet to arrive, or a migration is in flight. */
+  const workLeft = () => next < nOrder || releases.size > 0 || (migr !== undefined && migr.active > 0) || engines.some((e) => e.holdsAnything());
+  /** The first whole multiple of `dt` after `now`. */
+  const nextMultiple = (now: number, dt: number) => {
     let k = Math.floor(now / dt) + 1;
     while (k * dt <= now) k++;
-    ctl.push(k * dt, POLL, 0);
+    return k * dt;
+  };
+  /** Queues the next poll, at the first multiple of the interval after `now`, while the run has work. */
+  const queuePoll = (now: number) => {
+    if (!migr || pollQueued || !workLeft()) return;
+    ctl.push(nextMultiple(now, migr.interval_s), POLL, 0);
     pollQueued = true;
+  };
+  /** Queues the next scaling check likewise. */
+  const queueScale = (now: number) => {
+    if (!scaler || scaleQueued || !workLeft()) return;
+    ctl.push(nextMultiple(now, scaler.cfg.interval_s), SCALE, 0);
+    scaleQueued = true;
+  };
+  /** Removes the draining instance once it holds nothing and takes part in no migration. */
+  const removeDrained = (now: number) => {
+    const d = scaler!.draining;
+    if (d < 0 || engines[d].busy || engines[d].holdsAnything() || migr?.migrating(d)) return;
+    scaler!.remove(now);
+    endAt[d] = Infinity;
   };
   /** Wakes the idle engines with work (blocks a migration held may have been freed or adopted). */
   const wakeIdle = (now: number) => {
@@ -247,20 +291,37 @@ export function simulate(input: SimulationInput): SimulationResult {
   };
   const progressEvery = Math.max(1, Math.floor(nOrder / 200));
   if (nOrder > 0) q.push(arrival[at(0)], ARRIVAL, 0);
+  if (scaler && nOrder > 0) scaler.begin(arrival[at(0)]);
   let events = 0;
   let last = -Infinity;
+  /** Time of the last arrival, release, batch or iteration end (the last completion is one). */
+  let lastMain = -Infinity;
   for (;;) {
     if (ctl.size > 0 && ctl.peekTime() < q.peekTime()) {
       ctl.pop();
       const now = ctl.poppedTime;
       if (now < last) throw new Error(`time went back: ${now} < ${last}`);
+      const kind = ctl.poppedKind;
+      if (kind === SCALE) scaleQueued = false;
+      // Scaling events after the last request are dropped: they would only stretch the run.
+      if ((kind === SCALE || kind === READY) && !workLeft()) continue;
       last = now;
       events++;
-      if (ctl.poppedKind === POLL) {
+      if (kind === POLL) {
         pollQueued = false;
         migr!.poll(now);
         queuePoll(now);
+      } else if (kind === SCALE) {
+        const i = scaler!.check(now);
+        if (i >= 0) ctl.push(now + scaler!.cfg.startup_s, READY, i);
+        syncView();
+        removeDrained(now);
+        queueScale(now);
+      } else if (kind === READY) {
+        scaler!.ready(ctl.poppedId, now);
+        syncView();
       } else migr!.advance(ctl.poppedId, now);
+      if (scaler) removeDrained(now);
       wakeIdle(now);
       continue;
     }
@@ -268,6 +329,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     const now = q.poppedTime;
     if (now < last) throw new Error(`time went back: ${now} < ${last}`);
     last = now;
+    lastMain = now;
     events++;
     const kind = q.poppedKind;
     if (kind === ARRIVAL) {
@@ -282,6 +344,7 @@ export function simulate(input: SimulationInput): SimulationResult {
       for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) endAt[u] = now;
       for (let u = 0; u < E; u++) if (!engines[u].busy && engines[u].hasWork()) start(u, now);
       queuePoll(now);
+      queueScale(now);
     } else if (kind === RELEASE) {
       releases.pop();
       const u = submit(q.poppedId, now);
@@ -307,14 +370,17 @@ export function simulate(input: SimulationInput): SimulationResult {
       // next batch: form it after them.
       if (q.peekTime() === now) wake(u, now);
       else start(u, now);
+      if (scaler) removeDrained(now);
     }
   }
   for (const engine of engines) if (engine.holdsAnything()) throw new Error('simulation ended with requests still queued');
   if (pool?.busy()) throw new Error('simulation ended with requests still waiting for a decode replica');
   input.onProgress?.(1);
   const replicas = groups ? groups.map((g) => g.stats()) : engines.map((e) => e.stats);
+  // Instances count until the last completion (a poll after it would only stretch the run).
+  scaler?.finish(lastMain === -Infinity ? 0 : lastMain);
   const pools = pool ? { prefill: N, decode: decodeEngines.length, transfers: pool.transfers, bytes: pool.bytes } : undefined;
-  return { requests, stats: sumStats(replicas), replicas, ...(pools ? { pools } : {}), end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000, migration: migr?.stats };
+  return { requests, stats: sumStats(replicas), replicas, ...(pools ? { pools } : {}), end_s: last === -Infinity ? 0 : last, events, wall_s: (performance.now() - t0) / 1000, migration: migr?.stats, ...(scaler ? { autoscale: scaler.stats } : {}) };
 }
 
 /** Sums replicas' counters; the KV peak is the largest single replica's. */

@@ -355,3 +355,10 @@ export function tempFiles(prefix: string): (content: string, name: string) => st
     return p;
   };
 }
+
+/** A trace of requests arriving `gap` seconds after the one before (the first at its gap), with their prompt and output tokens. */
+export function gapTrace(reqs: readonly { gap: number; prompt: number; output: number }[]): Trace {
+  let t = 0;
+  const arrival = reqs.map((r) => (t += r.gap));
+  return makeTrace(arrival, reqs.map((r) => r.prompt), reqs.map((r) => r.output));
+}

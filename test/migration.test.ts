@@ -17,7 +17,7 @@ import { Fcfs } from '../policies/fcfs.ts';
 import { getRouter } from '../policies/routers.ts';
 import { LLUMNIX_DEFAULTS, chooseRequest, llumnixRescheduler, migrationConfig, migrationLoad, pairInstances, readLlumnixSettings } from '../policies/llumnix.ts';
 import seedrandom from 'seedrandom';
-import { makeTrace, engineConfig, runDifferences, inputError } from './helpers.ts';
+import { makeTrace, engineConfig, runDifferences, inputError, gapTrace } from './helpers.ts';
 import type { Trace } from '../sim/trace.ts';
 
 /** Every iteration costs 10 ms. */
@@ -217,18 +217,12 @@ const workload = fc.record({
   reqs: fc.array(fc.record({ gap: fc.double({ min: 0, max: 0.02, noNaN: true }), prompt: fc.integer({ min: 1, max: 200 }), output: fc.integer({ min: 1, max: 150 }) }), { minLength: 1, maxLength: 40 }),
 });
 
-function traceOf(reqs: { gap: number; prompt: number; output: number }[]): Trace {
-  let t = 0;
-  const arrival = reqs.map((r) => (t += r.gap));
-  return makeTrace(arrival, reqs.map((r) => r.prompt), reqs.map((r) => r.output));
-}
-
 describe('migration properties (random small workloads, memory-starved replicas)', () => {
   it('no request is lost or duplicated; KV stays within capacity on every replica; skip-ahead equals stepping', () => {
     let migrated = 0;
     fc.assert(
       fc.property(workload, ({ n, kvBlocks, chunked, reqs }) => {
-        const trace = traceOf(reqs);
+        const trace = gapTrace(reqs);
         const records: IterationRecord[] = [];
         const on = llumnixCluster(trace, n, kvBlocks, true, chunked, (r) => records.push(r));
         const off = llumnixCluster(trace, n, kvBlocks, false, chunked);

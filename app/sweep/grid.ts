@@ -150,8 +150,8 @@ function gridFrom(src: Structured): Grid {
       const vals = (isList ? v : [v]).map((x: unknown, i: number) => {
         const keys = isList ? ['engine', k, i] : ['engine', k];
         const where = { file, line: lineOf(keys), field: fieldName(keys) };
-        // One value of a list option (router-opt, migration-opt) is one `key=value[,key=value]` string.
-        if ((k === 'router-opt' || k === 'migration-opt') && typeof x !== 'string') fail(`expected a key=value[,key=value] string (got ${showValue(x)})`, keys);
+        // One value of a list option (router-opt, migration-opt, autoscale-opt) is one `key=value[,key=value]` string.
+        if ((k === 'router-opt' || k === 'migration-opt' || k === 'autoscale-opt') && typeof x !== 'string') fail(`expected a key=value[,key=value] string (got ${showValue(x)})`, keys);
         const val = readRunOption(k, x, where);
         const scalar = (Array.isArray(val) ? val[0] : val) as Scalar;
         if ((k === 'model' || k === 'gpu') && isSpecFile(scalar as string)) return path.resolve(dir, scalar as string);
