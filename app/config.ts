@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Trace } from '../sim/trace.ts';
-import { readTrace, transformTrace, syntheticTrace, resampleTrace, MAX_SPAN_S } from '../traces/index.ts';
+import { readTrace, transformTrace, syntheticTrace, resampleTrace, MAX_SPAN_S, tracePriorities, randomPriorities, PRIORITY_COLUMN } from '../traces/index.ts';
 import type { ReadOptions } from '../traces/index.ts';
 import seedrandom from 'seedrandom';
 import type { Policy } from '../sim/policy.ts';
@@ -153,6 +153,11 @@ export interface RunOptions {
   autoscale: string;
   /** Auto-scaling options `key=value` (policies/llumnix.ts: min, initial, interval, up-threshold, down-threshold, startup). */
   'autoscale-opt'?: string[];
+  /**
+   * Fraction of requests made high-priority at random (seeded by `seed`; Llumnix §4.4), for a
+   * trace without a `priority` column (docs/traces.md "Priorities").
+   */
+  'high-priority-fraction'?: number;
 }
 
 /** Defaults of the options that have one (vLLM's where vLLM has one: docs/spec.md §1). */
@@ -216,6 +221,8 @@ export interface ResolvedRun {
   migration: { rescheduler: Rescheduler; config: MigrationConfig } | undefined;
   /** Auto-scaling (`--autoscale on`): the settings; undefined when off. */
   autoscale?: ScalingConfig;
+  /** Priority class per request (0 normal, 1 high): the trace's `priority` column or `--high-priority-fraction`; undefined: none. */
+  priority?: Uint8Array;
 }
 
 /** Blocks standing for an unlimited KV cache (fits every request; keeps integer arithmetic exact). */
@@ -302,6 +309,7 @@ export const RUN_OPTION_SPECS: Readonly<Record<keyof RunOptions, RunOptionSpec>>
   'migration-opt': list,
   autoscale: { kind: 'string', choices: ['on', 'off'] },
   'autoscale-opt': list,
+  'high-priority-fraction': { kind: 'number', spec: { min: 0, max: 1, maxReason: 'a fraction' } },
 };
 
 /**
@@ -653,6 +661,7 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     percentiles: parseMetricPercentiles(r['metric-percentiles']),
     migration: buildMigration(r, engine.blockBytes),
     autoscale: r.autoscale === 'on' ? scalingSettings(r) : undefined,
+    priority: priorities(r, trace, counted),
   };
   if (disagg) run.disaggregation = buildDecodePool(r, P, D, predictor, log);
   if (run.disaggregation) {
@@ -665,6 +674,20 @@ export function buildRun(r: RunOptions, trace: Trace, log?: (message: string) =>
     }
   }
   return run;
+}
+
+/**
+ * The run's priority classes (Llumnix §4.4): the trace's `priority` column, or with
+ * `--high-priority-fraction F` each request high with probability F (seeded by `--seed`, the draws
+ * counted by `count`); undefined with neither.
+ * @throws InputError for a bad `priority` value (file, line, column), or both a column and the flag.
+ */
+function priorities(r: RunOptions, trace: Trace, count: (f: () => number) => () => number): Uint8Array | undefined {
+  const column = tracePriorities(trace);
+  const f = r['high-priority-fraction'];
+  if (f === undefined) return column;
+  if (column) throw new InputError(`the trace has a '${PRIORITY_COLUMN}' column: give priorities one way, not both`, { field: '--high-priority-fraction' });
+  return randomPriorities(trace.n, f, count(seedrandom.alea(`${r.seed}:priority`)));
 }
 
 /**

@@ -67,14 +67,16 @@ export const DISAGG_REQUEST_COLUMNS = ['prefill_replica', 'prefill_s', 'kv_wait_
 
 /**
  * Writes one CSV row per request (header first) to `w`, in chunks of 8,192 rows, so memory does
- * not grow with the table. Undefined values (a rejected request's latencies, the TPOT of a
+ * not grow with the table. With priorities (`R.prioritized`) a last column `priority` (0 normal,
+ * 1 high). Undefined values (a rejected request's latencies, the TPOT of a
  * one-token output) are empty fields, never NaN.
  */
 export function writeRequestsCsv(w: AtomicWriter, R: RequestTable, m: RequestMetrics, disaggregated = false): void {
-  w.write([...REQUEST_COLUMNS, ...(disaggregated ? DISAGG_REQUEST_COLUMNS : [])].join(',') + '\n');
+  w.write([...REQUEST_COLUMNS, ...(disaggregated ? DISAGG_REQUEST_COLUMNS : []), ...(R.prioritized ? ['priority'] : [])].join(',') + '\n');
   let buf: string[] = [];
   for (let i = 0; i < R.n; i++) {
     const extra = disaggregated ? [orNull(R.prefillReplica[i]), orNull(m.prefill[i]), orNull(m.kvWait[i]), orNull(m.transfer[i])] : [];
+    if (R.prioritized) extra.push(R.priority[i]);
     buf.push([...requestValues(R, m, i), ...extra].map((v) => (v === null ? '' : String(v))).join(','));
     if (buf.length === 8192) {
       w.write(buf.join('\n') + '\n');

@@ -7,7 +7,7 @@ import type { ResolvedRun } from './config.ts';
 import type { IterationObserver } from '../sim/engine-types.ts';
 import { simulate } from '../sim/simulator.ts';
 import type { SimulationResult } from '../sim/simulator.ts';
-import { autoscaleSummary, disaggregationSummary, migrationSummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
+import { autoscaleSummary, disaggregationSummary, migrationSummary, prioritySummary, programMetrics, replicaMetrics, requestMetrics, summarize } from '../sim/metrics.ts';
 import type { ReplicaSummary, RequestMetrics, Summary } from '../sim/metrics.ts';
 import { FINISHED } from '../sim/requests.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -55,6 +55,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     onProgress: hooks.onProgress,
     migration: run.migration,
     autoscale: run.autoscale,
+    priority: run.priority,
   });
   const metrics = requestMetrics(result.requests);
   // One replica's KV capacity: all its virtual engines' with pipeline parallelism.
@@ -71,6 +72,7 @@ export function runResolved(run: ResolvedRun, hooks: { observer?: IterationObser
     summary.disaggregation = disaggregationSummary(result, metrics);
   }
   if (result.migration) summary.migration = migrationSummary(result.migration);
+  if (result.requests.prioritized) summary.priority = prioritySummary(result.requests, metrics);
   if (result.autoscale) summary.autoscale = autoscaleSummary(result.autoscale, summary.makespan_s);
   if (run.trace.programs) summary.programs = programMetrics(result.requests, run.trace.programs, summary.makespan_s);
   if (run.predictor) summary.predictor = { name: run.predictor.name, ...run.predictor.quality() };

@@ -15,6 +15,12 @@
  * instances with none killed and load below it. Sources by load descending are paired i-to-i with
  * destinations by load ascending; a pair where either instance is already migrating waits for
  * the next poll (the manager's `instance_migrating`).
+ *
+ * Priorities (§4.4, "virtual usage"; not in the code at e4048ac8, whose benchmark only has an
+ * unused `--priority_ratio`): with `headroom` H > 0, an instance running a high-priority request
+ * has H more blocks of virtual usage ({@link priorityHeadroom}), so it looks fuller to the
+ * migration scheduler (a source sooner, a destination later); a source then migrates a
+ * normal-priority decode when it has one ({@link chooseRequest}).
  */
 import type { Cluster, InstanceView, MigrationConfig, Rescheduler } from '../sim/migration.ts';
 import type { RequestTable } from '../sim/requests.ts';
@@ -36,13 +42,18 @@ export interface LlumnixSettings {
   lastStageMaxBlocks: number;
   /** `MAX_STAGES` 3. */
   maxStages: number;
+  /**
+   * Virtual blocks added to the usage of an instance running a high-priority request (§4.4; the
+   * paper gives no number): 0, none, by default.
+   */
+  headroom: number;
 }
 
 /** The code's defaults (AlibabaPAI/llumnix e4048ac8 `llumnix/config/default.py`). */
-export const LLUMNIX_DEFAULTS: LlumnixSettings = { interval_s: 0.05, migrateOutThreshold: 3.0, request: 'sjf', lastStageMaxBlocks: 16, maxStages: 3 };
+export const LLUMNIX_DEFAULTS: LlumnixSettings = { interval_s: 0.05, migrateOutThreshold: 3.0, request: 'sjf', lastStageMaxBlocks: 16, maxStages: 3, headroom: 0 };
 
 /** The `--migration-opt` keys. */
-export const MIGRATION_OPTION_KEYS = ['interval', 'migrate-out-threshold', 'request', 'last-stage-max-blocks', 'max-stages'] as const;
+export const MIGRATION_OPTION_KEYS = ['interval', 'migrate-out-threshold', 'request', 'last-stage-max-blocks', 'max-stages', 'headroom'] as const;
 
 /**
  * Reads `--migration-opt key=value` pairs over {@link LLUMNIX_DEFAULTS}.
@@ -57,6 +68,7 @@ export function readLlumnixSettings(opts: Record<string, string>): LlumnixSettin
     request: o.choice<RequestChoice>('request', d.request, ['sjf', 'ljf', 'lcfs']),
     lastStageMaxBlocks: o.number('last-stage-max-blocks', d.lastStageMaxBlocks, { integer: true, min: 0, max: 1e6 }),
     maxStages: o.number('max-stages', d.maxStages, { integer: true, min: 1, max: 1000 }),
+    headroom: o.number('headroom', d.headroom, { integer: true, min: 0, max: 2 ** 30 }),
   };
 }
 
@@ -66,13 +78,27 @@ export function migrationConfig(s: LlumnixSettings, copySeconds: (blocks: number
 }
 
 /**
- * An instance's migration load: −(free − watermark − head-of-line blocks) / (running + [any
- * waiting]); −∞ with no running or waiting request. Higher is busier. Unitless (blocks per request).
+ * The priority headroom of an instance's virtual usage (Llumnix §4.4, Algorithm 1 as we read it:
+ * each running request of a priority class adds that class's headroom divided by the instance's
+ * running requests of the class, so the instance carries the class's headroom once): `headroom`
+ * blocks when any of running requests `ids[0..count)` is high-priority (`R.priority` 1), else 0.
+ * Queued requests add none (only the head-of-line demand counts for them). Blocks.
  */
-export function migrationLoad(v: InstanceView): number {
+export function priorityHeadroom(ids: ArrayLike<number>, count: number, R: RequestTable, headroom: number): number {
+  if (headroom === 0 || !R.prioritized) return 0;
+  for (let i = 0; i < count; i++) if (R.priority[ids[i]] === 1) return headroom;
+  return 0;
+}
+
+/**
+ * An instance's migration load: −(free − watermark − head-of-line blocks − `headroom`) / (running
+ * + [any waiting]); −∞ with no running or waiting request. Higher is busier. Unitless (blocks per
+ * request). `headroom` (blocks, default 0): its {@link priorityHeadroom}.
+ */
+export function migrationLoad(v: InstanceView, headroom = 0): number {
   const n = v.runningCount + (v.waitingCount > 0 ? 1 : 0);
   if (n === 0) return -Infinity;
-  return -(v.freeBlocks - v.watermarkBlocks - v.headBlocks) / n;
+  return -(v.freeBlocks - v.watermarkBlocks - v.headBlocks - headroom) / n;
 }
 
 /**
@@ -96,7 +122,8 @@ export function pairInstances(load: ArrayLike<number>, killed: ArrayLike<number>
 /**
  * The running decode instance `v` migrates out, or -1 when none decodes: `sjf` the shortest
  * (prompt + generated tokens), `ljf` the longest, `lcfs` the last to arrive; ties to the earlier
- * arrival (smaller id).
+ * arrival (smaller id). A normal-priority decode goes before any high-priority one (§4.4: normal
+ * requests are moved away from high-priority ones; with no priorities all are normal).
  */
 export function chooseRequest(v: InstanceView, R: RequestTable, rule: RequestChoice): number {
   const ids = v.runningIds();
@@ -105,7 +132,9 @@ export function chooseRequest(v: InstanceView, R: RequestTable, rule: RequestCho
   for (let i = 0; i < v.runningCount; i++) {
     const id = ids[i];
     if (!v.isDecoding(id)) continue;
-    const key = rule === 'lcfs' ? -id : rule === 'ljf' ? -(R.prompt[id] + R.generated[id]) : R.prompt[id] + R.generated[id];
+    const len = rule === 'lcfs' ? -id : rule === 'ljf' ? -(R.prompt[id] + R.generated[id]) : R.prompt[id] + R.generated[id];
+    // High priority sorts after every normal request (|len| < 2^32 ≤ CLASS).
+    const key = R.priority[id] * CLASS + len;
     if (best < 0 || key < bestKey || (key === bestKey && id < best)) {
       best = id;
       bestKey = key;
@@ -113,6 +142,9 @@ export function chooseRequest(v: InstanceView, R: RequestTable, rule: RequestCho
   }
   return best;
 }
+
+/** Key offset of the high-priority class in {@link chooseRequest} (above any length or id). */
+const CLASS = 2 ** 33;
 
 /** Llumnix's global migration scheduler with settings `s`. */
 export function llumnixRescheduler(s: LlumnixSettings): Rescheduler {
@@ -137,7 +169,7 @@ export function llumnixRescheduler(s: LlumnixSettings): Rescheduler {
         if (!draining && !c.serving(i)) continue;
         const v = c.instances[i];
         index[m] = i;
-        load[m] = draining ? Infinity : migrationLoad(v);
+        load[m] = draining ? Infinity : migrationLoad(v, priorityHeadroom(v.runningIds(), v.runningCount, c.requests, s.headroom));
         killed[m] = v.killedCount;
         if (killed[m] > 0 || load[m] > s.migrateOutThreshold) any = true;
         m++;

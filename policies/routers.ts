@@ -12,6 +12,7 @@
  */
 import type { ReplicaLoad, Router, RouterContext } from '../sim/router.ts';
 import { checkChoice } from '../sim/errors.ts';
+import { RUNNING } from '../sim/requests.ts';
 import { OptionReader } from './options.ts';
 import { workloadAwareRouter } from './workload-aware.ts';
 
@@ -118,13 +119,35 @@ export const powerOfTwo = simple(
   },
 );
 
-/** Llumnix dispatch: highest freeness (live migration is `--migration on`: sim/migration.ts, policies/llumnix.ts). */
-export const llumnix = simple(
-  'llumnix',
-  'the replica with the highest Llumnix freeness (free KV blocks per request); with --migration on, live migration too',
-  'Sun et al., Llumnix, arXiv 2406.03243 §4.4; docs/spec.md §9 (DISPATCH_POLICY=load, remaining_steps)',
-  (ctx) => () => argmin(ctx.replicas, byFreeness),
-);
+/**
+ * Llumnix dispatch: highest freeness (live migration is `--migration on`: sim/migration.ts,
+ * policies/llumnix.ts). Option `headroom` (blocks, default 0): a replica running a high-priority
+ * request (`RequestTable.priority`) has that many more blocks of virtual usage (§4.4), so its
+ * freeness is (free − head-of-line demand − headroom) / (requests + 1).
+ */
+export const llumnix: RouterEntry = {
+  name: 'llumnix',
+  description: 'the replica with the highest Llumnix freeness (free KV blocks per request; `headroom` blocks less where a high-priority request runs); with --migration on, live migration too',
+  source: 'Sun et al., Llumnix, arXiv 2406.03243 §4.4; docs/spec.md §9 (DISPATCH_POLICY=load, remaining_steps)',
+  create(opts) {
+    const o = new OptionReader('--router-opt', 'llumnix', opts, ['headroom']);
+    const headroom = o.number('headroom', 0, { integer: true, min: 0, max: 2 ** 30 });
+    return (ctx) => {
+      const R = ctx.requests;
+      if (headroom === 0 || !R.prioritized) return { name: 'llumnix', route: () => argmin(ctx.replicas, byFreeness) };
+      let high = false;
+      const see = (id: number) => {
+        if (R.priority[id] === 1 && R.state[id] === RUNNING) high = true;
+      };
+      const virtual = (r: ReplicaLoad) => {
+        high = false;
+        r.forEachRequest(see);
+        return high ? -(r.freeness - headroom / (r.outstandingRequests + 1)) : -r.freeness;
+      };
+      return { name: 'llumnix', route: () => argmin(ctx.replicas, virtual) };
+    };
+  },
+};
 
 /** Autellix's locality-aware load balancer (Algorithm 2). */
 export const autellix: RouterEntry = {

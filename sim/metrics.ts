@@ -102,6 +102,8 @@ export interface Summary {
   migration?: MigrationSummary;
   /** Auto-scaling, with `--autoscale on`: {@link autoscaleSummary}. */
   autoscale?: AutoscaleSummary;
+  /** Latencies per priority class, when the run gave priorities: {@link prioritySummary}. */
+  priority?: { high: PriorityClassSummary; normal: PriorityClassSummary };
   /** GPUs held × makespan, hours (filled by the app, app/run.ts; sim/cost/price.ts). */
   gpu_hours?: number;
   /** US dollars per GPU-hour used for the cost (null when none is known). */
@@ -185,6 +187,34 @@ export interface AutoscaleSummary {
   removed: number;
   /** Every action: time, `up`/`ready`/`drain`/`removed`, instance, instances up after it. */
   timeline: ScalingEvent[];
+}
+
+/** One priority class's requests and latencies (seconds; over its completed requests, TPOT over those with 2+ output tokens). */
+export interface PriorityClassSummary {
+  requests: number;
+  completed: number;
+  ttft_s: LatencyStats;
+  tpot_s: LatencyStats;
+  e2e_s: LatencyStats;
+}
+
+/**
+ * The summary's `priority` block: TTFT, TPOT and end-to-end latency of the high-priority
+ * (`R.priority` 1) and normal-priority (0) requests apart (Llumnix §4.4; docs/output.md).
+ */
+export function prioritySummary(R: RequestTable, m: RequestMetrics): { high: PriorityClassSummary; normal: PriorityClassSummary } {
+  const of = (p: number): PriorityClassSummary => {
+    const pick = (xs: Float64Array) => xs.map((x, i) => (R.priority[i] === p ? x : -1));
+    let requests = 0;
+    let completed = 0;
+    for (let i = 0; i < R.n; i++) {
+      if (R.priority[i] !== p) continue;
+      requests++;
+      if (R.state[i] === FINISHED) completed++;
+    }
+    return { requests, completed, ttft_s: latencyStats(pick(m.ttft)), tpot_s: latencyStats(pick(m.tpot)), e2e_s: latencyStats(pick(m.e2e)) };
+  };
+  return { high: of(1), normal: of(0) };
 }
 
 /** The summary block of a run's auto-scaling (sim/autoscale.ts) over a makespan of `makespan_s`. */

@@ -103,6 +103,13 @@ export class RequestTable {
   /** Which leading parts of the prompts are shared (the trace's prefix segments), if any. */
   readonly prefix: TracePrefix | undefined;
   /**
+   * Priority class of each request: 0 normal, 1 high (Llumnix §4.4; read by the `llumnix` router's
+   * and migration's headroom, reported per class). All 0 unless the run gave priorities.
+   */
+  readonly priority: Uint8Array;
+  /** Whether the run gave priorities (a trace `priority` column or `--high-priority-fraction`). */
+  readonly prioritized: boolean;
+  /**
    * Engine bookkeeping, shared by the engines of every replica (a request is on one replica):
    * its slot in its replica's waiting or swapped heap, in its victims heap and in its running set
    * (-1 when absent), and a scratch mark used while one batch is formed.
@@ -114,8 +121,16 @@ export class RequestTable {
   /** 1 while a running request's place in its replica's running order is to be redone (sim/running-order.ts). */
   readonly orderChanged: Uint8Array;
 
-  constructor(trace: Trace) {
+  /**
+   * @param priority per request, 0 (normal) or 1 (high), length `trace.n`; omitted: no priorities
+   *   (all normal, `prioritized` false).
+   * @throws Error when `priority` has another length (a bug, not an input error).
+   */
+  constructor(trace: Trace, priority?: Uint8Array) {
     const n = trace.n;
+    if (priority !== undefined && priority.length !== n) throw new Error(`RequestTable: ${priority.length} priorities for ${n} requests`);
+    this.priority = priority ?? new Uint8Array(n);
+    this.prioritized = priority !== undefined;
     this.n = n;
     // A copy: calls of multi-call programs get their submission time here when released.
     this.arrival = Float64Array.from(trace.arrival_s);

@@ -87,6 +87,11 @@ export interface SimulationInput {
    * replicas and no pipeline parallelism.
    */
   autoscale?: ScalingConfig;
+  /**
+   * Priority class per request, 0 normal or 1 high (Llumnix §4.4), length `trace.n`; absent: no
+   * priorities (`RequestTable.prioritized` false).
+   */
+  priority?: Uint8Array;
 }
 
 /** What a run produces. Per-request times (and replicas) live in `requests`. */
@@ -144,7 +149,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   const stages = input.pipeline && input.pipeline.stages > 1 ? input.pipeline.stages : 1;
   if (N % stages !== 0) throw new Error(`simulate: ${N} policies for replicas of ${stages} virtual engines`);
   const nReplicas = N / stages;
-  const requests = new RequestTable(trace);
+  const requests = new RequestTable(trace, input.priority);
   const shared = new Map<string, unknown>();
   const prefixTables = input.engine.prefixCaching ? new PrefixTables(requests, input.engine.blockSize) : undefined;
   const groups = stages > 1 ? Array.from({ length: nReplicas }, () => new PipelineReplica(input.pipeline!)) : undefined;

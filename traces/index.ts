@@ -54,3 +54,4 @@ export {
   type KindOption,
 } from './generators.ts';
 export { resampleTrace } from './resample.ts';
+export { tracePriorities, randomPriorities, PRIORITY_COLUMN } from './priority.ts';
