@@ -123,7 +123,7 @@ export const powerOfTwo = simple(
  * Llumnix dispatch: highest freeness (live migration is `--migration on`: sim/migration.ts,
  * policies/llumnix.ts). Option `headroom` (blocks, default 0): a replica running a high-priority
  * request (`RequestTable.priority`) has that many more blocks of virtual usage (§4.4), so its
- * freeness is (free − head-of-line demand − headroom) / (requests + 1).
+ * freeness is (free − watermark − waiting blocks − headroom) / (running + waiting requests).
  */
 export const llumnix: RouterEntry = {
   name: 'llumnix',
@@ -142,7 +142,7 @@ export const llumnix: RouterEntry = {
       const virtual = (r: ReplicaLoad) => {
         high = false;
         r.forEachRequest(see);
-        return high ? -(r.freeness - headroom / (r.outstandingRequests + 1)) : -r.freeness;
+        return high ? -(r.freeness - headroom / r.freenessRequests) : -r.freeness;
       };
       return { name: 'llumnix', route: () => argmin(ctx.replicas, virtual) };
     };

@@ -84,6 +84,9 @@ class DecodeLoad implements ReplicaLoad {
   get freeness(): number {
     return this.e.freeness;
   }
+  get freenessRequests(): number {
+    return this.e.freenessRequests;
+  }
   cachedPrefixTokens(id: number): number {
     return this.e.cachedPrefixTokens(id);
   }

@@ -131,16 +131,31 @@ export class Engine {
   }
 
   /**
-   * Llumnix's freeness (Sun et al., arXiv 2406.03243 §4.4; docs/spec.md §9; the code's
-   * `remaining_steps` with defragmentation on): (free KV blocks − the head-of-line waiting
-   * request's block demand) / (requests on the replica + 1). Roughly how many more decode steps
-   * the batch can run; higher is freer. Unitless (blocks per request).
+   * Llumnix's dispatch freeness (Sun et al., arXiv 2406.03243 §4.4; docs/spec.md §9), as the code
+   * computes it for dispatch (AlibabaPAI/llumnix e4048ac8, `llumnix/instance_info.py`
+   * `DispatchAndScalingLoadComputation`, `LOAD_METRIC='remaining_steps'`, minus its load):
+   * (free KV blocks − the watermark − Σ over waiting requests of (prompt + generated) / block size)
+   * / (running + waiting requests); +Infinity with none (an empty replica is freest). The
+   * waiting requests' blocks are fractional, as the code's `num_prompt_tokens / block_size`.
+   * Roughly how many more decode steps the batch can run; higher is freer. Unitless (blocks per
+   * request). Defragmentation (the head-of-line request only, +1) is the migration load's
+   * (policies/llumnix.ts), not dispatch's.
    */
   get freeness(): number {
-    const { R, kv } = this.s;
-    const head = this.s.waiting.peek();
-    const demand = head >= 0 ? kv.blocksFor(R.prompt[head] + R.generated[head]) : 0;
-    return (kv.freeBlocks - demand) / (this.s.outstanding + 1);
+    const { R, kv, waiting } = this.s;
+    const n = this.freenessRequests;
+    if (n === 0) return Infinity;
+    let tokens = 0;
+    for (let i = 0; i < waiting.size; i++) {
+      const id = waiting.at(i);
+      tokens += R.prompt[id] + R.generated[id];
+    }
+    return (kv.freeBlocks - kv.watermark - tokens / kv.blockSize) / n;
+  }
+
+  /** The denominator of {@link freeness}: running (frozen ones aside) and waiting requests. */
+  get freenessRequests(): number {
+    return this.s.running.count + this.s.waiting.size;
   }
 
   /** KV blocks in use now. */

@@ -28,8 +28,9 @@ export interface VirtualEngine {
   readonly outstandingRequests: number;
   /** Σ (prompt + generated so far) over its unfinished requests. */
   readonly outstandingTokens: number;
-  /** Llumnix freeness of its KV blocks (see sim/engine.ts). */
+  /** Llumnix freeness of its KV blocks and its denominator (see sim/engine.ts). */
   readonly freeness: number;
+  readonly freenessRequests: number;
   /** KV blocks in use now. */
   readonly usedBlocks: number;
   /** Its counters. */
@@ -169,6 +170,11 @@ export class PipelineReplica implements ReplicaLoad {
   /** The freeness of the virtual engine a request submitted now would join ({@link pick}). */
   get freeness(): number {
     return this.members[this.pick()].freeness;
+  }
+
+  /** The denominator of that virtual engine's freeness. */
+  get freenessRequests(): number {
+    return this.members[this.pick()].freenessRequests;
   }
 
   /** Prompt tokens of request `id` cached by the virtual engine it would join ({@link pick}). */

@@ -13,8 +13,13 @@ export interface ReplicaLoad {
   readonly outstandingRequests: number;
   /** Σ (prompt + generated so far) tokens over the replica's unfinished requests. */
   readonly outstandingTokens: number;
-  /** Llumnix freeness: (free KV blocks − head-of-line demand) / (requests + 1); higher is freer. */
+  /**
+   * Llumnix dispatch freeness: (free KV blocks − watermark − waiting requests' blocks) / (running +
+   * waiting requests), +Infinity with none; higher is freer (sim/engine.ts).
+   */
   readonly freeness: number;
+  /** The denominator of `freeness`: running and waiting requests. */
+  readonly freenessRequests: number;
   /**
    * Prompt tokens of request `id` this replica's prefix cache holds now (the leading blocks it
    * would take if admitted: docs/prefix-caching.md); 0 without prefix caching.

@@ -23,6 +23,7 @@ const load = (outstandingRequests: number, outstandingTokens: number, cached: Re
   outstandingRequests,
   outstandingTokens,
   freeness: 0,
+  freenessRequests: 0,
   cachedPrefixTokens: (id) => cached[id] ?? 0,
   forEachRequest: () => {},
 });

@@ -26,7 +26,7 @@ function routerOver(name: string, replicas: ReplicaLoad[], requests: RequestTabl
   return getRouter(name).create(opts)(ctx);
 }
 
-const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness, cachedPrefixTokens: () => 0, forEachRequest: () => {} });
+const load = (outstandingRequests: number, outstandingTokens: number, freeness: number): ReplicaLoad => ({ outstandingRequests, outstandingTokens, freeness, freenessRequests: outstandingRequests, cachedPrefixTokens: () => 0, forEachRequest: () => {} });
 
 /** The oracle predictor attached to `trace` (what the workload-aware router reads here). */
 function oracleOn(trace: Trace): OraclePredictor {

@@ -24,12 +24,13 @@ import { syntheticTrace } from '../traces/index.ts';
 import { makeTrace, engineConfig, runDifferences, inputError, gapTrace, runSim, tempFiles } from './helpers.ts';
 import type { Trace } from '../sim/trace.ts';
 
-/** A hand-built replica load: `free` KV blocks, no waiting request, running requests `ids`. */
+/** A hand-built replica load: `free` KV blocks above the watermark, no waiting request, running requests `ids`: freeness free / running (sim/engine.ts). */
 function load(free: number, ids: number[]): ReplicaLoad {
   return {
     outstandingRequests: ids.length,
     outstandingTokens: 0,
-    freeness: free / (ids.length + 1),
+    freeness: free / ids.length,
+    freenessRequests: ids.length,
     cachedPrefixTokens: () => 0,
     forEachRequest: (visit) => ids.forEach(visit),
   };
@@ -46,12 +47,12 @@ describe('headroom in the llumnix router', () => {
   };
 
   it('sends the next normal request away from the replica running a high-priority one', () => {
-    // Replica 0: 500 free blocks, one request (the high one): freeness 500 / 2 = 250.
-    // Replica 1: 420 free blocks, one normal request: 420 / 2 = 210. Without headroom: replica 0.
+    // Replica 0: 500 free blocks, one request (the high one): freeness 500 / 1 = 500.
+    // Replica 1: 420 free blocks, one normal request: 420 / 1 = 420. Without headroom: replica 0.
     expect(route(0)).toBe(0);
-    // headroom=100: replica 0's virtual usage is 100 blocks more: (500 − 100) / 2 = 200 < 210.
+    // headroom=100: replica 0's virtual usage is 100 blocks more: (500 − 100) / 1 = 400 < 420.
     expect(route(100)).toBe(1);
-    // headroom=79: (500 − 79) / 2 = 210.5 > 210, still replica 0; headroom=81: 209.5, replica 1.
+    // headroom=79: 500 − 79 = 421 > 420, still replica 0; headroom=81: 419, replica 1.
     expect(route(79)).toBe(0);
     expect(route(81)).toBe(1);
   });

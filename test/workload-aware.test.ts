@@ -36,6 +36,7 @@ function example() {
     outstandingRequests: ids.length,
     outstandingTokens: ids.reduce((s, j) => s + R.prompt[j] + R.generated[j], 0),
     freeness: 0,
+    freenessRequests: 0,
     cachedPrefixTokens: () => 0,
     forEachRequest: (visit) => ids.forEach((j) => visit(j)),
   });
