@@ -124,6 +124,21 @@ const LLAMA_3_8B = {
   source: 'meta-llama/Meta-Llama-3-8B config.json',
 };
 
+/** Mistral-7B-v0.1's published config.json numbers (mistralai/Mistral-7B-v0.1). */
+const MISTRAL_7B = {
+  name: 'mistral-7b',
+  layers: 32,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 8,
+  headDim: 128,
+  intermediate: 14336,
+  vocab: 32000,
+  // max_position_embeddings; v0.1 attends through a 4096-token sliding window, not modelled.
+  maxContext: 32768,
+  source: 'mistralai/Mistral-7B-v0.1 config.json',
+};
+
 /** Llama-3.1-8B: Llama-3-8B's numbers with a 131072-token context (meta-llama/Llama-3.1-8B config.json). */
 const LLAMA_3_1_8B = { ...LLAMA_3_8B, name: 'llama-3.1-8b', maxContext: 131072, source: 'meta-llama/Llama-3.1-8B config.json' };
 
@@ -202,33 +217,14 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     maxContext: 131072,
     source: 'meta-llama/Llama-3.1-70B config.json',
   }),
-  'mistral-7b': spec({
-    name: 'mistral-7b',
-    layers: 32,
-    hidden: 4096,
-    heads: 32,
-    kvHeads: 8,
-    headDim: 128,
-    intermediate: 14336,
-    vocab: 32000,
-    // max_position_embeddings; v0.1 attends through a 4096-token sliding window, not modelled.
-    maxContext: 32768,
-    source: 'mistralai/Mistral-7B-v0.1 config.json',
-  }),
+  'mistral-7b': spec(MISTRAL_7B),
   // Mixture of experts: Mistral-7B's attention and widths, each layer's MLP replaced by 8 experts of
   // which a router picks 2 per token. Priced as a dense model with the 2 active experts' MLP
   // (FLOPs and weights read per iteration: activeParams), while all 8 experts' weights occupy GPU
   // memory (params, the KV capacity). Expert load imbalance and expert parallelism are not modelled.
   'mixtral-8x7b': spec({
+    ...MISTRAL_7B,
     name: 'mixtral-8x7b',
-    layers: 32,
-    hidden: 4096,
-    heads: 32,
-    kvHeads: 8,
-    headDim: 128,
-    intermediate: 14336,
-    vocab: 32000,
-    maxContext: 32768,
     experts: 8,
     activeExperts: 2,
     source: 'mistralai/Mixtral-8x7B-v0.1 config.json (num_local_experts 8, num_experts_per_tok 2)',
